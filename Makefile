@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make report` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CASE   ?= sample_data/toshomart-2017/case.yml
+OUT    ?= reports/toshomart-2017
+
+.PHONY: install report test lab bench sample lock clean strip-notebooks
+
+install: $(STAMP)
+
+# Reinstall only when the dependency list or the lock changes.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/forensics run $(CASE) --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+sample: $(STAMP)
+	$(BIN)/forensics sample sample_data/toshomart-2017
+
+# Refresh the exact pins after changing pyproject.toml dependencies.
+lock:
+	rm -rf /tmp/forensics-lock && $(PYTHON) -m venv /tmp/forensics-lock
+	/tmp/forensics-lock/bin/pip install --quiet --upgrade "pip>=24"
+	/tmp/forensics-lock/bin/pip install --quiet -e ".[dev]"
+	/tmp/forensics-lock/bin/pip freeze --exclude-editable | grep -v '^-e' | sort > constraints.txt
+
+strip-notebooks: $(STAMP)
+	$(BIN)/python scripts/strip_notebooks.py notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) reports

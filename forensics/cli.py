@@ -1,0 +1,75 @@
+"""The ``forensics`` command line: a thin layer over the library (CONTRACT section 4).
+
+- ``forensics run CASE_YML [--out DIR]``: run the notebook pipeline on a case.
+- ``forensics sample DIR [--scale N] [--seed S]``: write the synthetic reference case.
+
+Errors print one line ``forensics: <reason>`` and exit non-zero; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad case.yml, missing file): printed as one line, no traceback."""
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from forensics.pipeline import run_case
+
+    result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None)
+    print(result.summary())
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from forensics.sample import write_sample_case
+
+    path = write_sample_case(Path(args.dir), scale=args.scale, seed=args.seed)
+    print(f"sample case written: {path}")
+    return 0
+
+
+#: sub-command name -> (handler, help); a registry rather than an if/elif chain.
+COMMANDS = {
+    "run": (_cmd_run, "run the investigation notebooks on a case and write the report"),
+    "sample": (_cmd_sample, "write the synthetic reference case (evidence, case.yml, truth.json)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forensics", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help=COMMANDS["run"][1])
+    run.add_argument("case_yml", help="path to the case's case.yml")
+    run.add_argument("--out", help="output folder (default reports/<case id>/)")
+    sample = sub.add_parser("sample", help=COMMANDS["sample"][1])
+    sample.add_argument("dir", help="folder to write the case into")
+    sample.add_argument("--scale", type=int, default=1, help="multiplies background traffic and customers")
+    sample.add_argument("--seed", type=int, default=20170331, help="random seed (deterministic output)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = COMMANDS[args.command][0]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("forensics: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the analyst; the traceback only on request
+        if args.debug:
+            raise
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"forensics: {reason}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
