@@ -1,0 +1,96 @@
+"""Charts that render offline everywhere a notebook is read.
+
+Altair's default renderer loads vega from a CDN (blank in an air-gapped lab), and the
+``mimetype`` renderer emits Vega-Lite 6, which JupyterLab 4's built-in renderer (v5 only) does
+not draw. Forensic workstations are often offline, so every chart is rendered to SVG in the
+kernel with vl-convert, using the Japanese font this package installs, and sent as:
+
+- ``text/html``: the ``<svg>`` inline (JupyterLab shows it in trusted outputs: those just run);
+- ``image/svg+xml``: the same picture, which JupyterLab shows when the output is untrusted
+  (a notebook executed by papermill and opened later);
+- ``text/plain``: a one-line description for terminals and diffs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import cache
+from pathlib import Path
+
+import altair as alt
+
+#: Family name of the CJK font shipped by matplotlib-fontja (IPAexGothic).
+CJK_FONT = "IPAexGothic"
+RENDERER_NAME = "forensics-offline"
+
+
+@cache
+def cjk_font_dir() -> Path:
+    """Folder holding ``ipaexg.ttf`` from the installed ``matplotlib_fontja`` package."""
+    import matplotlib_fontja
+
+    folder = Path(matplotlib_fontja.__file__).parent / "fonts"
+    if not (folder / "ipaexg.ttf").is_file():
+        raise FileNotFoundError(f"IPAexGothic font missing from {folder}")
+    return folder
+
+
+@cache
+def register_cjk_font() -> str:
+    """Make vl-convert render Japanese with IPAexGothic; returns the family name. Idempotent."""
+    import vl_convert as vlc
+
+    vlc.register_font_directory(str(cjk_font_dir()))
+    return CJK_FONT
+
+
+def spec_to_svg(spec: dict) -> str:
+    """Render a Vega-Lite spec (dict) to SVG text with the CJK font available."""
+    import vl_convert as vlc
+
+    register_cjk_font()
+    return vlc.vegalite_to_svg(spec)
+
+
+def _offline_renderer(spec: dict, **metadata) -> dict[str, str]:
+    svg = spec_to_svg(spec)
+    title = spec.get("title")
+    if isinstance(title, dict):
+        title = title.get("text")
+    if isinstance(title, list):
+        title = " ".join(map(str, title))
+    label = f"<altair chart: {title}>" if title else "<altair chart>"
+    return {
+        "text/html": f'<div class="forensics-chart" title="{html.escape(str(title or ""))}">{svg}</div>',
+        "image/svg+xml": svg,
+        "text/plain": label,
+    }
+
+
+def enable_offline_charts() -> str:
+    """Switch altair to the offline SVG renderer for this kernel; returns the renderer name.
+
+    Examples
+    --------
+    >>> from forensics.display import enable_offline_charts
+    >>> enable_offline_charts()
+    'forensics-offline'
+    """
+    alt.renderers.register(RENDERER_NAME, _offline_renderer)
+    alt.renderers.enable(RENDERER_NAME)
+    alt.theme.register("forensics", enable=True)(_theme)
+    return RENDERER_NAME
+
+
+def _theme() -> alt.theme.ThemeConfig:
+    font = CJK_FONT
+    return alt.theme.ThemeConfig(
+        {"config": {"font": font, "title": {"font": font}, "axis": {"labelFont": font, "titleFont": font},
+                    "legend": {"labelFont": font, "titleFont": font}}}
+    )
+
+
+def mimebundle_json(chart: alt.TopLevelMixin) -> str:
+    """The chart's spec as JSON text (for tests and debugging)."""
+    return json.dumps(chart.to_dict(), ensure_ascii=False)
