@@ -38,3 +38,23 @@ def test_charts_use_the_bundled_cjk_font(offline_renderer):
     svg = display.spec_to_svg(_chart().to_dict())
     assert display.CJK_FONT in svg
     assert (display.cjk_font_dir() / "ipaexg.ttf").stat().st_size > 1_000_000
+
+
+def test_inline_output_embeds_the_glyphs_it_draws(offline_renderer):
+    bundle = _chart()._repr_mimebundle_()
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "@font-face" in bundle["text/html"]
+    assert "東商マート" in display.svg_text(bundle["image/svg+xml"])
+
+
+def test_font_subset_holds_only_the_requested_glyphs():
+    from base64 import b64decode
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    css = display.font_face_css("東商")
+    data = b64decode(css.split("base64,")[1].split(")")[0])
+    cmap = TTFont(BytesIO(data)).getBestCmap()
+    assert ord("東") in cmap and ord("商") in cmap
+    assert ord("漏") not in cmap
