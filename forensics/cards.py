@@ -1,0 +1,221 @@
+"""Card data: Luhn, masking, keyed hashing and a card-number scanner for folders.
+
+CONTRACT section 7: no output contains a full card number or a security code. Everything here
+is built so that a full number exists only inside the function that reads it:
+
+- :func:`mask_pan` keeps first 6 + last 4 (PCI DSS display rule), e.g. ``411111******1111``.
+- :func:`card_key` is an HMAC-SHA256 of the digits under a secret key, used to tell whether two
+  records hold the same card (matching skim records to orders, counting distinct cards) without
+  keeping the number. A plain SHA-256 would not do: with first 6 + last 4 public, only 10**5..10**9
+  middle digits remain and an unkeyed hash is reversed by brute force in seconds.
+
+Key choice (documented for the report):
+
+- default: :func:`run_key`, 32 random bytes drawn once per Python process (``secrets``). Hashes
+  match within one run (one report) and mean nothing outside it; nothing to store or leak.
+- :func:`derive_key(case_id, secret)`: when hashes must match across runs (e.g. comparing two
+  reports of the same case), derive the key from a secret the analyst holds (HKDF-like, HMAC of
+  the case id under the secret). The secret is never written to any output.
+
+:func:`scan_for_card_data` walks any folder (a report, a case, notebook outputs) and lists
+full card numbers (13..19 digits, optional space/dash separators, IIN first digit 2..6, Luhn-valid)
+and security-code-labelled fields; hits carry only the masked number and a keyed hash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "CardHit",
+    "card_key",
+    "derive_key",
+    "find_pans",
+    "luhn_check_digit",
+    "luhn_valid",
+    "mask_pan",
+    "run_key",
+    "scan_for_card_data",
+    "scan_text_for_card_data",
+]
+
+_RUN_KEY = secrets.token_bytes(32)
+
+#: Candidate card number: 13..19 digits, optionally grouped with one kind of separator
+#: (space or dash), not part of a longer digit run. First digit 2..6 (Mastercard 2-series,
+#: Amex/Diners/JCB 3, Visa 4, Mastercard 5, Discover/UnionPay 6).
+PAN_RE = re.compile(r"(?<![0-9])[2-6](?:[0-9]|[ -](?=[0-9])){12,24}(?![0-9])")
+
+#: A security code given with a label (form field names, JSON keys, Japanese label).
+CVV_RE = re.compile(
+    r"(?i)(?:cvv2?|cvc2?|csc|security[_ -]?code|card[_ -]?cvv|sec[_ -]?code|"
+    r"\u30bb\u30ad\u30e5\u30ea\u30c6\u30a3\u30b3\u30fc\u30c9)"  # セキュリティコード
+    r"[\"'\]\s]*(?:=>|[:=])\s*[\"']?([0-9]{3,4})(?![0-9])"
+)
+
+#: Bytes read per file by the folder scanner (larger files are read up to this size).
+MAX_SCAN_BYTES = 64 * 1024 * 1024
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when ``digits`` (only 0-9) passes the Luhn check."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The check digit that makes ``partial + digit`` Luhn-valid (build test numbers at runtime)."""
+    for d in "0123456789":
+        if luhn_valid(partial + d):
+            return d
+    raise ValueError("not digits")  # unreachable for digit strings
+
+
+def mask_pan(digits: str) -> str:
+    """First 6 + last 4, the middle as ``*``: ``411111******1111``. Short input is fully masked."""
+    digits = re.sub(r"[^0-9]", "", digits)
+    if len(digits) < 13:
+        return "*" * len(digits)
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def run_key() -> bytes:
+    """This process's random HMAC key (32 bytes): hashes match within one run only."""
+    return _RUN_KEY
+
+
+def derive_key(case_id: str, secret: bytes | str) -> bytes:
+    """A key stable across runs for one case: HMAC-SHA256(secret, "card-key:" + case_id)."""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    return hmac.new(secret, b"card-key:" + case_id.encode("utf-8"), hashlib.sha256).digest()
+
+
+def card_key(digits: str, key: bytes | None = None) -> str:
+    """Keyed hash of a card number (separators ignored): ``hk:`` + 24 hex chars of HMAC-SHA256."""
+    digits = re.sub(r"[^0-9]", "", digits)
+    mac = hmac.new(key if key is not None else _RUN_KEY, digits.encode("ascii"), hashlib.sha256)
+    return "hk:" + mac.hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class _Pan:
+    start: int
+    end: int
+    masked: str
+    key: str
+    # the digits themselves are never stored in the result objects
+
+
+def _valid_candidate(text: str) -> str | None:
+    seps = {c for c in text if not c.isdigit()}
+    if len(seps) > 1:
+        return None
+    digits = text.replace(" ", "").replace("-", "")
+    if not 13 <= len(digits) <= 19:
+        return None
+    if seps:
+        # grouped numbers: groups of 4 (Visa/MC), 4-6-5 / 4-6-4 (Amex, Diners); no empty groups
+        groups = [len(g) for g in re.split(r"[ -]", text)]
+        if min(groups) < 4 or max(groups) > 6:
+            return None
+    if len(set(digits)) == 1:  # 4444444444444448 style fillers are not worth a hit? keep: Luhn decides
+        pass
+    return digits if luhn_valid(digits) else None
+
+
+def find_pans(text: str, key: bytes | None = None) -> list[tuple[int, int, str, str]]:
+    """Full card numbers in ``text``: ``(start, end, masked, card_key)`` per hit, no digits kept."""
+    out = []
+    for m in PAN_RE.finditer(text):
+        cand = m.group(0).rstrip(" -")
+        digits = _valid_candidate(cand)
+        if digits is None:
+            continue
+        out.append((m.start(), m.start() + len(cand), mask_pan(digits), card_key(digits, key)))
+        del digits
+    return out
+
+
+@dataclass(frozen=True)
+class CardHit:
+    """One finding of card data in a file. ``masked`` is first 6 + last 4 (or ``***`` for a code)."""
+
+    path: str
+    line_no: int
+    kind: str  # "pan" or "security_code"
+    masked: str
+    card_key: str | None = field(default=None)
+
+
+def scan_text_for_card_data(text: str, *, path: str = "<text>", key: bytes | None = None) -> list[CardHit]:
+    """Card numbers and labelled security codes in ``text`` (line numbers 1-based)."""
+    hits: list[CardHit] = []
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_of(pos: int) -> int:
+        lo, hi = 0, len(line_starts)
+        while lo + 1 < hi:
+            mid = (lo + hi) // 2
+            if line_starts[mid] <= pos:
+                lo = mid
+            else:
+                hi = mid
+        return lo + 1
+
+    for start, _end, masked, ck in find_pans(text, key):
+        hits.append(CardHit(path, line_of(start), "pan", masked, ck))
+    for m in CVV_RE.finditer(text):
+        hits.append(CardHit(path, line_of(m.start()), "security_code", "*" * len(m.group(1)), None))
+    hits.sort(key=lambda h: (h.line_no, h.kind))
+    return hits
+
+
+def _read_text(p: Path) -> str:
+    with p.open("rb") as fh:
+        data = fh.read(MAX_SCAN_BYTES)
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(p, "rb") as gz:
+                data = gz.read(MAX_SCAN_BYTES)
+        except (OSError, EOFError):
+            pass
+    # latin-1 never fails and keeps every ASCII digit where it was; UTF-8 text is tried first
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def scan_for_card_data(path: str | Path, *, key: bytes | None = None) -> list[CardHit]:
+    """Scan a file or every file under a folder for full card numbers and security codes.
+
+    Symlinks are not followed; gzip files are read decompressed. Returns hits sorted by path and
+    line; each hit holds the masked number and a keyed hash, never the number itself.
+    """
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    hits: list[CardHit] = []
+    for p in files:
+        try:
+            text = _read_text(p)
+        except OSError:
+            continue
+        rel = p.name if p == root else p.relative_to(root).as_posix()
+        hits.extend(scan_text_for_card_data(text, path=rel, key=key))
+    return hits

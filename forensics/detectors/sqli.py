@@ -1,0 +1,314 @@
+"""SQL injection in web requests and what it reached.
+
+Pipeline (all vectorised polars expressions, no per-row Python):
+
+1. **normalise** the request target (:func:`normalise_expr`): ``+`` as space, percent-decoding
+   repeated ``DECODE_ROUNDS`` times (double and triple encoding), lower-case, MySQL versioned
+   comments ``/*!50000 select*/`` keep their content, other ``/* ... */`` comments become a space,
+   whitespace runs collapse to one space. Non-ASCII bytes stay percent-encoded: Japanese search
+   words can never look like SQL.
+2. **rules** (:data:`SQLI_RULES`, data: id, technique, regex, comment) run on the normalised text;
+   a request is SQL injection when any rule fires. Techniques: boolean, union, time, error,
+   stacked, other.
+3. **targets**: tables after ``FROM`` in injected selects and ``table_name='...'`` / hex literals
+   (sqlmap writes names as ``0x...``), columns named in the injected select list.
+
+The rules were written against real payload shapes (sqlmap boundaries, comment and encoding
+tampers, hand-written tautologies) and benign near-misses (apostrophes in names, Japanese text,
+"select wine set", "union jack glass", "order by phone", "1=1 sale" as search words); see
+``tests/detectors/test_sqli.py``.
+
+Measured on the sample case (``sample_data/toshomart-2017``, truth.json), command::
+
+    .venv/bin/python -m forensics.detectors.sqli sample_data/toshomart-2017/case.yml
+
+see :data:`MEASURED` for the figures.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = [
+    "SQLI_RULES",
+    "DECODE_ROUNDS",
+    "normalise_expr",
+    "detect_sqli",
+    "sqli_by_ip",
+    "sqli_query_reach",
+]
+
+#: Filled in from the last measurement on the sample case (see module docstring).
+MEASURED = "not measured yet"
+
+DECODE_ROUNDS = 3
+
+# percent escapes of ASCII only, any hex case; control characters decode to a space (they
+# separate tokens in MySQL)
+_PCT: dict[str, str] = {}
+for _i in range(128):
+    _ch = chr(_i) if 0x20 <= _i < 0x7F else " "
+    _h = f"{_i:02x}"
+    for _a in {_h[0], _h[0].upper()}:
+        for _b in {_h[1], _h[1].upper()}:
+            _PCT["%" + _a + _b] = _ch
+
+_Q = r"(?:'|\"|\)|\b\d+)"  # the end of a broken-out literal: quote, parenthesis or number
+
+#: (id, technique, regex on the normalised text, comment). Rust regex: no look-around, no backrefs.
+SQLI_RULES: tuple[tuple[str, str, str, str], ...] = (
+    # --- boolean-based -------------------------------------------------------------------------
+    ("bool-tautology", "boolean",
+     _Q + r"\s*(?:and|or|xor|&&|\|\|)\s+[(\s]*(?:'[^']*'|\"[^\"]*\"|-?\d+)\s*(?:=|<>|!=|<=?|>=?|\blike\b)\s*[(\s]*(?:'[^']*|\"[^\"]*|-?\d+)",
+     "quote/paren/number, then AND/OR with a literal comparison: ' or 'a'='a, 1 and 1=1, sqlmap ') AND 1234=1234 AND ('abc'='abc"),
+    ("bool-not-between", "boolean",
+     _Q + r"\s*(?:and|or)\s+(?:not\s+)?\d+\s+between\s+\d+\s+and\s+\d+",
+     "sqlmap between tamper: AND 1234 BETWEEN 1233 AND 1235"),
+    ("bool-inference", "boolean",
+     r"\b(?:and|or)\s+[(\s]*(?:ord|ascii|mid|substring|substr|length|if|case|elt|make_set)\s*\(",
+     "blind extraction: AND ORD(MID((SELECT ...),1,1))>64, AND IF(...), AND ELT(...)"),
+    ("bool-subselect", "boolean",
+     _Q + r"\s*(?:and|or)\s+[(\s]*(?:not\s+)?(?:exists\s*)?\(\s*select\b",
+     "AND (SELECT ...) / OR EXISTS(SELECT ...) after a broken-out literal"),
+    # --- UNION ---------------------------------------------------------------------------------
+    ("union-select", "union",
+     r"\bunion(?:\s+(?:all|distinct))?[\s(]*select\b",
+     "UNION [ALL] SELECT (also union(select ...)); 'union jack glass' has no select"),
+    ("order-by-probe", "union",
+     r"(?:['\")]\s*order\s+by\s+\d+|\border\s+by\s+\d+\s*(?:--|#))",
+     "column-count probing before a UNION: ') ORDER BY 3-- -; 'order by phone' does not fire"),
+    # --- time-based ----------------------------------------------------------------------------
+    ("time-sleep", "time", r"\bsleep\s*\(\s*\d", "MySQL SLEEP(n)"),
+    ("time-benchmark", "time", r"\bbenchmark\s*\(\s*\d", "MySQL BENCHMARK(n, expr)"),
+    ("time-waitfor", "time", r"\bwaitfor\s+delay\s*'", "MSSQL WAITFOR DELAY '0:0:5'"),
+    ("time-pg-sleep", "time", r"\bpg_sleep\s*\(", "PostgreSQL pg_sleep(n)"),
+    ("time-dbms-pipe", "time", r"\bdbms_pipe\.receive_message\s*\(", "Oracle DBMS_PIPE.RECEIVE_MESSAGE"),
+    # --- error-based ---------------------------------------------------------------------------
+    ("error-extractvalue", "error", r"\bextractvalue\s*\(", "MySQL XPath error: EXTRACTVALUE(1, CONCAT(0x7e, ...))"),
+    ("error-updatexml", "error", r"\bupdatexml\s*\(", "MySQL XPath error: UPDATEXML(1, CONCAT(...), 1)"),
+    ("error-floor-rand", "error", r"\bfloor\s*\(\s*rand\s*\(", "duplicate-key error: COUNT(*), CONCAT(..., FLOOR(RAND(0)*2))"),
+    ("error-exp", "error", r"\bexp\s*\(\s*~", "double overflow: EXP(~(SELECT ...))"),
+    ("error-geometry", "error", r"\b(?:geometrycollection|multipoint|polygon|linestring|multilinestring|multipolygon)\s*\(\s*\(?\s*select\b",
+     "spatial-function error with a subselect"),
+    ("error-name-const", "error", r"\bname_const\s*\(", "NAME_CONST duplicate column error"),
+    ("error-convert-int", "error", r"\b(?:convert|cast)\s*\(\s*int\s*,", "MSSQL CONVERT(INT, (SELECT ...)) error"),
+    # --- stacked queries -----------------------------------------------------------------------
+    ("stacked", "stacked",
+     r";\s*(?:select\s.*\bfrom\b|select\s+(?:sleep|benchmark|pg_sleep|@@|version|\d)|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|drop\s+(?:table|database)\b|declare\s+@|exec(?:ute)?\s|shutdown\b|truncate\s+table\b|create\s+(?:table|user)\b)",
+     "; followed by a statement (a lone '; select wine set' without FROM does not fire)"),
+    # --- other ---------------------------------------------------------------------------------
+    ("info-schema", "other", r"\binformation_schema\b", "metadata enumeration"),
+    ("sys-catalog", "other", r"\b(?:mysql\.user|sysobjects|syscolumns|pg_catalog|sqlite_master|all_tables)\b",
+     "other DBMS catalogues"),
+    ("char-func", "other", r"\bchar\s*\(\s*\d+\s*(?:,\s*\d+\s*)*\)", "CHAR(65,66) string building"),
+    ("concat-hex", "other", r"\bconcat(?:_ws)?\s*\(\s*(?:0x[0-9a-f]+|char\s*\()", "CONCAT(0x7171..., ...) sqlmap markers"),
+    ("hex-literal", "other", r"(?:^|[\s=(,])0x[0-9a-f]{6,}\b", "long hex literal (sqlmap encodes strings as 0x...)"),
+    ("file-io", "other", r"\bload_file\s*\(|\binto\s+(?:out|dump)file\b", "file read/write through SQL"),
+    ("sys-vars", "other", r"@@(?:version|datadir|hostname|basedir)\b|\b(?:version|database|schema|current_user|user|system_user)\s*\(\s*\)",
+     "server fingerprinting"),
+    ("comment-terminator", "other", r"['\"]\s*\)*\s*(?:--(?:\s|$|-)|#)", "quote closed then the rest commented out: admin'-- , ')#"),
+)
+
+#: Identifiers inside an injected select list that are SQL functions or keywords, not columns.
+_NOT_COLUMNS = frozenset(
+    "select distinct all concat concat_ws ifnull isnull cast convert char as from count mid ord "
+    "ascii substring substr length if case when then else end null char_length hex unhex group_concat "
+    "limit offset where and or not lower upper trim rand floor version database user schema "
+    "current_user system_user session_user extractvalue updatexml sleep benchmark table_name "
+    "column_name table_schema nchar varchar binary utf8 utf8mb4 signed unsigned x".split()
+)
+
+
+def normalise_expr(expr: pl.Expr, *, rounds: int = DECODE_ROUNDS) -> pl.Expr:
+    """The decoded, lower-cased, comment-stripped, whitespace-collapsed form of ``expr``."""
+    e = expr.fill_null("").str.replace_all("+", " ", literal=True)
+    for _ in range(rounds):
+        e = e.str.replace_many(_PCT)
+    e = e.str.to_lowercase()
+    # HTML-entity quote tampers
+    e = e.str.replace_many({"&#39;": "'", "&#x27;": "'", "&quot;": '"', "&#34;": '"'})
+    # /*!50000 select*/ keeps its content: drop the opening marker, the closing */ goes below
+    e = e.str.replace_all(r"/\*!\d{0,6}", " ")
+    e = e.str.replace_all(r"(?s)/\*.*?\*/", " ")
+    e = e.str.replace_all(r"\*/", " ", literal=False)
+    e = e.str.replace_all(r"\s+", " ")
+    return e.str.strip_chars()
+
+
+def _rule_hits(payload: pl.Expr, rules=SQLI_RULES) -> tuple[pl.Expr, pl.Expr]:
+    """(rule_ids, techniques) list expressions for the rules firing on ``payload``."""
+    ids = pl.concat_list(
+        [pl.when(payload.str.contains(rx)).then(pl.lit(rid)).otherwise(pl.lit(None, pl.String)) for rid, _t, rx, _c in rules]
+    ).list.drop_nulls()
+    techs = pl.concat_list(
+        [pl.when(payload.str.contains(rx)).then(pl.lit(t)).otherwise(pl.lit(None, pl.String)) for _r, t, rx, _c in rules]
+    ).list.drop_nulls().list.unique(maintain_order=True)
+    return ids, techs
+
+
+def _targets(payload: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(tables, columns) named by injected selects in ``payload`` (normalised text)."""
+    from_tables = payload.str.extract_all(r"\bfrom\s+[`(]*(?:[a-z0-9_]+[`]?\.[`]?)?[a-z_][a-z0-9_$]*").list.eval(
+        pl.element().str.replace(r"^from\s+[`(]*", "").str.replace_all("`", "")
+    ).list.eval(
+        # a database prefix (eccube.dtb_member) goes; information_schema.tables stays as it is
+        pl.when(pl.element().str.starts_with("information_schema."))
+        .then(pl.element())
+        .otherwise(pl.element().str.replace(r"^[^.]*\.", ""))
+    )
+    named = payload.str.extract_all(r"table_name\s*(?:=|like|in\s*\()\s*'[a-z0-9_$]+'").list.eval(
+        pl.element().str.extract(r"'([a-z0-9_$]+)'", 1)
+    )
+    hexed = payload.str.extract_all(r"table_name\s*(?:=|like|in\s*\()\s*0x[0-9a-f]+").list.eval(
+        pl.element().str.extract(r"0x([0-9a-f]+)", 1).str.decode("hex", strict=False).cast(pl.String, strict=False)
+    )
+    tables = (
+        pl.concat_list([from_tables, named, hexed])
+        .list.eval(pl.element().filter(pl.element().is_not_null() & (pl.element() != "dual")))
+        .list.unique(maintain_order=True)
+    )
+    sel = payload.str.extract_all(r"\bselect\s+(?:distinct\s+)?[^;]*?\s+from\b").list.eval(
+        pl.element().str.extract_all(r"\b[a-z_][a-z0-9_]*\b")
+    ).list.eval(pl.element().list.explode(keep_nulls=False, empty_as_null=False))
+    cols_hex = payload.str.extract_all(r"column_name\s*(?:=|like)\s*0x[0-9a-f]+").list.eval(
+        pl.element().str.extract(r"0x([0-9a-f]+)", 1).str.decode("hex", strict=False).cast(pl.String, strict=False)
+    )
+    columns = (
+        pl.concat_list([sel, cols_hex])
+        .list.eval(
+            pl.element().filter(
+                pl.element().is_not_null()
+                & ~pl.element().is_in(list(_NOT_COLUMNS))
+                & ~pl.element().str.starts_with("0x")
+            )
+        )
+        .list.unique(maintain_order=True)
+    )
+    return tables, columns
+
+
+def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] = ("target_raw",)) -> pl.LazyFrame:
+    """Requests carrying SQL injection.
+
+    Parameters
+    ----------
+    access : frame of ``schemas.ACCESS_LOG``.
+    fields : columns scanned (joined with a space); POST bodies are not in access logs, so the
+        request target is what there is; add ``"user_agent"``/``"referer"`` for header injection.
+
+    Returns
+    -------
+    LazyFrame, flagged requests only, sorted by ``ts``: ``ts, source, line_no, client_ip, method,
+    target_raw, path, status, bytes, user_agent, payload`` (normalised text),
+    ``techniques: list[str]``, ``rule_ids: list[str]``, ``tables: list[str]``, ``columns: list[str]``.
+    """
+    lf = access.lazy()
+    text = pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=" ")
+    ids, techs = _rule_hits(pl.col("payload"))
+    tables, columns = _targets(pl.col("payload"))
+    return (
+        lf.with_columns(payload=normalise_expr(text))
+        .with_columns(rule_ids=ids, techniques=techs)
+        .filter(pl.col("rule_ids").list.len() > 0)
+        .with_columns(tables=tables, columns=columns)
+        .select(
+            "ts", "source", "line_no", "client_ip", "method", "target_raw", "path", "status", "bytes",
+            "user_agent", "payload", "techniques", "rule_ids", "tables", "columns",
+        )
+        .sort("ts", "source", "line_no")
+    )
+
+
+def sqli_by_ip(sqli: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Per sending IP: ``ip, first_ts, last_ts, requests, techniques, tables, columns, paths,
+    statuses, bytes_min, bytes_max, bytes_total, user_agents`` (lists sorted)."""
+    return (
+        sqli.lazy()
+        .group_by(pl.col("client_ip").alias("ip"))
+        .agg(
+            first_ts=pl.col("ts").min(),
+            last_ts=pl.col("ts").max(),
+            requests=pl.len(),
+            techniques=pl.col("techniques").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
+            tables=pl.col("tables").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
+            columns=pl.col("columns").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
+            paths=pl.col("path").unique().sort(),
+            statuses=pl.col("status").unique().sort(),
+            bytes_min=pl.col("bytes").min(),
+            bytes_max=pl.col("bytes").max(),
+            bytes_total=pl.col("bytes").sum(),
+            user_agents=pl.col("user_agent").unique().sort(),
+        )
+        .sort("first_ts", "ip")
+        .collect()
+    )
+
+
+def sqli_query_reach(
+    query_log: pl.LazyFrame | pl.DataFrame,
+    sqli: pl.LazyFrame | pl.DataFrame | None = None,
+    *,
+    tolerance: str = "5s",
+) -> pl.DataFrame:
+    """Statements the database executed that carry injected SQL, and what they touched.
+
+    The application pastes the injected text into its own statement, so the same rules find it in
+    the query log (metadata enumeration alone, ``information_schema``, is not enough here: the
+    application itself may query it). Each statement is matched to the nearest SQLi request
+    before it (within ``tolerance``) when ``sqli`` is given.
+
+    Returns ``ts, source, line_no, conn_id, statement`` (first 500 characters),
+    ``techniques, rule_ids, tables, columns`` and, when matched, ``req_source, req_line_no, client_ip``.
+    """
+    q = (
+        query_log.lazy()
+        .filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]))
+        .with_columns(payload=normalise_expr(pl.col("argument"), rounds=0))
+    )
+    rules = tuple(r for r in SQLI_RULES if r[0] not in ("info-schema", "comment-terminator", "sys-vars"))
+    ids, techs = _rule_hits(pl.col("payload"), rules)
+    tables, columns = _targets(pl.col("payload"))
+    # tables of the whole statement (the app's own FROM/JOIN too) are what the query touched
+    out = (
+        q.with_columns(rule_ids=ids, techniques=techs)
+        .filter(pl.col("rule_ids").list.len() > 0)
+        .with_columns(tables=tables, columns=columns, statement=pl.col("argument").str.slice(0, 500))
+        .select("ts", "source", "line_no", "conn_id", "statement", "techniques", "rule_ids", "tables", "columns")
+        .sort("ts")
+        .collect()
+    )
+    if sqli is None:
+        return out
+    req = (
+        sqli.lazy()
+        .select("ts", pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"), "client_ip")
+        .sort("ts")
+        .collect()
+    )
+    return out.join_asof(req, on="ts", strategy="nearest", tolerance=tolerance, check_sortedness=False)
+
+
+def _main(argv: list[str] | None = None) -> int:  # pragma: no cover - measurement helper
+    """Measure recall and false positives on a case with truth.json (prints figures, no numbers of cards)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from forensics.case import open_case
+
+    args = argv if argv is not None else sys.argv[1:]
+    case = open_case(args[0])
+    truth = json.loads((Path(case.root) / "truth.json").read_text(encoding="utf-8"))
+    from forensics.detectors._truth import sqli_truth_lines
+
+    truth_lines = sqli_truth_lines(truth)
+    flagged = detect_sqli(case.access_log()).select("source", "line_no").collect()
+    got = {(s, n) for s, n in flagged.iter_rows()}
+    tp = len(got & truth_lines)
+    print(f"requests flagged: {len(got)}; truth attack requests: {len(truth_lines)}")
+    print(f"true positives: {tp}; recall: {tp / max(len(truth_lines), 1):.4f}; false positives: {len(got - truth_lines)}; missed: {len(truth_lines - got)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

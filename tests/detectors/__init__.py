@@ -1,0 +1,1 @@
+"""Detector tests (package so that module names stay unique across tests/)."""

@@ -1,0 +1,158 @@
+"""SQL injection rules on real payload shapes and benign near-misses."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import polars as pl
+import pytest
+
+from forensics.detectors import sqli
+
+from .frames import access
+
+
+def flag(target: str) -> pl.DataFrame:
+    frame = access([{"ts": "2017-03-19 01:00:00", "client_ip": "203.0.113.5", "target": target}])
+    return sqli.detect_sqli(frame).collect()
+
+
+ATTACKS = [
+    pytest.param("/products/detail.php?product_id=1' AND 1234=1234 AND ('abc'='abc", {"boolean"}, id="sqlmap-boundary-paren-quote"),
+    pytest.param("/products/detail.php?product_id=" + quote("1) AND 5411=5411 AND (7040=7040"), {"boolean"}, id="sqlmap-boundary-paren-num"),
+    pytest.param("/products/list.php?name=x%27+OR+%27a%27%3D%27a", {"boolean"}, id="classic-or-quote"),
+    pytest.param("/products/detail.php?product_id=1+AND+ORD(MID((SELECT+IFNULL(CAST(login_id+AS+CHAR),0x20)+FROM+dtb_member+LIMIT+0,1),1,1))>64", {"boolean"}, id="blind-ord-mid"),
+    pytest.param("/products/detail.php?product_id=1+AND+1234+BETWEEN+1233+AND+1235", {"boolean"}, id="between-tamper"),
+    pytest.param("/products/detail.php?product_id=-1+UNION+ALL+SELECT+NULL,CONCAT(0x716b,login_id,0x3a,password),NULL+FROM+dtb_member--+-", {"union", "other"}, id="union-all-select"),
+    pytest.param("/products/detail.php?product_id=1/**/UNION/**/SELECT/**/1,2,3", {"union"}, id="comment-spaces"),
+    pytest.param("/products/detail.php?product_id=1/*!50000UNION*//*!50000SELECT*/1,2", {"union"}, id="versioned-comment"),
+    pytest.param("/products/detail.php?product_id=1%2520UNION%2520SELECT%25201%252C2", {"union"}, id="double-encoded"),
+    pytest.param("/products/detail.php?product_id=1%25252527%252520OR%2525201%25253D1", {"boolean"}, id="triple-encoded"),
+    pytest.param("/products/detail.php?product_id=1+UnIoN(SeLeCt+1,2)", {"union"}, id="mixed-case-paren"),
+    pytest.param("/products/detail.php?product_id=1%0AUNION%0ASELECT%091", {"union"}, id="newline-tab"),
+    pytest.param("/products/detail.php?product_id=1+AND+SLEEP(5)", {"time"}, id="sleep"),
+    pytest.param("/products/detail.php?product_id=1+AND+(SELECT+1234+FROM+(SELECT(SLEEP(5)))abc)", {"time", "boolean"}, id="sqlmap-sleep-subselect"),
+    pytest.param("/products/detail.php?product_id=1+AND+BENCHMARK(5000000,MD5(0x41))", {"time"}, id="benchmark"),
+    pytest.param("/x.php?id=1;WAITFOR+DELAY+'0:0:5'--", {"time"}, id="waitfor"),
+    pytest.param("/x.php?id=1;SELECT+PG_SLEEP(5)--", {"time", "stacked"}, id="pg-sleep-stacked"),
+    pytest.param("/products/detail.php?product_id=1+AND+EXTRACTVALUE(1,CONCAT(0x5c,(SELECT+password+FROM+dtb_member+LIMIT+1)))", {"error"}, id="extractvalue"),
+    pytest.param("/products/detail.php?product_id=1+AND+UPDATEXML(1,CONCAT(0x7e,version()),1)", {"error"}, id="updatexml"),
+    pytest.param("/products/detail.php?product_id=1+AND(SELECT+1+FROM(SELECT+COUNT(*),CONCAT(0x7e,(SELECT+database()),FLOOR(RAND(0)*2))x+FROM+INFORMATION_SCHEMA.PLUGINS+GROUP+BY+x)a)", {"error"}, id="floor-rand"),
+    pytest.param("/products/detail.php?product_id=1+AND+EXP(~(SELECT*FROM(SELECT+USER())a))", {"error"}, id="exp-overflow"),
+    pytest.param("/products/detail.php?product_id=1;DROP+TABLE+dtb_order", {"stacked"}, id="stacked-drop"),
+    pytest.param("/products/detail.php?product_id=1;+INSERT+INTO+dtb_member+VALUES(1)", {"stacked"}, id="stacked-insert"),
+    pytest.param("/products/detail.php?product_id=1+AND+1=2+UNION+SELECT+table_name+FROM+information_schema.tables", {"union", "other"}, id="info-schema"),
+    pytest.param("/products/detail.php?product_id=CHAR(97,98)", {"other"}, id="char-func"),
+    pytest.param("/x.php?f=1+UNION+SELECT+LOAD_FILE('/etc/passwd')", {"union", "other"}, id="load-file"),
+    pytest.param("/x.php?f=1+INTO+OUTFILE+'/var/www/x.php'", {"other"}, id="into-outfile"),
+    pytest.param("/x.php?v=@@version", {"other"}, id="at-at-version"),
+    pytest.param("/admin/index.php?login_id=admin'--+", {"other"}, id="comment-terminator"),
+    pytest.param("/products/list.php?orderby=1')+ORDER+BY+5--+-", {"union"}, id="order-by-probe"),
+    pytest.param("/x.php?id=1&#39;+or+1=1", {"boolean"}, id="html-entity-quote"),
+]
+
+BENIGN = [
+    pytest.param("/products/list.php?name=O%27Reilly", id="apostrophe-name"),
+    pytest.param("/products/list.php?name=O'Reilly+and+Sons", id="apostrophe-and"),
+    pytest.param("/products/list.php?name=%E3%82%BB%E3%83%AC%E3%82%AF%E3%83%88", id="japanese"),
+    pytest.param("/products/list.php?name=%E6%9D%B1%E5%95%86+%E3%83%9E%E3%83%BC%E3%83%88+1%3D1", id="japanese-with-1eq1"),
+    pytest.param("/products/list.php?name=select+wine+set", id="select-wine-set"),
+    pytest.param("/products/list.php?name=union+jack+glass", id="union-jack"),
+    pytest.param("/products/list.php?orderby=order+by+phone", id="order-by-phone"),
+    pytest.param("/products/list.php?name=1%3D1+sale", id="1eq1-sale"),
+    pytest.param("/products/list.php?name=summer+sale+and+1%3D1+gift", id="and-1eq1-words"),
+    pytest.param("/products/list.php?name=cheap;+select+wine+set", id="semicolon-select-words"),
+    pytest.param("/products/list.php?name=from+japan+with+love", id="from-words"),
+    pytest.param("/products/list.php?category_id=3&pageno=2&disp_number=15&orderby=date", id="listing"),
+    pytest.param("/products/detail.php?product_id=12", id="detail"),
+    pytest.param("/user_data/packages/default/img/top/banner_0x1234.png", id="hex-looking-file"),
+    pytest.param("/products/list.php?name=50%25+off", id="percent-literal"),
+    pytest.param("/products/list.php?name=Rock+%27n%27+Roll", id="quoted-word"),
+    pytest.param("/contact/index.php?q=char+(dog)+sleep+bag", id="char-sleep-words"),
+    pytest.param("/shopping/load_payment_module.php", id="card-entry"),
+]
+
+
+@pytest.mark.parametrize("target,techniques", ATTACKS)
+def test_attack_flagged(target, techniques):
+    out = flag(target)
+    assert out.height == 1, target
+    assert techniques <= set(out["techniques"][0]), out["rule_ids"][0]
+
+
+@pytest.mark.parametrize("target", BENIGN)
+def test_benign_not_flagged(target):
+    out = flag(target)
+    assert out.height == 0, out["rule_ids"].to_list()
+
+
+def test_normalise_decodes_and_strips():
+    frame = pl.DataFrame({"t": ["/a?x=1%252F%252A%252A%252FUNION/*!50000SeLeCt*/+1"]})
+    got = frame.select(sqli.normalise_expr(pl.col("t")))["t"][0]
+    assert got == "/a?x=1 union select 1"
+
+
+def test_targets_tables_and_columns():
+    out = flag(
+        "/products/detail.php?product_id=-1+UNION+ALL+SELECT+NULL,CONCAT(0x716b,IFNULL(CAST(login_id+AS+CHAR),0x20),0x3a,password),NULL+FROM+eccube.dtb_member--+-"
+    )
+    assert out["tables"][0].to_list() == ["dtb_member"]
+    assert {"login_id", "password"} <= set(out["columns"][0].to_list())
+    out = flag("/x.php?id=1+UNION+SELECT+column_name+FROM+information_schema.columns+WHERE+table_name=0x6474625f6d656d626572")
+    assert set(out["tables"][0].to_list()) == {"information_schema.columns", "dtb_member"}
+
+
+def test_output_columns_and_provenance():
+    frame = access(
+        [
+            {"ts": "2017-03-19 01:00:00", "client_ip": "203.0.113.5", "target": "/p.php?id=1+AND+SLEEP(5)", "line_no": 7, "status": 200},
+            {"ts": "2017-03-19 01:00:01", "client_ip": "198.51.100.20", "target": "/p.php?id=2", "line_no": 8},
+        ]
+    )
+    out = sqli.detect_sqli(frame).collect()
+    assert out.columns == [
+        "ts", "source", "line_no", "client_ip", "method", "target_raw", "path", "status", "bytes",
+        "user_agent", "payload", "techniques", "rule_ids", "tables", "columns",
+    ]
+    assert out["line_no"].to_list() == [7]
+
+
+def test_by_ip_summary():
+    frame = access(
+        [
+            {"ts": "2017-03-19 01:00:00", "client_ip": "203.0.113.5", "target": "/p.php?id=1+AND+SLEEP(5)", "status": 200, "bytes": 10},
+            {"ts": "2017-03-20 02:00:00", "client_ip": "203.0.113.5", "target": "/p.php?id=1+UNION+SELECT+1", "status": 500, "bytes": 30},
+            {"ts": "2017-03-21 02:00:00", "client_ip": "203.0.113.9", "target": "/p.php?id=1'+OR+'1'='1", "status": 200, "bytes": 5},
+        ]
+    )
+    summary = sqli.sqli_by_ip(sqli.detect_sqli(frame))
+    row = summary.filter(pl.col("ip") == "203.0.113.5").row(0, named=True)
+    assert row["requests"] == 2
+    assert row["techniques"] == ["time", "union"]
+    assert row["statuses"] == [200, 500]
+    assert (row["bytes_min"], row["bytes_max"]) == (10, 30)
+    assert summary["ip"].to_list() == ["203.0.113.5", "203.0.113.9"]
+
+
+def test_rule_ids_unique_and_commented():
+    ids = [r[0] for r in sqli.SQLI_RULES]
+    assert len(ids) == len(set(ids))
+    assert all(r[1] in {"boolean", "union", "time", "error", "stacked", "other"} and r[3] for r in sqli.SQLI_RULES)
+
+
+def test_query_log_reach():
+    from .frames import query_log
+
+    q = query_log(
+        [
+            {"ts": "2017-03-19 01:00:00", "argument": "SELECT * FROM dtb_products WHERE product_id = 1"},
+            {"ts": "2017-03-19 01:00:01", "argument": "SELECT * FROM dtb_products WHERE product_id = -1 UNION ALL SELECT login_id,password FROM dtb_member"},
+        ]
+    )
+    reqs = access([{"ts": "2017-03-19 01:00:01", "client_ip": "203.0.113.5", "target": "/p.php?product_id=-1+UNION+ALL+SELECT+login_id,password+FROM+dtb_member", "line_no": 42}])
+    out = sqli.sqli_query_reach(q, sqli.detect_sqli(reqs))
+    assert out.height == 1
+    assert set(out["tables"][0].to_list()) == {"dtb_products", "dtb_member"}
+    assert {"login_id", "password"} <= set(out["columns"][0].to_list())
+    assert out["req_line_no"].to_list() == [42]
+    assert out["client_ip"].to_list() == ["203.0.113.5"]

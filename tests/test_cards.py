@@ -1,0 +1,116 @@
+"""Card helpers: Luhn, masking, keyed hash, folder scanner. Test numbers are built at runtime."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from forensics import cards
+
+
+def make_pan(prefix: str, length: int = 16) -> str:
+    """A Luhn-valid number built at runtime (no literal card numbers in the tests)."""
+    body = prefix + "0" * (length - 1 - len(prefix))
+    body = body[: length - 1 - 3] + "739"
+    return body + cards.luhn_check_digit(body)
+
+
+PUBLIC_VISA_TEST = "4111111111111111"  # the well-known public test number
+
+
+def test_luhn_public_test_number():
+    assert cards.luhn_valid(PUBLIC_VISA_TEST)
+    assert not cards.luhn_valid(PUBLIC_VISA_TEST[:-1] + "2")
+    assert not cards.luhn_valid("41111x")
+
+
+@pytest.mark.parametrize("prefix,length", [("4", 16), ("51", 16), ("37", 15), ("35", 16), ("62", 19)])
+def test_check_digit_makes_valid(prefix, length):
+    pan = make_pan(prefix, length)
+    assert len(pan) == length and cards.luhn_valid(pan)
+
+
+def test_mask_first6_last4():
+    pan = make_pan("4", 16)
+    masked = cards.mask_pan(pan)
+    assert masked == pan[:6] + "******" + pan[-4:]
+    assert cards.mask_pan(pan[:4] + " " + pan[4:8] + " " + pan[8:12] + " " + pan[12:]) == masked
+    assert cards.mask_pan("123") == "***"
+
+
+def test_keyed_hash_stable_in_run_and_key_dependent():
+    pan = make_pan("5", 16)
+    assert cards.card_key(pan) == cards.card_key(pan[:8] + "-" + pan[8:])
+    assert cards.card_key(pan).startswith("hk:")
+    assert pan not in cards.card_key(pan)
+    k1 = cards.derive_key("case-a", "secret")
+    k2 = cards.derive_key("case-b", "secret")
+    assert cards.card_key(pan, k1) != cards.card_key(pan, k2)
+    assert cards.card_key(pan, k1) == cards.card_key(pan, cards.derive_key("case-a", b"secret"))
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        pytest.param("{p}", id="plain"),
+        pytest.param("{g4}", id="spaces"),
+        pytest.param("{d4}", id="dashes"),
+        pytest.param("card_no={p}&x=1", id="form-field"),
+        pytest.param('{{"number": "{g4}"}}', id="json"),
+    ],
+)
+def test_find_pans_shapes(fmt):
+    pan = make_pan("4", 16)
+    g4 = " ".join(pan[i : i + 4] for i in range(0, 16, 4))
+    d4 = "-".join(pan[i : i + 4] for i in range(0, 16, 4))
+    text = fmt.format(p=pan, g4=g4, d4=d4)
+    hits = cards.find_pans(text)
+    assert [h[2] for h in hits] == [cards.mask_pan(pan)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("order 20170408211400123", id="long-digit-run"),
+        pytest.param("tel 0312345678", id="phone"),
+        pytest.param("ts 1491653640", id="epoch"),
+        pytest.param("411111******1111", id="masked"),
+        pytest.param("4111 11 11 1111 1111", id="odd-groups"),
+    ],
+)
+def test_find_pans_ignores_non_cards(text):
+    assert cards.find_pans(text) == []
+
+
+def test_find_pans_rejects_luhn_invalid():
+    pan = make_pan("4", 16)
+    bad = pan[:-1] + str((int(pan[-1]) + 1) % 10)
+    assert cards.find_pans(bad) == []
+
+
+def test_scan_folder(tmp_path):
+    pan = make_pan("4", 16)
+    (tmp_path / "a.txt").write_text(f"line1\nname=X card={pan}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.json").write_text('{"cvv": "123", "security_code": 4567}\n')
+    with gzip.open(tmp_path / "sub" / "c.log.gz", "wt") as fh:
+        fh.write("\n\n" + pan[:4] + "-" + pan[4:8] + "-" + pan[8:12] + "-" + pan[12:] + "\n")
+    (tmp_path / "clean.txt").write_text("nothing 411111******1111 here\n")
+    hits = cards.scan_for_card_data(tmp_path)
+    got = [(h.path, h.line_no, h.kind) for h in hits]
+    assert got == [
+        ("a.txt", 2, "pan"),
+        ("sub/b.json", 1, "security_code"),
+        ("sub/b.json", 1, "security_code"),
+        ("sub/c.log.gz", 3, "pan"),
+    ]
+    for h in hits:
+        assert pan not in repr(h)
+        assert "123" not in repr(h) or h.kind == "pan"
+
+
+def test_scan_single_file(tmp_path):
+    f = tmp_path / "x.html"
+    f.write_text("<td>" + make_pan("35", 16) + "</td>")
+    assert [h.kind for h in cards.scan_for_card_data(f)] == ["pan"]
