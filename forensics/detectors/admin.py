@@ -1,0 +1,257 @@
+"""Admin panel: logins, sessions, the baseline of admin IPs, and the attacker's admin requests.
+
+EC-CUBE 2.13 (CONTRACT section 2): the login form posts to ``{admin_dir}index.php``; success
+answers 302 (to ``home.php``) and writes ``login: user=ID(N) ... sid=SID`` to admin.log, failure
+answers 200 and writes ``ID password incorrect.``. Every later admin page writes
+``access : user=ID auth=N sid=SID``. Admin navigation is POST, so request lines carry neither
+record IDs nor the ``mode`` (except when it is in the query string); the page is told from the
+path (:data:`ADMIN_PAGES`).
+
+``admin_dir`` is always a parameter (a site may rename ``/admin/``); it has a leading and a
+trailing ``/``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = [
+    "ADMIN_PAGES",
+    "admin_requests",
+    "admin_logins",
+    "admin_sessions",
+    "baseline_admin_ips",
+    "new_ip_admin_logins",
+    "attacker_admin_requests",
+    "page_expr",
+    "mode_expr",
+]
+
+#: (page, path relative to admin_dir (regex, anchored), comment). First match wins; CSV export
+#: is a list page with mode=csv and is decided in :func:`page_expr`.
+ADMIN_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("login", r"(?:index\.php)?", "login form and its POST (mode=login)"),
+    ("customer_list", r"customer/(?:index\.php)?", "member search/list; mode=csv exports"),
+    ("customer_edit", r"customer/edit\.php", "one member's record"),
+    ("order_list", r"order/(?:index\.php)?", "order search/list; mode=csv exports"),
+    ("order_edit", r"order/edit\.php", "one order with the orderer's details"),
+    ("file_manager", r"contents/file_manager\.php", "file manager: uploads under html/user_data/"),
+)
+
+#: Seconds between an access-log request and its app-log line for them to be the same request
+#: (both logs are written within the request; the app log has second resolution).
+LINK_TOLERANCE = "2s"
+
+
+def _norm_admin_dir(admin_dir: str) -> str:
+    d = "/" + admin_dir.strip("/") + "/"
+    return "/" if d == "//" else d
+
+
+def mode_expr(query: pl.Expr = pl.col("query")) -> pl.Expr:
+    """``mode`` from a decoded query string (null when absent)."""
+    return query.str.extract(r"(?:^|&)mode=([^&]*)", 1)
+
+
+def page_expr(path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/") -> pl.Expr:
+    """Page class of an admin request: one of :data:`ADMIN_PAGES`, ``customer_csv``,
+    ``order_csv`` or ``other``."""
+    admin_dir = _norm_admin_dir(admin_dir)
+    rel = path.str.strip_prefix(admin_dir)
+    expr = pl.lit("other")
+    for page, rx, _c in reversed(ADMIN_PAGES):
+        expr = pl.when(rel.str.contains(f"^{rx}$")).then(pl.lit(page)).otherwise(expr)
+    return (
+        pl.when(expr.is_in(["customer_list", "order_list"]) & (mode.fill_null("") == "csv"))
+        .then(expr.str.replace("_list", "_csv"))
+        .otherwise(expr)
+    )
+
+
+def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin/") -> pl.LazyFrame:
+    """Access-log requests under ``admin_dir``: provenance, ``client_ip, method, path, query,
+    status, bytes, user_agent, mode, page``."""
+    admin_dir = _norm_admin_dir(admin_dir)
+    return (
+        access.lazy()
+        .filter(pl.col("path").str.starts_with(admin_dir))
+        .with_columns(mode=mode_expr(pl.col("query")))
+        .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir))
+        .select("ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "user_agent", "mode", "page")
+    )
+
+
+def admin_logins(
+    access: pl.LazyFrame | pl.DataFrame,
+    app_log: pl.LazyFrame | pl.DataFrame,
+    admin_dir: str = "/admin/",
+    *,
+    success_status: tuple[int, ...] = (302,),
+) -> pl.DataFrame:
+    """Login attempts from both logs, one row per evidence line.
+
+    Returns ``ts, source, line_no, ip, outcome`` ("success"/"failure"), ``evidence``
+    ("access_log"/"app_log"), ``login_id`` and ``sid`` (app log only), sorted by ``ts``.
+    """
+    admin_dir = _norm_admin_dir(admin_dir)
+    acc = (
+        access.lazy()
+        .filter((pl.col("method") == "POST") & (pl.col("path") == admin_dir + "index.php"))
+        .select(
+            "ts", "source", "line_no", pl.col("client_ip").alias("ip"),
+            outcome=pl.when(pl.col("status").is_in(list(success_status))).then(pl.lit("success"))
+            .when(pl.col("status") == 200).then(pl.lit("failure"))
+            .otherwise(pl.lit(None, pl.String)),
+            evidence=pl.lit("access_log"),
+            login_id=pl.lit(None, pl.String),
+            sid=pl.lit(None, pl.String),
+        )
+        .filter(pl.col("outcome").is_not_null())
+    )
+    app = (
+        app_log.lazy()
+        .filter(pl.col("event").is_in(["login", "login_failed"]))
+        .select(
+            "ts", "source", "line_no", "ip",
+            outcome=pl.when(pl.col("event") == "login").then(pl.lit("success")).otherwise(pl.lit("failure")),
+            evidence=pl.lit("app_log"),
+            login_id=pl.col("login_id"),
+            sid=pl.col("sid"),
+        )
+    )
+    return pl.concat([acc, app]).sort("ts", "evidence", "source", "line_no").collect()
+
+
+def admin_sessions(app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Admin sessions by app-log ``sid``: the login line opens, access lines continue.
+
+    Returns ``sid, login_id, opened_ip, opened_ts, opened_source, opened_line_no`` (null when the
+    login line is not in the log), ``first_ts, last_ts, lines, ips`` (every IP seen in the
+    session, sorted).
+    """
+    lf = app_log.lazy().filter(pl.col("sid").is_not_null() & pl.col("event").is_in(["login", "access"]))
+    opened = (
+        lf.filter(pl.col("event") == "login")
+        .sort("ts", "line_no")
+        .group_by("sid")
+        .agg(
+            opened_ip=pl.col("ip").first(),
+            opened_ts=pl.col("ts").first(),
+            opened_source=pl.col("source").first(),
+            opened_line_no=pl.col("line_no").first(),
+            login_id_open=pl.col("login_id").first(),
+        )
+    )
+    spans = lf.group_by("sid").agg(
+        first_ts=pl.col("ts").min(),
+        last_ts=pl.col("ts").max(),
+        lines=pl.len(),
+        ips=pl.col("ip").drop_nulls().unique().sort(),
+        login_id_any=pl.col("login_id").drop_nulls().first(),
+    )
+    return (
+        spans.join(opened, on="sid", how="left")
+        .select(
+            "sid",
+            login_id=pl.coalesce("login_id_open", "login_id_any"),
+            opened_ip=pl.col("opened_ip"),
+            opened_ts=pl.col("opened_ts"),
+            opened_source=pl.col("opened_source"),
+            opened_line_no=pl.col("opened_line_no"),
+            first_ts=pl.col("first_ts"),
+            last_ts=pl.col("last_ts"),
+            lines=pl.col("lines"),
+            ips=pl.col("ips"),
+        )
+        .sort("first_ts", "sid")
+        .collect()
+    )
+
+
+def baseline_admin_ips(logins: pl.DataFrame, before) -> pl.DataFrame:
+    """Admin IPs seen before the first attack: IPs with a successful login before ``before``.
+
+    Only successful logins count: a scanner probing the login page before the attack must not
+    become "known". ``before`` null (no attack found) gives every successful-login IP.
+    Returns ``ip, first_login, logins``.
+    """
+    ok = logins.filter(pl.col("outcome") == "success")
+    if before is not None:
+        ok = ok.filter(pl.col("ts") < before)
+    return ok.group_by("ip").agg(first_login=pl.col("ts").min(), logins=pl.len()).sort("ip")
+
+
+def new_ip_admin_logins(logins: pl.DataFrame, *, internal_ips, baseline_ips) -> pl.DataFrame:
+    """Successful logins from IPs that are neither internal nor baseline (CONTRACT section 6)."""
+    known = sorted(set(internal_ips) | set(baseline_ips))
+    return logins.filter((pl.col("outcome") == "success") & ~pl.col("ip").is_in(known))
+
+
+def _link_sid(reqs: pl.DataFrame, app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Attach the app-log ``sid`` of the same request (same IP and script, nearest second)."""
+    lines = (
+        app_log.lazy()
+        .filter(pl.col("sid").is_not_null())
+        .select(pl.col("ts").alias("app_ts"), pl.col("ip").alias("client_ip"), pl.col("script").alias("path"), "sid")
+        .sort("app_ts")
+        .collect()
+    )
+    if reqs.is_empty() or lines.is_empty():
+        return reqs.with_columns(sid=pl.lit(None, pl.String))
+    return (
+        reqs.sort("ts")
+        .join_asof(
+            lines, left_on="ts", right_on="app_ts", by=["client_ip", "path"], strategy="nearest",
+            tolerance=LINK_TOLERANCE, check_sortedness=False,
+        )
+        .drop("app_ts")
+    )
+
+
+def attacker_admin_requests(
+    access: pl.LazyFrame | pl.DataFrame,
+    app_log: pl.LazyFrame | pl.DataFrame,
+    attacker_ips,
+    admin_dir: str = "/admin/",
+    *,
+    sessions: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Admin requests from attacker IPs, and requests of admin sessions opened from them.
+
+    Each access-log admin request is linked to its app-log ``sid`` (same IP and script within
+    :data:`LINK_TOLERANCE`); a request whose session was opened from an attacker IP counts even
+    when it came from another IP. When the case has no access log, the app-log lines of those
+    sessions stand in (``method``/``status`` null).
+
+    Returns provenance, ``client_ip, method, path, query, status, bytes, sid, page, mode, via``
+    (``ip`` or ``session``), sorted by ``ts``.
+    """
+    admin_dir = _norm_admin_dir(admin_dir)
+    attackers = sorted(set(attacker_ips))
+    sessions = sessions if sessions is not None else admin_sessions(app_log)
+    bad_sids = sessions.filter(pl.col("opened_ip").is_in(attackers))["sid"].to_list()
+    reqs = _link_sid(admin_requests(access, admin_dir).collect(), app_log)
+    cols = ["ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "sid", "page", "mode", "via"]
+    out = reqs.filter(pl.col("client_ip").is_in(attackers) | pl.col("sid").is_in(bad_sids)).with_columns(
+        via=pl.when(pl.col("client_ip").is_in(attackers)).then(pl.lit("ip")).otherwise(pl.lit("session"))
+    )
+    if reqs.is_empty():
+        app = (
+            app_log.lazy()
+            .filter(
+                pl.col("script").str.starts_with(admin_dir)
+                & (pl.col("ip").is_in(attackers) | pl.col("sid").is_in(bad_sids))
+                & pl.col("event").is_in(["login", "access", "upload", "login_failed"])
+            )
+            .select(
+                "ts", "source", "line_no", pl.col("ip").alias("client_ip"),
+                method=pl.lit(None, pl.String), path=pl.col("script"), query=pl.lit(None, pl.String),
+                status=pl.lit(None, pl.Int16), bytes=pl.lit(None, pl.Int64), sid=pl.col("sid"),
+                mode=pl.lit(None, pl.String),
+                via=pl.when(pl.col("ip").is_in(attackers)).then(pl.lit("ip")).otherwise(pl.lit("session")),
+            )
+            .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir))
+            .collect()
+        )
+        out = app
+    return out.select(cols).sort("ts", "source", "line_no")

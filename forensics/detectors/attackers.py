@@ -1,0 +1,75 @@
+"""Attacker IPs (CONTRACT section 6).
+
+An IP is an attacker when it
+
+- ``sqli``: sent an SQL injection request;
+- ``backdoor_request``: requested a backdoor URL;
+- ``new_ip_admin_login``: logged into the admin panel while being neither an internal IP
+  (``facts.internal_ips``) nor an admin IP seen before the first attack (baseline).
+
+Each IP comes with every reason that applies and the first/last time any of its requests was
+seen (the whole access log when given, otherwise the evidence rows of its reasons).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from forensics import schemas
+
+__all__ = ["attacker_ips", "first_attack"]
+
+
+def first_attack(sqli: pl.LazyFrame | pl.DataFrame, backdoor_hits: pl.DataFrame | None = None):
+    """The first attack instant: the first SQLi request (else the first backdoor request); None if none."""
+    t = sqli.lazy().select(pl.col("ts").min()).collect().item()
+    if t is None and backdoor_hits is not None and not backdoor_hits.is_empty():
+        t = backdoor_hits["ts"].min()
+    return t
+
+
+def attacker_ips(
+    sqli: pl.LazyFrame | pl.DataFrame,
+    backdoor_hits: pl.DataFrame | None = None,
+    new_ip_logins: pl.DataFrame | None = None,
+    *,
+    access: pl.LazyFrame | pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """``schemas.ATTACKER_IPS``: ``ip, reasons, first_seen, last_seen``, sorted by ``ip``.
+
+    Parameters
+    ----------
+    sqli : output of :func:`forensics.detectors.sqli.detect_sqli` (``client_ip``, ``ts``).
+    backdoor_hits : requests to backdoor URLs (``client_ip``, ``ts``), e.g.
+        :func:`forensics.detectors.backdoor.backdoor_requests`.
+    new_ip_logins : :func:`forensics.detectors.admin.new_ip_admin_logins` (``ip``, ``ts``).
+    access : the access log, for first/last seen over all of an IP's requests.
+    """
+    parts = [sqli.lazy().select(pl.col("client_ip").alias("ip"), "ts", reason=pl.lit("sqli")).collect()]
+    if backdoor_hits is not None:
+        parts.append(backdoor_hits.select(pl.col("client_ip").alias("ip"), "ts", reason=pl.lit("backdoor_request")))
+    if new_ip_logins is not None:
+        parts.append(new_ip_logins.select("ip", "ts", reason=pl.lit("new_ip_admin_login")))
+    ev = pl.concat([p.cast({"ip": pl.String, "ts": schemas.UTC_TS}) for p in parts]).filter(pl.col("ip").is_not_null())
+    out = ev.group_by("ip").agg(
+        reasons=pl.col("reason").unique().sort(),
+        first_seen=pl.col("ts").min(),
+        last_seen=pl.col("ts").max(),
+    )
+    if access is not None:
+        seen = (
+            access.lazy()
+            .filter(pl.col("client_ip").is_in(out["ip"].to_list()))
+            .group_by(pl.col("client_ip").alias("ip"))
+            .agg(a_first=pl.col("ts").min(), a_last=pl.col("ts").max())
+            .collect()
+        )
+        out = (
+            out.join(seen, on="ip", how="left")
+            .with_columns(
+                first_seen=pl.min_horizontal("first_seen", "a_first"),
+                last_seen=pl.max_horizontal("last_seen", "a_last"),
+            )
+            .drop("a_first", "a_last")
+        )
+    return out.select(list(schemas.ATTACKER_IPS.names())).cast(dict(schemas.ATTACKER_IPS)).sort("ip")
