@@ -1,0 +1,448 @@
+"""The self-contained investigation report (``report.html``), Japanese first with an English version.
+
+One file that opens offline: no script, no stylesheet or font from the network, charts inlined
+as SVG, the few Japanese glyphs it uses embedded as a subset of IPAexGothic. Both languages are
+in the file; a CSS-only switch (radio buttons, no JavaScript) shows one at a time, and a browser
+without CSS shows both.
+
+Built with a tiny element builder: every string is ``html.escape``d unless it is a
+:class:`Markup` produced by the builder itself, so attacker-controlled text (URLs, file names,
+IPs, user agents) can never become markup. Card numbers: the findings hold none; as a second
+line of defence any Luhn-valid 13..19 digit run in the text is masked to first 6 + last 4.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from forensics.report.wareki import to_wareki, wareki_datetime
+
+__all__ = ["Markup", "el", "esc", "TODO", "render_report", "write_report", "PPC_ITEMS"]
+
+#: Marker for what the evidence cannot answer and the analyst must fill in.
+TODO = ("要記入", "to be completed by the analyst")
+
+
+class Markup(str):
+    """Text that is already safe HTML (only the builder makes these)."""
+
+
+def _redact_pans(text: str) -> str:
+    from forensics.cards import find_pans
+
+    hits = find_pans(text)
+    for start, end, masked, _key in reversed(hits):
+        text = text[:start] + masked + text[end:]
+    return text
+
+
+def esc(value: object) -> Markup:
+    """Escape anything that is not :class:`Markup`; None becomes an empty string."""
+    if isinstance(value, Markup):
+        return value
+    if value is None:
+        return Markup("")
+    return Markup(html.escape(_redact_pans(str(value)), quote=True))
+
+
+def el(tag: str, *children: object, **attrs: object) -> Markup:
+    """``<tag attrs>children</tag>``; ``cls=`` for ``class``; children escaped unless Markup."""
+    parts = []
+    for key, value in attrs.items():
+        if value is None or value is False:
+            continue
+        name = "class" if key == "cls" else key.rstrip("_").replace("_", "-")
+        parts.append(f" {name}" if value is True else f' {name}="{esc(value)}"')
+    body = "".join(esc(c) if not isinstance(c, (list, tuple)) else "".join(esc(x) for x in c) for c in children)
+    if tag in {"br", "hr", "input", "meta"}:
+        return Markup(f"<{tag}{''.join(parts)}>")
+    return Markup(f"<{tag}{''.join(parts)}>{body}</{tag}>")
+
+
+def _join(items: Iterable[object]) -> Markup:
+    return Markup("".join(esc(i) for i in items))
+
+
+# -- values -------------------------------------------------------------------------------------
+def _instant(value: object) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _when(value: object, tz: str, lang: str) -> Markup:
+    """ISO-ish local time; in Japanese with the 和暦 date after it."""
+    t = _instant(value)
+    if t is None:
+        return _unknown(lang)
+    local = t.astimezone(ZoneInfo(tz))
+    iso = local.strftime("%Y-%m-%d %H:%M:%S") + " " + (local.tzname() or "")
+    if lang == "ja":
+        return el("span", iso, el("span", f"（{wareki_datetime(local)}）", cls="wareki"))
+    return el("span", iso)
+
+
+def _date(value: object, tz: str, lang: str) -> str:
+    t = _instant(value)
+    if t is None:
+        return "—"
+    local = t.astimezone(ZoneInfo(tz))
+    return to_wareki(local) if lang == "ja" else local.strftime("%Y-%m-%d")
+
+
+def _unknown(lang: str) -> Markup:
+    return el("span", "証拠から確定できず" if lang == "ja" else "not established from the evidence", cls="unknown")
+
+
+def _todo(lang: str) -> Markup:
+    return el("span", f"{TODO[0]} / {TODO[1]}", cls="todo")
+
+
+def _n(value: object, lang: str) -> Markup:
+    return _unknown(lang) if value is None else el("strong", f"{int(value):,}")
+
+
+# -- wording ------------------------------------------------------------------------------------
+PHASES = {
+    "sqli_first": ("SQLインジェクション攻撃の開始（初回）", "first SQL injection request"),
+    "attacker_admin_login": ("攻撃者による管理画面ログイン", "attacker logs into the admin panel"),
+    "backdoor_installed": ("バックドアの設置", "backdoor installed"),
+    "card_form_tampered": ("カード情報入力フォーム（実行キャッシュファイル）の改ざん",
+                           "card-entry form (compiled template) tampered"),
+    "containment": ("攻撃元の遮断（封じ込め）", "attacker blocked (containment)"),
+}
+WINDOWS = {
+    "admin_access": ("管理画面への不正アクセス期間", "attacker admin access"),
+    "backdoor": ("バックドア稼働期間", "backdoor live"),
+    "skimmer": ("カード情報窃取（スキマー）稼働期間", "card skimmer live"),
+}
+COUNT_ROWS = [
+    ("viewed_persons", "閲覧された顧客（本人）", "persons whose records were viewed",
+     "攻撃者の管理画面リクエストが表示した顧客一覧・顧客編集・受注一覧・受注編集・CSV出力の行を、クエリログのSELECTをその時点のデータに再実行して特定した本人（会員ID、ゲストはメールアドレス）の数",
+     "distinct persons (customer id, or e-mail for guests) on the customer/order list, edit and CSV pages "
+     "an attacker admin request displayed, established by replaying the pages' SELECTs from the query log "
+     "against the data as it stood at that moment"),
+    ("cards_confirmed_customer", "カード情報（確定・顧客）", "cards confirmed leaked: customers",
+     "窃取ファイルに記録されていたカード番号（重複除く）のうち顧客のもの",
+     "distinct card numbers found in a skim file, belonging to customers"),
+    ("cards_confirmed_test", "カード情報（確定・テスト）", "cards confirmed leaked: test entries",
+     "窃取ファイルに記録されていたカード番号のうち、事業者等のテスト入力（case.yml の test_markers）",
+     "card numbers found in a skim file that were test entries (case.yml test_markers)"),
+    ("cards_possible_customer", "カード情報（可能性・顧客）", "cards possibly leaked: customers",
+     "バックドア稼働期間内にカード入力があり、確定に含まれない顧客",
+     "customers with a card entry inside the backdoor window and no confirmed card"),
+    ("cards_possible_test", "カード情報（可能性・テスト）", "cards possibly leaked: test entries",
+     "同上のうちテスト入力", "the same, for test entries"),
+    ("cards_total", "カード情報 合計（確定＋可能性）", "cards in total (confirmed + possible)",
+     "確定と可能性の合計", "all confirmed plus all possible"),
+]
+VIEWED_ITEMS = [("氏名", "name"), ("住所", "postal address"), ("電話番号", "phone number"),
+                ("メールアドレス", "e-mail address")]
+CARD_ITEMS = [("クレジットカード番号", "card number"), ("カード会員名", "cardholder name"),
+              ("カード会員住所", "cardholder address"), ("有効期限", "expiry date"),
+              ("セキュリティコード", "security code")]
+
+#: Items of a breach report to the Personal Information Protection Commission (個人情報保護委員会).
+PPC_ITEMS = [
+    ("overview", "概要", "Overview"),
+    ("items", "漏えい等が発生し、又は発生したおそれがある個人データの項目",
+     "Items of personal data leaked or possibly leaked"),
+    ("persons", "本人の数", "Number of persons affected"),
+    ("cause", "原因", "Cause"),
+    ("secondary", "二次被害又はそのおそれの有無及びその内容", "Secondary damage or its risk, and its nature"),
+    ("notice", "本人への対応の実施状況", "Status of response to the persons affected"),
+    ("publication", "公表の実施状況", "Status of public announcement"),
+    ("prevention", "再発防止のための措置", "Measures to prevent recurrence"),
+    ("other", "その他参考となる事項", "Other matters for reference"),
+]
+
+
+def _causes(f: Mapping) -> list[tuple[str, str]]:
+    """Causes the findings establish (each only when its evidence is there)."""
+    phases = f.get("phases") or {}
+    out = []
+    if phases.get("sqli_first"):
+        out.append(("Webアプリケーションの SQL インジェクション脆弱性が悪用され、管理画面のログイン情報が取得された可能性",
+                    "an SQL injection vulnerability in the web application was exploited; the admin credentials "
+                    "were likely obtained through it"))
+    if phases.get("attacker_admin_login"):
+        out.append(("攻撃者が管理画面へ正規のログイン情報でログインできた（管理画面へのアクセス元IPの制限なし）",
+                    "the attacker could log into the admin panel with valid credentials (no source-IP restriction "
+                    "on the admin panel)"))
+    if f.get("backdoor_paths"):
+        out.append(("管理画面のファイル管理機能から PHP ファイルを公開ディレクトリへアップロードでき、そこで実行された",
+                    "the admin file manager accepted a PHP file into a public folder, where it was executed"))
+    if f.get("tampered_files"):
+        out.append(("Web サーバーの実行ユーザーがテンプレートの実行キャッシュファイルを書き換え可能だった（権限設定の不備）",
+                    "the compiled templates were writable by the web server user (improper permissions)"))
+    return out
+
+
+def _secondary(f: Mapping) -> tuple[str, str] | None:
+    counts = f.get("counts") or {}
+    if (counts.get("cards_total") or 0) > 0:
+        return ("クレジットカード情報（セキュリティコードを含む）が流出したおそれがあり、不正利用のおそれがある。"
+                "実際の不正利用の有無はカード会社への確認が必要。",
+                "card data including security codes may have leaked, so fraudulent use is possible; whether it "
+                "happened must be confirmed with the card companies.")
+    if (counts.get("viewed_persons") or counts.get("viewed_persons_upper") or 0) > 0:
+        return ("閲覧された連絡先情報を悪用したフィッシング等のおそれがある。",
+                "the contact details viewed may be abused, e.g. for phishing.")
+    return None
+
+
+PREVENTION = [
+    ("SQLインジェクション脆弱性の修正（プレースホルダの使用）", "fix the SQL injection (parameterised queries)"),
+    ("管理画面へのアクセス元IP制限と多要素認証", "restrict the admin panel by source IP and add multi-factor authentication"),
+    ("公開ディレクトリでのPHP実行禁止とアップロード拡張子の制限", "forbid PHP execution in upload folders; restrict upload types"),
+    ("テンプレート・実行キャッシュの書込権限の見直しと改ざん検知", "remove write access to templates and compiled templates; monitor them for changes"),
+]
+
+
+# -- page ---------------------------------------------------------------------------------------
+CSS = """
+body{font-family:'IPAexGothic',sans-serif;margin:0;color:#222;background:#fff;line-height:1.6}
+header{background:#2c3e50;color:#fff;padding:16px 32px}
+header h1{margin:0;font-size:1.5em}
+main{padding:8px 32px 48px;max-width:1100px}
+h2{border-bottom:2px solid #2c3e50;margin-top:2em;font-size:1.25em}
+table{border-collapse:collapse;margin:8px 0 16px;width:100%}
+th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top;font-size:.92em}
+th{background:#ecf0f1;width:30%}
+td.num{text-align:right}
+.todo{background:#fdebd0;color:#a04000;padding:0 4px;font-weight:bold}
+.unknown{color:#7f8c8d;font-style:italic}
+.wareki{color:#555;margin-left:4px}
+.chart{margin:12px 0;overflow-x:auto}
+.chart svg{max-width:100%;height:auto}
+code{font-family:monospace;word-break:break-all}
+.lang-switch{padding:8px 32px;background:#ecf0f1}
+.lang-switch label{margin-right:16px;cursor:pointer}
+#show-ja:checked~main .en{display:none}
+#show-en:checked~main .ja{display:none}
+.lang-switch input{margin-right:4px}
+"""
+
+
+def _table(rows: Iterable[tuple[object, object]]) -> Markup:
+    return el("table", [el("tr", el("th", k), el("td", v)) for k, v in rows])
+
+
+def _grid(head: list[str], rows: Iterable[list[object]], num_cols: set[int] = frozenset()) -> Markup:
+    return el(
+        "table",
+        el("tr", [el("th", h) for h in head]),
+        [el("tr", [el("td", c, cls="num" if i in num_cols else None) for i, c in enumerate(r)]) for r in rows],
+    )
+
+
+def _code_list(items: Iterable[object], lang: str) -> Markup:
+    items = list(items or [])
+    if not items:
+        return el("span", "なし（証拠上確認されず）" if lang == "ja" else "none found in the evidence", cls="unknown")
+    return el("ul", [el("li", el("code", i)) for i in items])
+
+
+def _svg(svg: str) -> Markup:
+    svg = re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg)
+    # Only vl-convert output is inlined; refuse anything that could run or fetch.
+    if re.search(r"<script|<foreignObject|\bon\w+\s*=|(?:href|src)\s*=\s*[\"'](?!#|data:)", svg, re.I):
+        raise ValueError("chart SVG holds scripts or external references; refusing to inline it")
+    return Markup(svg)
+
+
+def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Markup:
+    ja = lang == "ja"
+    L = (lambda pair: pair[0]) if ja else (lambda pair: pair[1])  # noqa: E731
+    tz = f.get("timezone") or "UTC"
+    phases = f.get("phases") or {}
+    windows = f.get("windows") or {}
+    counts = f.get("counts") or {}
+    causes = _causes(f)
+    sec = _secondary(f)
+
+    def chart(stem: str) -> Markup:
+        return el("div", _svg(charts[stem]), cls="chart") if stem in charts else Markup("")
+
+    viewed = counts.get("viewed_persons")
+    viewed_note = Markup("")
+    if viewed is None and counts.get("viewed_persons_upper") is not None:
+        viewed_note = el("p", (f"クエリログがないため閲覧人数は確定できず、上限 {counts['viewed_persons_upper']} 人として報告する。"
+                               if ja else f"Without the query log the number of persons viewed cannot be "
+                               f"established; the upper bound is {counts['viewed_persons_upper']}."), cls="unknown")
+
+    # 1. summary
+    summary_ja = (
+        f"{_date(phases.get('sqli_first'), tz, lang)}以降、当該サイトに対する SQL インジェクション攻撃が確認された。"
+        f"{_date(phases.get('attacker_admin_login'), tz, lang)}に攻撃者が管理画面へログインし、"
+        f"バックドアが設置された。管理画面で閲覧された顧客は {viewed if viewed is not None else '（確定できず）'} 人、"
+        f"流出又は流出のおそれのあるクレジットカード情報は {counts.get('cards_total', '—')} 件"
+        f"（確定 顧客 {counts.get('cards_confirmed_customer', '—')}・テスト {counts.get('cards_confirmed_test', '—')}、"
+        f"可能性 {counts.get('cards_possible_customer', '—')}）である。"
+        f"{_date(phases.get('containment'), tz, lang)}に攻撃元を遮断した。"
+    )
+    summary_en = (
+        f"SQL injection against the shop is seen from {_date(phases.get('sqli_first'), tz, lang)}. "
+        f"On {_date(phases.get('attacker_admin_login'), tz, lang)} the attacker logged into the admin panel and "
+        f"installed a backdoor. {viewed if viewed is not None else 'An unknown number of'} customers' records were "
+        f"viewed in the admin panel; {counts.get('cards_total', '—')} card entries leaked or possibly leaked "
+        f"(confirmed: {counts.get('cards_confirmed_customer', '—')} customer, {counts.get('cards_confirmed_test', '—')} "
+        f"test; possible: {counts.get('cards_possible_customer', '—')}). The attacker was blocked on "
+        f"{_date(phases.get('containment'), tz, lang)}."
+    )
+    summary = summary_ja if ja else summary_en
+
+    parts: list[Markup] = [
+        el("h2", "1. 概要" if ja else "1. Summary"),
+        el("p", summary),
+        el("p", ("時刻はすべて " if ja else "All times in ") + tz + ("（和暦併記）" if ja else ".")),
+        # 2. timeline
+        el("h2", "2. 経過" if ja else "2. Timeline"),
+        _grid(["事象" if ja else "event", "日時" if ja else "time"],
+              [[L(PHASES.get(k, (k, k))), _when(phases.get(k), tz, lang)] for k in
+               list(PHASES) + [k for k in phases if k not in PHASES]]),
+        _grid(["期間" if ja else "window", "開始" if ja else "start", "終了" if ja else "end"],
+              [[L(WINDOWS.get(k, (k, k))), _when((v or [None, None])[0], tz, lang),
+                _when((v or [None, None])[1], tz, lang)] for k, v in windows.items()]),
+        chart("attack_timeline"),
+        chart("requests_per_day"),
+        # 3. counts
+        el("h2", "3. 件数と定義" if ja else "3. Counts and definitions"),
+        _grid(["項目" if ja else "item", "件数" if ja else "count", "定義" if ja else "definition"],
+              [[r[1] if ja else r[2], _n(counts.get(r[0]), lang), r[3] if ja else r[4]] for r in COUNT_ROWS],
+              num_cols={1}),
+        viewed_note,
+        chart("exposure_counts"),
+        chart("exposure_windows"),
+        chart("payment_failure"),
+        # 4. data items
+        el("h2", "4. 漏えい等の対象となった情報" if ja else "4. Data affected"),
+        _table([
+            ("管理画面で閲覧された顧客情報" if ja else "customer records viewed in the admin panel",
+             "、".join(L(i) for i in VIEWED_ITEMS) if ja else ", ".join(L(i) for i in VIEWED_ITEMS)),
+            ("流出又はそのおそれのあるカード情報" if ja else "card data leaked or possibly leaked",
+             "、".join(L(i) for i in CARD_ITEMS) if ja else ", ".join(L(i) for i in CARD_ITEMS)),
+        ]),
+        el("p", ("閲覧項目は EC-CUBE 2 の顧客・受注画面の表示項目、カード項目はカード入力フォームの入力項目による。"
+                 "カード番号は本報告書では先頭6桁と末尾4桁まで（PCI DSS）しか示さない。" if ja else
+                 "Viewed items are the fields EC-CUBE 2's customer and order pages display; card items are the fields "
+                 "of the card-entry form. Card numbers appear in this report as first 6 + last 4 digits at most.")),
+        # 5. causes
+        el("h2", "5. 判明した原因" if ja else "5. Causes found"),
+        el("ol", [el("li", L(c)) for c in causes]) if causes else el("p", _todo(lang)),
+        _table([
+            ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), lang)),
+            ("バックドア（URL）" if ja else "backdoors (URL path)", _code_list(f.get("backdoor_paths"), lang)),
+            ("改ざんされたファイル" if ja else "tampered files", _code_list(f.get("tampered_files"), lang)),
+            ("カード情報の記録ファイル" if ja else "files holding skimmed cards", _code_list(f.get("skim_files"), lang)),
+        ]),
+    ]
+
+    # 6. PPC report items
+    persons = (
+        el("span", "閲覧：", _n(viewed if viewed is not None else counts.get("viewed_persons_upper"), lang),
+           " 人" + ("（上限）" if viewed is None else "") + "、カード情報：", _n(counts.get("cards_total"), lang),
+           f" 件（確定 顧客{counts.get('cards_confirmed_customer', '—')}・テスト{counts.get('cards_confirmed_test', '—')}"
+           f"、可能性 顧客{counts.get('cards_possible_customer', '—')}・テスト{counts.get('cards_possible_test', '—')}）")
+        if ja else
+        el("span", "viewed: ", _n(viewed if viewed is not None else counts.get("viewed_persons_upper"), lang),
+           " persons" + (" (upper bound)" if viewed is None else "") + "; cards: ", _n(counts.get("cards_total"), lang),
+           f" (confirmed {counts.get('cards_confirmed_customer', '—')} customer + {counts.get('cards_confirmed_test', '—')} "
+           f"test; possible {counts.get('cards_possible_customer', '—')} customer + {counts.get('cards_possible_test', '—')} test)")
+    )
+    other_rows = [
+        ("封じ込め" if ja else "containment", _when(phases.get("containment"), tz, lang)),
+        ("攻撃元IP" if ja else "attacker IPs", ", ".join(f.get("attacker_ips") or []) or "—"),
+        ("証拠の一覧は下記「証拠」を参照。" if ja else "see the evidence list below", ""),
+    ]
+    ppc_values = {
+        "overview": el("span", summary),
+        "items": el("span", ("閲覧：" if ja else "viewed: ") + ("、" if ja else ", ").join(L(i) for i in VIEWED_ITEMS)
+                    + ("／カード：" if ja else "; cards: ") + ("、" if ja else ", ").join(L(i) for i in CARD_ITEMS)),
+        "persons": persons,
+        "cause": el("span", ("" if causes else _todo(lang)), ("；" if ja else "; ").join(L(c) for c in causes)),
+        "secondary": el("span", L(sec), " ", _todo(lang)) if sec else _todo(lang),
+        "notice": _todo(lang),
+        "publication": _todo(lang),
+        "prevention": el("span", ("推奨：" if ja else "recommended: ") + ("、" if ja else "; ").join(L(p) for p in PREVENTION),
+                         " ", _todo(lang)),
+        "other": _table(other_rows),
+    }
+    parts += [
+        el("h2", "6. 個人情報保護委員会への報告事項" if ja else "6. Items of the report to the Personal Information "
+                                                      "Protection Commission (PPC)"),
+        el("p", ("証拠から答えられる事項は調査結果から記載し、答えられない事項は「要記入」とした。" if ja else
+                 "Items the evidence answers are filled from the findings; the others are marked for the analyst.")),
+        _table([(ja_label if ja else f"{en_label}（{ja_label}）", ppc_values[key]) for key, ja_label, en_label in PPC_ITEMS]),
+    ]
+
+    # 7. evidence
+    evidence = f.get("evidence") or []
+    parts += [
+        el("h2", "7. 証拠" if ja else "7. Evidence"),
+        el("p", ("解析前に全入力ファイルの SHA-256 を取得した（manifest.json）。" if ja else
+                 "SHA-256 of every input file was taken before analysis (manifest.json).")),
+        _grid(["ファイル" if ja else "file", "SHA-256", "レコード" if ja else "records", "不採用" if ja else "rejected"],
+              [[el("code", e.get("path")), el("code", e.get("sha256")), e.get("records", ""), e.get("rejected", "")]
+               for e in evidence], num_cols={2, 3}),
+    ]
+    return el("div", *parts, cls=lang, lang=lang)
+
+
+def render_report(findings: Mapping, *, charts: Mapping[str, str] | None = None, title: str | None = None,
+                  generated: dt.date | None = None) -> str:
+    """The whole report as one HTML string (see the module docstring).
+
+    ``findings``: the findings.json object (CONTRACT section 5). ``charts``: stem -> SVG text
+    (``attack_timeline``, ``requests_per_day``, ``exposure_windows``, ``exposure_counts``,
+    ``payment_failure``; missing ones are left out). ``generated``: the report date.
+    """
+    charts = dict(charts or {})
+    case = findings.get("case") or ""
+    title = title or f"不正アクセス調査報告書 {case}"
+    gen = generated or dt.date.today()
+    body = Markup(
+        el("header", el("h1", title),
+           el("div", f"事案 / case: {case}　作成日 / date: {gen.isoformat()}（{to_wareki(gen)}）"))
+        + el("input", type="radio", name="lang", id="show-ja", checked=True)
+        + el("input", type="radio", name="lang", id="show-en")
+        + el("div", el("label", "日本語", for_="show-ja"), el("label", "English", for_="show-en"), cls="lang-switch")
+        + el("main", _section("ja", findings, charts, title), _section("en", findings, charts, title))
+    )
+    # hide the radio buttons themselves; the labels switch them
+    css = CSS + "#show-ja,#show-en{position:absolute;left:-9999px}"
+    try:
+        from forensics.display import font_face_css
+
+        text = re.sub(r"<[^>]+>", "", body) + title
+        css = font_face_css(html.unescape(text)) + css
+    except Exception:  # pragma: no cover - the font is a hard dependency; the page still works without it
+        pass
+    return (
+        "<!DOCTYPE html>\n"
+        + el("html",
+             el("head", Markup('<meta charset="utf-8">'),
+                Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+                el("title", title), el("style", Markup(css))),
+             el("body", body), lang="ja")
+        + "\n"
+    )
+
+
+def write_report(findings: Mapping, out_dir: str | Path, *, charts_dir: str | Path | None = None,
+                 title: str | None = None, generated: dt.date | None = None) -> Path:
+    """Write ``out_dir/report.html`` with the SVG charts found in ``charts_dir`` (default out_dir/charts)."""
+    out = Path(out_dir)
+    cdir = Path(charts_dir) if charts_dir else out / "charts"
+    charts = {p.stem: p.read_text(encoding="utf-8") for p in sorted(cdir.glob("*.svg"))} if cdir.is_dir() else {}
+    path = out / "report.html"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(findings, charts=charts, title=title, generated=generated), encoding="utf-8")
+    return path
