@@ -1,0 +1,378 @@
+"""Tables as they stood at an earlier moment, and a locked-down DuckDB to replay SELECTs on them.
+
+The database exports show rows as they stood at the end. The query log's INSERT / UPDATE / DELETE
+statements tell how a row stood earlier (CONTRACT section 6). :class:`AsOfTables` combines both:
+
+- a row whose INSERT was logged after the moment, or whose ``create_date`` is after it, is left out;
+- a row deleted later is kept (from the export when soft-deleted, rebuilt from its logged INSERT
+  when hard-deleted; flagged when its values are unknown);
+- every column a later statement changed takes the value the last statement at or before the
+  moment had set; where no statement before the moment tells it, the best evidence is used and
+  the row is flagged (``*_flg`` set to non-zero later: 0 before; ``update_date``: the row's
+  ``create_date``, its lower bound; anything else: the end value).
+
+Moments are statement sequence numbers (``seq``: position in the query log ordered by time, then
+file and line), so statements in the same second keep their logged order.
+
+:class:`SafeReplayer` executes one SELECT at a time in an in-memory DuckDB with file access and
+extension loading disabled and the configuration locked. Nothing but a single SELECT runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+from forensics.exposure.sql import UNKNOWN, Change, RewriteError, first_keyword, parse_change, to_duckdb
+
+__all__ = [
+    "AsOfTables",
+    "SafeReplayer",
+    "ReplayError",
+    "primary_keys",
+    "statement_table",
+    "to_local_naive",
+]
+
+PROVENANCE_COLS = ("source", "line_no")
+
+
+def primary_keys(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, str]:
+    """Table -> primary-key column: ``<name without dtb_/mtb_ prefix>_id`` when present
+    (dtb_customer -> customer_id), else the first ``*_id`` column."""
+    out = {}
+    for name, frame in tables.items():
+        cols = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+        stem = re.sub(r"^[a-z]+?_", "", name.lower())
+        if f"{stem}_id" in cols:
+            out[name.lower()] = f"{stem}_id"
+        else:
+            ids = [c for c in cols if c.endswith("_id")]
+            if ids:
+                out[name.lower()] = ids[0]
+    return out
+
+
+def statement_table(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """The query log in replay order, with ``seq`` (UInt32, 0..), ``conn_key`` (``conn_id#n``: the
+    n-th connection that used the id, split at each ``Connect``) and ``keyword`` (first word of a
+    Query/Execute argument, upper case)."""
+    q = query_log.lazy() if isinstance(query_log, pl.DataFrame) else query_log
+    df = q.sort(["ts", "source", "line_no"], maintain_order=True).collect()
+    df = df.with_row_index("seq")
+    df = df.with_columns(
+        (pl.col("command") == "Connect").cast(pl.Int32).cum_sum().over("conn_id").alias("_n"),
+    ).with_columns(
+        (pl.col("conn_id").cast(pl.String) + "#" + pl.col("_n").cast(pl.String)).alias("conn_key"),
+        pl.when(pl.col("command").is_in(["Query", "Execute"]))
+        .then(pl.col("argument").str.extract(r"^[\s(]*([A-Za-z]+)", 1).str.to_uppercase())
+        .otherwise(None)
+        .alias("keyword"),
+    ).drop("_n")
+    return df
+
+
+def to_local_naive(df: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Every tz-aware Datetime column as naive wall-clock time in ``tz`` (how MySQL held it)."""
+    exprs = [
+        pl.col(c).dt.convert_time_zone(tz).dt.replace_time_zone(None)
+        for c, t in df.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone is not None
+    ]
+    return df.with_columns(exprs) if exprs else df
+
+
+_DT_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
+               "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S")
+
+
+def _cast(value: Any, dtype: pl.DataType, zone: ZoneInfo) -> tuple[Any, bool]:
+    """A logged literal as a value of the export column's type: (value, ok)."""
+    if value is None:
+        return None, True
+    if value is UNKNOWN:
+        return None, False
+    try:
+        if isinstance(dtype, pl.Datetime):
+            if isinstance(value, dt.datetime):
+                t = value
+            else:
+                s = str(value).strip()
+                for f in _DT_FORMATS:
+                    try:
+                        t = dt.datetime.strptime(s, f)
+                        break
+                    except ValueError:
+                        continue
+                else:
+                    return None, False
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=zone)
+            if dtype.time_zone is None:
+                return t.astimezone(zone).replace(tzinfo=None), True
+            return t.astimezone(dt.timezone.utc), True
+        if dtype.is_integer():
+            return int(float(value)) if not isinstance(value, int) else value, True
+        if dtype.is_float():
+            return float(value), True
+        if dtype == pl.Boolean:
+            return bool(int(value)), True
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S"), True
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value), True
+    except (TypeError, ValueError):
+        return None, False
+
+
+@dataclass
+class _Op:
+    seq: int
+    ts: dt.datetime
+    op: str  # insert, update, delete
+    values: dict[str, Any]
+    source: str
+    line_no: int
+
+
+@dataclass
+class AsOfTables:
+    """End-state exports plus the logged changes; :meth:`at` gives a table as of a moment.
+
+    Attributes
+    ----------
+    tables
+        name (lower case) -> export DataFrame (``source``, ``line_no``, columns; dates UTC).
+    pk_of
+        name -> primary-key column.
+    problems
+        DataFrame of logged changes to exported tables that could not be applied:
+        ``seq, ts, source, line_no, table, op, reason``.
+    """
+
+    tables: dict[str, pl.DataFrame]
+    tz: str
+    pk_of: dict[str, str] = field(default_factory=dict)
+    ops: dict[str, dict[Any, list[_Op]]] = field(default_factory=dict)
+    problems: pl.DataFrame | None = None
+    _maxseq: dict[str, dict[Any, int]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        tables: Mapping[str, pl.DataFrame | pl.LazyFrame],
+        statements: pl.DataFrame | None,
+        tz: str,
+    ) -> AsOfTables:
+        """Parse the data changes in ``statements`` (from :func:`statement_table`) for the tables."""
+        tabs = {
+            k.lower(): (v.collect() if isinstance(v, pl.LazyFrame) else v) for k, v in tables.items()
+        }
+        self = cls(tabs, tz, primary_keys(tabs))
+        zone = ZoneInfo(tz)
+        probs: list[dict[str, Any]] = []
+        if statements is not None and statements.height:
+            cand = statements.filter(pl.col("keyword").is_in(["INSERT", "REPLACE", "UPDATE", "DELETE"]))
+            for r in cand.select("seq", "ts", "source", "line_no", "argument").iter_rows(named=True):
+                now_local = r["ts"].astimezone(zone).replace(tzinfo=None) if r["ts"] else None
+                ch = parse_change(r["argument"], self.pk_of, now_local=now_local)
+                if ch is None:
+                    continue
+                if ch.error and not any(p is not None for p in ch.pks):
+                    probs.append({"seq": r["seq"], "ts": r["ts"], "source": r["source"],
+                                  "line_no": r["line_no"], "table": ch.table, "op": ch.op,
+                                  "reason": ch.error})
+                    continue
+                if ch.error:
+                    probs.append({"seq": r["seq"], "ts": r["ts"], "source": r["source"],
+                                  "line_no": r["line_no"], "table": ch.table, "op": ch.op,
+                                  "reason": ch.error + " (applied to the rows it names)"})
+                per = self.ops.setdefault(ch.table, {})
+                if ch.op == "insert":
+                    for pk, row in zip(ch.pks, ch.rows):
+                        if pk is None:
+                            continue
+                        per.setdefault(pk, []).append(_Op(r["seq"], r["ts"], "insert", row, r["source"], r["line_no"]))
+                else:
+                    for pk in ch.pks:
+                        per.setdefault(pk, []).append(_Op(r["seq"], r["ts"], ch.op, dict(ch.values), r["source"], r["line_no"]))
+        for t, per in self.ops.items():
+            self._maxseq[t] = {pk: max(o.seq for o in lst) for pk, lst in per.items()}
+        self.problems = pl.DataFrame(
+            probs,
+            schema={"seq": pl.UInt32, "ts": pl.Datetime("us", "UTC"), "source": pl.String,
+                    "line_no": pl.Int64, "table": pl.String, "op": pl.String, "reason": pl.String},
+        )
+        return self
+
+    def at(self, table: str, seq: int, ts: dt.datetime) -> tuple[pl.DataFrame, dict[Any, list[str]]]:
+        """``table`` as it stood just before statement ``seq`` (logged at ``ts``).
+
+        Returns (frame with the export's schema, flags: pk -> reasons the row's values are
+        estimated). Rows are those that existed; values as set by the changes up to ``seq``.
+        """
+        table = table.lower()
+        df = self.tables[table]
+        pk = self.pk_of.get(table)
+        zone = ZoneInfo(self.tz)
+        has_create = "create_date" in df.columns and isinstance(df.schema["create_date"], pl.Datetime)
+        flags: dict[Any, list[str]] = {}
+        if pk is None:
+            out = df.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= ts)) if has_create else df
+            return out, flags
+        maxseq = self._maxseq.get(table, {})
+        affected = [k for k, m in maxseq.items() if m >= seq]
+        base = df
+        if affected:
+            base = df.filter(~pl.col(pk).is_in(pl.Series(affected, dtype=df.schema[pk]).implode())) if df.height else df
+        if has_create:
+            base = base.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= ts))
+        if not affected:
+            return base, flags
+        end_rows = {}
+        if df.height:
+            sub = df.filter(pl.col(pk).is_in(pl.Series(affected, dtype=df.schema[pk]).implode()))
+            end_rows = {r[pk]: r for r in sub.iter_rows(named=True)}
+        schema = df.schema
+        rebuilt: list[dict[str, Any]] = []
+        for key in affected:
+            ops = self.ops[table][key]
+            before = [o for o in ops if o.seq < seq]
+            after = [o for o in ops if o.seq >= seq]
+            exists = None
+            for o in before:
+                if o.op == "insert":
+                    exists = True
+                elif o.op == "delete":
+                    exists = False
+            if exists is None:
+                first_after = after[0].op if after else None
+                if first_after == "insert":
+                    continue  # created after the moment
+                exists = True
+                logged_insert = False
+            else:
+                logged_insert = True
+            if not exists:
+                continue
+            why: list[str] = []
+            rebuilt_from = None
+            row = end_rows.get(key)
+            if row is None:
+                ins = [o for o in before if o.op == "insert"]
+                if not ins:
+                    why.append("row deleted later and absent from the export: values unknown")
+                    row = {c: None for c in schema.names()}
+                    row[pk] = key
+                else:
+                    why.append("row absent from the export: rebuilt from its logged INSERT")
+                    row = {c: None for c in schema.names()}
+                    row.update({"source": ins[-1].source, "line_no": ins[-1].line_no})
+                    for c, v in ins[-1].values.items():
+                        if c in schema:
+                            row[c], ok = _cast(v, schema[c], zone)
+                            if not ok:
+                                why.append(f"{c}: logged value not a literal")
+                    rebuilt_from = ins[-1].seq
+            else:
+                row = dict(row)
+            if not logged_insert and has_create and row.get("create_date") is not None and row["create_date"] > ts:
+                continue
+            touched = {c for o in after for c in (o.values if o.op != "insert" else {})}
+            if rebuilt_from is not None:
+                touched |= {c for o in before if o.seq > rebuilt_from for c in o.values}
+            touched &= set(schema.names())
+            for c in sorted(touched):
+                known = [o for o in ops if o.seq < seq and c in o.values]
+                if known:
+                    v, ok = _cast(known[-1].values[c], schema[c], zone)
+                    row[c] = v
+                    if not ok:
+                        why.append(f"{c}: value set by line {known[-1].line_no} not a literal")
+                    continue
+                later = next(o for o in after if c in o.values)
+                new, _ = _cast(later.values[c], schema[c], zone)
+                if c.endswith(("_flg", "_flag")) and new not in (None, 0, "0"):
+                    row[c] = 0 if schema[c].is_integer() else "0"
+                    why.append(f"{c}: before {later.source}:{later.line_no} assumed 0")
+                elif c == "update_date" and "create_date" in row:
+                    row[c] = row.get("create_date")
+                    why.append(f"update_date: before {later.source}:{later.line_no} unknown, create_date used")
+                else:
+                    why.append(f"{c}: before {later.source}:{later.line_no} unknown, end value used")
+            if why:
+                flags[key] = why
+            rebuilt.append(row)
+        if rebuilt:
+            extra = pl.DataFrame(rebuilt, schema=schema, strict=False, infer_schema_length=None)
+            base = pl.concat([base, extra], how="vertical")
+        return base, flags
+
+
+class ReplayError(RuntimeError):
+    """A SELECT that could not be replayed (the reason is the message)."""
+
+
+class SafeReplayer:
+    """In-memory DuckDB that runs single SELECTs over registered frames, nothing else.
+
+    File access, extension auto-loading/installing and community extensions are disabled, then
+    the configuration is locked, so a replayed statement cannot read or write files.
+    """
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(
+            ":memory:",
+            config={
+                "enable_external_access": False,
+                "autoload_known_extensions": False,
+                "autoinstall_known_extensions": False,
+                "allow_community_extensions": False,
+                "lock_configuration": True,
+            },
+        )
+        self._registered: set[str] = set()
+
+    def register(self, name: str, df: pl.DataFrame) -> None:
+        if name in self._registered:
+            self.con.unregister(name)
+        self.con.register(name, df.to_arrow())
+        self._registered.add(name)
+
+    def clear(self) -> None:
+        for n in list(self._registered):
+            self.con.unregister(n)
+        self._registered.clear()
+
+    def select(self, mysql_sql: str, *, now_local: dt.datetime | None = None) -> tuple[str, list[str], list[tuple]]:
+        """Rewrite and run one SELECT: (duckdb sql, column names, rows). Raises ReplayError."""
+        if first_keyword(mysql_sql) != "SELECT":
+            raise ReplayError("not a SELECT: never executed")
+        try:
+            sql = to_duckdb(mysql_sql, now_local=now_local)
+        except RewriteError as e:
+            raise ReplayError(f"rewrite: {e}") from None
+        try:
+            stmts = self.con.extract_statements(sql)
+        except duckdb.Error as e:
+            raise ReplayError(f"parse: {str(e).splitlines()[0]}") from None
+        if len(stmts) != 1 or stmts[0].type != duckdb.StatementType.SELECT:
+            raise ReplayError("not a single SELECT: never executed")
+        try:
+            rel = self.con.sql(sql)
+            cols = list(rel.columns)
+            rows = rel.fetchall()
+        except duckdb.Error as e:
+            raise ReplayError(f"execute: {str(e).splitlines()[0]}") from None
+        return sql, cols, rows
+
+    def close(self) -> None:
+        self.con.close()

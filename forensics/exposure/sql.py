@@ -1,0 +1,443 @@
+"""MySQL statement text: a small tokenizer, the MySQL -> DuckDB rewrite for replaying SELECTs, and
+a general parser for the data changes (INSERT / UPDATE / DELETE) the query log records.
+
+Why not sqlglot: we only need tokens (strings with MySQL backslash escapes, backticks, hex
+literals, comments) and the shapes EC-CUBE-like PHP issues with literal values; DuckDB itself is
+the SQL engine and parser of record (``extract_statements`` confirms a statement is one SELECT).
+
+Everything here is pure: text in, values out, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Token",
+    "UNKNOWN",
+    "Change",
+    "tokenize",
+    "first_keyword",
+    "referenced_tables",
+    "to_duckdb",
+    "parse_change",
+    "RewriteError",
+]
+
+
+class RewriteError(ValueError):
+    """A statement that cannot be turned into a DuckDB SELECT (the reason is the message)."""
+
+
+class _Unknown:
+    """A value the log does not tell (an expression, a subquery): never guessed silently."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # ws, comment, str, bt (backtick identifier), dq (double-quoted), hex, num, word, op
+    text: str  # as written
+    value: Any = None  # decoded value for str / dq / hex / num
+
+
+_MYSQL_ESC = {"0": "\0", "'": "'", '"': '"', "b": "\b", "n": "\n", "r": "\r", "t": "\t",
+              "Z": "\x1a", "\\": "\\"}
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>--(?:[ \t][^\n]*)?(?:\n|$)|\#[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))   # MySQL comments
+  | (?P<hex>0x[0-9A-Fa-f]+\b|[Xx]'[0-9A-Fa-f]*')                            # hex literals
+  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<word>[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*|\.\*)*)   # a, t.col, t.*
+  | (?P<op><=>|<>|!=|<=|>=|\|\||&&|[-+*/%=<>(),;.!~^&|@:?])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _read_quoted(sql: str, i: int, q: str) -> tuple[str, str, int]:
+    """Read a quoted string starting at ``sql[i] == q``: (raw text, decoded value, next index)."""
+    j = i + 1
+    out = []
+    n = len(sql)
+    while j < n:
+        c = sql[j]
+        if c == "\\" and q != "`" and j + 1 < n:
+            e = sql[j + 1]
+            # \% and \_ keep their backslash (they are LIKE escapes in MySQL)
+            out.append(_MYSQL_ESC.get(e, ("\\" + e) if e in "%_" else e))
+            j += 2
+            continue
+        if c == q:
+            if j + 1 < n and sql[j + 1] == q:  # doubled quote
+                out.append(q)
+                j += 2
+                continue
+            return sql[i : j + 1], "".join(out), j + 1
+        out.append(c)
+        j += 1
+    raise RewriteError("unterminated quoted string")
+
+
+def tokenize(sql: str) -> list[Token]:
+    """Tokens of one MySQL statement; raises :class:`RewriteError` on text it cannot read."""
+    toks: list[Token] = []
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"`":
+            raw, val, i = _read_quoted(sql, i, c)
+            toks.append(Token({"'": "str", '"': "dq", "`": "bt"}[c], raw, val))
+            continue
+        m = _TOKEN_RE.match(sql, i)
+        if not m or m.end() == i:
+            raise RewriteError(f"unreadable text at offset {i}: {sql[i:i + 20]!r}")
+        kind = m.lastgroup
+        text = m.group(0)
+        value: Any = None
+        if kind == "hex":
+            h = text[2:] if text[:2].lower() == "0x" else text[2:-1]
+            if len(h) % 2:
+                h = "0" + h
+            value = bytes.fromhex(h).decode("utf-8", errors="replace")
+        elif kind == "num":
+            value = float(text) if any(ch in text for ch in ".eE") else int(text)
+        toks.append(Token(kind, text, value))
+        i = m.end()
+    return toks
+
+
+def _sig(toks: list[Token]) -> list[Token]:
+    return [t for t in toks if t.kind not in ("ws", "comment")]
+
+
+def first_keyword(sql: str) -> str:
+    """Upper-cased first word of a statement (``SELECT``, ``UPDATE``...), "" when none."""
+    try:
+        toks = _sig(tokenize(sql))
+    except RewriteError:
+        m = re.match(r"\s*\(?\s*([A-Za-z]+)", sql)
+        return m.group(1).upper() if m else ""
+    for t in toks:
+        if t.kind == "op" and t.text == "(":
+            continue
+        return t.text.upper() if t.kind == "word" else ""
+    return ""
+
+
+def referenced_tables(sql: str, known: set[str] | None = None) -> set[str]:
+    """Lower-cased table names a statement mentions: identifiers after FROM / JOIN / INTO /
+    UPDATE, plus any identifier equal to a ``known`` table name."""
+    try:
+        toks = _sig(tokenize(sql))
+    except RewriteError:
+        return set()
+    out: set[str] = set()
+    known = {k.lower() for k in (known or set())}
+    for k, t in enumerate(toks):
+        if t.kind not in ("word", "bt"):
+            continue
+        name = (t.value if t.kind == "bt" else t.text).lower()
+        parts = name.split(".")
+        hits = [p for p in parts if p in known]
+        out.update(hits)
+        if not hits and k > 0 and toks[k - 1].kind == "word" and \
+                toks[k - 1].text.upper() in ("FROM", "JOIN", "INTO", "UPDATE"):
+            out.add(parts[-1])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# MySQL -> DuckDB rewrite for SELECTs
+# --------------------------------------------------------------------------------------------
+
+_NOW_WORDS = {"NOW", "SYSDATE", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP", "UTC_TIMESTAMP"}
+_TODAY_WORDS = {"CURDATE", "CURRENT_DATE"}
+_DROP_WORDS = {"SQL_CALC_FOUND_ROWS", "SQL_NO_CACHE", "SQL_CACHE", "HIGH_PRIORITY", "STRAIGHT_JOIN",
+               "SQL_SMALL_RESULT", "SQL_BIG_RESULT", "SQL_BUFFER_RESULT"}
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def to_duckdb(sql: str, *, now_local: dt.datetime | None = None) -> str:
+    """Rewrite one MySQL SELECT into DuckDB SQL.
+
+    Backticks become double-quoted identifiers, MySQL strings (backslash escapes, double quotes)
+    and hex literals become standard string literals, ``LIMIT a, b`` becomes ``LIMIT b OFFSET a``,
+    ``NOW()`` and friends become the statement's own time (``now_local``, naive case-zone time, as
+    MySQL would have evaluated it), comments and MySQL-only modifiers (``SQL_CALC_FOUND_ROWS``,
+    ``FOR UPDATE``, ``LOCK IN SHARE MODE``) are dropped.
+
+    Raises :class:`RewriteError` for anything that is not a single SELECT.
+    """
+    toks = _sig(tokenize(sql))
+    while toks and toks[-1].kind == "op" and toks[-1].text == ";":
+        toks.pop()
+    if any(t.kind == "op" and t.text == ";" for t in toks):
+        raise RewriteError("more than one statement")
+    kw = [t.text.upper() for t in toks if t.kind == "word"][:1]
+    if kw != ["SELECT"] or first_keyword(sql) != "SELECT":
+        raise RewriteError(f"not a SELECT ({kw[0] if kw else 'empty'})")
+    out: list[str] = []
+    i = 0
+    n = len(toks)
+    while i < n:
+        t = toks[i]
+        up = t.text.upper() if t.kind == "word" else None
+        if t.kind == "str" or t.kind == "dq" or t.kind == "hex":
+            out.append(_q(t.value))
+        elif t.kind == "bt":
+            out.append('"' + t.value.replace('"', '""') + '"')
+        elif up in _DROP_WORDS:
+            pass
+        elif up in _NOW_WORDS or up in _TODAY_WORDS:
+            if now_local is None:
+                raise RewriteError(f"{up} needs the statement time")
+            if i + 2 < n and toks[i + 1].text == "(" and toks[i + 2].text == ")":
+                i += 2
+            if up in _TODAY_WORDS:
+                out.append(f"DATE {_q(now_local.strftime('%Y-%m-%d'))}")
+            else:
+                out.append(f"TIMESTAMP {_q(now_local.strftime('%Y-%m-%d %H:%M:%S'))}")
+        elif up == "LIMIT" and i + 3 < n and toks[i + 1].kind == "num" and toks[i + 2].text == "," \
+                and toks[i + 3].kind == "num":
+            out.append(f"LIMIT {toks[i + 3].text} OFFSET {toks[i + 1].text}")
+            i += 3
+        elif up == "FOR" and i + 1 < n and toks[i + 1].text.upper() == "UPDATE":
+            i += 1
+        elif up == "LOCK" and i + 3 < n and toks[i + 1].text.upper() == "IN":
+            i += 3  # LOCK IN SHARE MODE
+        else:
+            out.append(t.text)
+        i += 1
+    return " ".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Data changes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    """One parsed data change: ``op`` insert / update / delete on ``table`` for rows ``pks``
+    (primary-key values), setting ``values`` (column -> literal value, or :data:`UNKNOWN`)."""
+
+    op: str
+    table: str
+    pks: list[Any] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # INSERT: one dict per VALUES tuple
+    error: str | None = None  # why the change could not be applied (then pks may be empty)
+
+
+def _split_top(toks: list[Token], sep: str = ",") -> list[list[Token]]:
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.kind == "op" and t.text == "(":
+            depth += 1
+        elif t.kind == "op" and t.text == ")":
+            depth -= 1
+        if depth == 0 and ((t.kind == "op" and t.text == sep) or (t.kind == "word" and t.text.upper() == sep)):
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return parts
+
+
+def _literal(toks: list[Token], now_local: dt.datetime | None) -> Any:
+    """Value of a literal expression (string, number, NULL, NOW()...), else :data:`UNKNOWN`."""
+    if len(toks) == 1:
+        t = toks[0]
+        if t.kind in ("str", "dq", "hex", "num"):
+            return t.value
+        if t.kind == "word":
+            up = t.text.upper()
+            if up == "NULL":
+                return None
+            if up in ("TRUE", "FALSE"):
+                return int(up == "TRUE")
+            if up in _NOW_WORDS and now_local is not None:
+                return now_local
+    if len(toks) == 2 and toks[0].text in "+-" and toks[1].kind == "num":
+        return -toks[1].value if toks[0].text == "-" else toks[1].value
+    if len(toks) == 3 and toks[0].kind == "word" and toks[0].text.upper() in _NOW_WORDS \
+            and toks[1].text == "(" and toks[2].text == ")" and now_local is not None:
+        return now_local
+    return UNKNOWN
+
+
+def _col(t: Token) -> str | None:
+    if t.kind == "bt":
+        return t.value.split(".")[-1].lower()
+    if t.kind == "word":
+        return t.text.split(".")[-1].lower()
+    return None
+
+
+def _where_pks(toks: list[Token], pk: str) -> list[Any] | None:
+    """Primary-key values a WHERE names (``pk = N``, ``pk IN (...)``, ANDed with anything)."""
+    for part in _split_top(toks, "AND"):
+        part = [t for t in part if not (t.kind == "op" and t.text in "()")] if len(part) == 3 else part
+        if len(part) >= 3 and _col(part[0]) == pk:
+            if part[1].text == "=":
+                v = _literal(part[2:], None)
+                if v is not UNKNOWN and v is not None:
+                    return [v]
+            if part[1].kind == "word" and part[1].text.upper() == "IN" and part[2].text == "(":
+                inner = part[3:-1] if part[-1].text == ")" else None
+                if inner is not None:
+                    vals = [_literal(p, None) for p in _split_top(inner)]
+                    if all(v is not UNKNOWN and v is not None for v in vals):
+                        return vals
+    return None
+
+
+def _norm_pk(v: Any) -> Any:
+    if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+        return int(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | None = None) -> Change | None:
+    """Parse an INSERT / REPLACE / UPDATE / DELETE on a table of ``pk_of`` (table -> pk column).
+
+    Returns None for statements that are not data changes or touch other tables; a
+    :class:`Change` with ``error`` set when the change cannot be applied row by row.
+    """
+    try:
+        toks = _sig(tokenize(sql))
+    except RewriteError as e:
+        kw = first_keyword(sql)
+        if kw in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
+            tabs = referenced_tables(sql, set(pk_of)) & set(pk_of)
+            if tabs:
+                return Change(kw.lower(), sorted(tabs)[0], error=str(e))
+        return None
+    while toks and toks[-1].text == ";":
+        toks.pop()
+    if not toks or toks[0].kind != "word":
+        return None
+    kw = toks[0].text.upper()
+    if kw not in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
+        return None
+    i = 1
+    while i < len(toks) and toks[i].kind == "word" and toks[i].text.upper() in (
+            "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "IGNORE", "INTO", "FROM", "QUICK"):
+        i += 1
+    if i >= len(toks):
+        return None
+    table = _col(toks[i]) if toks[i].kind in ("word", "bt") else None
+    if table is None:
+        return None
+    full = (toks[i].value if toks[i].kind == "bt" else toks[i].text).lower()
+    table = full.split(".")[-1]
+    if table not in pk_of:
+        return None
+    pk = pk_of[table]
+    rest = toks[i + 1 :]
+    op = "insert" if kw in ("INSERT", "REPLACE") else kw.lower()
+    ch = Change(op, table)
+    upper = [t.text.upper() if t.kind == "word" else None for t in rest]
+
+    def assignments(ts: list[Token]) -> dict[str, Any] | None:
+        vals: dict[str, Any] = {}
+        for part in _split_top(ts):
+            if len(part) < 3 or part[1].text != "=" or _col(part[0]) is None:
+                return None
+            vals[_col(part[0])] = _literal(part[2:], now_local)
+        return vals
+
+    if op == "insert":
+        if rest and rest[0].text == "(":
+            depth, j = 0, 0
+            for j, t in enumerate(rest):
+                depth += t.text == "(" if t.kind == "op" else 0
+                depth -= t.text == ")" if t.kind == "op" else 0
+                if depth == 0:
+                    break
+            cols = [_col(p[0]) if len(p) == 1 else None for p in _split_top(rest[1:j])]
+            after = rest[j + 1 :]
+            if not after or after[0].kind != "word" or after[0].text.upper() not in ("VALUES", "VALUE"):
+                ch.error = "INSERT without a VALUES list (INSERT ... SELECT)"
+                return ch
+            body = after[1:]
+            # cut ON DUPLICATE KEY UPDATE
+            for k, t in enumerate(body):
+                if t.kind == "word" and t.text.upper() == "ON" and k + 1 < len(body) and body[k + 1].text.upper() == "DUPLICATE":
+                    body = body[:k]
+                    ch.error = "INSERT ... ON DUPLICATE KEY UPDATE: effect depends on existing rows"
+                    break
+            for tup in _split_top(body):
+                if not tup or tup[0].text != "(" or tup[-1].text != ")":
+                    ch.error = "VALUES tuple not understood"
+                    return ch
+                vals = [_literal(p, now_local) for p in _split_top(tup[1:-1])]
+                if len(vals) != len(cols) or None in cols:
+                    ch.error = "column list and VALUES differ in length"
+                    return ch
+                ch.rows.append(dict(zip(cols, vals)))
+        elif upper and upper[0] == "SET":
+            vals = assignments(rest[1:])
+            if vals is None:
+                ch.error = "INSERT ... SET not understood"
+                return ch
+            ch.rows.append(vals)
+        else:
+            ch.error = "INSERT form not understood (no column list)"
+            return ch
+        for r in ch.rows:
+            v = r.get(pk, UNKNOWN)
+            if v is UNKNOWN or v is None:
+                ch.error = f"INSERT does not give {pk} as a literal (auto-increment?)"
+            ch.pks.append(_norm_pk(v) if v is not UNKNOWN else None)
+        return ch
+
+    if op == "update":
+        if "SET" not in upper:
+            ch.error = "UPDATE without SET"
+            return ch
+        s = upper.index("SET")
+        w = upper.index("WHERE") if "WHERE" in upper else None
+        set_toks = rest[s + 1 : w]
+        for k, u in enumerate(upper[s + 1 : w]):
+            if u in ("ORDER", "LIMIT"):
+                set_toks = rest[s + 1 : s + 1 + k]
+                break
+        vals = assignments(set_toks)
+        if vals is None:
+            ch.error = "SET list not understood"
+            return ch
+        ch.values = vals
+        where = rest[w + 1 :] if w is not None else []
+    else:  # delete
+        w = upper.index("WHERE") if "WHERE" in upper else None
+        where = rest[w + 1 :] if w is not None else []
+    if w is None:
+        ch.error = "no WHERE: every row changed"
+        return ch
+    for k, t in enumerate(where):
+        if t.kind == "word" and t.text.upper() in ("ORDER", "LIMIT"):
+            where = where[:k]
+            break
+    pks = _where_pks(where, pk)
+    if pks is None:
+        ch.error = f"WHERE does not name rows by {pk}"
+        return ch
+    ch.pks = [_norm_pk(v) for v in pks]
+    return ch

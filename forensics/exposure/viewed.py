@@ -1,0 +1,617 @@
+"""Viewed records: which persons' records the attacker's admin requests displayed (CONTRACT s. 6).
+
+Steps (:func:`viewed_records`):
+
+1. Connections. Each PHP request opens its own MySQL connection; the query log groups statements
+   by ``conn_id`` (split at each ``Connect``). A connection's session id is the literal
+   ``sess_id`` it reads from (or writes to) the session table.
+2. Attribution of connections to requests. By session id first: a connection that reads an
+   attacker session (an app-log ``sid`` of an attacker admin request) is the attacker's; one that
+   reads any other session the app log knows is not. Otherwise by time: the requests (access log)
+   within ``tolerance`` seconds of the connection's first statement that could have issued its
+   queries (a customer page reads the customer table, an order page the order table). Only
+   attacker requests: attacker; none: not; both: *ambiguous*, counted and flagged, never
+   silently dropped nor silently counted.
+3. Replay. Every SELECT of an attacker display page (customer / order list, edit, CSV export)
+   that reads a person table is executed in DuckDB over the tables as of that statement
+   (:mod:`forensics.exposure.asof`). Statements that cannot be replayed are listed with the reason.
+4. Persons. Each result row is a person: ``customer_id`` when non-zero, else the lower-cased
+   order e-mail (a guest order); the data items are the categories of the non-empty columns the
+   SELECT returned.
+
+Without a query log there is nothing to replay: :func:`viewed_upper_bound` lists every person the
+attacker's display pages could have shown (rows that existed by the end of the admin_access
+window in the tables those pages read), and the result says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, statement_table, to_local_naive
+from forensics.exposure.sql import referenced_tables
+
+__all__ = [
+    "DISPLAY_PAGES",
+    "ITEM_RULES",
+    "ViewedResult",
+    "admin_page",
+    "connection_table",
+    "person_tables",
+    "viewed_records",
+    "viewed_upper_bound",
+]
+
+UTC = pl.Datetime("us", "UTC")
+
+#: Admin pages that display person records (CONTRACT s. 6) -> the table whose rows they show.
+DISPLAY_PAGES: dict[str, str] = {
+    "customer_list": "dtb_customer",
+    "customer_edit": "dtb_customer",
+    "customer_csv": "dtb_customer",
+    "order_list": "dtb_order",
+    "order_edit": "dtb_order",
+    "order_csv": "dtb_order",
+}
+
+#: Data-item categories by returned column name (lower case, table prefix removed).
+#: id, item, pattern, comment
+ITEM_RULES: list[tuple[str, str, str, str]] = [
+    ("item-name", "name", r"^(order_)?(name|kana)0?[12]?$", "name01/02, kana01/02, order_name01.."),
+    ("item-company", "name", r"^(order_)?company_name$", "company name (identifies the orderer)"),
+    ("item-address", "address", r"^(order_)?(zip0?[12]?|zipcode|pref|addr0?[12]?)$", "zip, prefecture, address lines"),
+    ("item-phone", "phone", r"^(order_)?(tel|fax)0?[1-3]?$", "tel01..03, fax"),
+    ("item-email", "email", r"^(order_)?email(_mobile)?$", "email, email_mobile, order_email"),
+    ("item-birth", "birth", r"^(order_)?birth$", "date of birth"),
+    ("item-sex", "sex", r"^(order_)?sex$", "sex"),
+    ("item-job", "job", r"^(order_)?job$", "occupation"),
+]
+_ITEM_RES = [(item, re.compile(p)) for _, item, p, _ in ITEM_RULES]
+
+
+def _item_of(col: str) -> str | None:
+    c = col.lower().split(".")[-1]
+    for item, rx in _ITEM_RES:
+        if rx.match(c):
+            return item
+    return None
+
+
+# Routes of the eccube2 profile, relative to the admin directory.
+_ROUTES = {
+    "customer/index.php": "customer_list",
+    "customer/edit.php": "customer_edit",
+    "order/index.php": "order_list",
+    "order/edit.php": "order_edit",
+    "index.php": "login",
+    "contents/file_manager.php": "file_manager",
+}
+
+
+def admin_page(path: str | None, mode: str | None = None, admin_dir: str = "/admin/") -> str | None:
+    """Page kind of a request path (None when not under ``admin_dir``); mode=csv on a list page
+    gives ``*_csv``."""
+    if not path or not path.startswith(admin_dir):
+        return None
+    rel = path[len(admin_dir):].split("?")[0]
+    page = _ROUTES.get(rel, "other")
+    if mode == "csv" and page.endswith("_list"):
+        page = page.replace("_list", "_csv")
+    return page
+
+
+def person_tables(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> set[str]:
+    """Exported tables holding person records: those with a customer_id or an e-mail column."""
+    out = set()
+    for name, f in tables.items():
+        cols = set(f.collect_schema().names() if isinstance(f, pl.LazyFrame) else f.columns)
+        if cols & {"customer_id", "email", "order_email"} and name.lower() not in ("dtb_session",):
+            out.add(name.lower())
+    return out
+
+
+_SID_RE = r"(?is)\bdtb_session\b.*?\bsess_id\s*=\s*['\"]([^'\"]+)['\"]"
+
+
+def connection_table(statements: pl.DataFrame, person_tabs: Iterable[str]) -> pl.DataFrame:
+    """One row per query-log connection: ``conn_key, conn_id, start, end, sid, n_statements,
+    n_person_selects, tables`` (person tables its SELECTs read, sorted)."""
+    pt = sorted(person_tabs)
+    st = statements.with_columns(
+        pl.col("argument").str.extract(_SID_RE, 1).alias("_sid"),
+        (pl.col("keyword") == "SELECT").fill_null(False).alias("_sel"),
+    )
+    reads = [
+        pl.when(pl.col("_sel") & pl.col("argument").str.contains(rf"(?i)\b{re.escape(t)}\b"))
+        .then(pl.lit(t)).otherwise(None).alias(f"_t_{t}")
+        for t in pt
+    ]
+    st = st.with_columns(reads) if reads else st
+    agg = [
+        pl.col("conn_id").first(),
+        pl.col("ts").min().alias("start"),
+        pl.col("ts").max().alias("end"),
+        pl.col("_sid").drop_nulls().first().alias("sid"),
+        pl.len().alias("n_statements"),
+    ]
+    if pt:
+        agg.extend(pl.col(f"_t_{t}").is_not_null().any().alias(f"_has_{t}") for t in pt)
+        per_sel = pl.any_horizontal([pl.col(f"_t_{t}").is_not_null() for t in pt])
+        st = st.with_columns(per_sel.alias("_psel"))
+    else:
+        st = st.with_columns(pl.lit(False).alias("_psel"))
+    agg.append(pl.col("_psel").sum().cast(pl.Int64).alias("n_person_selects"))
+    out = st.group_by("conn_key", maintain_order=True).agg(agg)
+    if pt:
+        out = out.with_columns(
+            pl.concat_list([pl.when(pl.col(f"_has_{t}")).then(pl.lit(t)).otherwise(None) for t in pt])
+            .alias("tables")
+        ).drop([f"_has_{t}" for t in pt])
+    else:
+        out = out.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("tables"))
+    out = out.select("conn_key", "conn_id", "start", "end", "sid", "n_statements", "tables", "n_person_selects")
+    return out.with_columns(pl.col("tables").list.drop_nulls()).sort("start", "conn_key")
+
+
+@dataclass
+class ViewedResult:
+    """Outcome of :func:`viewed_records`.
+
+    Attributes
+    ----------
+    mode
+        ``replay`` (established from the query log), ``upper_bound`` (no query log: bound only) or
+        ``partial`` (replayed, but some attacker display requests are not covered by the log).
+    reason
+        Why the count is a bound (None for ``replay``).
+    connections
+        Per connection: ``conn_key, start, end, sid, tables, n_person_selects, attribution``
+        (attacker / staff / other / ambiguous / unattributed), ``method`` (sid / time),
+        ``req_source, req_line_no, req_ts, client_ip, page``, ``candidates`` (time attribution).
+    replays
+        Per replayed-or-considered SELECT: ``seq, ts, source, line_no, conn_key, page, status``
+        (ok / failed / not_display_page / no_request), ``reason, duck_sql, n_rows``.
+    rows
+        Per displayed row: statement provenance, request provenance, ``person_key, person_kind,
+        customer_id, email, items, estimated, estimate_reason, ambiguous``.
+    persons
+        Per person: ``person_key, person_kind, customer_id, email, items, first_viewed,
+        last_viewed, n_statements, n_requests, estimated, ambiguous_only``.
+    upper
+        Upper-bound persons (same columns as ``persons`` without view times) or None.
+    uncovered
+        Attacker display requests with no attributed connection: ``source, line_no, ts, page,
+        covered_by_log`` (false: outside the query log's time span).
+    change_problems
+        Logged data changes that could not be applied (from :class:`AsOfTables`).
+    """
+
+    mode: str
+    reason: str | None
+    connections: pl.DataFrame
+    replays: pl.DataFrame
+    rows: pl.DataFrame
+    persons: pl.DataFrame
+    upper: pl.DataFrame | None = None
+    uncovered: pl.DataFrame | None = None
+    change_problems: pl.DataFrame | None = None
+
+    @property
+    def count(self) -> int | None:
+        """Distinct persons displayed (None when only bounded)."""
+        if self.mode != "replay":
+            return None
+        return self.persons.filter(~pl.col("ambiguous_only")).height
+
+    @property
+    def count_upper(self) -> int | None:
+        if self.upper is None:
+            return None
+        return self.upper.height
+
+
+ROW_SCHEMA = {
+    "seq": pl.UInt32, "ts": UTC, "source": pl.String, "line_no": pl.Int64, "conn_key": pl.String,
+    "req_source": pl.String, "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String,
+    "sid": pl.String, "page": pl.String, "table": pl.String, "person_key": pl.String,
+    "person_kind": pl.String, "customer_id": pl.Int64, "email": pl.String,
+    "items": pl.List(pl.String), "estimated": pl.Boolean, "estimate_reason": pl.String,
+    "ambiguous": pl.Boolean,
+}
+REPLAY_SCHEMA = {
+    "seq": pl.UInt32, "ts": UTC, "source": pl.String, "line_no": pl.Int64, "conn_key": pl.String,
+    "page": pl.String, "attribution": pl.String, "status": pl.String, "reason": pl.String,
+    "duck_sql": pl.String, "n_rows": pl.Int64,
+}
+PERSON_SCHEMA = {
+    "person_key": pl.String, "person_kind": pl.String, "customer_id": pl.Int64, "email": pl.String,
+    "items": pl.List(pl.String), "first_viewed": UTC, "last_viewed": UTC, "n_statements": pl.UInt32,
+    "n_requests": pl.UInt32, "estimated": pl.Boolean, "ambiguous_only": pl.Boolean,
+}
+
+
+def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, int | None, str | None]:
+    """(key, kind, customer_id, email): a non-zero customer_id, else the lower-cased e-mail."""
+    try:
+        cid = int(customer_id) if customer_id not in (None, "") else 0
+    except (TypeError, ValueError):
+        cid = 0
+    em = str(email).strip().lower() if email not in (None, "") else None
+    if cid:
+        return f"customer:{cid}", "customer", cid, em
+    if em:
+        return f"guest:{em}", "guest", None, em
+    return None, None, None, None
+
+
+def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -> pl.DataFrame:
+    cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
+            "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String, "mode": pl.String}
+    if frame is None or frame.height == 0:
+        return pl.DataFrame(schema={**cols, "attacker": pl.Boolean})
+    f = frame
+    for c, t in cols.items():
+        if c not in f.columns:
+            f = f.with_columns(pl.lit(None, dtype=t).alias(c))
+    f = f.select([pl.col(c).cast(t) for c, t in cols.items()])
+    rows = []
+    for r in f.iter_rows(named=True):
+        if r["page"] is None:
+            r["page"] = admin_page(r["path"], r["mode"], admin_dir)
+        rows.append(r)
+    f = pl.DataFrame(rows, schema=cols)
+    return f.with_columns(pl.lit(attacker).alias("attacker"))
+
+
+def _compatible(page: str | None, tables: list[str]) -> bool:
+    want = DISPLAY_PAGES.get(page or "")
+    return want is None or want in tables
+
+
+def viewed_records(
+    query_log: pl.LazyFrame | pl.DataFrame | None,
+    tables: Mapping[str, pl.DataFrame | pl.LazyFrame],
+    attacker_requests: pl.DataFrame,
+    *,
+    tz: str,
+    other_requests: pl.DataFrame | None = None,
+    known_sids: Iterable[str] | None = None,
+    admin_dir: str = "/admin/",
+    tolerance_s: float = 2.0,
+    window_end: dt.datetime | None = None,
+) -> ViewedResult:
+    """Persons whose records the attacker's admin requests displayed.
+
+    Parameters
+    ----------
+    query_log
+        QUERY_LOG frame (None or empty: no query log, upper bound only).
+    tables
+        Database exports by table name (``dtb_customer``, ``dtb_order``...).
+    attacker_requests
+        Attacker admin requests: ``ts, source, line_no, client_ip, path, status, sid, page, mode``
+        (missing columns are derived or null).
+    other_requests
+        Every other request that may have opened a connection (access log rows: ``ts,
+        client_ip, path``...), for time attribution and to detect overlaps.
+    known_sids
+        Every session id the app log knows (attacker sessions included); a connection reading a
+        known non-attacker session is never the attacker's.
+    window_end
+        End of the admin_access window (bound for the upper bound; defaults to the last
+        attacker request).
+    """
+    zone = ZoneInfo(tz)
+    tabs = {k.lower(): (v.collect() if isinstance(v, pl.LazyFrame) else v) for k, v in tables.items()}
+    att = _prep_requests(attacker_requests, admin_dir, True)
+    oth = _prep_requests(other_requests, admin_dir, False)
+    if att.height and oth.height:
+        oth = oth.join(att.select("source", "line_no"), on=["source", "line_no"], how="anti")
+    # only requests to scripts can open a connection
+    oth = oth.filter(pl.col("path").is_null() | pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
+    attacker_sids = set(att["sid"].drop_nulls().to_list())
+    known = set(known_sids or ()) | attacker_sids
+    ptabs = person_tables(tabs)
+    display = att.filter(pl.col("page").is_in(list(DISPLAY_PAGES)))
+    if window_end is None and att.height:
+        window_end = att["ts"].max()
+
+    ql = None
+    if query_log is not None:
+        ql = query_log.collect() if isinstance(query_log, pl.LazyFrame) else query_log
+    if ql is None or ql.height == 0:
+        upper = viewed_upper_bound(tabs, display, window_end=window_end)
+        return ViewedResult(
+            mode="upper_bound",
+            reason="no MySQL query log in the case: the rows each page displayed cannot be "
+                   "established; bound = every person in the tables the attacker's pages show "
+                   "that existed by the end of the admin_access window",
+            connections=pl.DataFrame(), replays=pl.DataFrame(schema=REPLAY_SCHEMA),
+            rows=pl.DataFrame(schema=ROW_SCHEMA), persons=pl.DataFrame(schema=PERSON_SCHEMA),
+            upper=upper, uncovered=display.select("source", "line_no", "ts", "page"),
+        )
+
+    st = statement_table(ql)
+    asof = AsOfTables.build(tabs, st, tz)
+    conns = connection_table(st, ptabs)
+
+    # ---- attribution --------------------------------------------------------------------------
+    allreq = pl.concat([att, oth], how="vertical") if oth.height else att
+    req_rows = allreq.sort("ts").to_dicts()
+    req_ts = [r["ts"] for r in req_rows]
+    tol = dt.timedelta(seconds=tolerance_s)
+    import bisect
+
+    att_by_sid: dict[str, list[dict]] = {}
+    for r in req_rows:
+        if r["attacker"] and r["sid"]:
+            att_by_sid.setdefault(r["sid"], []).append(r)
+    used: set[tuple] = set()
+    out_conn = []
+    for c in conns.iter_rows(named=True):
+        rec = {**c, "attribution": None, "method": None, "req_source": None, "req_line_no": None,
+               "req_ts": None, "client_ip": None, "page": None, "candidates": 0, "req_sid": None}
+        if c["n_person_selects"] == 0:
+            rec["attribution"] = "no_person_select"
+            out_conn.append(rec)
+            continue
+        tabs_read = c["tables"] or []
+        chosen = None
+        sid = c["sid"]
+        if sid and sid in attacker_sids:
+            rec["attribution"], rec["method"] = "attacker", "sid"
+            cands = att_by_sid.get(sid, [])
+            near = [r for r in cands if abs(r["ts"] - c["start"]) <= max(tol, dt.timedelta(seconds=30))]
+            if near:
+                def _score(r):
+                    return (not _compatible(r["page"], tabs_read),
+                            (r["source"], r["line_no"]) in used,
+                            abs((r["ts"] - c["start"]).total_seconds()))
+                chosen = min(near, key=_score)
+        elif sid and sid in known:
+            rec["attribution"], rec["method"] = "staff", "sid"
+        else:
+            lo = bisect.bisect_left(req_ts, c["start"] - tol)
+            hi = bisect.bisect_right(req_ts, c["start"] + tol)
+            cands = [r for r in req_rows[lo:hi] if _compatible(r["page"], tabs_read)]
+            rec["method"] = "time"
+            rec["candidates"] = len(cands)
+            kinds = {r["attacker"] for r in cands}
+            if not cands:
+                rec["attribution"] = "unattributed"
+            elif kinds == {True}:
+                rec["attribution"] = "attacker"
+            elif kinds == {False}:
+                rec["attribution"] = "other"
+            else:
+                rec["attribution"] = "ambiguous"
+            att_c = [r for r in cands if r["attacker"]]
+            if att_c:
+                chosen = min(att_c, key=lambda r: ((r["source"], r["line_no"]) in used,
+                                                   abs((r["ts"] - c["start"]).total_seconds())))
+        if chosen is not None:
+            used.add((chosen["source"], chosen["line_no"]))
+            rec.update(req_source=chosen["source"], req_line_no=chosen["line_no"], req_ts=chosen["ts"],
+                       client_ip=chosen["client_ip"], page=chosen["page"], req_sid=chosen["sid"])
+        out_conn.append(rec)
+    conn_df = pl.DataFrame(
+        out_conn,
+        schema={**conns.schema, "attribution": pl.String, "method": pl.String, "req_source": pl.String,
+                "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String, "page": pl.String,
+                "candidates": pl.Int64, "req_sid": pl.String},
+    )
+
+    # ---- replay -------------------------------------------------------------------------------
+    sel = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))
+    replays: list[dict] = []
+    rows: list[dict] = []
+    if sel.height:
+        cinfo = {r["conn_key"]: r for r in sel.iter_rows(named=True)}
+        stmts = st.filter(pl.col("conn_key").is_in(list(cinfo)) & (pl.col("keyword") == "SELECT"))
+        eng = SafeReplayer()
+        try:
+            for s in stmts.iter_rows(named=True):
+                reads = referenced_tables(s["argument"], set(tabs)) & ptabs
+                if not reads:
+                    continue
+                ci = cinfo[s["conn_key"]]
+                rep = {"seq": s["seq"], "ts": s["ts"], "source": s["source"], "line_no": s["line_no"],
+                       "conn_key": s["conn_key"], "page": ci["page"], "attribution": ci["attribution"],
+                       "status": None, "reason": None, "duck_sql": None, "n_rows": None}
+                if ci["page"] is None:
+                    rep["status"] = "no_request"
+                    rep["reason"] = "attacker session, but no attacker request near this connection"
+                    replays.append(rep)
+                    continue
+                if ci["page"] not in DISPLAY_PAGES:
+                    rep["status"] = "not_display_page"
+                    rep["reason"] = f"page {ci['page']} is not a display page (CONTRACT s. 6)"
+                    replays.append(rep)
+                    continue
+                now_local = s["ts"].astimezone(zone).replace(tzinfo=None)
+                eng.clear()
+                frames: dict[str, pl.DataFrame] = {}
+                flags: dict[str, dict] = {}
+                for t in referenced_tables(s["argument"], set(tabs)) & set(tabs):
+                    frames[t], flags[t] = asof.at(t, s["seq"], s["ts"])
+                    eng.register(t, to_local_naive(frames[t].drop([c for c in ("source", "line_no") if c in frames[t].columns]), tz))
+                try:
+                    duck_sql, cols, res = eng.select(s["argument"], now_local=now_local)
+                except ReplayError as e:
+                    rep["status"], rep["reason"] = "failed", str(e)
+                    replays.append(rep)
+                    continue
+                rep.update(status="ok", duck_sql=duck_sql, n_rows=len(res))
+                replays.append(rep)
+                rows.extend(_rows_to_persons(cols, res, frames, flags, asof, s, ci))
+        finally:
+            eng.close()
+
+    replay_df = pl.DataFrame(replays, schema=REPLAY_SCHEMA)
+    row_df = pl.DataFrame(rows, schema=ROW_SCHEMA)
+    persons = _aggregate_persons(row_df)
+
+    # ---- coverage -------------------------------------------------------------------------------
+    got = conn_df.filter(pl.col("req_source").is_not_null()).select(
+        pl.col("req_source").alias("source"), pl.col("req_line_no").alias("line_no")).unique()
+    lo_t, hi_t = st["ts"].min(), st["ts"].max()
+    unc = display.join(got, on=["source", "line_no"], how="anti").with_columns(
+        pl.col("ts").is_between(pl.lit(lo_t - tol), pl.lit(hi_t + tol)).alias("covered_by_log"))
+    # only requests that answered a page (2xx, or status unknown) displayed anything
+    unc = unc.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
+    outside = unc.filter(~pl.col("covered_by_log"))
+    mode, reason, upper = "replay", None, None
+    if outside.height:
+        mode = "partial"
+        reason = (f"{outside.height} attacker display request(s) fall outside the query log's time "
+                  "span: bound = replayed persons plus every person their pages could show")
+        bound = viewed_upper_bound(tabs, outside, window_end=window_end)
+        upper = pl.concat([persons.select(bound.columns), bound], how="vertical").unique(
+            "person_key", keep="first", maintain_order=True).sort("person_key")
+    return ViewedResult(
+        mode=mode, reason=reason, connections=conn_df, replays=replay_df, rows=row_df,
+        persons=persons, upper=upper,
+        uncovered=unc.select("source", "line_no", "ts", "page", "covered_by_log"),
+        change_problems=asof.problems,
+    )
+
+
+def _lookup(frame: pl.DataFrame | None, col: str, value: Any) -> dict | None:
+    if frame is None or col not in frame.columns or value is None:
+        return None
+    try:
+        hit = frame.filter(pl.col(col) == value)
+    except Exception:  # noqa: BLE001 - type mismatch between a result value and the column
+        hit = frame.filter(pl.col(col).cast(pl.String) == str(value))
+    return hit.row(0, named=True) if hit.height else None
+
+
+def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: dict) -> list[dict]:
+    """One output dict per result row that identifies a person."""
+    lc = [c.lower().split(".")[-1] for c in cols]
+
+    def idx(name: str) -> int | None:
+        return lc.index(name) if name in lc else None
+
+    i_cid, i_oem, i_oid, i_em = idx("customer_id"), idx("order_email"), idx("order_id"), idx("email")
+    item_idx = [(k, _item_of(c)) for k, c in enumerate(lc)]
+    orders = frames.get("dtb_order")
+    if orders is None and "dtb_order" in asof.tables:
+        orders = asof.tables["dtb_order"]
+    customers = frames.get("dtb_customer")
+    if customers is None and "dtb_customer" in asof.tables:
+        customers = asof.tables["dtb_customer"]
+    out = []
+    for r in res:
+        cid = r[i_cid] if i_cid is not None else None
+        em = r[i_oem] if i_oem is not None else None
+        table = "dtb_order" if (i_oid is not None or i_oem is not None) else "dtb_customer"
+        flag_keys: list[tuple[str, Any]] = []
+        if i_oid is not None:
+            flag_keys.append(("dtb_order", r[i_oid]))
+        if i_cid is not None and cid:
+            flag_keys.append(("dtb_customer", cid))
+        if (cid in (None, 0, "0")) and em in (None, "") and i_oid is not None:
+            o = _lookup(orders, "order_id", r[i_oid])
+            if o:
+                cid, em = o.get("customer_id"), o.get("order_email")
+        if cid in (None, 0, "0") and em in (None, "") and i_em is not None and r[i_em]:
+            c = _lookup(customers, "email", r[i_em])
+            cid = c.get("customer_id") if c else None
+            if not cid and i_oid is None:
+                em = r[i_em]
+        key, kind, cid_n, em_n = person_key(cid, em)
+        if key is None:
+            continue
+        items = sorted({it for k, it in item_idx if it and r[k] not in (None, "")})
+        reasons = []
+        for t, pk in flag_keys:
+            reasons.extend(flags.get(t, {}).get(pk, []))
+        out.append({
+            "seq": s["seq"], "ts": s["ts"], "source": s["source"], "line_no": s["line_no"],
+            "conn_key": s["conn_key"], "req_source": ci["req_source"], "req_line_no": ci["req_line_no"],
+            "req_ts": ci["req_ts"], "client_ip": ci["client_ip"], "sid": ci["sid"] or ci.get("req_sid"),
+            "page": ci["page"], "table": table, "person_key": key, "person_kind": kind,
+            "customer_id": cid_n, "email": em_n, "items": items, "estimated": bool(reasons),
+            "estimate_reason": "; ".join(reasons) if reasons else None,
+            "ambiguous": ci["attribution"] == "ambiguous",
+        })
+    return out
+
+
+def _aggregate_persons(rows: pl.DataFrame) -> pl.DataFrame:
+    if rows.height == 0:
+        return pl.DataFrame(schema=PERSON_SCHEMA)
+    return (
+        rows.group_by("person_key")
+        .agg(
+            pl.col("person_kind").first(),
+            pl.col("customer_id").drop_nulls().first(),
+            pl.col("email").drop_nulls().first(),
+            pl.col("items").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
+            pl.col("ts").min().alias("first_viewed"),
+            pl.col("ts").max().alias("last_viewed"),
+            pl.col("seq").n_unique().alias("n_statements"),
+            pl.struct("req_source", "req_line_no").n_unique().alias("n_requests"),
+            pl.col("estimated").any(),
+            pl.col("ambiguous").all().alias("ambiguous_only"),
+        )
+        .select([pl.col(c).cast(t) for c, t in PERSON_SCHEMA.items()])
+        .sort("person_key")
+    )
+
+
+def viewed_upper_bound(
+    tables: Mapping[str, pl.DataFrame],
+    display_requests: pl.DataFrame,
+    *,
+    window_end: dt.datetime | None,
+) -> pl.DataFrame:
+    """Every person the given display requests' pages could have shown: rows of the pages'
+    tables created by ``window_end`` (all rows when unknown), deleted ones included. Columns of
+    ``persons`` minus the view times: ``person_key, person_kind, customer_id, email, items``."""
+    pages = set(display_requests["page"].drop_nulls().to_list()) if display_requests.height else set()
+    want = sorted({DISPLAY_PAGES[p] for p in pages if p in DISPLAY_PAGES})
+    parts = []
+    for t in want:
+        f = tables.get(t)
+        if f is None:
+            continue
+        if window_end is not None and "create_date" in f.columns:
+            f = f.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= window_end))
+        items = sorted({it for c in f.columns if (it := _item_of(c))})
+        cid = pl.col("customer_id").cast(pl.Int64, strict=False) if "customer_id" in f.columns else pl.lit(None, pl.Int64)
+        em_col = "order_email" if "order_email" in f.columns else ("email" if "email" in f.columns else None)
+        em = pl.col(em_col).str.strip_chars().str.to_lowercase() if em_col else pl.lit(None, pl.String)
+        if t == "dtb_customer" or "order_email" not in f.columns:
+            em = pl.lit(None, pl.String)
+        g = f.select(cid.alias("customer_id"), em.alias("email")).with_columns(
+            pl.when(pl.col("customer_id").fill_null(0) != 0)
+            .then(pl.lit("customer:") + pl.col("customer_id").cast(pl.String))
+            .when(pl.col("email").is_not_null() & (pl.col("email") != ""))
+            .then(pl.lit("guest:") + pl.col("email"))
+            .alias("person_key"),
+        ).filter(pl.col("person_key").is_not_null()).with_columns(
+            pl.when(pl.col("person_key").str.starts_with("customer:")).then(pl.lit("customer"))
+            .otherwise(pl.lit("guest")).alias("person_kind"),
+            pl.lit(items, dtype=pl.List(pl.String)).alias("items"),
+        ).with_columns(
+            pl.when(pl.col("person_kind") == "customer").then(pl.col("customer_id")).alias("customer_id"),
+        )
+        parts.append(g.select("person_key", "person_kind", "customer_id", "email", "items"))
+    if not parts:
+        return pl.DataFrame(schema={k: PERSON_SCHEMA[k] for k in ("person_key", "person_kind", "customer_id", "email", "items")})
+    return (
+        pl.concat(parts, how="vertical")
+        .group_by("person_key")
+        .agg(pl.col("person_kind").first(), pl.col("customer_id").drop_nulls().first(),
+             pl.col("email").drop_nulls().first(), pl.col("items").list.explode(keep_nulls=False, empty_as_null=False).unique().sort())
+        .sort("person_key")
+    )

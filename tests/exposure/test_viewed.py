@@ -1,0 +1,184 @@
+"""Viewed persons: attribution of query-log connections and replay of the pages' SELECTs."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from forensics.exposure.viewed import admin_page, person_key, viewed_records
+from tests.exposure.world import CUST_EDIT, CUST_LIST, ORDER_LIST, TZ, QueryLog, customers, orders, requests
+
+ATT_SID = "attackersid0001"
+STAFF_SID = "staffsid0000001"
+
+
+@pytest.fixture
+def tables():
+    return {
+        "dtb_customer": customers([
+            {"customer_id": 1, "update_date": "2017-03-01 00:00:00"},
+            {"customer_id": 2, "update_date": "2017-03-02 00:00:00"},
+            {"customer_id": 3, "update_date": "2017-03-03 00:00:00"},
+            {"customer_id": 4, "update_date": "2017-03-04 00:00:00"},
+        ]),
+        "dtb_order": orders([
+            {"order_id": 10, "customer_id": 2},
+            {"order_id": 11, "customer_id": 0, "order_email": "Guest@Example.JP"},
+        ]),
+    }
+
+
+def run(tables, ql, att, **kw):
+    return viewed_records(ql.frame() if ql is not None else None, tables, att, tz=TZ, **kw)
+
+
+def keys(res):
+    return res.persons.filter(~pl.col("ambiguous_only"))["person_key"].to_list()
+
+
+def test_list_page_by_session_id(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [
+        "SELECT COUNT(*) FROM dtb_customer WHERE del_flg = 0", CUST_LIST.format(off=0, n=2)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"}])
+    res = run(tables, ql, att)
+    assert res.mode == "replay"
+    assert keys(res) == ["customer:3", "customer:4"]
+    assert res.count == 2
+    assert res.persons["items"].to_list()[0] == ["address", "email", "name", "phone"]
+    assert res.connections.filter(pl.col("attribution") == "attacker")["method"].to_list() == ["sid"]
+
+
+def test_staff_view_same_second_is_not_counted(tables):
+    ql = (QueryLog()
+          .conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_EDIT.format(cid=1)])
+          .conn(6, "2017-04-02 10:00:01", STAFF_SID, [CUST_EDIT.format(cid=2)]))
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"}])
+    staff = requests([{"ts": "2017-04-02 10:00:01", "sid": STAFF_SID, "client_ip": "198.51.100.10",
+                       "page": "customer_edit", "line_no": 99}])
+    res = run(tables, ql, att, other_requests=staff, known_sids=[STAFF_SID, ATT_SID])
+    assert keys(res) == ["customer:1"]
+    att_staff = dict(zip(res.connections["conn_key"], res.connections["attribution"]))
+    assert att_staff == {"5#1": "attacker", "6#1": "staff"}
+
+
+def test_overlap_without_session_is_ambiguous_and_flagged(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", None, [CUST_EDIT.format(cid=1)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "page": "customer_edit"}])
+    staff = requests([{"ts": "2017-04-02 10:00:01", "client_ip": "198.51.100.10",
+                       "page": "customer_edit", "line_no": 99}])
+    res = run(tables, ql, att, other_requests=staff)
+    assert res.connections["attribution"].to_list() == ["ambiguous"]
+    assert res.count == 0  # not counted as established ...
+    assert res.persons["person_key"].to_list() == ["customer:1"]  # ... but listed, flagged
+    assert res.persons["ambiguous_only"].to_list() == [True]
+
+
+def test_time_attribution_when_only_attacker(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:02", None, [CUST_EDIT.format(cid=4)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "page": "customer_edit"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:4"]
+    assert res.connections["method"].to_list() == ["time"]
+
+
+def test_customer_viewed_twice_counts_once(tables):
+    ql = (QueryLog()
+          .conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_EDIT.format(cid=2)])
+          .conn(7, "2017-04-03 11:00:00", ATT_SID, [ORDER_LIST.format(off=0, n=1)]))
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"},
+                    {"ts": "2017-04-03 11:00:00", "sid": ATT_SID, "page": "order_list", "line_no": 2,
+                     "path": "/admin/order/index.php"}])
+    tables["dtb_order"] = orders([{"order_id": 10, "customer_id": 2}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:2"]
+    p = res.persons.row(0, named=True)
+    assert p["n_statements"] == 2 and p["n_requests"] == 2
+
+
+def test_guest_order_is_lower_cased_email(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [
+        "SELECT order_id, order_name01, order_tel01 FROM dtb_order WHERE order_id = 11"])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "order_edit",
+                     "path": "/admin/order/edit.php"}])
+    res = run(tables, ql, att)
+    # the SELECT did not return the e-mail: the person comes from the order, the items do not
+    assert keys(res) == ["guest:guest@example.jp"]
+    assert res.persons["items"].to_list() == [["name", "phone"]]
+    assert person_key(0, " A@B.jp ")[0] == "guest:a@b.jp"
+
+
+def test_row_created_after_the_view_is_not_shown(tables):
+    tables["dtb_customer"] = pl.concat([tables["dtb_customer"], customers([
+        {"customer_id": 9, "create_date": "2017-04-05 00:00:00"}])])
+    ql = (QueryLog()
+          .conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_LIST.format(off=0, n=1)])
+          .conn(8, "2017-04-05 00:00:00", None, [
+              "INSERT INTO dtb_customer (customer_id, name01, create_date, update_date, del_flg) "
+              "VALUES (10, 'x', '2017-04-05 00:00:00', '2017-04-05 00:00:00', 0)"]))
+    tables["dtb_customer"] = pl.concat([tables["dtb_customer"], customers([
+        {"customer_id": 10, "create_date": "2017-04-05 00:00:00"}])])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:4"]
+
+
+def test_later_update_and_soft_delete_use_earlier_state(tables):
+    # customer 1 was updated after the view (moves to the top of the end state) and customer 4
+    # was soft-deleted after it: the page showed 4 and 3
+    tables["dtb_customer"] = customers([
+        {"customer_id": 1, "update_date": "2017-04-06 00:00:00"},
+        {"customer_id": 2, "update_date": "2017-03-02 00:00:00"},
+        {"customer_id": 3, "update_date": "2017-03-03 00:00:00"},
+        {"customer_id": 4, "update_date": "2017-04-07 00:00:00", "del_flg": 1},
+    ])
+    ql = (QueryLog()
+          .conn(4, "2017-03-31 00:00:00", None, [
+              "UPDATE dtb_customer SET update_date = '2017-03-31 00:00:00' WHERE customer_id = 4"])
+          .conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_LIST.format(off=0, n=2)])
+          .conn(8, "2017-04-06 00:00:00", None, [
+              "UPDATE dtb_customer SET name01 = 'n', update_date = '2017-04-06 00:00:00' WHERE customer_id = 1"])
+          .conn(9, "2017-04-07 00:00:00", None, [
+              "UPDATE dtb_customer SET del_flg = 1, update_date = '2017-04-07 00:00:00' WHERE customer_id = 4"]))
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:3", "customer:4"]
+    # del_flg before the later change is not in the log: assumed 0, and the row is flagged
+    row4 = res.rows.filter(pl.col("person_key") == "customer:4").row(0, named=True)
+    assert row4["estimated"] and "del_flg" in row4["estimate_reason"]
+
+
+def test_csv_export_shows_every_row(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [
+        "SELECT order_id, customer_id, order_name01, order_email FROM dtb_order WHERE del_flg = 0 ORDER BY order_id"])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "mode": "csv",
+                     "path": "/admin/order/index.php"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:2", "guest:guest@example.jp"]
+    assert res.replays["page"].to_list() == ["order_csv"]
+
+
+def test_missing_query_log_gives_upper_bound(tables):
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"}])
+    res = run(tables, None, att)
+    assert res.mode == "upper_bound" and res.count is None
+    assert res.count_upper == 4
+    assert "no MySQL query log" in res.reason
+
+
+def test_non_select_is_never_executed_and_failures_are_reported(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [
+        "SELECT * FROM dtb_customer c JOIN mtb_nothing m ON m.id = c.pref",
+        "UPDATE dtb_customer SET name01 = 'x' WHERE customer_id = 1",
+        "SELECT * FROM dtb_customer WHERE customer_id = 1; DROP TABLE dtb_customer"])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"}])
+    res = run(tables, ql, att)
+    st = res.replays.select("status", "reason").rows()
+    assert [s for s, _ in st] == ["failed", "failed"]
+    assert "mtb_nothing" in st[0][1] and "more than one statement" in st[1][1]
+
+
+def test_request_page_from_path():
+    assert admin_page("/admin/customer/index.php") == "customer_list"
+    assert admin_page("/admin/order/index.php", "csv") == "order_csv"
+    assert admin_page("/shop/admin2/order/edit.php", None, "/shop/admin2/") == "order_edit"
+    assert admin_page("/shopping/confirm.php") is None
