@@ -1,0 +1,285 @@
+"""Evidence I/O: read-only opening, bounded gzip, line splitting with line numbers, rejects.
+
+Everything here works per file (Python) and per line (vectorised polars): no Python loop runs over
+the lines of a log. The rules every loader relies on:
+
+- Inputs are opened read-only (``O_RDONLY``, plus ``O_NOATIME`` where the OS allows it, so reading
+  does not even touch the access time); nothing is ever written next to them.
+- A file is gzip when its first two bytes are ``1f 8b``, whatever its name. Decompression is bounded
+  (:data:`DEFAULT_MAX_DECOMPRESSED` bytes per file, configurable): a truncated or corrupt stream, or
+  one that exceeds the bound (a decompression bomb), keeps the lines decompressed so far; the
+  incomplete last line is rejected and one more reject row (``line_no`` = last line + 1) stands for
+  the unreadable rest, with the reason.
+- Lines are split on ``\\n``; one trailing ``\\r`` is removed; a final line without a newline counts;
+  ``line_no`` is 1-based in the decompressed file.
+- A line that is not valid UTF-8 is carried with its invalid bytes shown as ``\\xNN`` escapes and
+  the flag ``invalid_utf8``; loaders reject it (never guess an encoding for log text).
+
+So for every file: ``records + rejected == lines`` where ``lines`` counts the decompressed lines, plus
+one for an unreadable gzip tail.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from forensics.schemas import REJECTS
+
+#: Upper bound on the decompressed size of one gzip evidence file (bytes); beyond it the rest of
+#: the file is rejected with a reason instead of filling the memory.
+DEFAULT_MAX_DECOMPRESSED = 8 * 1024**3
+
+#: Characters of a line kept in a reject's excerpt.
+EXCERPT_CHARS = 160
+
+_CHUNK = 1 << 20
+
+#: Schema of :func:`read_lines`.
+LINES = pl.Schema({"line_no": pl.Int64, "line": pl.String, "invalid_utf8": pl.Boolean})
+
+
+@dataclass(frozen=True)
+class RawEvidence:
+    """The decompressed bytes of one evidence file and what went wrong reading it, if anything."""
+
+    data: bytes
+    compressed: bool
+    #: Why the rest of the file could not be read (truncated/corrupt gzip, size bound); None if whole.
+    tail_problem: str | None = None
+
+
+def open_readonly(path: str | os.PathLike):
+    """Open ``path`` for binary reading only, without following a final symlink.
+
+    ``O_NOATIME`` is tried first so that reading evidence leaves its access time alone; it needs
+    ownership of the file, so it falls back to a plain read-only open.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags | noatime)
+    except PermissionError:
+        fd = os.open(path, flags)
+    except OSError:
+        if not noatime:
+            raise
+        fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(f"not a regular file: {path}")
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+def is_gzip(path: str | os.PathLike) -> bool:
+    with open_readonly(path) as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def read_evidence(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> RawEvidence:
+    """Read one evidence file, gunzipping it (bounded) when its content is gzip."""
+    with open_readonly(path) as f:
+        head = f.read(2)
+        if head != b"\x1f\x8b":
+            return RawEvidence(head + _read_all(f), compressed=False)
+        return _gunzip(head, f, max_decompressed)
+
+
+def _read_all(f) -> bytes:
+    return f.readall()
+
+
+def _gunzip(head: bytes, f, limit: int) -> RawEvidence:
+    """Decompress a (possibly multi-member) gzip stream, stopping at ``limit`` bytes of output."""
+    out = bytearray()
+    d = zlib.decompressobj(wbits=31)
+    fed = False  # has the current member received any input?
+    problem = None
+    pending = head
+    while problem is None:
+        data = pending + f.read(_CHUNK)
+        pending = b""
+        if not data:
+            break
+        while data:
+            fed = True
+            try:
+                piece = d.decompress(data, limit + 1 - len(out))
+            except zlib.error as exc:
+                problem = f"corrupt gzip data after {len(out)} decompressed bytes ({exc})"
+                break
+            out += piece
+            if len(out) > limit:
+                del out[limit:]
+                problem = f"decompressed size exceeds the limit of {limit} bytes (possible decompression bomb): rest not read"
+                break
+            if d.eof:
+                data = d.unused_data
+                d = zlib.decompressobj(wbits=31)
+                fed = False
+                if data.strip(b"\x00") == b"" and len(data) < 512:
+                    data = b""  # zero padding after the last member, as some tools write
+            else:
+                data = d.unconsumed_tail
+    if problem is None and fed and not d.eof:
+        problem = f"gzip stream truncated after {len(out)} decompressed bytes: rest of file unreadable"
+    return RawEvidence(bytes(out), compressed=True, tail_problem=problem)
+
+
+def split_lines(data: bytes) -> pl.DataFrame:
+    """Split decompressed bytes into ``{line_no, line, invalid_utf8}`` (see :data:`LINES`).
+
+    Valid UTF-8 goes through polars' line reader; otherwise the file is split in two aligned ways
+    (raw bytes, and text with invalid bytes as ``\\xNN``) and a line is invalid where they differ.
+    """
+    if not data:
+        return pl.DataFrame(schema=LINES)
+    valid = True
+    if b"\r" not in data:
+        try:  # polars validates UTF-8 itself; a failure sends the file down the slow path
+            lines = pl.read_lines(data, name="line")
+            return lines.with_columns(
+                line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64), invalid_utf8=pl.lit(False)
+            ).select(LINES.names())
+        except pl.exceptions.ComputeError:
+            valid = False
+    body = data[:-1] if data.endswith(b"\n") else data
+    text = body.decode("utf-8", "backslashreplace")
+    frame = pl.DataFrame({"line": pl.Series([text]).str.split("\n").explode()})
+    if valid and b"\r" in data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            valid = False
+    if valid:
+        invalid = pl.lit(False)
+    else:
+        raw = pl.Series("raw", body.split(b"\n"), dtype=pl.Binary)
+        frame = frame.with_columns(raw)
+        invalid = pl.col("line").cast(pl.Binary) != pl.col("raw")
+    return frame.with_columns(
+        line=pl.col("line").str.strip_suffix("\r"),
+        line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+        invalid_utf8=invalid,
+    ).select(LINES.names())
+
+
+def read_lines(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Lines of one evidence file and the rejects reading it produced.
+
+    Returns ``(lines, tail_rejects)``: ``lines`` as :data:`LINES`; ``tail_rejects`` (schema
+    ``REJECTS`` without ``source``) holds the incomplete last line and the unreadable rest of a
+    truncated, corrupt or over-large gzip, empty otherwise.
+    """
+    lines = _fast_lines(path, max_decompressed)
+    if lines is not None:
+        return lines, pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String})
+    raw = read_evidence(path, max_decompressed=max_decompressed)
+    lines = split_lines(raw.data)
+    tail = pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String})
+    if raw.tail_problem is not None:
+        n = lines.height
+        rows = []
+        if n and not raw.data.endswith(b"\n"):
+            last = lines.row(n - 1, named=True)
+            rows.append((n, f"incomplete last line: {raw.tail_problem}", last["line"]))
+            lines = lines.head(n - 1)
+        rows.append((n + 1, raw.tail_problem, ""))
+        tail = pl.DataFrame(rows, schema=tail.schema, orient="row").with_columns(
+            excerpt=escape_excerpt(pl.col("excerpt"))
+        )
+    return lines, tail
+
+
+#: Deflate cannot expand data more than about 1032:1, so a gzip file no bigger than
+#: ``max_decompressed / DEFLATE_MAX_RATIO`` cannot exceed the bound.
+DEFLATE_MAX_RATIO = 1032
+
+
+def _fast_lines(path, max_decompressed: int) -> pl.DataFrame | None:
+    """polars' own reader (parallel, native gzip) when it is safe; None sends the file to the
+    careful path: invalid UTF-8, a truncated or corrupt gzip, or one that could exceed the bound."""
+    with open_readonly(path) as f:
+        gz = f.read(2) == b"\x1f\x8b"
+        size = os.fstat(f.fileno()).st_size
+    if gz and size * DEFLATE_MAX_RATIO > max_decompressed:
+        return None
+    try:
+        lines = pl.read_lines(path, name="line", glob=False)
+    except (pl.exceptions.ComputeError, OSError):
+        return None
+    return lines.with_columns(
+        line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64), invalid_utf8=pl.lit(False)
+    ).select(LINES.names())
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+def _escape_map() -> dict[str, str]:
+    m = {"\\": "\\\\"}
+    for c in list(range(0x00, 0x20)) + [0x7F] + list(range(0x80, 0xA0)):
+        m[chr(c)] = f"\\x{c:02x}"
+    m.update({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+    # bidirectional overrides and isolates could reorder what an analyst reads
+    for c in list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)) + [0x200E, 0x200F, 0xFEFF]:
+        m[chr(c)] = f"\\u{c:04x}"
+    return m
+
+
+_ESCAPES = _escape_map()
+
+
+def escape_text(expr: pl.Expr) -> pl.Expr:
+    """Escape control, C1 and bidi characters (and backslash) so attacker text stays inert."""
+    return expr.str.replace_many(_ESCAPES)
+
+
+def escape_excerpt(expr: pl.Expr, n: int = EXCERPT_CHARS) -> pl.Expr:
+    """A short escaped excerpt: the first ``n`` characters, escaped, ``…`` marking a cut."""
+    cut = expr.str.slice(0, n)
+    return pl.when(expr.str.len_chars() > n).then(escape_text(cut) + "…").otherwise(escape_text(cut))
+
+
+def escape_py(text: str, n: int = EXCERPT_CHARS) -> str:
+    """Python counterpart of :func:`escape_excerpt` for per-file messages."""
+    cut = text[:n]
+    out = "".join(_ESCAPES.get(ch, ch) for ch in cut)
+    return out + ("…" if len(text) > n else "")
+
+
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECTS)
+
+
+def rel_source(path: Path, case_root: Path | None) -> str:
+    """Path relative to the case folder, "/" separated (absolute when outside it or no root)."""
+    path = Path(path)
+    if case_root is not None:
+        try:
+            return Path(os.path.relpath(path, case_root)).as_posix() if _inside(path, case_root) else path.as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+        return True
+    except ValueError:
+        return False
+
+
+def rejects_from(frame: pl.DataFrame | pl.LazyFrame, source: str, reason: pl.Expr, text: pl.Expr):
+    """Rows of ``frame`` as REJECTS with ``reason`` and an escaped excerpt of ``text``."""
+    return frame.select(
+        source=pl.lit(source, pl.String),
+        line_no=pl.col("line_no").cast(pl.Int64),
+        reason=reason.cast(pl.String),
+        excerpt=escape_excerpt(text),
+    )
