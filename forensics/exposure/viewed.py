@@ -87,6 +87,8 @@ def _item_of(col: str) -> str | None:
 # Routes of the eccube2 profile, relative to the admin directory.
 _ROUTES = {
     "customer/index.php": "customer_list",
+    "customer/": "customer_list",
+    "order/": "order_list",
     "customer/edit.php": "customer_edit",
     "order/index.php": "order_list",
     "order/edit.php": "order_edit",

@@ -1,0 +1,238 @@
+"""Card exposure (CONTRACT section 6): card entries, confirmed and possible cards.
+
+- Card entries: orders paid by a credit-card payment method (:func:`card_payment_methods` reads
+  ``dtb_payment``), at their ``create_date``, whatever their status.
+- Confirmed card: a distinct card number (``card_key``, keyed hash) found in a skim file, matched
+  to its order where one matches: the card entry closest in time to the skim record's entry time
+  (within ``tolerance``), preferring one whose order name shares a token with the card holder.
+- Possible card: a person with a card entry inside the backdoor window and no confirmed card.
+- Test or customer: by ``test_markers`` (the matched order's customer id or e-mail glob, or the
+  card number compared through its keyed hash).
+
+No full card number is read or written here: skim records arrive masked and hashed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from forensics.exposure.windows import Interval, Window
+
+__all__ = [
+    "CARD_METHOD_RULES",
+    "TestMarkers",
+    "card_payment_methods",
+    "card_entries",
+    "confirmed_cards",
+    "possible_cards",
+]
+
+UTC = pl.Datetime("us", "UTC")
+
+#: How a payment method is recognised as a credit-card method. id, column regex, value regex, comment.
+CARD_METHOD_RULES: list[tuple[str, str, str, str]] = [
+    ("pay-name", r"^payment_method$", r"(?i)クレジット|カード|credit|card", "method name (クレジットカード決済, Credit card)"),
+    ("pay-module", r"^(module_path|module_code|memo0[1-9]|memo10)$", r"(?i)credit|card|クレジット|mdl_.*(sln|gmo|veri|zeus|paygent|sbps|epsilon).*", "payment module fields naming a card module"),
+]
+
+
+@dataclass(frozen=True)
+class TestMarkers:
+    """How test entries are told from customers (case.yml ``facts.test_markers``)."""
+
+    __test__ = False  # not a pytest class
+
+    customer_ids: frozenset[int] = frozenset()
+    emails: tuple[str, ...] = ()  # fnmatch globs, compared lower-case
+    card_keys: frozenset[str] = frozenset()  # keyed hashes of the test card numbers
+
+    @classmethod
+    def of(cls, customer_ids: Iterable[int] = (), emails: Iterable[str] = (),
+           card_keys: Iterable[str] = ()) -> TestMarkers:
+        return cls(frozenset(int(c) for c in customer_ids), tuple(e.lower() for e in emails),
+                   frozenset(card_keys))
+
+    def person_reason(self, customer_id: int | None, email: str | None) -> str | None:
+        if customer_id is not None and customer_id in self.customer_ids:
+            return f"test customer_id {customer_id}"
+        if email:
+            for g in self.emails:
+                if fnmatch.fnmatchcase(email.lower(), g):
+                    return f"test e-mail ({g})"
+        return None
+
+    def card_reason(self, card_key: str | None) -> str | None:
+        return "test card number" if card_key and card_key in self.card_keys else None
+
+
+def card_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] | None = None) -> pl.DataFrame:
+    """Payment methods that are credit-card methods: ``payment_id, payment_method, rule_id, reason``.
+
+    ``override`` (``facts.card_payment_ids``) replaces the rules when given."""
+    schema = {"payment_id": pl.Int64, "payment_method": pl.String, "rule_id": pl.String, "reason": pl.String}
+    if override is not None:
+        ids = sorted({int(i) for i in override})
+        names = {}
+        if payments is not None and "payment_id" in payments.columns and "payment_method" in payments.columns:
+            names = dict(zip(payments["payment_id"].to_list(), payments["payment_method"].to_list()))
+        return pl.DataFrame([{"payment_id": i, "payment_method": names.get(i), "rule_id": "facts",
+                              "reason": "facts.card_payment_ids"} for i in ids], schema=schema)
+    if payments is None or "payment_id" not in payments.columns:
+        return pl.DataFrame(schema=schema)
+    out = []
+    for r in payments.iter_rows(named=True):
+        for rid, col_rx, val_rx, _ in CARD_METHOD_RULES:
+            hit = next((c for c in r if re.match(col_rx, c) and r[c] is not None and re.search(val_rx, str(r[c]))), None)
+            if hit:
+                out.append({"payment_id": r["payment_id"], "payment_method": r.get("payment_method"),
+                            "rule_id": rid, "reason": f"{hit} = {str(r[hit])[:60]}"})
+                break
+    return pl.DataFrame(out, schema=schema)
+
+
+def card_entries(orders: pl.DataFrame | None, card_payment_ids: Iterable[int], markers: TestMarkers) -> pl.DataFrame:
+    """Orders paid by a card method: ``order_id, entered`` (create_date, UTC), ``person_key,
+    person_kind, customer_id, email, order_name`` (name tokens for matching), ``status, del_flg,
+    payment_id, is_test, test_reason, source, line_no``. Sorted by ``entered``."""
+    schema = {"order_id": pl.Int64, "entered": UTC, "person_key": pl.String, "person_kind": pl.String,
+              "customer_id": pl.Int64, "email": pl.String, "order_name": pl.String, "status": pl.Int64,
+              "del_flg": pl.Int64, "payment_id": pl.Int64, "is_test": pl.Boolean, "test_reason": pl.String,
+              "source": pl.String, "line_no": pl.Int64}
+    ids = {int(i) for i in card_payment_ids}
+    if orders is None or orders.height == 0 or not ids:
+        return pl.DataFrame(schema=schema)
+    f = orders.filter(pl.col("payment_id").cast(pl.Int64, strict=False).is_in(sorted(ids)))
+    rows = []
+    for r in f.iter_rows(named=True):
+        cid = r.get("customer_id")
+        cid = int(cid) if cid not in (None, "", 0, "0") else None
+        em = (r.get("order_email") or "").strip().lower() or None
+        if cid:
+            key, kind = f"customer:{cid}", "customer"
+        elif em:
+            key, kind = f"guest:{em}", "guest"
+        else:
+            key, kind = f"order:{r['order_id']}", "unknown"
+        name = " ".join(str(r[c]) for c in ("order_name01", "order_name02", "order_kana01", "order_kana02")
+                        if r.get(c))
+        reason = markers.person_reason(cid, em)
+        rows.append({"order_id": r["order_id"], "entered": r.get("create_date"), "person_key": key,
+                     "person_kind": kind, "customer_id": cid, "email": em, "order_name": name or None,
+                     "status": r.get("status"), "del_flg": r.get("del_flg"), "payment_id": r.get("payment_id"),
+                     "is_test": reason is not None, "test_reason": reason, "source": r.get("source"),
+                     "line_no": r.get("line_no")})
+    return pl.DataFrame(rows, schema=schema, strict=False).sort("entered", "order_id")
+
+
+def _tokens(s: str | None) -> set[str]:
+    if not s:
+        return set()
+    s = unicodedata.normalize("NFKC", s).upper()
+    return {t for t in re.split(r"[\s,./・　]+", s) if len(t) >= 2}
+
+
+def confirmed_cards(
+    skim: pl.DataFrame,
+    entries: pl.DataFrame,
+    markers: TestMarkers,
+    *,
+    tolerance: dt.timedelta = dt.timedelta(minutes=30),
+) -> pl.DataFrame:
+    """One row per distinct card number in the skim files.
+
+    Columns: ``card_key, card_masked, n_records, skim_files, record_nos, first_entered, holder_initial,
+    order_id, person_key, customer_id, email, order_entered, match`` (how the order was matched, or
+    why none), ``is_test, test_reason``. Sorted by ``first_entered``, ``card_key``.
+    """
+    schema = {"card_key": pl.String, "card_masked": pl.String, "n_records": pl.Int64,
+              "skim_files": pl.List(pl.String), "record_nos": pl.List(pl.Int64), "first_entered": UTC,
+              "holder_initial": pl.String, "order_id": pl.Int64, "person_key": pl.String,
+              "customer_id": pl.Int64, "email": pl.String, "order_entered": UTC, "match": pl.String,
+              "is_test": pl.Boolean, "test_reason": pl.String}
+    if skim is None or skim.height == 0:
+        return pl.DataFrame(schema=schema)
+    recs = skim.sort("entered", "skim_file", "record_no", nulls_last=True).to_dicts()
+    ent = entries.to_dicts() if entries is not None else []
+    cards: dict[str, list[dict]] = {}
+    for r in recs:
+        cards.setdefault(r["card_key"], []).append(r)
+    # candidate (score, card, order) pairs; assign greedily, best first, one order per card
+    pairs = []
+    for key, rs in cards.items():
+        for r in rs:
+            htok = _tokens(r.get("holder"))
+            for e in ent:
+                named = bool(htok & _tokens(e.get("order_name")))
+                if r.get("entered") is not None and e.get("entered") is not None:
+                    gap = abs((r["entered"] - e["entered"]).total_seconds())
+                    if gap > tolerance.total_seconds():
+                        continue
+                elif not named:
+                    continue
+                else:
+                    gap = float("inf")
+                pairs.append(((not named, gap), key, e["order_id"], named, gap))
+    pairs.sort(key=lambda p: (p[0], p[1], p[2]))
+    taken_cards: dict[str, tuple] = {}
+    taken_orders: set = set()
+    for score, key, oid, named, gap in pairs:
+        if key in taken_cards or oid in taken_orders:
+            continue
+        taken_cards[key] = (oid, named, gap)
+        taken_orders.add(oid)
+    by_oid = {e["order_id"]: e for e in ent}
+    out = []
+    for key, rs in cards.items():
+        first = rs[0]
+        holder = first.get("holder") or ""
+        row = {"card_key": key, "card_masked": first.get("card_masked"), "n_records": len(rs),
+               "skim_files": sorted({r["skim_file"] for r in rs}), "record_nos": [r["record_no"] for r in rs],
+               "first_entered": min((r["entered"] for r in rs if r.get("entered")), default=None),
+               "holder_initial": (unicodedata.normalize("NFKC", holder).strip()[:1] + ".") if holder.strip() else None,
+               "order_id": None, "person_key": None, "customer_id": None, "email": None,
+               "order_entered": None, "match": "no card entry within tolerance", "is_test": False,
+               "test_reason": None}
+        if key in taken_cards:
+            oid, named, gap = taken_cards[key]
+            e = by_oid[oid]
+            row.update(order_id=oid, person_key=e["person_key"], customer_id=e["customer_id"], email=e["email"],
+                       order_entered=e["entered"],
+                       match=("time" + (f" ({int(gap)} s)" if gap != float("inf") else "")) + (" + holder name" if named else ""))
+        reason = markers.card_reason(key) or (
+            markers.person_reason(row["customer_id"], row["email"]) if row["order_id"] is not None else None)
+        row.update(is_test=reason is not None, test_reason=reason)
+        out.append(row)
+    return pl.DataFrame(out, schema=schema).sort("first_entered", "card_key", nulls_last=True)
+
+
+def possible_cards(entries: pl.DataFrame, confirmed: pl.DataFrame, window: Window | Interval | None) -> pl.DataFrame:
+    """Persons with a card entry inside ``window`` (the backdoor window) and no confirmed card.
+
+    Columns: ``person_key, person_kind, customer_id, email, order_ids, first_entered,
+    last_entered, n_entries, is_test, test_reason``. Empty when the window is not established."""
+    schema = {"person_key": pl.String, "person_kind": pl.String, "customer_id": pl.Int64, "email": pl.String,
+              "order_ids": pl.List(pl.Int64), "first_entered": UTC, "last_entered": UTC,
+              "n_entries": pl.UInt32, "is_test": pl.Boolean, "test_reason": pl.String}
+    iv = window.interval if isinstance(window, Window) else window
+    if iv is None or entries is None or entries.height == 0:
+        return pl.DataFrame(schema=schema)
+    conf_persons = confirmed["person_key"].drop_nulls().to_list() if confirmed.height else []
+    conf_orders = confirmed["order_id"].drop_nulls().to_list() if confirmed.height else []
+    e = entries.filter(iv.contains_expr("entered") & ~pl.col("person_key").is_in(conf_persons)
+                       & ~pl.col("order_id").is_in(conf_orders))
+    return (
+        e.group_by("person_key")
+        .agg(pl.col("person_kind").first(), pl.col("customer_id").drop_nulls().first(),
+             pl.col("email").drop_nulls().first(), pl.col("order_id").sort().alias("order_ids"),
+             pl.col("entered").min().alias("first_entered"), pl.col("entered").max().alias("last_entered"),
+             pl.len().alias("n_entries"), pl.col("is_test").any(), pl.col("test_reason").drop_nulls().first())
+        .select([pl.col(c).cast(t) for c, t in schema.items()])
+        .sort("first_entered", "person_key")
+    )

@@ -1,0 +1,136 @@
+"""What-if: the counts for other window edges or attacker IPs, without reloading evidence.
+
+:func:`precompute` reduces an investigation to per-event tables once (viewed rows with their
+request IP and session IP and time; card entries; confirmed cards with entry times); :func:`whatif`
+filters them. Nothing is replayed again, so an alternative edge takes milliseconds.
+
+Limits (said in the report): attacker IPs can only narrow the set (staff connections were never
+replayed), and confirmed cards stay those found in the skim files (a later ``skimmer_start``
+drops cards entered before it; an earlier one adds none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+__all__ = ["Precomputed", "precompute", "whatif"]
+
+
+@dataclass(frozen=True)
+class Precomputed:
+    """Per-event tables and the base edges."""
+
+    views: pl.DataFrame  # person_key, ts, client_ip, session_ip, ambiguous
+    entries: pl.DataFrame  # order_id, person_key, entered, is_test
+    confirmed: pl.DataFrame  # card_key, first_entered, order_id, person_key, is_test
+    backdoor_start: dt.datetime | None
+    skimmer_start: dt.datetime | None
+    containment: dt.datetime | None
+    attacker_ips: frozenset[str]
+    viewed_mode: str
+    viewed_upper: int | None
+
+
+def precompute(inv: Any) -> Precomputed:
+    """From an :class:`forensics.findings.Investigation` (or anything with the same attributes:
+    ``viewed``, ``card_entries``, ``cards_confirmed``, ``windows``, ``attacker_ip_list``,
+    ``session_ips``)."""
+    v = inv.viewed
+    if v is not None and v.rows.height:
+        sess = getattr(inv, "session_ips", {}) or {}
+        views = v.rows.select("person_key", "ts", "client_ip", "sid", "ambiguous").with_columns(
+            pl.col("sid").replace_strict(sess, default=None, return_dtype=pl.String).alias("session_ip")
+        ).drop("sid")
+    else:
+        views = pl.DataFrame(schema={"person_key": pl.String, "ts": pl.Datetime("us", "UTC"),
+                                     "client_ip": pl.String, "ambiguous": pl.Boolean, "session_ip": pl.String})
+    w = inv.windows
+    return Precomputed(
+        views=views,
+        entries=inv.card_entries.select("order_id", "person_key", "entered", "is_test"),
+        confirmed=inv.cards_confirmed.select("card_key", "first_entered", "order_id", "person_key", "is_test"),
+        backdoor_start=w["backdoor"].start,
+        skimmer_start=w["skimmer"].start,
+        containment=w["backdoor"].end or w["skimmer"].end,
+        attacker_ips=frozenset(inv.attacker_ip_list),
+        viewed_mode=v.mode if v is not None else "none",
+        viewed_upper=v.count_upper if v is not None else None,
+    )
+
+
+def whatif(
+    inv_or_pre: Any,
+    *,
+    backdoor_start: dt.datetime | None = None,
+    skimmer_start: dt.datetime | None = None,
+    containment: dt.datetime | None = None,
+    attacker_ips: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Counts (CONTRACT section 5 keys) for alternative edges; ``None`` arguments keep the base.
+
+    >>> whatif(inv, backdoor_start=inv.windows["backdoor"].start + timedelta(days=1))
+    {'viewed_persons': 55, 'cards_confirmed_customer': 2, ...}
+    """
+    pre = inv_or_pre if isinstance(inv_or_pre, Precomputed) else _cached(inv_or_pre)
+    b0 = backdoor_start or pre.backdoor_start
+    s0 = skimmer_start or pre.skimmer_start
+    end = containment or pre.containment
+    ips = pre.attacker_ips if attacker_ips is None else frozenset(attacker_ips)
+
+    # viewed persons: attacker views before containment, from the chosen IPs
+    if pre.viewed_mode in ("replay",):
+        v = pre.views.filter(~pl.col("ambiguous"))
+        if end is not None:
+            v = v.filter(pl.col("ts") <= end)
+        if attacker_ips is not None:
+            v = v.filter(pl.col("client_ip").is_in(sorted(ips)) | pl.col("session_ip").is_in(sorted(ips)))
+        viewed = v["person_key"].n_unique()
+    else:
+        viewed = None
+
+    c = pre.confirmed
+    if skimmer_start is not None or containment is not None:
+        lo = s0
+        c = c.filter(
+            pl.col("first_entered").is_null()
+            | ((pl.col("first_entered") >= lo) if lo is not None else pl.lit(True))
+            & ((pl.col("first_entered") <= end) if end is not None else pl.lit(True))
+        )
+    if b0 is None or end is None or end < b0:
+        poss = pre.entries.clear()
+    else:
+        poss = pre.entries.filter(
+            pl.col("entered").is_between(b0, end)
+            & ~pl.col("person_key").is_in(c["person_key"].drop_nulls().implode())
+            & ~pl.col("order_id").is_in(c["order_id"].drop_nulls().implode())
+        ).group_by("person_key").agg(pl.col("is_test").any())
+    c_test = int(c["is_test"].sum())
+    p_test = int(poss["is_test"].sum()) if poss.height else 0
+    out = {
+        "viewed_persons": viewed,
+        "cards_confirmed_customer": c.height - c_test,
+        "cards_confirmed_test": c_test,
+        "cards_possible_customer": poss.height - p_test,
+        "cards_possible_test": p_test,
+        "cards_total": c.height + poss.height,
+    }
+    if viewed is None:
+        out["viewed_persons_upper"] = pre.viewed_upper
+    return out
+
+
+def _cached(inv: Any) -> Precomputed:
+    """The investigation's precomputed tables, computed once and kept on the object."""
+    pre = getattr(inv, "_whatif_pre", None)
+    if pre is None:
+        pre = precompute(inv)
+        try:
+            object.__setattr__(inv, "_whatif_pre", pre)
+        except (AttributeError, TypeError):  # slotted or frozen objects: compute each time
+            pass
+    return pre
