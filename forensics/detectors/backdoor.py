@@ -35,7 +35,7 @@ SCRIPT_EXTENSIONS = ("php", "php3", "php4", "php5", "php7", "phtml", "pht", "pha
 BACKDOOR_INDICATORS: tuple[tuple[str, str, str], ...] = (
     ("eval", r"\beval\s*\(", "runs a string as PHP"),
     ("assert", r"\bassert\s*\(\s*\$", "assert() with a variable runs it as PHP (PHP < 8)"),
-    ("preg_replace_e", r"preg_replace\s*\(\s*['\"](.).*\1[a-z]*e[a-z]*['\"]", "/e modifier evaluates the replacement"),
+    ("preg_replace_e", r"preg_replace\s*\(\s*['\"]([/#~|!@%]).*[/#~|!@%][a-df-z]*e[a-z]*['\"]\s*,", "/e modifier evaluates the replacement"),
     ("create_function", r"\bcreate_function\s*\(", "builds a function from a string"),
     ("base64_decode", r"\bbase64_decode\s*\(", "decodes hidden code or commands"),
     ("gzinflate", r"\bgz(?:inflate|uncompress|decode)\s*\(", "compressed hidden code"),

@@ -108,22 +108,41 @@ def _gzip(chunks: list[bytes]) -> list[bytes] | None:
     return out or None
 
 
-def _xor_key(chunks: list[bytes]) -> int | None:
+#: byte weights for scoring an XOR key: card records are mostly digits, letters and separators
+_WEIGHT = [0.0] * 256
+for _b in range(0x20, 0x7F):
+    _WEIGHT[_b] = 0.5
+for _b in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
+    _WEIGHT[_b] = 2.0
+for _b in b" \t\r\n,|:;-/=&\"'{}_.":
+    _WEIGHT[_b] = 1.0
+XOR_CANDIDATES = 4
+
+
+def _xor_keys(chunks: list[bytes]) -> list[int]:
+    """The best single-byte XOR keys (all 255 tried on the byte histogram), best first.
+
+    A key qualifies when at least 85 % of the bytes become printable and it scores better than
+    the data as it is; the best :data:`XOR_CANDIDATES` keys are returned.
+    """
     hist = Counter()
     for c in chunks:
         hist.update(c)
     total = sum(hist.values())
     if not total:
-        return None
-    best, best_score = None, -1
-    for k in range(1, 256):  # every key; scored on the histogram, not on the data
-        score = sum(n for b, n in hist.items() if (b ^ k) in _PRINTABLE)
-        if score > best_score:
-            best, best_score = k, score
-    plain = sum(n for b, n in hist.items() if b in _PRINTABLE)
-    if best_score < 0.85 * total or best_score <= plain:
-        return None
-    return best
+        return []
+    items = list(hist.items())
+    plain = sum(n * _WEIGHT[b] for b, n in items)
+    scored = []
+    for k in range(1, 256):  # every key, scored on the histogram rather than the data
+        printable = sum(n for b, n in items if (b ^ k) in _PRINTABLE)
+        if printable < 0.85 * total:
+            continue
+        score = sum(n * _WEIGHT[b ^ k] for b, n in items)
+        if score > plain:
+            scored.append((score, k))
+    scored.sort(reverse=True)
+    return [k for _s, k in scored[:XOR_CANDIDATES]]
 
 
 _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
@@ -154,9 +173,9 @@ def _decodings(data: bytes):
                 else:
                     if any(x.startswith("xor") for x in layers):
                         continue
-                    k = _xor_key(chunks)
-                    out = [c.translate(_XOR_TABLES[k]) for c in chunks] if k is not None else None
-                    name = f"xor(0x{k:02x})" if k is not None else "xor"
+                    for k in _xor_keys(chunks):
+                        nxt.append((layers + (f"xor(0x{k:02x})",), [c.translate(_XOR_TABLES[k]) for c in chunks]))
+                    continue
                 if not out:
                     continue
                 sig = hash(tuple(out[:50]))

@@ -1,0 +1,182 @@
+"""The super-timeline: every finding and the relevant raw events in one frame, plus exports.
+
+:func:`build_timeline` returns ``schemas.TIMELINE`` (``ts, timestamp_desc, source, line_no,
+message, tags``). Messages come from :data:`MESSAGE_TEMPLATES` (data; ``{}`` placeholders filled
+with ``pl.format`` from named columns): attacker text (URLs, user agents, file names) is inserted as
+data, never interpreted, and cut to :data:`MAX_FIELD` characters.
+
+Exports:
+
+- :func:`write_timeline_jsonl`: one JSON object per line with ``message, datetime`` (ISO 8601
+  with the case zone's offset), ``timestamp_desc, source, line_no, tags`` -- Timesketch imports it
+  as it is (CONTRACT section 4).
+- :func:`write_timeline_csv`: same fields; cells starting with ``= + - @`` (or tab / CR) are
+  prefixed with ``'`` so spreadsheets do not run them as formulas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from forensics import schemas
+
+__all__ = [
+    "MESSAGE_TEMPLATES",
+    "build_timeline",
+    "neutralise_expr",
+    "timeline_export_frame",
+    "write_timeline_csv",
+    "write_timeline_jsonl",
+]
+
+MAX_FIELD = 500
+
+#: kind -> (timestamp_desc, message template with {} placeholders, columns, fixed tags)
+MESSAGE_TEMPLATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "sqli": ("Request Time", "SQL injection ({}) from {}: {} {} -> {}", ("techniques_s", "client_ip", "method", "target_raw", "status"), ("sqli", "attack")),
+    "admin_login": ("Request Time", "Admin login {} from {} (user {}, {})", ("outcome", "ip", "login_id", "evidence"), ("admin_login",)),
+    "admin_request": ("Request Time", "Attacker admin request: {} {} {} from {} -> {} (page {}, via {})", ("method", "path", "query", "client_ip", "status", "page", "via"), ("admin", "attacker")),
+    "upload": ("Upload Time", "File manager upload by {}: {} -> {}", ("ip", "upload_name", "upload_dest"), ("upload", "backdoor")),
+    "backdoor_request": ("Request Time", "Backdoor request {} {} from {} -> {}", ("method", "path", "client_ip", "status"), ("backdoor",)),
+    "tampered": ("Content Modification Time", "Tampered file {} (skimmer; writes to {}; indicators {})", ("path", "writes_to", "indicators_s"), ("tampered", "skimmer")),
+    "skim_record": ("Record Time", "Card record {} in skim file {} (holder {}, expiry {})", ("card_masked", "skim_file", "holder", "expiry"), ("skim", "card")),
+    "fs": ("", "{} {} (size {})", ("timestamp_desc", "name", "size"), ("fs",)),
+    "phase": ("Phase", "Phase {}: {}", ("phase", "evidence_note"), ("phase",)),
+    "card_entry": ("Request Time", "Card entry from {} -> {} ({})", ("client_ip", "status", "outcome"), ("card_entry",)),
+    "attacker_request": ("Request Time", "Request from attacker IP {}: {} {} -> {}", ("client_ip", "method", "target_raw", "status"), ("attacker",)),
+}
+
+
+def _s(col: str) -> pl.Expr:
+    """A column as display text: null as '-', cut to MAX_FIELD characters."""
+    return pl.col(col).cast(pl.String).fill_null("-").str.slice(0, MAX_FIELD)
+
+
+def _events(frame: pl.DataFrame | pl.LazyFrame | None, kind: str, *, ts: str = "ts", source: str = "source",
+            line_no: str = "line_no", extra_tags: pl.Expr | None = None, desc: pl.Expr | None = None) -> pl.DataFrame | None:
+    if frame is None:
+        return None
+    df = frame.lazy().collect() if isinstance(frame, pl.LazyFrame) else frame
+    if df.is_empty():
+        return None
+    tdesc, template, cols, tags = MESSAGE_TEMPLATES[kind]
+    for c in cols:
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(c))
+    tag_expr = pl.lit(list(tags), pl.List(pl.String))
+    if extra_tags is not None:
+        tag_expr = pl.concat_list([tag_expr, extra_tags]).list.unique(maintain_order=True)
+    return df.select(
+        pl.col(ts).cast(schemas.UTC_TS).alias("ts"),
+        (desc if desc is not None else pl.lit(tdesc)).alias("timestamp_desc"),
+        pl.col(source).cast(pl.String).alias("source"),
+        pl.col(line_no).cast(pl.Int64).alias("line_no"),
+        pl.format(template, *[_s(c) for c in cols]).alias("message"),
+        tag_expr.alias("tags"),
+    ).filter(pl.col("ts").is_not_null())
+
+
+def build_timeline(
+    *,
+    sqli: pl.LazyFrame | pl.DataFrame | None = None,
+    logins: pl.DataFrame | None = None,
+    admin_requests: pl.DataFrame | None = None,
+    uploads: pl.DataFrame | None = None,
+    backdoor_requests: pl.DataFrame | None = None,
+    tampered: pl.DataFrame | None = None,
+    skim: pl.DataFrame | None = None,
+    phases: pl.DataFrame | None = None,
+    fs_timeline: pl.LazyFrame | pl.DataFrame | None = None,
+    fs_names=(),
+    card_entries: pl.DataFrame | None = None,
+    access: pl.LazyFrame | pl.DataFrame | None = None,
+    attacker_ips=(),
+) -> pl.DataFrame:
+    """The super-timeline (``schemas.TIMELINE``), sorted by ``ts``.
+
+    Every input is optional (a case may lack any evidence). ``fs_timeline`` rows are kept for the
+    files named in ``fs_names`` (bodyfile names ending with one of them: backdoors, tampered and
+    skim files). Attacker-IP requests of ``access`` not already in another kind are added with the
+    tag ``attacker``. ``phases`` is :func:`forensics.detectors.phases.phases_frame`.
+    """
+    parts = []
+    if sqli is not None:
+        s = sqli.lazy().collect().with_columns(techniques_s=pl.col("techniques").list.join(","))
+        parts.append(_events(s, "sqli", extra_tags=pl.col("techniques")))
+    if logins is not None:
+        parts.append(_events(logins, "admin_login", extra_tags=pl.concat_list([pl.col("outcome")])))
+    if admin_requests is not None:
+        parts.append(_events(admin_requests, "admin_request", extra_tags=pl.concat_list([pl.col("page")])))
+    if uploads is not None:
+        parts.append(_events(uploads, "upload"))
+    if backdoor_requests is not None:
+        parts.append(_events(backdoor_requests, "backdoor_request"))
+    if tampered is not None:
+        t = tampered.filter(pl.col("tampered").fill_null(False)).with_columns(indicators_s=pl.col("indicators").list.join(","))
+        parts.append(_events(t, "tampered", ts="modified"))
+    if skim is not None and not skim.is_empty():
+        k = skim.filter(pl.col("entered").is_not_null()).with_columns(
+            src=pl.lit("server/") + pl.col("skim_file"), ln=pl.col("record_no")
+        )
+        parts.append(_events(k, "skim_record", ts="entered", source="src", line_no="ln"))
+    if phases is not None and not phases.is_empty():
+        p = phases.with_columns(ts=pl.coalesce("ts", "phase_ts"), evidence_note=pl.coalesce("evidence_note", "note"))
+        parts.append(_events(p, "phase", extra_tags=pl.concat_list([pl.col("phase")])))
+    if fs_timeline is not None and fs_names:
+        names = [n for n in fs_names if n]
+        if names:
+            f = fs_timeline.lazy().filter(
+                pl.any_horizontal([pl.col("name").str.ends_with("/" + n) | (pl.col("name") == n) for n in names])
+            ).collect()
+            parts.append(_events(f, "fs", desc=pl.col("timestamp_desc")))
+    if card_entries is not None:
+        c = card_entries.with_columns(outcome=pl.when(pl.col("failed")).then(pl.lit("failed")).otherwise(pl.lit("ok")))
+        parts.append(_events(c, "card_entry", extra_tags=pl.concat_list([pl.col("outcome")])))
+    if access is not None and attacker_ips:
+        covered = [p.select("source", "line_no") for p in parts if p is not None]
+        a = access.lazy().filter(pl.col("client_ip").is_in(sorted(set(attacker_ips)))).collect()
+        if covered:
+            a = a.join(pl.concat(covered).unique(), on=["source", "line_no"], how="anti")
+        parts.append(_events(a, "attacker_request"))
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return pl.DataFrame(schema=schemas.TIMELINE)
+    return pl.concat(parts).select(list(schemas.TIMELINE.names())).cast(dict(schemas.TIMELINE)).sort(
+        "ts", "source", "line_no", nulls_last=True, maintain_order=True
+    )
+
+
+def timeline_export_frame(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """The export fields: ``message, datetime`` (ISO 8601, case-zone offset), ``timestamp_desc,
+    source, line_no, tags``."""
+    return frame.select(
+        pl.col("message").fill_null(""),
+        pl.col("ts").dt.convert_time_zone(tz).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z").alias("datetime"),
+        pl.col("timestamp_desc").fill_null(""),
+        "source",
+        "line_no",
+        pl.col("tags").fill_null(pl.lit([], pl.List(pl.String))),
+    )
+
+
+def write_timeline_jsonl(frame: pl.DataFrame, path: str | Path, tz: str) -> Path:
+    """Write the timeline as JSON lines (Timesketch fields); returns the path."""
+    path = Path(path)
+    timeline_export_frame(frame, tz).write_ndjson(path)
+    return path
+
+
+def neutralise_expr(expr: pl.Expr) -> pl.Expr:
+    """Spreadsheet-formula neutralisation: a leading ``= + - @`` (or tab / CR) gets a ``'`` prefix."""
+    return pl.when(expr.str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + expr).otherwise(expr)
+
+
+def write_timeline_csv(frame: pl.DataFrame, path: str | Path, tz: str) -> Path:
+    """Write the timeline as CSV with formula neutralisation; tags joined with ``,``."""
+    path = Path(path)
+    out = timeline_export_frame(frame, tz).with_columns(pl.col("tags").list.join(","))
+    out = out.with_columns([neutralise_expr(pl.col(c)).alias(c) for c in ("message", "datetime", "timestamp_desc", "source", "tags")])
+    out.write_csv(path)
+    return path

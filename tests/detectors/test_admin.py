@@ -1,0 +1,82 @@
+"""Admin logins, sessions, baseline, attacker requests and page classes (admin dir renamed)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from forensics.detectors import admin, attackers, sqli
+
+from . import scenario as S
+from .frames import access
+
+
+def logins() -> pl.DataFrame:
+    return admin.admin_logins(S.ACCESS, S.APP, S.ADMIN)
+
+
+def test_logins_from_both_logs():
+    lg = logins()
+    assert lg.filter(pl.col("outcome") == "success").group_by("evidence").len().sort("evidence")["len"].to_list() == [3, 3]
+    fail = lg.filter(pl.col("outcome") == "failure")
+    assert fail["ip"].unique().to_list() == [S.ATT]
+    assert set(fail["evidence"]) == {"access_log", "app_log"}
+
+
+def test_default_admin_dir_ignores_renamed_panel():
+    assert admin.admin_logins(S.ACCESS, S.APP.head(0), "/admin/").is_empty()
+
+
+def test_baseline_and_new_ip_logins():
+    lg = logins()
+    first = attackers.first_attack(sqli.detect_sqli(S.ACCESS))
+    base = admin.baseline_admin_ips(lg, first)
+    assert base["ip"].to_list() == [S.VENDOR]
+    new = admin.new_ip_admin_logins(lg, internal_ips=[S.STAFF], baseline_ips=base["ip"].to_list())
+    assert new["ip"].unique().to_list() == [S.ATT]
+    assert new["ts"].min() == S.frames.ts("2018-05-03 03:00:10")
+
+
+def test_sessions():
+    sess = admin.admin_sessions(S.APP)
+    row = sess.filter(pl.col("sid") == "s-att").row(0, named=True)
+    assert row["opened_ip"] == S.ATT and row["login_id"] == "admin"
+    assert row["ips"] == sorted([S.ATT, S.HELPER])
+    assert row["lines"] == 5
+    assert row["opened_line_no"] == 4
+
+
+def test_attacker_admin_requests_include_session_reuse():
+    out = admin.attacker_admin_requests(S.ACCESS, S.APP, [S.ATT, S.SHELL], S.ADMIN)
+    assert out["line_no"].to_list() == [6, 7, 8, 9, 12, 13]
+    assert out.filter(pl.col("client_ip") == S.HELPER)["via"].unique().to_list() == ["session"]
+    assert out["page"].to_list() == ["login", "login", "customer_list", "file_manager", "order_edit", "order_csv"]
+    assert out.columns == ["ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "sid", "page", "mode", "via"]
+
+
+def test_attacker_admin_requests_from_app_log_when_no_access_log():
+    out = admin.attacker_admin_requests(S.ACCESS.head(0), S.APP, [S.ATT], S.ADMIN)
+    assert out["source"].unique().to_list() == ["logs/eccube/admin.log"]
+    assert set(out["client_ip"]) == {S.ATT, S.HELPER}
+
+
+@pytest.mark.parametrize(
+    "target,page",
+    [
+        pytest.param("/x/index.php", "login", id="login"),
+        pytest.param("/x/", "login", id="dir"),
+        pytest.param("/x/customer/index.php", "customer_list", id="customer-list"),
+        pytest.param("/x/customer/index.php?mode=csv", "customer_csv", id="customer-csv"),
+        pytest.param("/x/customer/edit.php", "customer_edit", id="customer-edit"),
+        pytest.param("/x/order/index.php", "order_list", id="order-list"),
+        pytest.param("/x/order/?mode=csv", "order_csv", id="order-csv-dir"),
+        pytest.param("/x/order/edit.php?order_id=3", "order_edit", id="order-edit"),
+        pytest.param("/x/contents/file_manager.php", "file_manager", id="file-manager"),
+        pytest.param("/x/home.php", "other", id="home"),
+        pytest.param("/x/order/index.php.bak", "other", id="not-a-page"),
+    ],
+)
+def test_page_classes(target, page):
+    frame = access([{"ts": "2018-01-01 00:00:00", "client_ip": "1.1.1.1", "target": target}])
+    out = admin.admin_requests(frame, "x").collect()
+    assert out["page"].to_list() == [page]
