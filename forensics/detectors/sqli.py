@@ -59,7 +59,7 @@ _Q = r"(?:'|\"|\)|\b\d+)"  # the end of a broken-out literal: quote, parenthesis
 SQLI_RULES: tuple[tuple[str, str, str, str], ...] = (
     # --- boolean-based -------------------------------------------------------------------------
     ("bool-tautology", "boolean",
-     _Q + r"\s*(?:and|or|xor|&&|\|\|)\s+[(\s]*(?:'[^']*'|\"[^\"]*\"|-?\d+)\s*(?:=|<>|!=|<=?|>=?|\blike\b)\s*[(\s]*(?:'[^']*|\"[^\"]*|-?\d+)",
+     _Q + r"\s*(?:and|or|xor|&&|\|\|)\s+(?:not\s+)?[(\s]*(?:'[^']*'|\"[^\"]*\"|-?\d+)\s*(?:=|<>|!=|<=?|>=?|\blike\b)\s*[(\s]*(?:'[^']*|\"[^\"]*|-?\d+)",
      "quote/paren/number, then AND/OR with a literal comparison: ' or 'a'='a, 1 and 1=1, sqlmap ') AND 1234=1234 AND ('abc'='abc"),
     ("bool-not-between", "boolean",
      _Q + r"\s*(?:and|or)\s+(?:not\s+)?\d+\s+between\s+\d+\s+and\s+\d+",
@@ -68,8 +68,17 @@ SQLI_RULES: tuple[tuple[str, str, str, str], ...] = (
      r"\b(?:and|or)\s+[(\s]*(?:ord|ascii|mid|substring|substr|length|if|case|elt|make_set)\s*\(",
      "blind extraction: AND ORD(MID((SELECT ...),1,1))>64, AND IF(...), AND ELT(...)"),
     ("bool-subselect", "boolean",
-     _Q + r"\s*(?:and|or)\s+[(\s]*(?:not\s+)?(?:exists\s*)?\(\s*select\b",
-     "AND (SELECT ...) / OR EXISTS(SELECT ...) after a broken-out literal"),
+     _Q + r"\s*(?:and|or|rlike|regexp)\s+[(\s]*(?:not\s+)?(?:exists\s*)?\(\s*select\b",
+     "AND (SELECT ...) / OR EXISTS(SELECT ...) / RLIKE (SELECT (CASE ...)) after a broken-out literal"),
+    ("heuristic-quote-run", "boolean",
+     r"(?:['\"][()'\",.]{2,}|[()'\",.]{2,}['\"]|[()\",.]['\"][()\",.])",
+     "sqlmap heuristic check: a quote inside a run of 3+ of ( ) ' \" , . (e.g. 3)\",.'( ); O'Reilly has none"),
+    ("heuristic-numeric-break", "boolean",
+     r"=-?\d+(?:[()'\",.]{3,}|['\"]+)(?:&|$)",
+     "a numeric value followed only by breaking characters or a lone quote: id=3(),.( / id=3'"),
+    ("heuristic-xss-probe", "other",
+     r"['\"][a-z0-9]*<['\"]{1,2}>",
+     "sqlmap's combined SQL/XSS heuristic: 3'abcd<'\">efgh"),
     # --- UNION ---------------------------------------------------------------------------------
     ("union-select", "union",
      r"\bunion(?:\s+(?:all|distinct))?[\s(]*select\b",

@@ -49,6 +49,15 @@ ATTACKS = [
     pytest.param("/admin/index.php?login_id=admin'--+", {"other"}, id="comment-terminator"),
     pytest.param("/products/list.php?orderby=1')+ORDER+BY+5--+-", {"union"}, id="order-by-probe"),
     pytest.param("/x.php?id=1&#39;+or+1=1", {"boolean"}, id="html-entity-quote"),
+    pytest.param("/products/list.php?category_id=3)%22,.%27(", {"boolean"}, id="heuristic-quote-run"),
+    pytest.param("/products/list.php?category_id=3(),.(", {"boolean"}, id="heuristic-no-quote"),
+    pytest.param("/products/list.php?category_id=3%27", {"boolean"}, id="lone-quote"),
+    pytest.param("/products/list.php?category_id=3%27AbCd%3C%27%22%3EXyZaBc", {"other"}, id="xss-heuristic"),
+    pytest.param("/products/list.php?category_id=3+OR+NOT+4821%3D1932", {"boolean"}, id="or-not"),
+    pytest.param("/products/list.php?category_id=3+RLIKE+(SELECT+(CASE+WHEN+(5821%3D5821)+THEN+3+ELSE+0x28+END))", {"boolean"}, id="rlike-case"),
+    pytest.param("/products/list.php?category_id=3+AND+4821%3D4821%23", {"boolean"}, id="hash-comment"),
+    pytest.param("/products/list.php?category_id=3%253B%2553ELECT%2520SLEEP%25285%2529%2523", {"stacked", "time"}, id="double-stacked"),
+    pytest.param("/products/list.php?category_id=3/**/UnIoN/**/aLl/**/SeLeCt/**/NULL,NULL--/**/abcd", {"union"}, id="space2comment-randomcase"),
 ]
 
 BENIGN = [
@@ -70,6 +79,19 @@ BENIGN = [
     pytest.param("/products/list.php?name=Rock+%27n%27+Roll", id="quoted-word"),
     pytest.param("/contact/index.php?q=char+(dog)+sleep+bag", id="char-sleep-words"),
     pytest.param("/shopping/load_payment_module.php", id="card-entry"),
+    pytest.param("/products/list.php?name=Rock%27n%27Roll", id="rock-n-roll"),
+    pytest.param("/products/list.php?name=drop+shipping", id="drop-shipping"),
+    pytest.param("/products/list.php?name=buy+2+get+1%3D1+free", id="buy-2-get-1eq1"),
+    pytest.param("/products/list.php?name=gift+--+box", id="double-dash-words"),
+    pytest.param("/products/list.php?name=%E6%97%A5%E6%9C%AC%E9%85%92+--+%E8%BE%9B%E5%8F%A3", id="japanese-double-dash"),
+    pytest.param("/products/list.php?name=select+1", id="select-1"),
+    pytest.param("/products/list.php?name=Chef%27s+choice", id="chefs-choice"),
+    pytest.param("/products/list.php?name=d%27Arenberg", id="d-arenberg"),
+    pytest.param("/products/list.php?name=where+to+buy", id="where-to-buy"),
+    pytest.param("/products/list.php?name=and%2For+%E7%84%BC%E9%85%8E", id="and-or-japanese"),
+    pytest.param("/products/list.php?name=wow...+great", id="ellipsis"),
+    pytest.param("/products/list.php?name=%22gift+set%22", id="double-quoted-phrase"),
+    pytest.param("/products/list.php?name=size+5%27+10%22+tall", id="feet-inches"),
 ]
 
 
