@@ -177,16 +177,17 @@ def attack_timeline_chart(
 
 def requests_per_day_chart(
     access: pl.DataFrame | pl.LazyFrame,
-    sqli: pl.DataFrame | pl.LazyFrame,
+    sqli: pl.DataFrame | pl.LazyFrame | None = None,
     *,
     tz: str,
     top_ips: int = 8,
-) -> alt.VConcatChart:
+) -> alt.VConcatChart | alt.Chart:
     """Requests per day (all traffic), above SQL injection attempts per day by attacker IP.
 
     ``access`` needs ``ts`` (UTC) and may be the whole access log (it is counted per day in
     polars); ``sqli`` needs ``ts`` and ``client_ip`` (the requests detect_sqli flagged). IPs
-    beyond the ``top_ips`` busiest are drawn together as "その他 / other".
+    beyond the ``top_ips`` busiest are drawn together as "その他 / other". Without ``sqli``
+    only the traffic panel is drawn (the evidence-intake overview).
     """
     days = (
         _frame(access, ["ts"])
@@ -195,6 +196,11 @@ def requests_per_day_chart(
         .sort("day")
         .with_columns(day=pl.col("day").dt.strftime("%Y-%m-%dT00:00:00Z"))
     )
+    if sqli is None:
+        sqli = pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), "client_ip": pl.String})
+        only_traffic = True
+    else:
+        only_traffic = False
     s = _frame(sqli, ["ts", "client_ip"])
     busiest = s.group_by("client_ip").agg(n=pl.len()).sort(["n", "client_ip"], descending=[True, False])
     keep = busiest.head(top_ips)["client_ip"].to_list()
@@ -215,6 +221,8 @@ def requests_per_day_chart(
         .encode(x=x, y=alt.Y("requests:Q", title="リクエスト数 / requests"), tooltip=["day:T", "requests:Q"])
         .properties(title="全リクエスト（日別）/ all requests per day", width=_WIDTH, height=160)
     )
+    if only_traffic:
+        return top
     if per_ip.is_empty():
         bottom = _empty("SQLインジェクション試行（日別・IP別）/ SQL injection attempts per day by IP",
                         "検知なし / none detected")

@@ -193,3 +193,9 @@ def test_japanese_renders_as_glyphs_not_tofu(tmp_path):
     # With a missing font every character becomes the same box, so two different Japanese
     # strings would render identically; with the font they differ.
     assert japanese != other_japanese
+
+
+def test_requests_per_day_without_sqli_is_the_traffic_panel(access, tmp_path):
+    chart = charts.requests_per_day_chart(access, tz=TZ)
+    assert "vconcat" not in chart.to_dict()
+    charts.save_chart(chart, "traffic", tmp_path)

@@ -1,0 +1,248 @@
+"""Run the investigation notebooks on a case with papermill (``forensics run``, CONTRACT section 4).
+
+:func:`run_case` validates the case, writes ``OUT/manifest.json`` before any analysis, executes
+``notebooks/NN_*.ipynb`` in order into ``OUT/notebooks/`` (each notebook reads the tables the
+previous ones left in ``OUT/tables/``), and checks that every output of CONTRACT section 4 exists.
+A failing notebook stops the run with one line naming the notebook and the cell.
+
+>>> result = run_case(Path("sample_data/toshomart-2017/case.yml"))   # doctest: +SKIP
+>>> print(result.summary())                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "NOTEBOOKS_DIR",
+    "PipelineError",
+    "RunResult",
+    "case_key",
+    "ensure_manifest",
+    "list_notebooks",
+    "required_outputs",
+    "run_case",
+]
+
+#: The numbered notebook series shipped with the package (repository folder ``notebooks/``).
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+class PipelineError(RuntimeError):
+    """A run that cannot complete; the message is one line for the analyst."""
+
+
+@dataclass
+class RunResult:
+    """What ``forensics run`` produced: paths and the headline numbers of findings.json."""
+
+    case_id: str
+    out_dir: Path
+    findings: dict
+    notebooks: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def report_path(self) -> Path:
+        return self.out_dir / "report.html"
+
+    @property
+    def findings_path(self) -> Path:
+        return self.out_dir / "findings.json"
+
+    def summary(self) -> str:
+        """Headline counts and where the report is, a few lines of plain text."""
+        c = self.findings.get("counts") or {}
+
+        def n(key: str) -> str:
+            v = c.get(key)
+            return "unknown" if v is None else str(v)
+
+        viewed = n("viewed_persons")
+        if c.get("viewed_persons") is None and c.get("viewed_persons_upper") is not None:
+            viewed = f"unknown (at most {c['viewed_persons_upper']})"
+        lines = [
+            f"case {self.case_id}: {len(self.notebooks)} notebooks in {self.seconds:.1f} s",
+            f"viewed persons: {viewed}",
+            "cards: confirmed customer {} + confirmed test {}, possible customer {} + possible test {}, total {}".format(
+                n("cards_confirmed_customer"), n("cards_confirmed_test"), n("cards_possible_customer"),
+                n("cards_possible_test"), n("cards_total")),
+            f"report: {self.report_path}",
+        ]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def list_notebooks(folder: Path | None = None) -> list[Path]:
+    """The series ``NN_name.ipynb`` in order."""
+    folder = folder or NOTEBOOKS_DIR
+    books = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+    if not books:
+        raise PipelineError(f"no notebooks NN_*.ipynb in {folder}")
+    return books
+
+
+def _evidence_files(case) -> list[Path]:
+    files: set[Path] = set()
+    for paths in case.evidence.values():
+        for p in paths:
+            p = Path(p)
+            if p.is_dir():
+                files.update(q for q in p.rglob("*") if q.is_file() or q.is_symlink())
+            elif p.exists() or p.is_symlink():
+                files.add(p)
+    return sorted(files)
+
+
+def case_key(case) -> str:
+    """Cheap identity of a case's evidence (paths, sizes, mtimes; case.yml content) for table reuse."""
+    h = hashlib.sha256()
+    yml = Path(case.root) / "case.yml"
+    if yml.is_file():
+        h.update(yml.read_bytes())
+    for p in _evidence_files(case):
+        st = p.lstat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ensure_manifest(case, out_dir: Path, *, overwrite: bool = False) -> Path:
+    """Write ``out_dir/manifest.json`` (every input file, size, SHA-256) unless it is there.
+
+    Uses ``forensics.manifest.write_manifest`` when that module exists; otherwise lists the
+    files of ``case.evidence`` itself (same fields).
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / "manifest.json"
+    if path.is_file() and not overwrite:
+        return path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        from forensics.manifest import write_manifest
+    except ImportError:
+        write_manifest = None
+    if write_manifest is not None:
+        written = write_manifest(case, path)
+        return Path(written) if isinstance(written, (str, os.PathLike)) else path
+    root = Path(case.root)
+    files = []
+    for p in _evidence_files(case):
+        rel = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
+        if p.is_symlink():
+            files.append({"path": rel, "size": None, "sha256": None, "symlink": True})
+        else:
+            files.append({"path": rel, "size": p.stat().st_size, "sha256": _sha256(p)})
+    manifest = {"case": case.id, "case_yml": "case.yml", "files": files}
+    yml = root / "case.yml"
+    if yml.is_file():
+        manifest["case_yml_sha256"] = _sha256(yml)
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def required_outputs(out_dir: Path) -> list[str]:
+    """CONTRACT section 4 outputs that are missing from ``out_dir`` (empty when complete)."""
+    out = Path(out_dir)
+    missing = [n for n in ("findings.json", "report.html", "manifest.json", "timeline.jsonl") if not (out / n).is_file()]
+    for pattern in ("notebooks/*.ipynb", "charts/*.svg", "charts/*.png"):
+        if not any(out.glob(pattern)):
+            missing.append(pattern)
+    return missing
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
+             notebooks_dir: str | os.PathLike | None = None, kernel_name: str = "python3",
+             cell_timeout: int = 600) -> RunResult:
+    """Execute the notebook series on ``case_yml``; outputs go to ``out_dir`` (default ``reports/<id>/``).
+
+    Raises :class:`PipelineError` (one-line message) when a notebook fails or an output is missing;
+    ``open_case`` raises its own clear error for a bad case.yml.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.monotonic()
+    case_yml = Path(case_yml).expanduser().resolve()
+    if not case_yml.is_file():
+        raise PipelineError(f"case file not found: {case_yml}")
+    from forensics.case import open_case
+
+    case = open_case(case_yml)
+    out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
+    out = out.expanduser().resolve()
+    if out == case_yml.parent or out.is_relative_to(case_yml.parent):
+        raise PipelineError(f"output folder {out} is inside the case folder; evidence must stay read-only")
+    out.mkdir(parents=True, exist_ok=True)
+    ensure_manifest(case, out, overwrite=True)  # before any analysis
+
+    books = list_notebooks(Path(notebooks_dir) if notebooks_dir else None)
+    executed_dir = out / "notebooks"
+    executed_dir.mkdir(exist_ok=True)
+    params = {"case_path": str(case_yml), "out_dir": str(out)}
+    executed = []
+    for nb in books:
+        target = executed_dir / nb.name
+        try:
+            pm.execute_notebook(
+                str(nb), str(target), parameters=params, kernel_name=kernel_name, cwd=str(nb.parent),
+                progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+            )
+        except PapermillExecutionError as exc:
+            raise PipelineError(
+                f"notebook {nb.name} failed in cell {_source_cell_number(nb, exc.cell_index)} "
+                f"[{_one_line(exc.source)[:60]}]: {exc.ename}: {_one_line(exc.evalue)[:300]} (executed copy: {target})"
+            ) from None
+        except Exception as exc:  # kernel died, timeout, missing kernel
+            raise PipelineError(f"notebook {nb.name} could not run: {type(exc).__name__}: {_one_line(exc)[:300]}") from None
+        executed.append(target)
+
+    missing = required_outputs(out)
+    if missing:
+        raise PipelineError(f"run finished but outputs are missing from {out}: {', '.join(missing)}")
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    warnings = _card_data_warnings(out)
+    return RunResult(case_id=case.id, out_dir=out, findings=findings, notebooks=executed,
+                     seconds=time.monotonic() - started, warnings=warnings)
+
+
+def _source_cell_number(notebook: Path, executed_index: int) -> int:
+    """1-based number of the failing cell in the source notebook (papermill inserts one cell,
+    "injected-parameters", after the cell tagged ``parameters``)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(notebook, as_version=4).cells
+    except Exception:  # pragma: no cover - the notebook ran, so it reads
+        return executed_index + 1
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if tagged and executed_index > tagged[0]:
+        executed_index -= 1
+    return executed_index + 1
+
+
+def _card_data_warnings(out: Path) -> list[str]:
+    """CONTRACT section 7 check of our own outputs: no full card number or security code."""
+    try:
+        from forensics.cards import scan_for_card_data
+    except ImportError:  # pragma: no cover
+        return []
+    hits = scan_for_card_data(out)
+    return [f"card data in output {h.path}:{h.line_no} ({h.kind} {h.masked})" for h in hits[:5]]

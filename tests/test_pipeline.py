@@ -1,0 +1,148 @@
+"""run_case: manifest before analysis, papermill over the series, one-line failures, outputs checked."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from forensics import pipeline
+from forensics.report.workspace import Workspace, resolve_path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data" / "toshomart-2017" / "case.yml"
+
+
+class FakeCase:
+    def __init__(self, root: Path):
+        self.id = "fake-case"
+        self.root = root
+        self.evidence = {"access_logs": [root / "logs" / "access_log"], "server_files": [root / "server"]}
+
+
+@pytest.fixture
+def fake_case(tmp_path, monkeypatch):
+    root = tmp_path / "case"
+    (root / "logs").mkdir(parents=True)
+    (root / "server" / "html").mkdir(parents=True)
+    (root / "logs" / "access_log").write_text("line\n")
+    (root / "server" / "html" / "index.php").write_text("<?php\n")
+    (root / "case.yml").write_text("id: fake-case\n")
+    module = types.ModuleType("forensics.case")
+    module.open_case = lambda path: FakeCase(Path(path).parent)
+    monkeypatch.setitem(sys.modules, "forensics.case", module)
+    return root
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('case_path: str = ""  # case.yml\nout_dir: str = ""  # output folder')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+WRITE_OUTPUTS = """
+from pathlib import Path
+import json
+out = Path(out_dir)
+assert (out / "manifest.json").is_file(), "manifest must exist before analysis"
+(out / "charts").mkdir(exist_ok=True)
+(out / "charts" / "c.svg").write_text("<svg/>")
+(out / "charts" / "c.png").write_bytes(b"png")
+(out / "report.html").write_text("<html></html>")
+(out / "timeline.jsonl").write_text("")
+counts = {"viewed_persons": 55, "cards_confirmed_customer": 2, "cards_confirmed_test": 3,
+          "cards_possible_customer": 8, "cards_possible_test": 0, "cards_total": 13}
+(out / "findings.json").write_text(json.dumps({"case": "fake-case", "counts": counts}))
+"""
+
+
+@pytest.mark.slow
+def test_run_case_with_a_tiny_series(fake_case, tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    _notebook(books / "01_first.ipynb", "x = 1")
+    _notebook(books / "02_second.ipynb", WRITE_OUTPUTS)
+    result = pipeline.run_case(fake_case / "case.yml", tmp_path / "out", notebooks_dir=books)
+    out = tmp_path / "out"
+    assert [p.name for p in result.notebooks] == ["01_first.ipynb", "02_second.ipynb"]
+    assert (out / "notebooks" / "02_second.ipynb").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {f["path"] for f in manifest["files"]} >= {"logs/access_log", "server/html/index.php"}
+    text = result.summary()
+    assert "viewed persons: 55" in text
+    assert "confirmed customer 2 + confirmed test 3, possible customer 8 + possible test 0, total 13" in text
+    assert str(out / "report.html") in text
+
+
+@pytest.mark.slow
+def test_failure_names_notebook_and_cell(fake_case, tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    _notebook(books / "01_boom.ipynb", "y = 2", "raise ValueError('bad\\nthing')")
+    with pytest.raises(pipeline.PipelineError) as err:
+        pipeline.run_case(fake_case / "case.yml", tmp_path / "out", notebooks_dir=books)
+    msg = str(err.value)
+    assert "01_boom.ipynb" in msg and "cell 3 [raise ValueError" in msg and "ValueError: bad thing" in msg
+    assert "\n" not in msg
+
+
+def test_missing_outputs_are_listed(tmp_path):
+    (tmp_path / "findings.json").write_text("{}")
+    missing = pipeline.required_outputs(tmp_path)
+    assert "report.html" in missing and "charts/*.svg" in missing and "findings.json" not in missing
+
+
+def test_output_inside_case_folder_is_refused(fake_case):
+    with pytest.raises(pipeline.PipelineError, match="inside the case folder"):
+        pipeline.run_case(fake_case / "case.yml", fake_case / "out")
+
+
+def test_missing_case_file_is_one_line(tmp_path):
+    with pytest.raises(pipeline.PipelineError, match="case file not found"):
+        pipeline.run_case(tmp_path / "nope.yml")
+
+
+def test_series_is_numbered_and_has_parameters_cells():
+    books = pipeline.list_notebooks()
+    assert [b.name[:3] for b in books] == ["01_", "02_", "03_", "04_", "05_", "06_"]
+    for b in books:
+        nb = nbformat.read(b, as_version=4)
+        first = nb.cells[0] if nb.cells[0].cell_type == "code" else nb.cells[1]
+        assert "parameters" in first.metadata.get("tags", []), b.name
+        assert 'case_path: str = "../sample_data/toshomart-2017/case.yml"' in first.source, b.name
+        assert 'out_dir: str = "../reports/toshomart-2017"' in first.source, b.name
+
+
+def test_workspace_tables_roundtrip_and_key(tmp_path):
+    import polars as pl
+
+    ws = Workspace(tmp_path, key="k1")
+    calls = []
+    make = lambda: calls.append(1) or pl.DataFrame({"a": [1]})  # noqa: E731
+    ws.table("t", make)
+    ws.table("t", make)
+    assert len(calls) == 1
+    Workspace(tmp_path, key="k2").table("t", make)  # other evidence: recomputed
+    assert len(calls) == 2
+
+
+def test_resolve_path_relative_to_base(tmp_path):
+    assert resolve_path("../a/b.yml", base=tmp_path / "notebooks") == (tmp_path / "a" / "b.yml").resolve()
+    assert resolve_path("/x/y") == Path("/x/y")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.is_file(), reason="sample case not generated (make sample)")
+def test_sample_case_end_to_end_under_two_minutes(tmp_path):
+    result = pipeline.run_case(SAMPLE, tmp_path / "out")
+    assert pipeline.required_outputs(result.out_dir) == []
+    assert result.seconds < 120
+    c = result.findings["counts"]
+    assert (c["viewed_persons"], c["cards_total"]) == (55, 13)
