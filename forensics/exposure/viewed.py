@@ -43,6 +43,7 @@ __all__ = [
     "ITEM_RULES",
     "ViewedResult",
     "admin_page",
+    "page_expr",
     "connection_table",
     "person_tables",
     "viewed_records",
@@ -253,6 +254,17 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
     return None, None, None, None
 
 
+def page_expr(path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/") -> pl.Expr:
+    """Vectorised :func:`admin_page`."""
+    rel = path.str.strip_prefix(admin_dir)
+    expr = pl.lit("other")
+    for route, page in _ROUTES.items():
+        expr = pl.when(rel == route).then(pl.lit(page)).otherwise(expr)
+    expr = pl.when(path.str.starts_with(admin_dir)).then(expr).otherwise(pl.lit(None, pl.String))
+    return (pl.when(expr.is_in(["customer_list", "order_list"]) & (mode.fill_null("") == "csv"))
+            .then(expr.str.replace("_list", "_csv")).otherwise(expr))
+
+
 def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -> pl.DataFrame:
     cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
             "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String, "mode": pl.String}
@@ -263,12 +275,7 @@ def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -
         if c not in f.columns:
             f = f.with_columns(pl.lit(None, dtype=t).alias(c))
     f = f.select([pl.col(c).cast(t) for c, t in cols.items()])
-    rows = []
-    for r in f.iter_rows(named=True):
-        if r["page"] is None:
-            r["page"] = admin_page(r["path"], r["mode"], admin_dir)
-        rows.append(r)
-    f = pl.DataFrame(rows, schema=cols)
+    f = f.with_columns(pl.coalesce(pl.col("page"), page_expr(pl.col("path"), pl.col("mode"), admin_dir)).alias("page"))
     return f.with_columns(pl.lit(attacker).alias("attacker"))
 
 
@@ -345,10 +352,16 @@ def viewed_records(
     conns = connection_table(st, ptabs)
 
     # ---- attribution --------------------------------------------------------------------------
+    tol = dt.timedelta(seconds=tolerance_s)
+    starts = conns.filter(pl.col("n_person_selects") > 0).select(pl.col("start").alias("_cs")).sort("_cs")
+    if oth.height and starts.height:
+        # only requests near a connection that read person tables matter for time attribution
+        oth = (oth.sort("ts").join_asof(starts, left_on="ts", right_on="_cs", strategy="nearest",
+                                         tolerance=tol, check_sortedness=False)
+               .filter(pl.col("_cs").is_not_null()).drop("_cs"))
     allreq = pl.concat([att, oth], how="vertical") if oth.height else att
     req_rows = allreq.sort("ts").to_dicts()
     req_ts = [r["ts"] for r in req_rows]
-    tol = dt.timedelta(seconds=tolerance_s)
     import bisect
 
     att_by_sid: dict[str, list[dict]] = {}

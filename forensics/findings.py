@@ -1,0 +1,341 @@
+"""The investigation in one call, and findings.json (CONTRACT section 5).
+
+:func:`investigate` runs every detector and exposure calculator on a case and keeps every table
+in an :class:`Investigation`; :func:`findings_dict` turns it into the findings.json object.
+Nothing here writes files; nothing here knows the sample case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from forensics import cards as cardlib
+from forensics.detectors import admin as d_admin
+from forensics.detectors import attackers as d_attackers
+from forensics.detectors import backdoor as d_backdoor
+from forensics.detectors import phases as d_phases
+from forensics.detectors import skim as d_skim
+from forensics.detectors import sqli as d_sqli
+from forensics.detectors import tampering as d_tampering
+from forensics.exposure.cards import TestMarkers, card_entries, card_payment_methods, confirmed_cards, possible_cards
+from forensics.exposure.counts import affected_persons, count_evidence, exposure_counts
+from forensics.exposure.viewed import ViewedResult, viewed_records
+from forensics.exposure.windows import Window, exposure_windows
+
+__all__ = ["Investigation", "investigate", "findings_dict", "evidence_table"]
+
+PHASE_NAMES = ("sqli_first", "attacker_admin_login", "backdoor_installed", "card_form_tampered", "containment")
+
+
+@dataclass
+class Investigation:
+    """Every table of one investigation (UTC instants; the case zone only for display).
+
+    Attributes
+    ----------
+    case : the opened case (``forensics.case.Case``).
+    evidence : ``path, sha256, size, records, rejected`` per input file.
+    rejects : every evidence type's rejects.
+    sqli : flagged SQL injection requests.
+    logins, sessions, baseline_ips, new_ip_logins : admin logins, sessions by sid, admin IPs seen
+        before the first attack, logins from new IPs.
+    backdoors, backdoor_hits : backdoor files and every request to them.
+    attacker_ips : ``ATTACKER_IPS`` (ip, reasons, first_seen, last_seen).
+    attacker_requests : attacker admin requests (provenance, client_ip, path, status, sid, page...).
+    tampered : changed code files, tampered first.
+    skim_candidates, skim_records : skim files and their card records (masked + keyed hash).
+    phases : name -> ``detectors.phases.Phase``.
+    windows : name -> :class:`~forensics.exposure.windows.Window`.
+    viewed : :class:`~forensics.exposure.viewed.ViewedResult` (connections, replays, rows, persons).
+    payment_methods, card_entries, cards_confirmed, cards_possible : card exposure tables.
+    counts : the ``counts`` object; count_table : per count, rule and evidence.
+    affected : masked affected-person list (notification letters).
+    session_ips : admin sid -> IP that opened the session.
+    notes : why a value is null / a bound (key -> reason).
+    """
+
+    case: Any
+    evidence: pl.DataFrame
+    rejects: pl.DataFrame
+    sqli: pl.DataFrame
+    logins: pl.DataFrame
+    sessions: pl.DataFrame
+    baseline_ips: pl.DataFrame
+    new_ip_logins: pl.DataFrame
+    backdoors: pl.DataFrame
+    backdoor_hits: pl.DataFrame
+    attacker_ips: pl.DataFrame
+    attacker_requests: pl.DataFrame
+    tampered: pl.DataFrame
+    skim_candidates: pl.DataFrame
+    skim_records: pl.DataFrame
+    phases: dict
+    windows: dict[str, Window]
+    viewed: ViewedResult | None
+    payment_methods: pl.DataFrame
+    card_entries: pl.DataFrame
+    cards_confirmed: pl.DataFrame
+    cards_possible: pl.DataFrame
+    counts: dict[str, Any]
+    count_table: pl.DataFrame
+    affected: pl.DataFrame
+    session_ips: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def timezone(self) -> str:
+        return self.case.timezone
+
+    @property
+    def attacker_ip_list(self) -> list[str]:
+        return sorted(self.attacker_ips["ip"].to_list()) if self.attacker_ips.height else []
+
+    @property
+    def viewed_persons(self) -> pl.DataFrame:
+        return self.viewed.persons if self.viewed is not None else pl.DataFrame()
+
+    def whatif(self, **edges) -> dict[str, Any]:
+        """Counts for other window edges / attacker IPs (:func:`forensics.exposure.whatif.whatif`)."""
+        from forensics.exposure.whatif import whatif
+
+        return whatif(self, **edges)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def evidence_table(case) -> pl.DataFrame:
+    """``path`` (relative to the case folder), ``sha256, size, records, rejected`` for every
+    evidence file the case names (the ``server/`` copy is inventoried by the loaders instead)."""
+    root = Path(case.root)
+    counts = {}
+    try:
+        rc = case.record_counts()
+        counts = {r["source"]: (r["records"], r["rejected"]) for r in rc.iter_rows(named=True)}
+    except Exception as e:  # noqa: BLE001 - a loader failing must not lose the hash list
+        counts = {"__error__": (None, None)}
+        _ = e
+    rows = []
+    for key, paths in sorted(case.evidence.items()):
+        if key == "server_files":
+            continue
+        for p in paths:
+            p = Path(p)
+            if not p.is_file():
+                continue
+            rel = p.resolve().relative_to(root.resolve()).as_posix() if p.resolve().is_relative_to(root.resolve()) else p.as_posix()
+            rec, rej = counts.get(rel, (0, 0))
+            rows.append({"path": rel, "kind": key, "sha256": _sha256(p), "size": p.stat().st_size,
+                         "records": rec, "rejected": rej})
+    return pl.DataFrame(rows, schema={"path": pl.String, "kind": pl.String, "sha256": pl.String, "size": pl.Int64,
+                                      "records": pl.Int64, "rejected": pl.Int64}).sort("path")
+
+
+def _first_evidence(phase) -> dict[str, Any]:
+    if phase is None:
+        return {}
+    ev = phase.evidence
+    out: dict[str, Any] = {"what": phase.note}
+    if ev is not None and ev.height:
+        r = ev.row(0, named=True)
+        out.update(source=r["source"], line_no=r["line_no"], ts=r["ts"])
+    return out
+
+
+def _contents(case, paths) -> pl.DataFrame | None:
+    paths = sorted({p for p in paths if p})
+    if not paths or getattr(case, "server_root", None) is None:
+        return None
+    return case.server_file_bytes(paths)
+
+
+def investigate(case) -> Investigation:
+    """Run the whole analysis on an opened case (``forensics.case.open_case``)."""
+    tz = case.timezone
+    admin_dir = case.admin_dir
+    notes: dict[str, str] = {}
+    access = case.access_log().collect().lazy()
+    app = case.app_log().collect().lazy()
+    fs = case.fs_files()
+    sf = case.server_files()
+
+    sqli = d_sqli.detect_sqli(access).collect()
+    logins = d_admin.admin_logins(access, app, admin_dir)
+    first = d_attackers.first_attack(sqli)
+    baseline = d_admin.baseline_admin_ips(logins, first)
+    new_logins = d_admin.new_ip_admin_logins(
+        logins, internal_ips=case.facts.internal_ips, baseline_ips=baseline["ip"].to_list())
+
+    bd = d_backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first)
+    contents = _contents(case, bd["server_path"].to_list())
+    if contents is not None:
+        bd = d_backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first,
+                                  contents=contents)
+    bd_hits = d_backdoor.backdoor_requests(access, [p for p in bd["url_path"].to_list() if p])
+    ips = d_attackers.attacker_ips(sqli, bd_hits, new_logins, access=access)
+    ip_list = ips["ip"].to_list()
+    sessions = d_admin.admin_sessions(app)
+    att_req = d_admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions)
+
+    changed = d_tampering.changed_code_files(fs, since=first)
+    tampered = d_tampering.tampered_files(fs, _contents(case, changed["path"].to_list()), since=first)
+    writes_to = tampered.filter(pl.col("tampered").fill_null(False))["writes_to"].drop_nulls().to_list()
+    cand = d_skim.skim_candidates(sf, writes_to=writes_to)
+    skim = d_skim.skim_records(_contents(case, cand["path"].to_list()), tz=tz)
+
+    phases = d_phases.incident_phases(sqli=sqli, logins=logins, attacker_ips=ip_list, backdoors=bd,
+                                      tampered=tampered, access=access, containment=case.facts.containment)
+    last_req = att_req.sort("ts").tail(1)
+    edge_ev = {name: _first_evidence(p) for name, p in phases.items()}
+    if last_req.height:
+        r = last_req.row(0, named=True)
+        edge_ev["last_attacker_admin_request"] = {"what": f"last attacker admin request {r['path']}",
+                                                  "source": r["source"], "line_no": r["line_no"], "ts": r["ts"]}
+    windows = exposure_windows({k: p.ts for k, p in phases.items()},
+                               last_admin_request=last_req["ts"][0] if last_req.height else None,
+                               evidence=edge_ev)
+
+    db = {k.lower(): v.collect() for k, v in case.db_tables().items()}
+    viewed: ViewedResult | None
+    if att_req.height == 0:
+        viewed = None
+        notes["viewed_persons"] = "no attacker admin requests found"
+    elif not db:
+        viewed = None
+        notes["viewed_persons"] = "no database exports in the case: nothing to replay against"
+    else:
+        other = (access.filter(pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
+                 .select("ts", "source", "line_no", "client_ip", "path", "status").collect())
+        known = set(app.filter(pl.col("sid").is_not_null()).select("sid").unique().collect()["sid"].to_list())
+        viewed = viewed_records(case.query_log(), db, att_req, tz=tz, other_requests=other, known_sids=known,
+                                admin_dir=admin_dir, window_end=windows["admin_access"].end)
+        if viewed.reason:
+            notes["viewed_persons"] = viewed.reason
+
+    markers_cfg = case.facts.test_markers
+    markers = TestMarkers.of(
+        customer_ids=markers_cfg.customer_ids, emails=markers_cfg.emails,
+        card_keys=[cardlib.card_key(n) for n in markers_cfg.card_numbers])
+    pay = card_payment_methods(db.get("dtb_payment"), getattr(case.facts, "card_payment_ids", None))
+    if pay.height == 0:
+        notes["card_entries"] = ("no credit-card payment method identified in dtb_payment"
+                                 if "dtb_payment" in db else "no dtb_payment export: card entries unknown")
+    entries = card_entries(db.get("dtb_order"), pay["payment_id"].to_list(), markers)
+    confirmed = confirmed_cards(skim, entries, markers)
+    possible = possible_cards(entries, confirmed, windows["backdoor"])
+    if windows["backdoor"].interval is None:
+        notes["cards_possible"] = f"backdoor window {windows['backdoor'].reason}"
+    counts = exposure_counts(viewed, confirmed, possible)
+    if "dtb_order" not in db:
+        notes["cards_possible"] = "no dtb_order export: card entries unknown"
+    return Investigation(
+        case=case, evidence=evidence_table(case), rejects=case.rejects().collect(), sqli=sqli, logins=logins,
+        sessions=sessions, baseline_ips=baseline, new_ip_logins=new_logins, backdoors=bd, backdoor_hits=bd_hits,
+        attacker_ips=ips, attacker_requests=att_req, tampered=tampered, skim_candidates=cand, skim_records=skim,
+        phases=phases, windows=windows, viewed=viewed, payment_methods=pay, card_entries=entries,
+        cards_confirmed=confirmed, cards_possible=possible, counts=counts,
+        count_table=count_evidence(counts, viewed, confirmed, possible, windows),
+        affected=affected_persons(viewed, confirmed, possible, db),
+        session_ips={r["sid"]: r["opened_ip"] for r in sessions.iter_rows(named=True) if r["opened_ip"]},
+        notes=notes,
+    )
+
+
+def _iso(t: dt.datetime | None, zone: ZoneInfo) -> str | None:
+    return t.astimezone(zone).isoformat() if t is not None else None
+
+
+def findings_dict(inv: Investigation) -> dict[str, Any]:
+    """The findings.json object (CONTRACT section 5) plus extra keys:
+    ``phases_reason``, ``windows_reason``, ``counts_reason`` (why a value is null),
+    ``phase_evidence`` / ``window_evidence`` (rows that set each value), ``attacker_ip_reasons``,
+    ``viewed`` (replay summary), ``cards`` (masked confirmed/possible lists), ``skim_candidates``."""
+    tz = inv.timezone
+    zone = ZoneInfo(tz)
+    phases, reasons, pev = {}, {}, {}
+    for name in PHASE_NAMES:
+        p = inv.phases.get(name)
+        phases[name] = _iso(p.ts if p else None, zone)
+        if p is None or p.ts is None:
+            reasons[name] = p.note if p else "not computed"
+        if p is not None and p.evidence is not None and p.evidence.height:
+            pev[name] = [{"source": r["source"], "line_no": r["line_no"], "ts": _iso(r["ts"], zone)}
+                         for r in p.evidence.sort("source", "line_no").iter_rows(named=True)]
+    windows, wreasons, wev = {}, {}, {}
+    for name in sorted(inv.windows):
+        w = inv.windows[name]
+        windows[name] = w.to_iso(tz)
+        if w.interval is None:
+            wreasons[name] = w.reason
+        wev[name] = {side: {k: (_iso(v, zone) if isinstance(v, dt.datetime) else v) for k, v in ev.items()}
+                     for side, ev in (("opened_by", w.opened_by), ("closed_by", w.closed_by))}
+    counts = dict(inv.counts)
+    creasons = {k: v for k, v in inv.notes.items()}
+    skim_files = sorted(set(inv.skim_records["skim_file"].to_list())) if inv.skim_records.height else []
+    tampered = inv.tampered.filter(pl.col("tampered").fill_null(False))
+    v = inv.viewed
+    viewed_summary = None
+    if v is not None:
+        rep = v.replays
+        viewed_summary = {
+            "mode": v.mode,
+            "reason": v.reason,
+            "connections": v.connections.group_by("attribution").len().sort("attribution").rows()
+            if v.connections.height else [],
+            "replayed_selects": rep.filter(pl.col("status") == "ok").height,
+            "not_replayed": [
+                {"source": r["source"], "line_no": r["line_no"], "status": r["status"], "reason": r["reason"]}
+                for r in rep.filter(pl.col("status") != "ok").sort("source", "line_no").iter_rows(named=True)
+            ],
+            "ambiguous_connections": v.connections.filter(pl.col("attribution") == "ambiguous").height
+            if v.connections.height else 0,
+            "estimated_rows": int(v.rows["estimated"].sum()) if v.rows.height else 0,
+            "change_problems": v.change_problems.height if v.change_problems is not None else 0,
+        }
+    cards = {
+        "confirmed": [
+            {"card": r["card_masked"], "order_id": r["order_id"], "records": r["n_records"],
+             "skim_files": r["skim_files"], "first_entered": _iso(r["first_entered"], zone),
+             "match": r["match"], "test": r["is_test"], "test_reason": r["test_reason"]}
+            for r in inv.cards_confirmed.iter_rows(named=True)
+        ],
+        "possible_orders": sorted(o for r in inv.cards_possible.iter_rows(named=True) for o in r["order_ids"]),
+        "payment_methods": inv.payment_methods["payment_id"].to_list(),
+    }
+    return {
+        "case": inv.case.id,
+        "title": getattr(inv.case, "title", None),
+        "timezone": tz,
+        "phases": phases,
+        "phases_reason": reasons,
+        "phase_evidence": pev,
+        "attacker_ips": inv.attacker_ip_list,
+        "attacker_ip_reasons": {r["ip"]: r["reasons"] for r in inv.attacker_ips.sort("ip").iter_rows(named=True)},
+        "backdoor_paths": sorted(p for p in inv.backdoors["url_path"].to_list() if p),
+        "tampered_files": sorted(tampered["path"].to_list()),
+        "skim_files": skim_files,
+        "skim_candidates": sorted(inv.skim_candidates["path"].to_list()) if inv.skim_candidates.height else [],
+        "windows": windows,
+        "windows_reason": wreasons,
+        "window_evidence": wev,
+        "counts": counts,
+        "counts_reason": creasons,
+        "viewed": viewed_summary,
+        "cards": cards,
+        "evidence": [
+            {"path": r["path"], "sha256": r["sha256"], "records": r["records"], "rejected": r["rejected"]}
+            for r in inv.evidence.sort("path").iter_rows(named=True)
+        ],
+    }
