@@ -1,0 +1,76 @@
+"""Tables as of a moment, and the locked-down replay engine."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, primary_keys, statement_table
+from tests.exposure.world import TZ, QueryLog, customers, jst
+
+
+def build(ql: QueryLog, tab: pl.DataFrame) -> tuple[AsOfTables, pl.DataFrame]:
+    st = statement_table(ql.frame())
+    return AsOfTables.build({"dtb_customer": tab}, st, TZ), st
+
+
+def seq_of(st: pl.DataFrame, needle: str) -> tuple[int, object]:
+    r = st.filter(pl.col("argument").str.contains(needle, literal=True)).row(0, named=True)
+    return r["seq"], r["ts"]
+
+
+def test_primary_keys():
+    assert primary_keys({"dtb_customer": customers([]), "dtb_x": pl.DataFrame({"a": [1], "b_id": [2]})}) == \
+        {"dtb_customer": "customer_id", "dtb_x": "b_id"}
+
+
+def test_hard_deleted_row_is_rebuilt_from_its_insert():
+    tab = customers([{"customer_id": 1}])
+    ql = (QueryLog()
+          .conn(1, "2017-04-01 00:00:00", None, ["INSERT INTO dtb_customer (customer_id, name01, del_flg, create_date) "
+                                                 "VALUES (5, 'gone', 0, '2017-04-01 00:00:00')"])
+          .conn(2, "2017-04-02 00:00:00", None, ["SELECT 'probe'"])
+          .conn(3, "2017-04-03 00:00:00", None, ["DELETE FROM dtb_customer WHERE customer_id = 5"])
+          .conn(4, "2017-04-04 00:00:00", None, ["SELECT 'after'"]))
+    asof, st = build(ql, tab)
+    df, flags = asof.at("dtb_customer", *seq_of(st, "'probe'"))
+    assert sorted(df["customer_id"].to_list()) == [1, 5]
+    assert df.filter(pl.col("customer_id") == 5)["create_date"].to_list() == [jst("2017-04-01 00:00:00")]
+    assert "rebuilt" in flags[5][0]
+    df, _ = asof.at("dtb_customer", *seq_of(st, "'after'"))
+    assert df["customer_id"].to_list() == [1]
+
+
+def test_values_as_set_at_the_moment():
+    tab = customers([{"customer_id": 1, "update_date": "2017-04-03 00:00:00"}])
+    tab = tab.with_columns(pl.lit("new").alias("name01"))
+    ql = (QueryLog()
+          .conn(1, "2017-04-01 00:00:00", None, ["UPDATE dtb_customer SET name01 = 'mid', update_date = '2017-04-01 00:00:00' WHERE customer_id = 1"])
+          .conn(2, "2017-04-02 00:00:00", None, ["SELECT 'probe'"])
+          .conn(3, "2017-04-03 00:00:00", None, ["UPDATE dtb_customer SET name01 = 'new', update_date = '2017-04-03 00:00:00' WHERE customer_id = 1"]))
+    asof, st = build(ql, tab)
+    df, flags = asof.at("dtb_customer", *seq_of(st, "'probe'"))
+    assert df.row(0, named=True)["name01"] == "mid"
+    assert df.row(0, named=True)["update_date"] == jst("2017-04-01 00:00:00")
+    assert flags == {}
+    assert asof.problems.height == 0
+
+
+def test_unapplicable_change_is_reported():
+    ql = QueryLog().conn(1, "2017-04-01 00:00:00", None, ["UPDATE dtb_customer SET point = 0 WHERE email LIKE '%x'"])
+    asof, _ = build(ql, customers([{"customer_id": 1}]))
+    assert asof.problems["reason"].to_list() == ["WHERE does not name rows by customer_id"]
+
+
+def test_replayer_runs_selects_only_and_reads_no_files():
+    eng = SafeReplayer()
+    eng.register("t", pl.DataFrame({"a": [1, 2, 3]}))
+    _, cols, rows = eng.select("SELECT `a` FROM t ORDER BY a LIMIT 1, 1")
+    assert cols == ["a"] and rows == [(2,)]
+    for bad in ["DELETE FROM t", "SELECT * FROM read_csv('/etc/passwd')", "SELECT 1; SELECT 2",
+                "SELECT * FROM t; COPY t TO '/tmp/x.csv'"]:
+        with pytest.raises(ReplayError):
+            eng.select(bad)
+    with pytest.raises(Exception):
+        eng.con.execute("SET enable_external_access = true")
+    eng.close()
