@@ -38,7 +38,7 @@ def test_schema_and_sqli_tags():
     tl = build()
     assert tl.schema == schemas.TIMELINE
     tagged = tl.filter(pl.col("tags").list.contains("sqli") & (pl.col("source") == "logs/httpd/access_log"))
-    assert sorted(tagged["line_no"].to_list()) == [3, 4]
+    assert sorted(tagged["line_no"].to_list()) == [3, 4, 22]
     assert tl["ts"].is_sorted()
     assert {"skim", "tampered", "phase", "backdoor", "admin", "attacker", "card_entry"} <= set(tl["tags"].explode().to_list())
 

@@ -6,8 +6,9 @@
 - ``backdoor_installed``: the earliest backdoor upload (else its creation time in the bodyfile).
 - ``card_form_tampered``: the modification time of the tampered card-entry code (a tampered file
   that reads card fields; the earliest when there are several).
-- ``containment``: ``facts.containment``; checked against the first 403 answered to an attacker
-  IP after the first attack (``containment_observed``); ``containment_agrees`` tells whether the
+- ``containment``: ``facts.containment``; checked against the block seen in the access log
+  (:func:`observed_block`: the first 403 after which an attacker IP only got 403;
+  ``containment_observed``); ``containment_agrees`` tells whether the
   two lie within ``containment_tolerance``. Without the fact, the observed time stands in.
 
 All values UTC, ``None`` where the evidence is missing.
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-__all__ = ["PHASES", "Phase", "incident_phases", "phases_frame"]
+__all__ = ["PHASES", "Phase", "incident_phases", "observed_block", "phases_frame"]
 
 PHASES = ("sqli_first", "attacker_admin_login", "backdoor_installed", "card_form_tampered", "containment")
 
@@ -120,28 +121,51 @@ def incident_phases(
             _ev(r, "modified", "source", "line_no", pl.format("{} modified", "path")),
         )
 
-    observed = None
-    obs_ev = _empty()
-    if access is not None and attackers:
-        lf = access.lazy().filter((pl.col("status") == 403) & pl.col("client_ip").is_in(attackers))
-        if out["sqli_first"].ts is not None:
-            lf = lf.filter(pl.col("ts") >= out["sqli_first"].ts)
-        f = lf.sort("ts").head(1).collect()
-        if not f.is_empty():
-            observed = f["ts"][0]
-            obs_ev = _ev(f, "ts", "source", "line_no", pl.format("first 403 to attacker IP {}", "client_ip"))
+    observed, obs_ev = observed_block(access, attackers, since=out["sqli_first"].ts) if access is not None else (None, _empty())
     agrees = None if (observed is None or containment is None) else abs(observed - containment) <= containment_tolerance
     extra = {"containment_fact": containment, "containment_observed": observed, "containment_agrees": agrees}
     if containment is not None:
         note = "facts.containment" + (
-            "" if observed is None else (" (agrees with the first 403 to an attacker IP)" if agrees else " (differs from the first 403 to an attacker IP)")
+            "" if observed is None else (" (agrees with the block seen in the access log)" if agrees else " (differs from the block seen in the access log)")
         )
         out["containment"] = Phase("containment", containment, note, obs_ev, extra)
     elif observed is not None:
-        out["containment"] = Phase("containment", observed, "first 403 answered to an attacker IP (no facts.containment)", obs_ev, extra)
+        out["containment"] = Phase("containment", observed, "attacker IPs refused (403) from here on (no facts.containment)", obs_ev, extra)
     else:
         out["containment"] = Phase("containment", None, "no facts.containment and no 403 to an attacker IP", obs_ev, extra)
     return out
+
+
+def observed_block(access: pl.LazyFrame | pl.DataFrame, attacker_ips, *, since=None, min_blocked: int = 2):
+    """When the attacker IPs were blocked, as the access log shows it.
+
+    Per attacker IP: the first 403 after its last non-403 answer (from then on it only got 403),
+    when at least ``min_blocked`` requests were refused that way (one stray 403 for a forbidden
+    path is not a block). Returns ``(earliest such instant or None, evidence rows)``.
+    """
+    attackers = sorted(set(attacker_ips))
+    if not attackers:
+        return None, _empty()
+    lf = access.lazy().filter(pl.col("client_ip").is_in(attackers))
+    if since is not None:
+        lf = lf.filter(pl.col("ts") >= since)
+    req = lf.select("ts", "source", "line_no", "client_ip", "status").collect()
+    last_ok = req.filter(pl.col("status") != 403).group_by("client_ip").agg(last_ok=pl.col("ts").max())
+    blocked = (
+        req.filter(pl.col("status") == 403)
+        .join(last_ok, on="client_ip", how="left")
+        .filter(pl.col("last_ok").is_null() | (pl.col("ts") > pl.col("last_ok")))
+        .sort("ts", "source", "line_no")
+    )
+    firsts = (
+        blocked.group_by("client_ip")
+        .agg(pl.all().first(), n=pl.len())
+        .filter(pl.col("n") >= min_blocked)
+        .sort("ts")
+    )
+    if firsts.is_empty():
+        return None, _empty()
+    return firsts["ts"][0], _ev(firsts, "ts", "source", "line_no", pl.format("attacker IP {} refused (403) from here on", "client_ip"))
 
 
 def phases_frame(phases: dict[str, Phase]) -> pl.DataFrame:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import polars as pl
 
 __all__ = [
+    "PREFILTER",
     "SQLI_RULES",
     "DECODE_ROUNDS",
     "normalise_expr",
@@ -118,6 +119,14 @@ SQLI_RULES: tuple[tuple[str, str, str, str], ...] = (
     ("comment-terminator", "other", r"['\"]\s*\)*\s*(?:--(?:\s|$|-)|#)", "quote closed then the rest commented out: admin'-- , ')#"),
 )
 
+#: A text can only match a rule when it holds one of these (raw, case-insensitive): every rule
+#: needs whitespace (" ", "+", %09/%0a/%20, /**/), a quote, a parenthesis, ";", "#", "<", a hex
+#: literal or one of the listed words. Texts without any are skipped before decoding.
+PREFILTER: tuple[str, ...] = (
+    " ", "+", "%0", "%2", "%3", "%5", "%7", "'", '"', "(", ")", ";", "#", "/*", "--", "<", "@@", "0x", ",",
+    "&#", "information_schema", "mysql.user", "sysobjects", "pg_catalog", "sqlite_master", "all_tables",
+)
+
 #: Identifiers inside an injected select list that are SQL functions or keywords, not columns.
 _NOT_COLUMNS = frozenset(
     "select distinct all concat concat_ws ifnull isnull cast convert char as from count mid ord "
@@ -144,15 +153,20 @@ def normalise_expr(expr: pl.Expr, *, rounds: int = DECODE_ROUNDS) -> pl.Expr:
     return e.str.strip_chars()
 
 
-def _rule_hits(payload: pl.Expr, rules=SQLI_RULES) -> tuple[pl.Expr, pl.Expr]:
-    """(rule_ids, techniques) list expressions for the rules firing on ``payload``."""
+def _with_rule_hits(lf: pl.LazyFrame, payload: str = "payload", rules=SQLI_RULES) -> pl.LazyFrame:
+    """Add ``rule_ids`` and ``techniques`` (lists) for the rules firing on column ``payload``.
+
+    Each regex runs once per row (boolean helper columns), the lists are built from those.
+    """
+    flags = [f"__r{i}" for i in range(len(rules))]
+    lf = lf.with_columns([pl.col(payload).str.contains(rx).alias(f) for f, (_id, _t, rx, _c) in zip(flags, rules)])
     ids = pl.concat_list(
-        [pl.when(payload.str.contains(rx)).then(pl.lit(rid)).otherwise(pl.lit(None, pl.String)) for rid, _t, rx, _c in rules]
+        [pl.when(pl.col(f)).then(pl.lit(rid)).otherwise(pl.lit(None, pl.String)) for f, (rid, _t, _rx, _c) in zip(flags, rules)]
     ).list.drop_nulls()
     techs = pl.concat_list(
-        [pl.when(payload.str.contains(rx)).then(pl.lit(t)).otherwise(pl.lit(None, pl.String)) for _r, t, rx, _c in rules]
+        [pl.when(pl.col(f)).then(pl.lit(t)).otherwise(pl.lit(None, pl.String)) for f, (_r, t, _rx, _c) in zip(flags, rules)]
     ).list.drop_nulls().list.unique(maintain_order=True)
-    return ids, techs
+    return lf.with_columns(rule_ids=ids, techniques=techs).drop(flags)
 
 
 def _targets(payload: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -211,15 +225,23 @@ def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] 
     target_raw, path, status, bytes, user_agent, payload`` (normalised text),
     ``techniques: list[str]``, ``rule_ids: list[str]``, ``tables: list[str]``, ``columns: list[str]``.
     """
-    lf = access.lazy()
-    text = pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=" ")
-    ids, techs = _rule_hits(pl.col("payload"))
+    lf = access.lazy().with_columns(__text=pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=" "))
     tables, columns = _targets(pl.col("payload"))
-    return (
-        lf.with_columns(payload=normalise_expr(text))
-        .with_columns(rule_ids=ids, techniques=techs)
+    # Logs repeat the same targets many times: decode and match each distinct text once, and
+    # only texts that contain a character or word some rule needs (PREFILTER) at all.
+    texts = (
+        lf.select("__text")
+        .unique()
+        .filter(pl.col("__text").str.contains_any(list(PREFILTER), ascii_case_insensitive=True))
+        .with_columns(payload=normalise_expr(pl.col("__text")))
+    )
+    flagged = (
+        _with_rule_hits(texts)
         .filter(pl.col("rule_ids").list.len() > 0)
         .with_columns(tables=tables, columns=columns)
+    )
+    return (
+        lf.join(flagged, on="__text", how="inner")
         .select(
             "ts", "source", "line_no", "client_ip", "method", "target_raw", "path", "status", "bytes",
             "user_agent", "payload", "techniques", "rule_ids", "tables", "columns",
@@ -275,11 +297,10 @@ def sqli_query_reach(
         .with_columns(payload=normalise_expr(pl.col("argument"), rounds=0))
     )
     rules = tuple(r for r in SQLI_RULES if r[0] not in ("info-schema", "comment-terminator", "sys-vars"))
-    ids, techs = _rule_hits(pl.col("payload"), rules)
     tables, columns = _targets(pl.col("payload"))
     # tables of the whole statement (the app's own FROM/JOIN too) are what the query touched
     out = (
-        q.with_columns(rule_ids=ids, techniques=techs)
+        _with_rule_hits(q, "payload", rules)
         .filter(pl.col("rule_ids").list.len() > 0)
         .with_columns(tables=tables, columns=columns, statement=pl.col("argument").str.slice(0, 500))
         .select("ts", "source", "line_no", "conn_id", "statement", "techniques", "rule_ids", "tables", "columns")

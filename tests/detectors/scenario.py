@@ -34,7 +34,9 @@ ACCESS = frames.access(
         {"ts": "2018-05-05 06:00:00", "client_ip": CUSTOMER, "method": "POST", "target": "/shopping/load_payment_module.php", "status": 200},
         {"ts": "2018-05-05 07:00:00", "client_ip": CUSTOMER, "method": "POST", "target": "/shopping/load_payment_module.php", "status": 200},
         {"ts": "2018-05-05 08:00:00", "client_ip": CUSTOMER, "method": "POST", "target": "/shopping/load_payment_module.php", "status": 200},
+        {"ts": "2018-05-02 03:00:00", "client_ip": ATT, "target": "/data/", "status": 403},
         {"ts": "2018-05-06 00:00:00", "client_ip": ATT, "target": "/", "status": 403},
+        {"ts": "2018-05-06 00:00:09", "client_ip": ATT, "target": "/products/detail.php?product_id=1+AND+SLEEP(5)", "status": 403},
     ]
 )
 

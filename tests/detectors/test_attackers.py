@@ -23,7 +23,7 @@ def test_attacker_ips_and_reasons():
         S.SHELL: ["backdoor_request"],
     }
     # first/last seen over every request of the IP (the 403 after containment included)
-    assert out.filter(pl.col("ip") == S.ATT)["last_seen"][0] == S.frames.ts("2018-05-06 00:00:00")
+    assert out.filter(pl.col("ip") == S.ATT)["last_seen"][0] == S.frames.ts("2018-05-06 00:00:09")
 
 
 def test_vendor_and_staff_are_not_attackers_without_attack():

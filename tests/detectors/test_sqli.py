@@ -178,3 +178,21 @@ def test_query_log_reach():
     assert {"login_id", "password"} <= set(out["columns"][0].to_list())
     assert out["req_line_no"].to_list() == [42]
     assert out["client_ip"].to_list() == ["203.0.113.5"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TOKENS = ["1", "3", "a", "=", "&", "'", '"', "(", ")", ",", ".", ";", "#", "-", "+", " ", "%20", "%27", "%2527", "%0a",
+           "/**/", "/*!50000", "*/", "and", "or", "union", "select", "sleep", "from", "0x41424344", "@@version", "<", ">",
+           "information_schema", "char", "order", "by", "not", "x", "id", "?"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=14))
+def test_prefilter_never_hides_a_match(tokens):
+    text = "/p.php?id=" + "".join(tokens)
+    frame = pl.DataFrame({"t": [text]})
+    hit = sqli._with_rule_hits(frame.lazy().with_columns(payload=sqli.normalise_expr(pl.col("t")))).collect()["rule_ids"][0]
+    if len(hit):
+        assert any(p.lower() in text.lower() for p in sqli.PREFILTER), (text, hit.to_list())
