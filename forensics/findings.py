@@ -294,10 +294,12 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
             "reason": v.reason,
             "connections": v.connections.group_by("attribution").len().sort("attribution").rows()
             if v.connections.height else [],
-            "replayed_selects": rep.filter(pl.col("status") == "ok").height,
+            "replayed_selects": rep.filter(pl.col("status").str.starts_with("ok")).height,
+            "uncertain_selects": rep.filter(pl.col("status") == "ok_uncertain").height,
+            "uncertain_persons": len(v.uncertain),
             "not_replayed": [
                 {"source": r["source"], "line_no": r["line_no"], "status": r["status"], "reason": r["reason"]}
-                for r in rep.filter(pl.col("status") != "ok").sort("source", "line_no").iter_rows(named=True)
+                for r in rep.filter(~pl.col("status").str.starts_with("ok")).sort("source", "line_no").iter_rows(named=True)
             ],
             "ambiguous_connections": v.connections.filter(pl.col("attribution") == "ambiguous").height
             if v.connections.height else 0,

@@ -163,6 +163,7 @@ class AsOfTables:
     pk_of: dict[str, str] = field(default_factory=dict)
     ops: dict[str, dict[Any, list[_Op]]] = field(default_factory=dict)
     problems: pl.DataFrame | None = None
+    log_start: dt.datetime | None = None
     _maxseq: dict[str, dict[Any, int]] = field(default_factory=dict)
 
     @classmethod
@@ -180,6 +181,7 @@ class AsOfTables:
         zone = ZoneInfo(tz)
         probs: list[dict[str, Any]] = []
         if statements is not None and statements.height:
+            self.log_start = statements["ts"].min()
             cand = statements.filter(pl.col("keyword").is_in(["INSERT", "REPLACE", "UPDATE", "DELETE"]))
             for r in cand.select("seq", "ts", "source", "line_no", "argument").iter_rows(named=True):
                 now_local = r["ts"].astimezone(zone).replace(tzinfo=None) if r["ts"] else None
@@ -213,8 +215,13 @@ class AsOfTables:
         )
         return self
 
-    def at(self, table: str, seq: int, ts: dt.datetime) -> tuple[pl.DataFrame, dict[Any, list[str]]]:
+    def at(self, table: str, seq: int, ts: dt.datetime, *, estimate: str = "low") -> tuple[pl.DataFrame, dict[Any, list[str]]]:
         """``table`` as it stood just before statement ``seq`` (logged at ``ts``).
+
+        ``estimate`` chooses the stand-in for an ``update_date`` whose value before a later change
+        the log does not tell: ``low`` = the row's ``create_date`` (its lower bound), ``high`` =
+        the start of the query log (any later value would have been logged), capped at ``ts``.
+        Replaying with both shows whether a page's rows depend on the unknown value.
 
         Returns (frame with the export's schema, flags: pk -> reasons the row's values are
         estimated). Rows are those that existed; values as set by the changes up to ``seq``.
@@ -304,8 +311,14 @@ class AsOfTables:
                     row[c] = 0 if schema[c].is_integer() else "0"
                     why.append(f"{c}: before {later.source}:{later.line_no} assumed 0")
                 elif c == "update_date" and "create_date" in row:
-                    row[c] = row.get("create_date")
-                    why.append(f"update_date: before {later.source}:{later.line_no} unknown, create_date used")
+                    lo = row.get("create_date")
+                    hi = min(ts, self.log_start) if self.log_start is not None else ts
+                    if estimate == "high" and (lo is None or hi >= lo):
+                        row[c] = hi
+                    else:
+                        row[c] = lo
+                    why.append(f"update_date: before {later.source}:{later.line_no} unknown "
+                               f"(between create_date and the log start)")
                 else:
                     why.append(f"{c}: before {later.source}:{later.line_no} unknown, end value used")
             if why:

@@ -35,6 +35,7 @@ def exposure_counts(viewed: ViewedResult | None, confirmed: pl.DataFrame, possib
             out["viewed_persons_reason"] = viewed.reason
         out["viewed_mode"] = viewed.mode
         out["viewed_persons_ambiguous"] = int(viewed.persons["ambiguous_only"].sum()) if viewed.persons.height else 0
+        out["viewed_persons_uncertain"] = len(viewed.uncertain)
     c_test = int(confirmed["is_test"].sum()) if confirmed.height else 0
     p_test = int(possible["is_test"].sum()) if possible.height else 0
     out["cards_confirmed_customer"] = confirmed.height - c_test
@@ -156,7 +157,7 @@ def count_evidence(counts: dict[str, Any], viewed: ViewedResult | None, confirme
         ("viewed_persons", counts.get("viewed_persons"),
          "distinct persons displayed by attacker admin display pages (replayed SELECTs)",
          "no query log" if v is None or v.mode == "upper_bound" else
-         f"{v.replays.filter(pl.col('status') == 'ok').height} replayed SELECTs, "
+         f"{v.replays.filter(pl.col('status').str.starts_with('ok')).height} replayed SELECTs, "
          f"{v.replays.filter(pl.col('status') == 'failed').height} not replayable; admin_access {w('admin_access')}"),
         ("viewed_persons_upper", counts.get("viewed_persons_upper"), "bound when rows cannot be established",
          (v.reason if v is not None else None) or ""),

@@ -194,6 +194,9 @@ class ViewedResult:
         covered_by_log`` (false: outside the query log's time span).
     change_problems
         Logged data changes that could not be applied (from :class:`AsOfTables`).
+    uncertain
+        Person keys whose display depends on values the log does not tell (replays with the
+        lower and the upper bound of an unknown ``update_date`` differ on them).
     """
 
     mode: str
@@ -205,6 +208,7 @@ class ViewedResult:
     upper: pl.DataFrame | None = None
     uncovered: pl.DataFrame | None = None
     change_problems: pl.DataFrame | None = None
+    uncertain: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int | None:
@@ -427,6 +431,7 @@ def viewed_records(
     sel = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))
     replays: list[dict] = []
     rows: list[dict] = []
+    uncertain: set[str] = set()
     if sel.height:
         cinfo = {r["conn_key"]: r for r in sel.iter_rows(named=True)}
         stmts = st.filter(pl.col("conn_key").is_in(list(cinfo)) & (pl.col("keyword") == "SELECT"))
@@ -464,8 +469,27 @@ def viewed_records(
                     replays.append(rep)
                     continue
                 rep.update(status="ok", duck_sql=duck_sql, n_rows=len(res))
+                got = _rows_to_persons(cols, res, frames, flags, asof, s, ci)
+                if any("update_date" in why for f in flags.values() for ws in f.values() for why in ws):
+                    # the page's rows may depend on an update_date the log does not tell:
+                    # replay with the other bound and say so when the persons differ
+                    alt_frames = {}
+                    for t in frames:
+                        alt_frames[t], _ = asof.at(t, s["seq"], s["ts"], estimate="high")
+                        eng.register(t, to_local_naive(alt_frames[t].drop([c for c in ("source", "line_no") if c in alt_frames[t].columns]), tz))
+                    try:
+                        _, cols2, res2 = eng.select(s["argument"], now_local=now_local)
+                        alt = {r["person_key"] for r in _rows_to_persons(cols2, res2, alt_frames, flags, asof, s, ci)}
+                        base_keys = {r["person_key"] for r in got}
+                        if alt != base_keys:
+                            rep["status"] = "ok_uncertain"
+                            rep["reason"] = ("rows depend on update_date values the log does not tell; "
+                                             f"with the later bound: +{sorted(alt - base_keys)} -{sorted(base_keys - alt)}")
+                            uncertain.update(alt ^ base_keys)
+                    except ReplayError:
+                        pass
                 replays.append(rep)
-                rows.extend(_rows_to_persons(cols, res, frames, flags, asof, s, ci))
+                rows.extend(got)
         finally:
             eng.close()
 
@@ -494,7 +518,7 @@ def viewed_records(
         mode=mode, reason=reason, connections=conn_df, replays=replay_df, rows=row_df,
         persons=persons, upper=upper,
         uncovered=unc.select("source", "line_no", "ts", "page", "covered_by_log"),
-        change_problems=asof.problems,
+        change_problems=asof.problems, uncertain=sorted(uncertain),
     )
 
 

@@ -182,3 +182,23 @@ def test_request_page_from_path():
     assert admin_page("/admin/order/index.php", "csv") == "order_csv"
     assert admin_page("/shop/admin2/order/edit.php", None, "/shop/admin2/") == "order_edit"
     assert admin_page("/shopping/confirm.php") is None
+
+
+def test_unknown_earlier_update_date_is_flagged_when_it_decides_the_page(tables):
+    # customer 1 was updated after the view; its update_date before that is not in the log
+    # (between its create_date 2017-01-01 and the log start 2017-04-01): page 1 of size 1 shows
+    # customer 4 if it was low, customer 1 if it was high.
+    tables["dtb_customer"] = customers([
+        {"customer_id": 1, "update_date": "2017-04-06 00:00:00"},
+        {"customer_id": 4, "update_date": "2017-03-04 00:00:00"},
+    ])
+    ql = (QueryLog()
+          .conn(3, "2017-04-01 00:00:00", None, ["SELECT 1"])
+          .conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_LIST.format(off=0, n=1)])
+          .conn(8, "2017-04-06 00:00:00", None, [
+              "UPDATE dtb_customer SET note = 'n', update_date = '2017-04-06 00:00:00' WHERE customer_id = 1"]))
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:4"]
+    assert res.replays["status"].to_list() == ["ok_uncertain"]
+    assert res.uncertain == ["customer:1", "customer:4"]
