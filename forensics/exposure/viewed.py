@@ -532,6 +532,23 @@ def _lookup(frame: pl.DataFrame | None, col: str, value: Any) -> dict | None:
     return hit.row(0, named=True) if hit.height else None
 
 
+def _norm(v: Any) -> Any:
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        return int(v)
+    return v
+
+
+def _index(frame: pl.DataFrame | None, key: str, cols: tuple[str, ...]) -> dict:
+    if frame is None or key not in frame.columns:
+        return {}
+    present = [c for c in cols if c in frame.columns]
+    out = {}
+    for row in frame.select(key, *present).iter_rows():
+        vals = dict(zip(present, row[1:]))
+        out[_norm(row[0])] = tuple(vals.get(c) for c in cols)
+    return out
+
+
 def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: dict) -> list[dict]:
     """One output dict per result row that identifies a person."""
     lc = [c.lower().split(".")[-1] for c in cols]
@@ -548,6 +565,7 @@ def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: di
     if customers is None and "dtb_customer" in asof.tables:
         customers = asof.tables["dtb_customer"]
     out = []
+    order_idx = None
     for r in res:
         cid = r[i_cid] if i_cid is not None else None
         em = r[i_oem] if i_oem is not None else None
@@ -557,10 +575,14 @@ def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: di
             flag_keys.append(("dtb_order", r[i_oid]))
         if i_cid is not None and cid:
             flag_keys.append(("dtb_customer", cid))
-        if (cid in (None, 0, "0")) and em in (None, "") and i_oid is not None:
-            o = _lookup(orders, "order_id", r[i_oid])
+        if i_oid is not None and r[i_oid] is not None:
+            # an order row: the orderer is whoever the order names (a SELECT may return only
+            # the e-mail of a registered customer's order)
+            if order_idx is None:
+                order_idx = _index(orders, "order_id", ("customer_id", "order_email"))
+            o = order_idx.get(_norm(r[i_oid]))
             if o:
-                cid, em = o.get("customer_id"), o.get("order_email")
+                cid, em = o
         if cid in (None, 0, "0") and em in (None, "") and i_em is not None and r[i_em]:
             c = _lookup(customers, "email", r[i_em])
             cid = c.get("customer_id") if c else None

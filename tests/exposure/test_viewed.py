@@ -202,3 +202,11 @@ def test_unknown_earlier_update_date_is_flagged_when_it_decides_the_page(tables)
     assert keys(res) == ["customer:4"]
     assert res.replays["status"].to_list() == ["ok_uncertain"]
     assert res.uncertain == ["customer:1", "customer:4"]
+
+
+def test_order_rows_are_persons_of_the_order_even_without_customer_id_column(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [
+        "SELECT order_id, order_name01, order_email FROM dtb_order WHERE del_flg = 0"])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "mode": "csv", "path": "/admin/order/index.php"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:2", "guest:guest@example.jp"]
