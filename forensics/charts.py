@@ -28,6 +28,7 @@ __all__ = [
     "WINDOW_LABELS",
     "CARD_CATEGORY_LABELS",
     "attack_timeline_chart",
+    "requests_per_day",
     "requests_per_day_chart",
     "exposure_windows_chart",
     "exposure_counts_chart",
@@ -175,6 +176,16 @@ def attack_timeline_chart(
     return alt.layer(*layers).properties(title=title, width=_WIDTH, height=40 + 30 * len(rows))
 
 
+def requests_per_day(access: pl.DataFrame | pl.LazyFrame, *, tz: str) -> pl.DataFrame:
+    """Requests per day in the case zone: ``day`` (Date), ``requests``; needs ``ts`` (UTC)."""
+    return (
+        _frame(access, ["ts"])
+        .group_by(day=_day_expr("ts", tz))
+        .agg(requests=pl.len())
+        .sort("day")
+    )
+
+
 def requests_per_day_chart(
     access: pl.DataFrame | pl.LazyFrame,
     sqli: pl.DataFrame | pl.LazyFrame | None = None,
@@ -185,17 +196,14 @@ def requests_per_day_chart(
     """Requests per day (all traffic), above SQL injection attempts per day by attacker IP.
 
     ``access`` needs ``ts`` (UTC) and may be the whole access log (it is counted per day in
-    polars); ``sqli`` needs ``ts`` and ``client_ip`` (the requests detect_sqli flagged). IPs
+    polars), or is already :func:`requests_per_day` (``day, requests``); ``sqli`` needs ``ts`` and ``client_ip`` (the requests detect_sqli flagged). IPs
     beyond the ``top_ips`` busiest are drawn together as "その他 / other". Without ``sqli``
     only the traffic panel is drawn (the evidence-intake overview).
     """
-    days = (
-        _frame(access, ["ts"])
-        .group_by(day=_day_expr("ts", tz))
-        .agg(requests=pl.len())
-        .sort("day")
-        .with_columns(day=pl.col("day").dt.strftime("%Y-%m-%dT00:00:00Z"))
-    )
+    lf = access.lazy() if isinstance(access, pl.DataFrame) else access
+    per_day = lf.collect() if {"day", "requests"} <= set(lf.collect_schema().names()) else requests_per_day(lf, tz=tz)
+    days = per_day.select("day", "requests").sort("day").with_columns(
+        day=pl.col("day").dt.strftime("%Y-%m-%dT00:00:00Z"))
     if sqli is None:
         sqli = pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), "client_ip": pl.String})
         only_traffic = True

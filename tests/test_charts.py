@@ -199,3 +199,11 @@ def test_requests_per_day_without_sqli_is_the_traffic_panel(access, tmp_path):
     chart = charts.requests_per_day_chart(access, tz=TZ)
     assert "vconcat" not in chart.to_dict()
     charts.save_chart(chart, "traffic", tmp_path)
+
+
+def test_requests_per_day_accepts_the_daily_table(access, sqli):
+    daily = charts.requests_per_day(access, tz=TZ)
+    assert daily["requests"].sum() == 100 and daily.columns == ["day", "requests"]
+    a = charts.requests_per_day_chart(daily, sqli, tz=TZ).to_dict()
+    b = charts.requests_per_day_chart(access, sqli, tz=TZ).to_dict()
+    assert list(a["datasets"].values()) == list(b["datasets"].values())

@@ -77,11 +77,11 @@ def _instant(value: object) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _when(value: object, tz: str, lang: str) -> Markup:
+def _when(value: object, tz: str, lang: str, reason: object = None) -> Markup:
     """ISO-ish local time; in Japanese with the 和暦 date after it."""
     t = _instant(value)
     if t is None:
-        return _unknown(lang)
+        return _unknown(lang, reason)
     local = t.astimezone(ZoneInfo(tz))
     iso = local.strftime("%Y-%m-%d %H:%M:%S") + " " + (local.tzname() or "")
     if lang == "ja":
@@ -97,16 +97,19 @@ def _date(value: object, tz: str, lang: str) -> str:
     return to_wareki(local) if lang == "ja" else local.strftime("%Y-%m-%d")
 
 
-def _unknown(lang: str) -> Markup:
-    return el("span", "証拠から確定できず" if lang == "ja" else "not established from the evidence", cls="unknown")
+def _unknown(lang: str, reason: object = None) -> Markup:
+    text = "証拠から確定できず" if lang == "ja" else "not established from the evidence"
+    if reason:
+        text += f"（{reason}）" if lang == "ja" else f" ({reason})"
+    return el("span", text, cls="unknown")
 
 
 def _todo(lang: str) -> Markup:
     return el("span", f"{TODO[0]} / {TODO[1]}", cls="todo")
 
 
-def _n(value: object, lang: str) -> Markup:
-    return _unknown(lang) if value is None else el("strong", f"{int(value):,}")
+def _n(value: object, lang: str, reason: object = None) -> Markup:
+    return _unknown(lang, reason) if value is None else el("strong", f"{int(value):,}")
 
 
 # -- wording ------------------------------------------------------------------------------------
@@ -162,6 +165,15 @@ PPC_ITEMS = [
     ("prevention", "再発防止のための措置", "Measures to prevent recurrence"),
     ("other", "その他参考となる事項", "Other matters for reference"),
 ]
+
+
+def _reason(f: Mapping, key: str) -> object:
+    """Why a count is null, from the findings' extra keys (``counts_reason``, ``counts``' own)."""
+    for holder in (f.get("counts_reason") or {}, f.get("counts") or {}):
+        for k in (key, f"{key}_reason", key.split("_")[0] + "_" + key.split("_")[1] if "_" in key else key):
+            if isinstance(holder.get(k), str):
+                return holder[k]
+    return None
 
 
 def _causes(f: Mapping) -> list[tuple[str, str]]:
@@ -306,17 +318,18 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
         # 2. timeline
         el("h2", "2. 経過" if ja else "2. Timeline"),
         _grid(["事象" if ja else "event", "日時" if ja else "time"],
-              [[L(PHASES.get(k, (k, k))), _when(phases.get(k), tz, lang)] for k in
+              [[L(PHASES.get(k, (k, k))), _when(phases.get(k), tz, lang, (f.get("phases_reason") or {}).get(k))] for k in
                list(PHASES) + [k for k in phases if k not in PHASES]]),
         _grid(["期間" if ja else "window", "開始" if ja else "start", "終了" if ja else "end"],
-              [[L(WINDOWS.get(k, (k, k))), _when((v or [None, None])[0], tz, lang),
+              [[L(WINDOWS.get(k, (k, k))), _when((v or [None, None])[0], tz, lang, (f.get("windows_reason") or {}).get(k)),
                 _when((v or [None, None])[1], tz, lang)] for k, v in windows.items()]),
         chart("attack_timeline"),
         chart("requests_per_day"),
         # 3. counts
         el("h2", "3. 件数と定義" if ja else "3. Counts and definitions"),
         _grid(["項目" if ja else "item", "件数" if ja else "count", "定義" if ja else "definition"],
-              [[r[1] if ja else r[2], _n(counts.get(r[0]), lang), r[3] if ja else r[4]] for r in COUNT_ROWS],
+              [[r[1] if ja else r[2], _n(counts.get(r[0]), lang, _reason(f, r[0])), r[3] if ja else r[4]]
+               for r in COUNT_ROWS],
               num_cols={1}),
         viewed_note,
         chart("exposure_counts"),

@@ -145,3 +145,10 @@ def test_page_renders_in_headless_chromium(findings, tmp_path):
     if not shot.exists():
         pytest.skip("chromium could not take a screenshot here (sandbox/display restrictions)")
     assert _non_white_pixels(shot.read_bytes()) > 20_000
+
+
+def test_null_values_show_the_reason(findings):
+    findings["phases"]["card_form_tampered"] = None
+    findings["phases_reason"] = {"card_form_tampered": "no server files in the case"}
+    page = render_report(findings)
+    assert "no server files in the case" in page

@@ -1,0 +1,422 @@
+"""What each notebook of the series calls: one object, :class:`Run`, over a case and its ``OUT/``.
+
+The notebooks stay thin (a question, one call, its result); the logic lives here. Each step
+computes its tables once and leaves them in ``OUT/tables/`` (:class:`Workspace`), so a later
+notebook loads what an earlier one computed:
+
+- 01 evidence intake: :meth:`Run.manifest_table`, :meth:`Run.record_accounting`,
+  :meth:`Run.rejects_summary`, :meth:`Run.traffic_chart`.
+- 02 SQL injection: :meth:`Run.investigate` (the one expensive call: ``forensics.findings.investigate``;
+  saves findings, every table of the investigation, the what-if tables and the timeline), then
+  :meth:`Run.sqli_by_ip`, :meth:`Run.sqli_chart`.
+- 03 admin intrusion and backdoor, 04 card skimming: tables and charts from the saved tables.
+- 05 exposure and counts: :meth:`Run.counts_text`, :meth:`Run.exposure_windows_chart`,
+  :meth:`Run.explorer` (ipywidgets over the what-if function).
+- 06 final report: :meth:`Run.write_outputs` (findings.json, charts, timeline.jsonl, report.html).
+
+Checked notebook cells print with :meth:`Run.phases_text` and :meth:`Run.counts_text`:
+deterministic text, no timestamps of the run, no memory addresses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from forensics import charts as ch
+from forensics.report.workspace import Workspace, json_default, resolve_path
+
+__all__ = ["Run", "open_run", "CHART_STEMS"]
+
+CHART_STEMS = ("attack_timeline", "requests_per_day", "exposure_windows", "exposure_counts", "payment_failure")
+UTC = pl.Datetime("us", "UTC")
+_EMPTY_REQ = pl.Schema({"ts": UTC, "client_ip": pl.String})
+
+
+def open_run(case_path: str, out_dir: str, *, base: str | Path | None = None, charts_inline: bool = True) -> Run:
+    """Open the case and its output folder, paths relative to the notebook's folder (or ``base``).
+
+    Also writes ``OUT/manifest.json`` when it is not there yet (``forensics run`` writes it
+    before the first notebook) and switches altair to the offline SVG renderer.
+    """
+    from forensics.case import open_case
+    from forensics.pipeline import case_key, ensure_manifest
+
+    case_yml = resolve_path(case_path, base)
+    out = resolve_path(out_dir, base)
+    case = open_case(case_yml)
+    ws = Workspace(out, key=case_key(case))
+    ensure_manifest(case, out)
+    if charts_inline:
+        from forensics.display import enable_offline_charts
+
+        enable_offline_charts()
+    return Run(case=case, ws=ws)
+
+
+def _local(t, tz: str) -> str | None:
+    if t is None:
+        return None
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(ZoneInfo(tz)).isoformat()
+
+
+def _frames_of(obj) -> dict[str, pl.DataFrame]:
+    """DataFrame attributes of an object (dataclass fields or plain attributes), nested one level."""
+    if dataclasses.is_dataclass(obj):
+        items = {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
+    else:
+        items = {k: v for k, v in vars(obj).items() if not k.startswith("_")} if hasattr(obj, "__dict__") else {}
+    out: dict[str, pl.DataFrame] = {}
+    for name, value in items.items():
+        if isinstance(value, pl.DataFrame):
+            out[name] = value
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for sub, v in ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value)):
+                if isinstance(v, pl.DataFrame):
+                    out[f"{name}__{sub}"] = v
+    return out
+
+
+class Run:
+    """A case, its ``OUT/`` workspace, and every step of the notebook series."""
+
+    def __init__(self, case, ws: Workspace) -> None:
+        self.case = case
+        self.ws = ws
+        self.tz: str = case.timezone
+
+    # ---------------------------------------------------------------- 01 evidence intake
+    def manifest_table(self) -> pl.DataFrame:
+        """Every input file from ``manifest.json``: ``path, size, sha256`` (taken before analysis)."""
+        m = json.loads(self.ws.manifest_path.read_text(encoding="utf-8"))
+        files = m.get("files") or m.get("evidence") or m.get("inputs") or []
+        rows = [{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256")} for f in files]
+        return pl.DataFrame(rows, schema={"path": pl.String, "size": pl.Int64, "sha256": pl.String}).sort("path")
+
+    def record_accounting(self) -> pl.DataFrame:
+        """Per evidence file ``source, records, rejected`` (records + rejected = what the file holds)."""
+        return self.ws.table("record_counts", self.case.record_counts)
+
+    def rejects(self) -> pl.DataFrame:
+        """Every rejected record: ``source, line_no, reason, excerpt`` (excerpts escaped)."""
+        return self.ws.table("rejects", lambda: self.case.rejects().collect())
+
+    def rejects_summary(self) -> pl.DataFrame:
+        """Rejected records per file and reason, with the first line number as an example."""
+        r = self.rejects()
+        return (
+            r.group_by("source", "reason").agg(rejected=pl.len(), first_line=pl.col("line_no").min())
+            .sort("source", "reason")
+        )
+
+    def requests_per_day(self) -> pl.DataFrame:
+        """Access-log requests per day in the case zone: ``day, requests``."""
+        return self.ws.table("requests_per_day", lambda: ch.requests_per_day(self.case.access_log(), tz=self.tz))
+
+    def traffic_chart(self):
+        return ch.requests_per_day_chart(self.requests_per_day(), tz=self.tz)
+
+    # ---------------------------------------------------------------- 02 the investigation
+    def investigate(self) -> dict:
+        """Run ``forensics.findings.investigate`` once and save its results; returns findings (dict).
+
+        Saved: ``tables/findings.json``, ``inv_<name>.parquet`` for every table of the
+        investigation, the what-if tables (``whatif_*``) and ``timeline.parquet``. Later calls
+        (and later notebooks) load them.
+        """
+        if self.ws.has("findings"):
+            return self.ws.load_json("findings")
+        from forensics.findings import findings_dict, investigate
+
+        inv = investigate(self.case)
+        findings = findings_dict(inv)
+        for name, frame in _frames_of(inv).items():
+            self.ws.save_table(f"inv_{name}", frame)
+        self._save_whatif(inv)
+        self.ws.save_table("timeline", self._timeline_of(inv))
+        self.ws.save_json("findings", findings)
+        return findings
+
+    def _timeline_of(self, inv) -> pl.DataFrame:
+        """The super-timeline (``forensics.timeline.build_timeline``) from the investigation's tables."""
+        from forensics.detectors.backdoor import uploads
+        from forensics.detectors.payment import card_entries
+        from forensics.detectors.phases import phases_frame
+        from forensics.timeline import build_timeline
+
+        case = self.case
+        access = case.access_log().collect()
+        app = case.app_log().collect()
+        names = set()
+        for frame, col in ((inv.backdoors, "server_path"), (inv.tampered, "path"), (inv.skim_records, "skim_file")):
+            if frame is not None and col in frame.columns:
+                names.update(p for p in frame[col].drop_nulls().to_list() if p)
+        ups = uploads(app, access, case.admin_dir)
+        requests = card_entries(access)
+        self.ws.save_table("card_entry_requests", requests)
+        return build_timeline(
+            sqli=inv.sqli, logins=inv.logins, admin_requests=inv.attacker_requests, uploads=ups,
+            backdoor_requests=inv.backdoor_hits, tampered=inv.tampered, skim=inv.skim_records,
+            phases=phases_frame(inv.phases), fs_timeline=case.fs_timeline(), fs_names=sorted(names),
+            card_entries=requests, access=access, attacker_ips=inv.attacker_ip_list,
+        )
+
+    def _save_whatif(self, inv) -> None:
+        from forensics.exposure.whatif import precompute
+
+        pre = precompute(inv)
+        for name in ("views", "entries", "confirmed"):
+            self.ws.save_table(f"whatif_{name}", getattr(pre, name))
+        self.ws.save_json("whatif_base", {
+            "backdoor_start": pre.backdoor_start, "skimmer_start": pre.skimmer_start,
+            "containment": pre.containment, "attacker_ips": sorted(pre.attacker_ips),
+            "viewed_mode": pre.viewed_mode, "viewed_upper": pre.viewed_upper,
+        })
+
+    def findings(self) -> dict:
+        """findings.json content (CONTRACT section 5), computed by :meth:`investigate` if needed."""
+        return self.investigate()
+
+    def inv_table(self, *names: str) -> pl.DataFrame | None:
+        """The first saved investigation table among ``names`` (None when the investigation has none)."""
+        self.investigate()
+        for n in names:
+            if self.ws.table_path(f"inv_{n}").is_file() and self.ws.has(f"inv_{n}"):
+                return self.ws.load_table(f"inv_{n}")
+        return None
+
+    def sqli(self) -> pl.DataFrame:
+        """SQL injection requests (detect_sqli), from the investigation or computed once here."""
+        t = self.inv_table("sqli", "sqli_requests")
+        if t is not None:
+            return t
+
+        def compute():
+            from forensics.detectors.sqli import detect_sqli
+
+            return detect_sqli(self.case.access_log()).collect()
+
+        return self.ws.table("sqli", compute)
+
+    # ---------------------------------------------------------------- 02 SQL injection
+    def phases_text(self, names: Sequence[str] | None = None) -> str:
+        """``name  ISO time (case zone)`` per phase, one a line (``None`` where not established)."""
+        phases = self.findings().get("phases") or {}
+        names = list(names) if names is not None else list(phases)
+        return "\n".join(f"{n:<22}{_local(phases.get(n), self.tz)}" for n in names)
+
+    def sqli_by_ip(self) -> pl.DataFrame:
+        """Per IP: first and last SQLi request (case zone), requests, techniques, tables targeted."""
+        from forensics.detectors.sqli import sqli_by_ip
+
+        t = sqli_by_ip(self.sqli())
+        keep = [c for c in ("ip", "first_ts", "last_ts", "requests", "techniques", "tables", "columns") if c in t.columns]
+        return t.select(keep).with_columns(
+            pl.col("first_ts", "last_ts").dt.convert_time_zone(self.tz)
+        ).sort("first_ts")
+
+    def sqli_chart(self):
+        return ch.requests_per_day_chart(self.requests_per_day(), self.sqli(), tz=self.tz)
+
+    # ---------------------------------------------------------------- 03 admin and backdoor
+    def attacker_ips(self) -> pl.DataFrame:
+        t = self.inv_table("attacker_ips", "attackers")
+        if t is None:
+            return pl.DataFrame({"ip": self.findings().get("attacker_ips") or []}, schema={"ip": pl.String})
+        return t.with_columns(pl.col(c).dt.convert_time_zone(self.tz) for c in ("first_seen", "last_seen") if c in t.columns)
+
+    def attacker_admin_summary(self) -> pl.DataFrame | None:
+        """Attacker admin requests per page: ``page, requests, first, last`` (case zone)."""
+        t = self.inv_table("admin_requests", "attacker_admin_requests", "attacker_requests")
+        if t is None or "page" not in t.columns:
+            return t
+        return (
+            t.group_by("page").agg(requests=pl.len(), first=pl.col("ts").min(), last=pl.col("ts").max())
+            .with_columns(pl.col("first", "last").dt.convert_time_zone(self.tz)).sort("first")
+        )
+
+    def backdoors(self) -> pl.DataFrame:
+        t = self.inv_table("backdoors", "backdoor")
+        if t is not None:
+            keep = [c for c in ("url_path", "server_path", "installed", "indicators", "requests") if c in t.columns]
+            return t.select(keep or t.columns)
+        return pl.DataFrame({"url_path": self.findings().get("backdoor_paths") or []}, schema={"url_path": pl.String})
+
+    def attack_timeline_chart(self):
+        f = self.findings()
+        return ch.attack_timeline_chart(f.get("phases") or {}, tz=self.tz, windows=f.get("windows"))
+
+    # ---------------------------------------------------------------- 04 card skimming
+    def tampered_files(self) -> pl.DataFrame:
+        t = self.inv_table("tampered", "tampered_files")
+        if t is not None:
+            keep = [c for c in ("path", "modified", "indicators", "writes_to", "tampered") if c in t.columns]
+            return t.select(keep or t.columns)
+        return pl.DataFrame({"path": self.findings().get("tampered_files") or []}, schema={"path": pl.String})
+
+    def skim_records(self) -> pl.DataFrame:
+        """Records of the skim files, masked (first 6 + last 4): no full number, no security code."""
+        t = self.inv_table("skim", "skim_records")
+        if t is None:
+            return pl.DataFrame({"skim_file": self.findings().get("skim_files") or []}, schema={"skim_file": pl.String})
+        keep = [c for c in ("skim_file", "record_no", "card_masked", "expiry", "entered") if c in t.columns]
+        return t.select(keep)
+
+    def card_entry_requests(self) -> pl.DataFrame:
+        """Card-entry requests (``ts, failed``...) of the access log (detectors.payment)."""
+        self.investigate()
+
+        def compute():
+            from forensics.detectors.payment import card_entries
+
+            return card_entries(self.case.access_log())
+
+        return self.ws.table("card_entry_requests", compute)
+
+    def payment_change_point(self) -> dict | None:
+        from forensics.detectors.payment import failure_change_point
+
+        cp = failure_change_point(self.card_entry_requests())
+        if cp is None:
+            return None
+        return {k: (_local(v, self.tz) if k == "ts" else v) for k, v in cp.items()
+                if k in ("ts", "n_before", "failures_before", "n_after", "failures_after")}
+
+    def payment_failure_chart(self):
+        cp = self.payment_change_point()
+        return ch.payment_failure_chart(self.card_entry_requests(), tz=self.tz,
+                                        change_point=cp["ts"] if cp else None)
+
+    # ---------------------------------------------------------------- 05 exposure
+    def counts_text(self) -> str:
+        """The headline counts, one ``key: value`` a line, and the card sum spelled out."""
+        c = self.findings().get("counts") or {}
+        keys = ["viewed_persons", "cards_confirmed_customer", "cards_confirmed_test", "cards_possible_customer",
+                "cards_possible_test", "cards_total"]
+        if c.get("viewed_persons") is None:
+            keys.insert(1, "viewed_persons_upper")
+        lines = [f"{k}: {c.get(k)}" for k in keys]
+        parts = [c.get("cards_confirmed_customer"), c.get("cards_confirmed_test"),
+                 c.get("cards_possible_customer"), c.get("cards_possible_test")]
+        if None not in parts:
+            lines.append("cards: {} + {} + {} + {} = {}".format(*parts, c.get("cards_total")))
+        return "\n".join(lines)
+
+    def windows_table(self) -> pl.DataFrame:
+        w = self.findings().get("windows") or {}
+        return pl.DataFrame(
+            [{"window": k, "start": _local((v or [None, None])[0], self.tz), "end": _local((v or [None, None])[1], self.tz)}
+             for k, v in w.items()],
+            schema={"window": pl.String, "start": pl.String, "end": pl.String},
+        )
+
+    def card_entries_by_category(self) -> pl.DataFrame:
+        """Each card entry ``ts, category, label``: confirmed / possible / test / outside."""
+        self.investigate()
+        entries = self.ws.load_table("whatif_entries")
+        confirmed = self.ws.load_table("whatif_confirmed")
+        w = (self.findings().get("windows") or {}).get("backdoor") or [None, None]
+        start, end = (dt.datetime.fromisoformat(x) if x else None for x in w)
+        in_window = (pl.col("entered").is_between(start, end) if start and end else pl.lit(False))
+        conf_orders = confirmed["order_id"].drop_nulls().implode()
+        conf_people = confirmed["person_key"].drop_nulls().implode()
+        e = entries.with_columns(
+            category=pl.when(pl.col("is_test")).then(pl.lit("test"))
+            .when(pl.col("order_id").is_in(conf_orders) | pl.col("person_key").is_in(conf_people)).then(pl.lit("confirmed"))
+            .when(in_window).then(pl.lit("possible"))
+            .otherwise(pl.lit("outside")),
+            label=pl.format("order {}", pl.col("order_id")),
+        ).select(pl.col("entered").alias("ts"), "category", "label")
+        # confirmed cards whose order could not be matched still show, at their skim entry time
+        loose = confirmed.filter(pl.col("order_id").is_null() & pl.col("first_entered").is_not_null()).select(
+            pl.col("first_entered").alias("ts"),
+            category=pl.when(pl.col("is_test")).then(pl.lit("test")).otherwise(pl.lit("confirmed")),
+            label=pl.lit("skim record"),
+        )
+        return pl.concat([e, loose.cast(e.schema)]).sort("ts")
+
+    def exposure_windows_chart(self):
+        return ch.exposure_windows_chart(self.findings().get("windows") or {}, self.card_entries_by_category(), tz=self.tz)
+
+    def exposure_counts_chart(self):
+        return ch.exposure_counts_chart(self.findings().get("counts") or {})
+
+    def whatif(self):
+        """The what-if function bound to the saved tables: ``f(*, backdoor_start, ...) -> counts``."""
+        from functools import partial
+
+        from forensics.exposure.whatif import Precomputed, whatif
+
+        self.investigate()
+        base = self.ws.load_json("whatif_base")
+
+        def t(x):
+            return dt.datetime.fromisoformat(x) if x else None
+
+        pre = Precomputed(
+            views=self.ws.load_table("whatif_views"), entries=self.ws.load_table("whatif_entries"),
+            confirmed=self.ws.load_table("whatif_confirmed"), backdoor_start=t(base["backdoor_start"]),
+            skimmer_start=t(base["skimmer_start"]), containment=t(base["containment"]),
+            attacker_ips=frozenset(base["attacker_ips"]), viewed_mode=base["viewed_mode"],
+            viewed_upper=base["viewed_upper"],
+        )
+        return partial(whatif, pre), pre
+
+    def explorer(self, *, backdoor_start: str = "", skimmer_start: str = "", containment: str = "",
+                 attacker_ips: str | Iterable[str] = ""):
+        """The exposure explorer (:class:`forensics.widgets.ExposureExplorer`), initial values from
+        the notebook parameters ("" = the findings' own edge / all attacker IPs)."""
+        from forensics.widgets import ExposureExplorer, parse_edge
+
+        compute, pre = self.whatif()
+        ips = [s.strip() for s in attacker_ips.split(",")] if isinstance(attacker_ips, str) else list(attacker_ips)
+        ips = [i for i in ips if i]
+        return ExposureExplorer(
+            compute,
+            base_edges={"backdoor_start": pre.backdoor_start, "skimmer_start": pre.skimmer_start,
+                        "containment": pre.containment},
+            attacker_ips=sorted(pre.attacker_ips),
+            base_counts=self.findings().get("counts") or {},
+            tz=self.tz,
+            initial={"backdoor_start": parse_edge(backdoor_start, self.tz),
+                     "skimmer_start": parse_edge(skimmer_start, self.tz),
+                     "containment": parse_edge(containment, self.tz)},
+            initial_ips=ips or None,
+        )
+
+    # ---------------------------------------------------------------- 06 outputs
+    def all_charts(self) -> dict:
+        return {
+            "attack_timeline": self.attack_timeline_chart(),
+            "requests_per_day": self.sqli_chart(),
+            "exposure_windows": self.exposure_windows_chart(),
+            "exposure_counts": self.exposure_counts_chart(),
+            "payment_failure": self.payment_failure_chart(),
+        }
+
+    def write_outputs(self) -> list[str]:
+        """Write findings.json, charts/*.svg|png, timeline.jsonl and report.html; returns their
+        paths relative to ``OUT/`` (sorted)."""
+        from forensics.report.html import write_report
+        from forensics.timeline import write_timeline_jsonl
+
+        f = self.findings()
+        self.ws.findings_path.write_text(
+            json.dumps(f, ensure_ascii=False, indent=2, default=json_default) + "\n", encoding="utf-8")
+        written = [self.ws.findings_path]
+        for stem, chart in self.all_charts().items():
+            written += ch.save_chart(chart, stem, self.ws.charts_dir)
+        self.ws.load_table("timeline")
+        written.append(write_timeline_jsonl(self.ws.load_table("timeline"), self.ws.timeline_path, self.tz))
+        written.append(write_report(f, self.ws.root, title=getattr(self.case, "title", None)))
+        return sorted(Path(p).relative_to(self.ws.root).as_posix() for p in written)
