@@ -37,6 +37,7 @@ __all__ = [
     "detect_sqli",
     "sqli_by_ip",
     "sqli_query_reach",
+    "sqli_reach_summary",
 ]
 
 #: Filled in from the last measurement on the sample case (see module docstring).
@@ -316,6 +317,54 @@ def sqli_query_reach(
         .collect()
     )
     return out.join_asof(req, on="ts", strategy="nearest", tolerance=tolerance, check_sortedness=False)
+
+
+def sqli_reach_summary(sqli: pl.LazyFrame | pl.DataFrame, reach: pl.DataFrame | None = None) -> pl.DataFrame:
+    """What the injection reached, per table: ``table, columns, via`` ("payload"/"query_log"),
+    ``requests`` (SQLi requests naming it), ``statements`` (query-log statements touching it),
+    ``first_ts, last_ts``.
+
+    ``reach`` is :func:`sqli_query_reach`; tables named by payloads (``FROM x``, ``table_name=``)
+    and tables of executed statements carrying injected text are both reported.
+    """
+    s = sqli.lazy().collect()
+    parts = []
+    if not s.is_empty():
+        parts.append(
+            s.select("ts", "tables", "columns").explode("tables").drop_nulls("tables")
+            .group_by(pl.col("tables").alias("table"))
+            .agg(
+                columns=pl.col("columns").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
+                requests=pl.len().cast(pl.Int64), statements=pl.lit(0, pl.Int64),
+                first_ts=pl.col("ts").min(), last_ts=pl.col("ts").max(), via=pl.lit("payload"),
+            )
+        )
+    if reach is not None and not reach.is_empty():
+        parts.append(
+            reach.select("ts", "tables", "columns").explode("tables").drop_nulls("tables")
+            .group_by(pl.col("tables").alias("table"))
+            .agg(
+                columns=pl.col("columns").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
+                requests=pl.lit(0, pl.Int64), statements=pl.len().cast(pl.Int64),
+                first_ts=pl.col("ts").min(), last_ts=pl.col("ts").max(), via=pl.lit("query_log"),
+            )
+        )
+    schema = {"table": pl.String, "columns": pl.List(pl.String), "via": pl.List(pl.String), "requests": pl.Int64,
+              "statements": pl.Int64, "first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .group_by("table")
+        .agg(
+            columns=pl.col("columns").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
+            via=pl.col("via").unique().sort(),
+            requests=pl.col("requests").sum(), statements=pl.col("statements").sum(),
+            first_ts=pl.col("first_ts").min(), last_ts=pl.col("last_ts").max(),
+        )
+        .select(list(schema))
+        .sort("table")
+    )
 
 
 def _main(argv: list[str] | None = None) -> int:  # pragma: no cover - measurement helper

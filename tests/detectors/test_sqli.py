@@ -196,3 +196,22 @@ def test_prefilter_never_hides_a_match(tokens):
     hit = sqli._with_rule_hits(frame.lazy().with_columns(payload=sqli.normalise_expr(pl.col("t")))).collect()["rule_ids"][0]
     if len(hit):
         assert any(p.lower() in text.lower() for p in sqli.PREFILTER), (text, hit.to_list())
+
+
+def test_reach_summary():
+    from .frames import query_log
+
+    reqs = access(
+        [
+            {"ts": "2017-03-19 01:00:01", "client_ip": "203.0.113.5", "target": "/p.php?id=-1+UNION+ALL+SELECT+login_id,password+FROM+dtb_member"},
+            {"ts": "2017-03-19 01:00:02", "client_ip": "203.0.113.5", "target": "/p.php?id=1+AND+SLEEP(5)"},
+        ]
+    )
+    q = query_log([{"ts": "2017-03-19 01:00:01", "argument": "SELECT * FROM dtb_products WHERE product_id = -1 UNION ALL SELECT login_id,password FROM dtb_member"}])
+    s = sqli.detect_sqli(reqs)
+    out = sqli.sqli_reach_summary(s, sqli.sqli_query_reach(q, s))
+    member = out.filter(pl.col("table") == "dtb_member").row(0, named=True)
+    assert member["via"] == ["payload", "query_log"]
+    assert (member["requests"], member["statements"]) == (1, 1)
+    assert {"login_id", "password"} <= set(member["columns"])
+    assert "dtb_products" in out["table"].to_list()

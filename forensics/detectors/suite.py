@@ -1,0 +1,162 @@
+"""Every detector run on a case, wired in the order their inputs need.
+
+:func:`detect_all` is the one place where detectors meet a :class:`forensics.case.Case`: it asks
+the case for its tables and for the bytes of the few candidate files (backdoors, changed code,
+skim candidates) and hands them to the pure detector functions. Evidence a case lacks gives empty
+frames and ``None`` phases, with a reason in ``Detections.gaps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from forensics.detectors import admin, attackers, backdoor, payment, phases, skim, sqli, tampering
+
+__all__ = ["Detections", "detect_all"]
+
+#: Bytes read per candidate file.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class Detections:
+    """Detector outputs of one case (all instants UTC). See each detector for the columns."""
+
+    sqli: pl.DataFrame
+    sqli_by_ip: pl.DataFrame
+    sqli_reach: pl.DataFrame
+    sqli_reach_summary: pl.DataFrame
+    logins: pl.DataFrame
+    baseline_ips: pl.DataFrame
+    new_ip_logins: pl.DataFrame
+    sessions: pl.DataFrame
+    uploads: pl.DataFrame
+    backdoors: pl.DataFrame
+    backdoor_requests: pl.DataFrame
+    attacker_ips: pl.DataFrame
+    attacker_admin_requests: pl.DataFrame
+    tampered: pl.DataFrame
+    skim_candidates: pl.DataFrame
+    skim_records: pl.DataFrame
+    card_entries: pl.DataFrame
+    payment_failure_rate: pl.DataFrame
+    payment_change_point: dict | None
+    phases: dict
+    phases_frame: pl.DataFrame
+    timeline: pl.DataFrame
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def attacker_ip_list(self) -> list[str]:
+        return sorted(self.attacker_ips["ip"].to_list())
+
+    @property
+    def backdoor_paths(self) -> list[str]:
+        """URL paths (CONTRACT section 5 ``backdoor_paths``)."""
+        return sorted(p for p in self.backdoors["url_path"].to_list() if p)
+
+    @property
+    def tampered_files(self) -> list[str]:
+        """Paths relative to server/ (``tampered_files``)."""
+        return sorted(self.tampered.filter(pl.col("tampered").fill_null(False))["path"].to_list())
+
+    @property
+    def skim_files(self) -> list[str]:
+        """Paths relative to server/ of files holding card records (``skim_files``)."""
+        return sorted(set(self.skim_records["skim_file"].to_list()))
+
+
+def _bytes(case, paths) -> pl.DataFrame | None:
+    paths = sorted({p for p in paths if p})
+    if not paths or case.server_root is None:
+        return None
+    try:
+        return case.server_file_bytes(paths, max_bytes=MAX_FILE_BYTES)
+    except (OSError, ValueError):
+        return None
+
+
+def detect_all(case, *, key: bytes | None = None) -> Detections:
+    """Run every detector on ``case`` (a :class:`forensics.case.Case`).
+
+    ``key``: HMAC key for card hashes (default: this run's random key, see :mod:`forensics.cards`).
+    """
+    from forensics import timeline as tl
+
+    gaps: list[str] = []
+    have = set(getattr(case, "available", set()))
+    for k, why in (
+        ("access_logs", "no access log: SQLi, logins by status, backdoor requests and payment failures cannot be seen"),
+        ("app_logs", "no app log: admin sessions (sid) and uploads cannot be tied to logins"),
+        ("query_logs", "no query log: what the injected SQL reached in the database is not known"),
+        ("fs_timeline", "no bodyfile: file creation/modification times unknown"),
+        ("server_files", "no server copy: backdoor content, skimmer code and skim files cannot be read"),
+    ):
+        if k not in have:
+            gaps.append(why)
+    admin_dir = case.admin_dir
+    access = case.access_log().collect()
+    app = case.app_log().collect()
+    fs = case.fs_files().collect()
+    sf = case.server_files().collect()
+
+    s = sqli.detect_sqli(access).collect()
+    reach = sqli.sqli_query_reach(case.query_log(), s)
+    logins = admin.admin_logins(access, app, admin_dir)
+    first = attackers.first_attack(s)
+    baseline = admin.baseline_admin_ips(logins, first)
+    new = admin.new_ip_admin_logins(logins, internal_ips=case.facts.internal_ips, baseline_ips=baseline["ip"].to_list())
+
+    up = backdoor.uploads(app, access, admin_dir)
+    created = backdoor.created_scripts(fs, first)
+    bd_paths = [p for p in up["server_path"].to_list() + created["server_path"].to_list() if p]
+    bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first, contents=_bytes(case, bd_paths))
+    hits = backdoor.backdoor_requests(access, bds["url_path"].drop_nulls().to_list())
+    ips = attackers.attacker_ips(s, hits, new, access=access)
+    ip_list = ips["ip"].to_list()
+    sessions = admin.admin_sessions(app)
+    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions)
+
+    if fs.is_empty():
+        # no times: every code file of the server copy is a candidate (tampered judged by content)
+        code = sf.filter(pl.col("path").str.contains(tampering.CODE_FILE_RX)).select(
+            "path", name=pl.lit("/") + pl.col("path"), mtime=pl.lit(None, pl.Datetime("us", "UTC"))
+        )
+        fs_for_tamper = code.select(
+            source=pl.lit(None, pl.String), line_no=pl.lit(None, pl.Int64), md5=pl.lit(None, pl.String), name="name",
+            inode=pl.lit(None, pl.String), mode=pl.lit("r/r"), uid=pl.lit(None, pl.Int64), gid=pl.lit(None, pl.Int64),
+            size=pl.lit(None, pl.Int64), atime="mtime", mtime="mtime", ctime="mtime", crtime="mtime",
+        )
+        changed_paths = code["path"].to_list()
+        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths))
+    else:
+        changed = tampering.changed_code_files(fs, since=first)
+        tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first)
+    writes_to = tamp.filter(pl.col("tampered").fill_null(False))["writes_to"].drop_nulls().to_list()
+    cand = skim.skim_candidates(sf, writes_to)
+    recs = skim.skim_records(_bytes(case, cand["path"].to_list()), tz=case.timezone, key=key)
+
+    entries = payment.card_entries(access)
+    rate = payment.failure_rate(entries, "1d")
+    cp = payment.failure_change_point(entries)
+
+    ph = phases.incident_phases(
+        sqli=s, logins=logins, attacker_ips=ip_list, backdoors=bds, tampered=tamp, access=access,
+        containment=case.facts.containment,
+    )
+    pf = phases.phases_frame(ph)
+    fs_names = bds["server_path"].to_list() + tamp.filter(pl.col("tampered").fill_null(False))["path"].to_list() + sorted(set(recs["skim_file"].to_list()))
+    timeline = tl.build_timeline(
+        sqli=s, logins=logins, admin_requests=areq, uploads=up, backdoor_requests=hits, tampered=tamp, skim=recs,
+        phases=pf, fs_timeline=case.fs_timeline(), fs_names=fs_names, card_entries=entries, access=access,
+        attacker_ips=ip_list,
+    )
+    return Detections(
+        sqli=s, sqli_by_ip=sqli.sqli_by_ip(s), sqli_reach=reach, sqli_reach_summary=sqli.sqli_reach_summary(s, reach),
+        logins=logins, baseline_ips=baseline, new_ip_logins=new, sessions=sessions, uploads=up, backdoors=bds,
+        backdoor_requests=hits, attacker_ips=ips, attacker_admin_requests=areq, tampered=tamp, skim_candidates=cand,
+        skim_records=recs, card_entries=entries, payment_failure_rate=rate, payment_change_point=cp, phases=ph,
+        phases_frame=pf, timeline=timeline, gaps=gaps,
+    )
