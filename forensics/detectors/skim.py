@@ -268,7 +268,10 @@ def _records_from_chunks(path: str, layers, chunks: list[bytes], tz: ZoneInfo, k
         rest = rec
         for start, end, _m, _k in sorted(pans, reverse=True):
             rest = rest[:start] + " " + rest[end:]
-        has_code = bool(cards.CVV_RE.search(rest))
+        # labelled (cvv=123), or a bare 3-4 digit field of a delimited record (not a year)
+        has_code = bool(cards.CVV_RE.search(rest)) or any(
+            re.fullmatch(r"[0-9]{3}|(?!20)[0-9]{4}", f.strip()) for f in re.split(r"[\t|,;]", rest)
+        )
         for _start, _end, masked, ck in pans:
             rows.append(
                 {

@@ -378,9 +378,7 @@ def _main(argv: list[str] | None = None) -> int:  # pragma: no cover - measureme
     args = argv if argv is not None else sys.argv[1:]
     case = open_case(args[0])
     truth = json.loads((Path(case.root) / "truth.json").read_text(encoding="utf-8"))
-    from forensics.detectors._truth import sqli_truth_lines
-
-    truth_lines = sqli_truth_lines(truth)
+    truth_lines = {(r["source"], int(r["line_no"])) for r in truth["sqli"]["requests"]}
     flagged = detect_sqli(case.access_log()).select("source", "line_no").collect()
     got = {(s, n) for s, n in flagged.iter_rows()}
     tp = len(got & truth_lines)

@@ -63,6 +63,14 @@ def test_decodings(data, encoding):
     assert out["holder"].to_list() == ["TARO YAMADA", "HANAKO SATO"]
     assert out["entered"].to_list() == [ts("2018-05-05 06:00:00"), ts("2018-05-05 07:00:00")]
     assert out["card_key"].to_list() == [cards.card_key(P1), cards.card_key(P2)]
+    assert out["has_security_code"].to_list() == [True, True]
+
+
+def test_tab_separated_record():
+    out = _records(f"2017-04-09 11:20:05\t{P1}\t04/21\t123\tTARO YAMADA\n".encode())
+    r = out.row(0, named=True)
+    assert (r["expiry"], r["holder"], r["has_security_code"]) == ("04/21", "TARO YAMADA", True)
+    assert r["entered"] == ts("2017-04-09 02:20:05")
 
 
 def test_labelled_json_record():
