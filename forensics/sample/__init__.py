@@ -1,0 +1,306 @@
+"""Deterministic synthetic case generator: the 東商マート (toshomart.com) breach of 2017.
+
+``write_sample_case(dir, scale=1, seed=20170331)`` simulates the shop (EC-CUBE 2.13 on Apache and
+MySQL 5.6) from 2017-03-13 to 2017-04-16 JST and writes a case folder: ``case.yml``, the evidence
+(access logs, EC-CUBE app logs, MySQL general log, TSK bodyfile, recovered ``server/`` tree, database
+exports) and ``truth.json``, computed from the simulation's own state by the CONTRACT section 6
+rules. Same seed and scale give byte-identical files.
+
+This package imports nothing else from ``forensics``: analysis code must recover the truth from the
+evidence alone.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from operator import itemgetter
+from pathlib import Path
+
+from . import traffic
+from . import world as W
+from .output import MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
+from .server import ServerTree
+from .sim import CUST_COLS, DETAIL_COLS, ORDER_COLS, Sim
+from .story import TARGET_VIEWED, Story
+from .truth import Markers, card_counts, counts_dict, viewed_persons
+
+__all__ = ["write_sample_case", "simulate"]
+
+CASE_ID = "toshomart-2017"
+CASE_YML = """id: toshomart-2017
+title: 東商マート 不正アクセス調査
+timezone: Asia/Tokyo
+site:
+  profile: eccube2
+  admin_dir: /admin/
+evidence:
+  access_logs: [logs/httpd/access_log*]
+  app_logs: [logs/eccube/*.log*]
+  query_logs: [logs/mysql/general.log*]
+  fs_timeline: fs/bodyfile.txt
+  server_files: server/
+  db: {encoding: utf-8, dir: db/}
+facts:
+  containment: 2017-04-10T13:00:00+09:00
+  internal_ips: [198.51.100.10]
+  test_markers:
+    customer_ids: [1]
+    emails: ["*@toyoshoji.example"]
+    card_numbers: ["4111111111111111"]
+"""
+MARKERS = Markers(customer_ids=(1,), emails=("*@toyoshoji.example",), card_numbers=("4111111111111111",))
+STAFF_UPLOAD_T = W.jst(2017, 3, 22, 11, 5, 40)
+OWNED = ["case.yml", "truth.json", "logs", "fs", "server", "db"]
+
+
+def simulate(seed: int = 20170331, scale: int = 1) -> tuple[Sim, Story]:
+    """Run the simulation (no files written)."""
+    sim = Sim(seed, scale)
+    story = Story(sim)
+    story.seed_database()
+    story.schedule_attack()          # first: registers the attacker's page times as guards
+    story.schedule_background()
+    sim.at(STAFF_UPLOAD_T, story.staff_upload)
+    sim.run()
+    return sim, story
+
+
+def _mask(no: str) -> str:
+    return no[:6] + "*" * (len(no) - 10) + no[-4:]
+
+
+def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331) -> Path:
+    """Write the case folder; returns its path. ``scale`` multiplies background traffic and customers."""
+    root = Path(dir)
+    if scale < 1:
+        raise ValueError("scale must be >= 1")
+    if root.exists() and any(root.iterdir()):
+        if not (root / "case.yml").exists():
+            raise ValueError(f"{root} is not empty and holds no case.yml: refusing to write into it")
+        for name in OWNED:
+            p = root / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    sim, story = simulate(seed, scale)
+    viewed = viewed_persons(sim.views)
+    if len(viewed) != TARGET_VIEWED:
+        raise RuntimeError(f"simulation produced {len(viewed)} viewed persons, expected {TARGET_VIEWED}")
+    level = 6 if scale <= 10 else 1
+    planted: list[dict] = []
+    tagged = _write_request_logs(root, sim, seed, scale, level, planted)
+    _write_app_logs(root, sim, scale, planted)
+    _write_db(root, sim)
+    tree = _write_server(root, sim, story, planted)
+    (root / "case.yml").write_bytes(CASE_YML.encode())
+    truth = _truth(sim, story, tree, tagged, planted, seed, scale)
+    (root / "truth.json").write_bytes((json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
+    return root
+
+
+# ------------------------------------------------------------------------------------------------
+def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int, planted: list) -> dict:
+    (root / "logs/httpd").mkdir(parents=True)
+    (root / "logs/mysql").mkdir(parents=True)
+    acc = RotatingText(root / "logs/httpd", "access_log", W.ACCESS_ROTATIONS, gz_level=level, rel="logs/httpd")
+    my = RotatingText(root / "logs/mysql", "general.log", W.MYSQL_ROTATIONS, gz_level=level, header=MYSQL_HEADER,
+                      rel="logs/mysql")
+    qlog = QueryLog(my, sim.clock)
+    tagged: dict[str, list] = {"sqli": [], "backdoor": [], "skim": []}
+    plants = [
+        (W.jst(2017, 3, 24, 12, 0, 3), "truncated access-log line (cut inside the referer, no user agent)",
+         '126.12.88.41 - - [24/Mar/2017:12:00:03 +0900] "GET /products/detail.php?product_id=7 HTTP/1.1" 200 15320 '
+         '"https://toshomart.com/products/list.php?categ'),
+        (W.jst(2017, 4, 16, 10, 0, 0), "binary garbage line (NUL and high bytes, not UTF-8)",
+         "\x00\x00\x00\x00\udc8f\udcff\x1b[\udcfe\udcfe\x00\x07\udcc3(\udca0\udca1\x00\x00"),
+    ]
+    days = sorted(d for d in sim.entries if 0 <= d < W.DAYS)
+    extra = 0
+    for day in range(W.DAYS):
+        ents = sim.entries.get(day, []) if day in days else []
+        ents = ents + traffic.day_entries(day, seed=seed, scale=scale, clock=sim.clock, seq0=10**10 + day * 10**8)
+        ents.sort(key=itemgetter(0, 1))
+        write_raw, qwrite = acc.write_raw, qlog.write
+        for t, _seq, text, block, tag in ents:
+            if t >= acc.limit:
+                acc.roll(t)
+            if plants and t >= plants[0][0]:
+                _pt, what, line = plants.pop(0)
+                write_raw(line + "\n")
+                acc.line_no += 1
+                planted.append({"file": acc.rel_name, "line_no": acc.line_no, "what": what})
+            write_raw(text)
+            write_raw("\n")
+            if block is not None:
+                if isinstance(block, list):
+                    acc.line_no += len(block)
+                else:
+                    acc.line_no += 1
+                qwrite(t, block)
+            else:
+                acc.line_no += 1
+            if tag is not None:
+                tagged[tag[0]].append((tag[1], acc.rel_name, acc.line_no, t))
+        extra += len(ents)
+        sim.entries.pop(day, None)
+    acc.close()
+    my.close()
+    return tagged
+
+
+def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
+    folder = root / "logs/eccube"
+    folder.mkdir(parents=True)
+    admin = [x[2] for x in sorted(sim.admin_log)]
+    site_entries = sorted(sim.site_log)
+    pt = W.jst(2017, 4, 5, 3, 0, 1)
+    bad = f"{sim.clock.app(pt)} [/shopping/load_payment_module.php] mdl_toyocredit: gateway connection timeout (errno=110)"
+    idx = next(i for i, e in enumerate(site_entries) if e[0] >= pt)
+    site = [x[2] for x in site_entries]
+    site.insert(idx, bad)
+    write_app_log(folder, "admin.log", admin, 24_000)
+    files = write_app_log(folder, "site.log", site, 45_000 * scale)
+    for name, lines in files:
+        if bad in lines:
+            planted.append({"file": f"logs/eccube/{name}", "line_no": lines.index(bad) + 1,
+                            "what": "app-log line without the 'from REMOTE_ADDR' part"})
+
+
+def _write_db(root: Path, sim: Sim) -> None:
+    folder = root / "db"
+    folder.mkdir(parents=True)
+    custs = [sim.row_values(sim.customers[k], CUST_COLS) for k in sorted(sim.customers)]
+    write_csv(folder / "dtb_customer.csv", CUST_COLS, custs)
+    write_csv(folder / "dtb_order.csv", ORDER_COLS, [sim.row_values(sim.orders[k], ORDER_COLS) for k in sorted(sim.orders)])
+    write_csv(folder / "dtb_order_detail.csv", DETAIL_COLS, [[d[c] for c in DETAIL_COLS] for d in sim.details])
+    pcols = ["payment_id", "payment_method", "charge", "rule_max", "rank", "note", "fix", "status", "del_flg",
+             "creator_id", "create_date", "update_date", "payment_image", "upper_rule", "charge_flg", "rule_min",
+             "upper_rule_max", "module_id", "module_path", "memo01", "memo02", "memo03", "memo04", "memo05"]
+    prow = []
+    for pid, (name, charge, rmax, card) in sorted(W.PAYMENTS.items()):
+        deleted = card and sim.payment_deleted_at is not None
+        prow.append([pid, name, charge, rmax, 6 - pid, None, 2, 1, 1 if deleted else 0, 2, "2016-11-02 14:20:11",
+                     W.db_time(sim.payment_deleted_at) if deleted else "2016-11-02 14:20:11", None, rmax, 1, 0, rmax,
+                     1 if card else None, "mdl_toyocredit/load_payment_module.php" if card else None,
+                     "toyocredit" if card else None, None, "1" if card else None, None, None])
+    write_csv(folder / "dtb_payment.csv", pcols, prow)
+    mcols = ["member_id", "name", "department", "login_id", "password", "salt", "authority", "rank", "work",
+             "del_flg", "creator_id", "update_date", "create_date", "login_date"]
+    pw_t = sim.member_pw_changed
+    write_csv(folder / "dtb_member.csv", mcols, [
+        [1, "管理者", "東商マート", "admin", ("0" * 8 + "f" * 56) if pw_t else "x", "x8Kq2mZ0aa", 0, 2, 1, 0, 0,
+         W.db_time(pw_t) if pw_t else "2016-11-02 14:10:31", "2016-11-02 14:10:31", W.db_time(sim.member_lastlogin[1])],
+        [2, "東洋商事サポート", "東洋商事株式会社", "toyo_support", "5e6b1c0d" * 8, "p0Lz8Qw1rt", 0, 1, 1, 0, 1,
+         "2016-11-02 14:12:03", "2016-11-02 14:12:03", W.db_time(sim.member_lastlogin[2])],
+    ])
+
+
+def _write_server(root: Path, sim: Sim, story: Story, planted: list) -> ServerTree:
+    tree = ServerTree(root / "server", random.Random(sim.seed * 13 + 3))
+    skim_t = [s.t for s in story.skims]
+    backdoor_last = max(t for t in story.backdoor_hits if t < W.CONTAINMENT)
+    card_posts = [s.t for s in story.skims]
+    tree.build(tamper_t=story.tamper_t, backdoor_t=story.backdoor_t, skim_lines=story.skim_lines,
+               skim_times=skim_t, skim_fetch=story.skim_fetch_ts, backdoor_last=backdoor_last,
+               last_card_post=max(card_posts), staff_upload_t=STAFF_UPLOAD_T)
+    tree.write()
+    logs = [(f"{W.DOCROOT}/data/logs/site.log", 41230, W.jst(2017, 4, 16, 23, 41, 2)),
+            (f"{W.DOCROOT}/data/logs/admin.log", 18211, W.jst(2017, 4, 16, 17, 2, 40)),
+            (f"{W.DOCROOT}/data/cache/mtb_constants.php", 60122, W.jst(2016, 11, 2, 14, 30, 0))]
+    lines = tree.bodyfile(logs)
+    k = len(lines) // 3
+    lines.insert(k, f"0|{W.DOCROOT}/html/upload/temp_image|1049999|d/drwxr-xr-x|48")
+    planted.append({"file": "fs/bodyfile.txt", "line_no": k + 1, "what": "bodyfile line with 5 of 11 fields"})
+    (root / "fs").mkdir()
+    (root / "fs/bodyfile.txt").write_bytes(("\n".join(lines) + "\n").encode())
+    return tree
+
+
+def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list, seed: int, scale: int) -> dict:
+    viewed = viewed_persons(sim.views)
+    window = (story.backdoor_t, W.CONTAINMENT)
+    cards = card_counts(sim.card_entries, story.skims, MARKERS, window)
+    counts = counts_dict(viewed, cards)
+    sqli_by_ip: dict[str, int] = {}
+    for ip, _f, _l, _t in tagged["sqli"]:
+        sqli_by_ip[ip] = sqli_by_ip.get(ip, 0) + 1
+    bd_by_ip: dict[str, int] = {}
+    for ip, _f, _l, _t in tagged["backdoor"]:
+        bd_by_ip[ip] = bd_by_ip.get(ip, 0) + 1
+    attacker_ips = sorted(set(sqli_by_ip) | set(bd_by_ip) | {W.ATTACKER_MAIN})
+    iso = W.iso_jst
+    by_order = {e.order_id: e for e in sim.card_entries}
+    seen: set[str] = set()
+    views = []
+    for v in sim.views:
+        if v.attacker:
+            new = sorted(set(v.persons) - seen)
+            seen.update(v.persons)
+            views.append({"at": iso(v.t), "ip": v.ip, "sid": v.sid, "page": v.page, "persons": list(v.persons),
+                          "new_persons": len(new)})
+    return {
+        "case": CASE_ID,
+        "timezone": "Asia/Tokyo",
+        "generator": {"seed": seed, "scale": scale, "package": "forensics.sample"},
+        "phases": {
+            "sqli_first": iso(story.sqli_first),
+            "attacker_admin_login": iso(story.login_t),
+            "backdoor_installed": iso(story.backdoor_t),
+            "card_form_tampered": iso(story.tamper_t),
+            "containment": iso(W.CONTAINMENT),
+        },
+        "attacker_ips": attacker_ips,
+        "backdoor_paths": [W.BACKDOOR_URL],
+        "tampered_files": [tree.tampered_rel],
+        "skim_files": [W.SKIM_REL],
+        "windows": {
+            "admin_access": [iso(story.login_t), iso(story.last_attacker_admin)],
+            "backdoor": [iso(story.backdoor_t), iso(W.CONTAINMENT)],
+            "skimmer": [iso(story.tamper_t), iso(W.CONTAINMENT)],
+        },
+        "counts": counts,
+        "viewed_persons": {
+            "customer_ids": sorted(int(p[2:]) for p in viewed if p.startswith("c:")),
+            "guest_emails": sorted(p[2:] for p in viewed if p.startswith("g:")),
+        },
+        "attacker_views": views,
+        "cards": {
+            "confirmed": sorted(
+                [{"card_masked": _mask(s.card_no), "order_id": s.order_id, "entered": iso(s.t),
+                  "test": s.card_no in cards.confirmed_test}
+                 for s in {s.card_no: s for s in sorted(story.skims, key=lambda s: -s.t)}.values()],
+                key=lambda d: d["entered"]),
+            "skim_records": len(story.skims),
+            "possible_customer_persons": sorted(cards.possible_customer),
+            "possible_test_persons": sorted(cards.possible_test),
+            "card_entries_in_backdoor_window": sorted(
+                e.order_id for e in sim.card_entries if window[0] <= e.t <= window[1]),
+            "card_entries_outside_window": sum(1 for e in sim.card_entries if not (window[0] <= e.t <= window[1])),
+            "skim_order_ids": sorted({s.order_id for s in story.skims}),
+            "skim_persons": sorted({f"c:{by_order[s.order_id].customer_id}" if by_order[s.order_id].customer_id
+                                    else f"g:{by_order[s.order_id].email.lower()}" for s in story.skims}),
+        },
+        "sqli": {
+            "count_by_ip": dict(sorted(sqli_by_ip.items())),
+            "total": len(tagged["sqli"]),
+            "first": iso(min(t for *_x, t in tagged["sqli"])),
+            "requests": [{"source": f, "line_no": ln, "ip": ip} for ip, f, ln, _t in tagged["sqli"]],
+        },
+        "backdoor_requests_by_ip": dict(sorted(bd_by_ip.items())),
+        "backdoor_only_ips": sorted(set(bd_by_ip) - set(sqli_by_ip) - {W.ATTACKER_MAIN}),
+        "non_attacker_admin_ips": sorted([W.STAFF_IP, W.VENDOR_IP]),
+        "planted_rejects": sorted(planted, key=lambda d: (d["file"], d["line_no"])),
+        "traps": {
+            "same_second_staff_and_attacker": iso(story.facts["same_second_pair"]),
+            "viewed_then_withdrawn_customer_id": story.facts.get("viewed_then_withdrawn"),
+            "registered_after_first_list_view": story.facts.get("registered_after_view"),
+            "csv_export_order_id_range": story.facts.get("csv_order_range"),
+            "recompiled_templates": tree.recompiled_rel,
+            "staff_upload": "html/user_data/sale_banner_201703.jpg",
+            "vendor_ip": W.VENDOR_IP,
+        },
+    }
