@@ -160,8 +160,14 @@ def split_lines(data: bytes) -> pl.DataFrame:
         invalid = pl.lit(False)
     else:
         raw = pl.Series("raw", body.split(b"\n"), dtype=pl.Binary)
-        frame = frame.with_columns(raw)
-        invalid = pl.col("line").cast(pl.Binary) != pl.col("raw")
+        # the text of an invalid line: backslashes doubled, so a \xNN escape is unambiguous
+        esc = body.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+        frame = frame.with_columns(raw, esc=pl.Series([esc]).str.split("\n").explode())
+        bad = pl.col("line").cast(pl.Binary) != pl.col("raw")
+        frame = frame.with_columns(invalid=bad).with_columns(
+            line=pl.when(pl.col("invalid")).then(pl.col("esc")).otherwise(pl.col("line"))
+        )
+        invalid = pl.col("invalid")
     return frame.with_columns(
         line=pl.col("line").str.strip_suffix("\r"),
         line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
@@ -234,15 +240,28 @@ def _escape_map() -> dict[str, str]:
 _ESCAPES = _escape_map()
 
 
-def escape_text(expr: pl.Expr) -> pl.Expr:
+_ESCAPES_NO_BS = {k: v for k, v in _ESCAPES.items() if k != "\\"}
+
+
+def escape_text(expr: pl.Expr, *, backslash: bool = True) -> pl.Expr:
     """Escape control, C1 and bidi characters (and backslash) so attacker text stays inert."""
-    return expr.str.replace_many(_ESCAPES)
+    return expr.str.replace_many(_ESCAPES if backslash else _ESCAPES_NO_BS)
 
 
-def escape_excerpt(expr: pl.Expr, n: int = EXCERPT_CHARS) -> pl.Expr:
+def escape_excerpt(expr: pl.Expr, n: int = EXCERPT_CHARS, *, backslash: bool = True) -> pl.Expr:
     """A short escaped excerpt: the first ``n`` characters, escaped, ``…`` marking a cut."""
     cut = expr.str.slice(0, n)
-    return pl.when(expr.str.len_chars() > n).then(escape_text(cut) + "…").otherwise(escape_text(cut))
+    esc = escape_text(cut, backslash=backslash)
+    return pl.when(expr.str.len_chars() > n).then(esc + "…").otherwise(esc)
+
+
+def line_excerpt(line: str = "line", invalid: str = "invalid_utf8") -> pl.Expr:
+    """Excerpt of a :data:`LINES` row: an invalid-UTF-8 line already has its backslashes doubled."""
+    return (
+        pl.when(pl.col(invalid))
+        .then(escape_excerpt(pl.col(line), backslash=False))
+        .otherwise(escape_excerpt(pl.col(line)))
+    )
 
 
 def escape_py(text: str, n: int = EXCERPT_CHARS) -> str:

@@ -168,28 +168,62 @@ def load_line_files(
         flush()
         drain(0)
 
-    records = pl.concat(rec_parts, how="vertical") if rec_parts else None
+    records = pl.concat(rec_parts, how="vertical_relaxed") if rec_parts else None
     rejects = pl.concat(rej_parts, how="vertical").cast(REJECTS) if rej_parts else pl.DataFrame(schema=REJECTS)
-    src = pl.DataFrame({"source": sources}, schema={"source": pl.String})
-    if records is None:
-        counts = src.with_columns(records=pl.lit(0, pl.Int64), rejected=pl.lit(0, pl.Int64), rows=pl.lit(0, pl.Int64))
+    return account(records, rejects, sources, schema)
+
+
+def account(records: pl.DataFrame | None, rejects: pl.DataFrame, sources: list[str], schema: pl.Schema) -> Loaded:
+    """Per-file counts and the final table.
+
+    ``records`` carries ``_lines`` (physical lines a record used) and may carry ``_keep`` (False for
+    recognised lines that are accounted for but are no table row, e.g. a MySQL log's banner).
+    """
+    src = pl.DataFrame({"source": sources}, schema={"source": pl.String}).unique(maintain_order=True)
+    jc = rejects.group_by("source").agg(rejected=pl.len().cast(pl.Int64))
+    if records is None or records.height == 0:
+        rc = pl.DataFrame(schema={"source": pl.String, "records": pl.Int64, "rows": pl.Int64})
         table = pl.DataFrame(schema=schema)
     else:
-        rc = records.group_by("source").agg(records=pl.col("_lines").sum().cast(pl.Int64), rows=pl.len().cast(pl.Int64))
-        jc = rejects.group_by("source").agg(rejected=pl.len().cast(pl.Int64))
-        counts = (
-            src.join(rc, on="source", how="left")
-            .join(jc, on="source", how="left")
-            .select("source", pl.col("records").fill_null(0), pl.col("rejected").fill_null(0), pl.col("rows").fill_null(0))
+        rows = pl.col("_keep").sum() if "_keep" in records.columns else pl.len()
+        rc = records.group_by("source").agg(records=pl.col("_lines").sum().cast(pl.Int64), rows=rows.cast(pl.Int64))
+        keep = pl.col("_keep") if "_keep" in records.columns else pl.lit(True)
+        kept = records.filter(keep) if "_keep" in records.columns else records
+        table = kept.select(schema.names()).cast(schema)
+    counts = (
+        src.join(rc, on="source", how="left", maintain_order="left")
+        .join(jc, on="source", how="left", maintain_order="left")
+        .select(
+            "source",
+            pl.col("records").fill_null(0),
+            pl.col("rejected").fill_null(0),
+            pl.col("rows").fill_null(0),
         )
-        table = records.select(schema.names()).cast(schema)
-    if records is None and rejects.height:
-        jc = rejects.group_by("source").agg(rejected=pl.len().cast(pl.Int64))
-        counts = src.join(jc, on="source", how="left").select(
-            "source", records=pl.lit(0, pl.Int64), rejected=pl.col("rejected").fill_null(0), rows=pl.lit(0, pl.Int64)
-        )
+    )
     return Loaded(table, rejects, counts.cast(COUNTS))
 
 
 def empty_loaded(schema: pl.Schema) -> Loaded:
     return Loaded(pl.DataFrame(schema=schema))
+
+
+def span_rejects(bad: pl.DataFrame, reason: str = "continuation of a rejected record") -> pl.DataFrame:
+    """REJECTS for the 2nd..nth lines of rejected records spanning ``_lines`` lines.
+
+    ``bad``: ``source``, ``line_no`` (first line), ``_lines``; a record spanning several lines
+    that is rejected must still account for each of its lines.
+    """
+    multi = bad.filter(pl.col("_lines") > 1)
+    if not multi.height:
+        return pl.DataFrame(schema=REJECTS)
+    return (
+        multi.select("source", "line_no", off=pl.int_ranges(1, pl.col("_lines")))
+        .explode("off")
+        .select(
+            "source",
+            line_no=pl.col("line_no") + pl.col("off"),
+            reason=pl.lit(reason),
+            excerpt=pl.lit(""),
+        )
+        .cast(REJECTS)
+    )

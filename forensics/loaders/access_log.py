@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
 from forensics.loaders._common import DEFAULT_BATCH_LINES, Loaded, load_line_files, shift_skew
 from forensics.loaders.urldecode import percent_decode
 from forensics.schemas import ACCESS_LOG, REJECTS
@@ -135,7 +135,7 @@ def parse_access_lines(lines: pl.DataFrame, *, skew_seconds: float = 0) -> tuple
             reason=pl.when(pl.col("invalid_utf8")).then(pl.lit("invalid UTF-8 (bytes shown as \\xNN)"))
             .when(pl.col("parsed")).then(pl.lit("impossible %t date or time"))
             .otherwise(_reject_reason(pl.col("line"))),
-            excerpt=escape_excerpt(pl.col("line")),
+            excerpt=line_excerpt(),
         ).cast(REJECTS)
         df = df.filter(okm)
 
@@ -199,7 +199,7 @@ def scan_access_logs(paths: Iterable[str | Path], *, case_root: str | Path | Non
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "access_log").write_text(
     ...     '203.0.113.9 - - [31/Mar/2017:23:28:01 +0900] "POST /admin/index.php?a=%E6%9D%B1 HTTP/1.1" '
-    ...     '302 - "-" "curl/7.1"\n')
+    ...     '302 - "-" "curl/7.1"\\n')
     >>> scan_access_logs([d / "access_log"], case_root=d).select("ts", "method", "path", "query", "bytes").collect()
     shape: (1, 5)
     ┌─────────────────────────┬────────┬──────────────────┬───────┬───────┐

@@ -1,0 +1,455 @@
+"""Opening a case: ``open_case("case.yml") -> Case`` (CONTRACT section 3).
+
+``open_case`` validates ``case.yml`` and resolves its globs; the ``Case`` gives every evidence
+table lazily (nothing is read until a frame is collected; each evidence type is then parsed once
+and cached). An absent evidence type gives an empty frame of its schema, never an error.
+
+Validation (every problem is a :class:`CaseError`, a ``ValueError`` whose message is one line
+naming the key or path):
+
+- unknown keys at any level; ``id`` (``[a-z0-9-]+``) and ``timezone`` (an IANA zone) required;
+- ``site.profile`` must be a known profile (``eccube2``); ``site.admin_dir`` a URL path;
+- evidence paths are relative to ``case.yml``. A literal path (no ``*?[``) that does not exist is
+  an error; a glob that matches nothing is a warning (``CaseWarning``, also in ``case.warnings``)
+  and the evidence type is simply absent, since a case may lack any evidence;
+- ``facts.containment``: ISO 8601 time (an offset is expected; a naive time is read in the case
+  zone); ``facts.internal_ips``: IP addresses or networks; ``facts.test_markers``:
+  ``customer_ids`` (integers), ``emails`` (fnmatch globs), ``card_numbers`` (digits).
+
+Optional extensions (compatible with CONTRACT section 3):
+
+- ``facts.card_payment_ids: [int, ...]``: the ``dtb_payment.payment_id`` values that are card
+  payments, when the payment names do not say so.
+- ``facts.clock_skew: {evidence_key: seconds}``: a known clock error of one evidence type
+  (keys: ``access_logs``, ``app_logs``, ``query_logs``, ``fs_timeline``). Positive = that clock ran
+  ahead; the seconds are subtracted from every time of that evidence.
+- ``evidence.db.encoding`` may be ``auto`` (the default): UTF-8 when a file decodes as UTF-8,
+  else CP932.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob as globmod
+import ipaddress
+import os
+import re
+import warnings
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from forensics import schemas
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED
+from forensics.loaders._common import COUNTS, Loaded
+
+
+class CaseError(ValueError):
+    """A problem with case.yml or the case folder; ``str()`` is one line naming the key or path."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class CaseWarning(UserWarning):
+    """Something worth telling the analyst that does not stop the case (e.g. an empty glob)."""
+
+
+PROFILES = {"eccube2"}
+LOG_KEYS = ("access_logs", "app_logs", "query_logs", "fs_timeline")
+EVIDENCE_KEYS = (*LOG_KEYS, "server_files", "db")
+TOP_KEYS = {"id", "title", "timezone", "site", "evidence", "facts"}
+SITE_KEYS = {"profile", "admin_dir"}
+DB_KEYS = {"encoding", "dir"}
+FACT_KEYS = {"containment", "internal_ips", "test_markers", "card_payment_ids", "clock_skew"}
+MARKER_KEYS = {"customer_ids", "emails", "card_numbers"}
+ID_RE = re.compile(r"^[a-z0-9-]+$")
+
+
+@dataclass(frozen=True)
+class TestMarkers:
+    """How test entries are told from customers (CONTRACT section 3)."""
+
+    __test__ = False  # not a pytest class
+
+    customer_ids: list[int] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)  # fnmatch globs, compared lower-case
+    card_numbers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Facts:
+    containment: dt.datetime | None = None  # tz-aware, UTC
+    internal_ips: list[str] = field(default_factory=list)
+    test_markers: TestMarkers = field(default_factory=TestMarkers)
+    card_payment_ids: list[int] | None = None
+    clock_skew: dict[str, float] = field(default_factory=dict)
+
+
+# --- validation helpers -----------------------------------------------------------------------
+
+def _check_keys(mapping: Any, allowed: set[str], where: str) -> dict:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise CaseError(f"case.yml: '{where}' must be a mapping, got {type(mapping).__name__}")
+    for key in mapping:
+        if key not in allowed:
+            name = f"{where}.{key}" if where else str(key)
+            raise CaseError(f"case.yml: unknown key '{name}' (allowed: {', '.join(sorted(allowed))})")
+    return mapping
+
+
+def _str_list(value: Any, key: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        raise CaseError(f"case.yml: '{key}' must be a string or a list of strings")
+    return [str(v) for v in value]
+
+
+def _int_list(value: Any, key: str) -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit())):
+            raise CaseError(f"case.yml: '{key}' must be a list of integers, got {v!r}")
+        out.append(int(v))
+    return out
+
+
+def _zone(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CaseError("case.yml: 'timezone' must be an IANA time zone name such as Asia/Tokyo")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise CaseError(f"case.yml: 'timezone' {value!r} is not a known IANA time zone (e.g. Asia/Tokyo)") from None
+    return value
+
+
+def _instant(value: Any, key: str, tz: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        t = value
+    elif isinstance(value, str):
+        try:
+            t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise CaseError(f"case.yml: '{key}' {value!r} is not an ISO 8601 time such as 2017-04-10T13:00:00+09:00") from None
+    else:
+        raise CaseError(f"case.yml: '{key}' must be an ISO 8601 time such as 2017-04-10T13:00:00+09:00, got {value!r}")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+    return t.astimezone(dt.timezone.utc)
+
+
+def _has_magic(pattern: str) -> bool:
+    return globmod.has_magic(pattern)
+
+
+def _resolve(root: Path, patterns: list[str], key: str, want_dir: bool = False) -> tuple[list[Path], list[str]]:
+    """Files (or a folder) a key names; literal paths must exist, empty globs give a warning."""
+    found: set[Path] = set()
+    notes: list[str] = []
+    for pat in patterns:
+        full = pat if os.path.isabs(pat) else str(root / pat)
+        if _has_magic(pat):
+            hits = [Path(h) for h in globmod.glob(full, recursive=True)]
+            hits = [h for h in hits if (h.is_dir() if want_dir else (h.is_file() or h.is_symlink()) and not h.is_dir())]
+            if not hits:
+                notes.append(f"evidence.{key}: {pat!r} matches no file")
+            found.update(hits)
+        else:
+            p = Path(full)
+            if not (p.exists() or p.is_symlink()):
+                raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} does not exist ({p})")
+            if want_dir and not p.is_dir():
+                raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} is not a folder")
+            if not want_dir and p.is_dir():
+                raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} is a folder; name files or a glob")
+            found.add(p)
+    return sorted(Path(os.path.abspath(p)) for p in found), notes
+
+
+def _admin_dir(value: Any) -> str:
+    if value is None:
+        return "/admin/"
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in "?#\n\r\t "):
+        raise CaseError(f"case.yml: 'site.admin_dir' must be a URL path such as /admin/, got {value!r}")
+    return "/" + value.strip().strip("/") + "/" if value.strip("/") else "/"
+
+
+# --- the case ---------------------------------------------------------------------------------
+
+class Case:
+    """A validated case: its facts, its evidence files and every evidence table (lazily).
+
+    Examples
+    --------
+    >>> case = open_case("sample_data/toshomart-2017/case.yml")  # doctest: +SKIP
+    >>> case.access_log().filter(pl.col("status") == 302).collect()  # doctest: +SKIP
+    """
+
+    def __init__(self, *, path: Path, raw: dict, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED):
+        self.path = path
+        self.root = path.parent
+        self.max_decompressed = max_decompressed
+        self.warnings: list[str] = []
+        raw = _check_keys(raw, TOP_KEYS, "")
+        for key in ("id", "timezone"):
+            if key not in raw or raw[key] in (None, ""):
+                raise CaseError(f"case.yml: required key '{key}' is missing")
+        self.id = str(raw["id"])
+        if not ID_RE.match(self.id):
+            raise CaseError(f"case.yml: 'id' {self.id!r} must match [a-z0-9-]+ (lower-case letters, digits, '-')")
+        self.timezone = _zone(raw["timezone"])
+        self.title = str(raw.get("title") or self.id)
+
+        site = _check_keys(raw.get("site"), SITE_KEYS, "site")
+        self.profile = str(site.get("profile") or "eccube2")
+        if self.profile not in PROFILES:
+            raise CaseError(f"case.yml: 'site.profile' {self.profile!r} is not a known profile ({', '.join(sorted(PROFILES))})")
+        self.admin_dir = _admin_dir(site.get("admin_dir"))
+
+        self.facts = self._facts(_check_keys(raw.get("facts"), FACT_KEYS, "facts"))
+        self.evidence, self.db_encoding = self._evidence(_check_keys(raw.get("evidence"), set(EVIDENCE_KEYS), "evidence"))
+        for note in self.warnings:
+            warnings.warn(note, CaseWarning, stacklevel=3)
+        self._loaded: dict[str, Any] = {}
+
+    # -- parsing case.yml --
+
+    def _facts(self, facts: dict) -> Facts:
+        tm = _check_keys(facts.get("test_markers"), MARKER_KEYS, "facts.test_markers")
+        cards = _str_list(tm.get("card_numbers"), "facts.test_markers.card_numbers")
+        for c in cards:
+            if not re.fullmatch(r"\d{12,19}", c.replace(" ", "").replace("-", "")):
+                raise CaseError("case.yml: 'facts.test_markers.card_numbers' holds a value that is not a card number (12-19 digits)")
+        markers = TestMarkers(
+            customer_ids=_int_list(tm.get("customer_ids"), "facts.test_markers.customer_ids"),
+            emails=[e.lower() for e in _str_list(tm.get("emails"), "facts.test_markers.emails")],
+            card_numbers=[c.replace(" ", "").replace("-", "") for c in cards],
+        )
+        ips = _str_list(facts.get("internal_ips"), "facts.internal_ips")
+        for ip in ips:
+            try:
+                ipaddress.ip_network(ip, strict=False)
+            except ValueError:
+                raise CaseError(f"case.yml: 'facts.internal_ips' {ip!r} is not an IP address or network") from None
+        skew_raw = _check_keys(facts.get("clock_skew"), set(LOG_KEYS), "facts.clock_skew")
+        skew = {}
+        for k, v in skew_raw.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise CaseError(f"case.yml: 'facts.clock_skew.{k}' must be a number of seconds, got {v!r}")
+            skew[k] = float(v)
+        pay = facts.get("card_payment_ids")
+        return Facts(
+            containment=_instant(facts.get("containment"), "facts.containment", self.timezone),
+            internal_ips=ips,
+            test_markers=markers,
+            card_payment_ids=_int_list(pay, "facts.card_payment_ids") if pay is not None else None,
+            clock_skew=skew,
+        )
+
+    def _evidence(self, ev: dict) -> tuple[dict[str, list[Path]], str]:
+        out: dict[str, list[Path]] = {k: [] for k in EVIDENCE_KEYS}
+        for key in LOG_KEYS:
+            files, notes = _resolve(self.root, _str_list(ev.get(key), f"evidence.{key}"), key)
+            out[key] = files
+            self.warnings += notes
+        server = ev.get("server_files")
+        if server is not None:
+            dirs, notes = _resolve(self.root, _str_list(server, "evidence.server_files"), "server_files", want_dir=True)
+            out["server_files"] = dirs
+            self.warnings += notes
+        db = ev.get("db")
+        encoding = "auto"
+        if db is not None:
+            if isinstance(db, str):
+                db = {"dir": db}
+            db = _check_keys(db, DB_KEYS, "evidence.db")
+            encoding = str(db.get("encoding") or "auto")
+            import codecs
+
+            if encoding.lower() != "auto":
+                try:
+                    codecs.lookup(encoding)
+                except LookupError:
+                    raise CaseError(f"case.yml: 'evidence.db.encoding' {encoding!r} is not a known encoding (utf-8, cp932 or auto)") from None
+            if db.get("dir") is None:
+                raise CaseError("case.yml: 'evidence.db.dir' is missing (the folder holding dtb_*.csv)")
+            dirs, notes = _resolve(self.root, _str_list(db.get("dir"), "evidence.db.dir"), "db", want_dir=True)
+            self.warnings += notes
+            files = sorted({p for d in dirs for p in d.glob("dtb_*.csv")})
+            if dirs and not files:
+                self.warnings.append(f"evidence.db: no dtb_*.csv in {', '.join(str(d) for d in dirs)}")
+            out["db"] = files
+        return out, encoding
+
+    # -- properties --
+
+    @property
+    def available(self) -> set[str]:
+        """Evidence keys with at least one file (``server_files``: a folder)."""
+        return {k for k, v in self.evidence.items() if v}
+
+    @property
+    def server_root(self) -> Path | None:
+        return self.evidence["server_files"][0] if self.evidence["server_files"] else None
+
+    def skew(self, key: str) -> float:
+        return self.facts.clock_skew.get(key, 0.0)
+
+    def __repr__(self) -> str:
+        return f"Case(id={self.id!r}, timezone={self.timezone!r}, available={sorted(self.available)})"
+
+    # -- loading (each evidence type parsed once, on first need) --
+
+    def _load(self, key: str) -> Any:
+        if key in self._loaded:
+            return self._loaded[key]
+        from forensics.loaders import access_log, app_log, bodyfile, db_export, query_log, server_files
+
+        files = self.evidence.get(key, [])
+        common = {"case_root": self.root, "max_decompressed": self.max_decompressed}
+        if key == "access_logs":
+            res = access_log.read_access_logs(files, skew_seconds=self.skew(key), **common)
+        elif key == "app_logs":
+            res = app_log.read_app_logs(files, timezone=self.timezone, skew_seconds=self.skew(key), **common)
+        elif key == "query_logs":
+            res = query_log.read_query_logs(files, timezone=self.timezone, skew_seconds=self.skew(key), **common)
+        elif key == "fs_timeline":
+            res = bodyfile.read_bodyfiles(files, skew_seconds=self.skew(key), **common)
+        elif key == "server_files":
+            res = server_files.read_server_files(self.server_root, case_root=self.root)
+        elif key == "db":
+            res = db_export.read_db_exports(files, case_root=self.root, encoding=self.db_encoding, timezone=self.timezone)
+        else:  # pragma: no cover
+            raise KeyError(key)
+        self._loaded[key] = res
+        return res
+
+    def loaded(self, key: str) -> Loaded:
+        """The eager result (table, rejects, counts) of one evidence key; db tables concatenated
+        for rejects and counts only."""
+        res = self._load(key)
+        if key != "db":
+            return res
+        parts = list(res.values())
+        return Loaded(
+            pl.DataFrame(),
+            pl.concat([p.rejects for p in parts]) if parts else pl.DataFrame(schema=schemas.REJECTS),
+            pl.concat([p.counts for p in parts]) if parts else pl.DataFrame(schema=COUNTS),
+        )
+
+    def _lazy(self, key: str, schema: pl.Schema) -> pl.LazyFrame:
+        return pl.defer(lambda: self._load(key).records, schema=schema)
+
+    def access_log(self) -> pl.LazyFrame:
+        """Apache combined access logs: LazyFrame of :data:`forensics.schemas.ACCESS_LOG`."""
+        return self._lazy("access_logs", schemas.ACCESS_LOG)
+
+    def app_log(self) -> pl.LazyFrame:
+        """EC-CUBE admin/site logs: LazyFrame of :data:`forensics.schemas.APP_LOG`."""
+        return self._lazy("app_logs", schemas.APP_LOG)
+
+    def query_log(self) -> pl.LazyFrame:
+        """MySQL general query log statements: LazyFrame of :data:`forensics.schemas.QUERY_LOG`."""
+        return self._lazy("query_logs", schemas.QUERY_LOG)
+
+    def fs_files(self) -> pl.LazyFrame:
+        """Bodyfile, one row per file: LazyFrame of :data:`forensics.schemas.FS_FILES`."""
+        return self._lazy("fs_timeline", schemas.FS_FILES)
+
+    def fs_timeline(self) -> pl.LazyFrame:
+        """Bodyfile as a plaso-style timeline: LazyFrame of :data:`forensics.schemas.FS_TIMELINE`."""
+        from forensics.loaders.bodyfile import fs_timeline_from_files
+
+        return pl.defer(lambda: fs_timeline_from_files(self._load("fs_timeline").records).collect(), schema=schemas.FS_TIMELINE)
+
+    def server_files(self) -> pl.LazyFrame:
+        """Inventory of ``server/``: LazyFrame of :data:`forensics.schemas.SERVER_FILES`."""
+        return self._lazy("server_files", schemas.SERVER_FILES)
+
+    def server_file_bytes(self, paths, max_bytes: int = 16 * 1024**2) -> pl.DataFrame:
+        """``{path, content}`` for inventory paths (relative to server/); no symlink is followed."""
+        from forensics.loaders.server_files import server_file_bytes
+
+        paths = list(paths)
+        if self.server_root is None:
+            return pl.DataFrame({"path": paths, "content": [None] * len(paths)}, schema={"path": pl.String, "content": pl.Binary})
+        return server_file_bytes(self.server_root, paths, max_bytes=max_bytes)
+
+    def db_tables(self) -> dict[str, pl.LazyFrame]:
+        """Database exports by table name (``dtb_customer`` -> LazyFrame of source, line_no, columns)."""
+        return {name: res.records.lazy() for name, res in self._load("db").items()}
+
+    def db_table(self, name: str) -> pl.LazyFrame | None:
+        res = self._load("db").get(name)
+        return res.records.lazy() if res is not None else None
+
+    def rejects(self) -> pl.LazyFrame:
+        """Every evidence type's rejects: LazyFrame of :data:`forensics.schemas.REJECTS`."""
+        return pl.defer(
+            lambda: pl.concat([self.loaded(k).rejects.cast(schemas.REJECTS) for k in EVIDENCE_KEYS]),
+            schema=schemas.REJECTS,
+        )
+
+    def record_counts(self) -> pl.DataFrame:
+        """Per input file: ``source``, ``records``, ``rejected`` (``records + rejected`` = lines in
+        the file; data rows for the DB CSVs; files for server/), plus ``rows`` (table rows) and
+        ``evidence`` (the case.yml key)."""
+        parts = [self.loaded(k).counts.with_columns(evidence=pl.lit(k)) for k in EVIDENCE_KEYS]
+        return pl.concat(parts).cast({**COUNTS, "evidence": pl.String})
+
+    def input_files(self) -> list[Path]:
+        """Every input file (server/ walked without following links), sorted."""
+        files: set[Path] = set()
+        for key, paths in self.evidence.items():
+            for p in paths:
+                if p.is_dir() and not p.is_symlink():
+                    for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
+                        files.update(Path(dirpath) / n for n in filenames)
+                        files.update(Path(dirpath) / n for n in dirnames if (Path(dirpath) / n).is_symlink())
+                else:
+                    files.add(p)
+        return sorted(files)
+
+
+def open_case(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> Case:
+    """Validate ``case.yml`` and return the :class:`Case` (no evidence is read yet).
+
+    Raises
+    ------
+    CaseError
+        One line naming the key or path at fault.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "case.yml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CaseError(f"case file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseError(f"cannot read case file {path}: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise CaseError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise CaseError(f"{path}: expected a mapping of keys (id, timezone, evidence, ...)")
+    return Case(path=Path(os.path.abspath(path)), raw=raw, max_decompressed=max_decompressed)

@@ -1,0 +1,166 @@
+r"""EC-CUBE 2.13 application logs (``data/logs/admin.log``, ``site.log``, rotated ``.1``..``.5``).
+
+Line layout, as ``GC_Utils::gfPrintLog`` writes it::
+
+    YYYY/MM/DD HH:MM:SS [SCRIPT_NAME] MESSAGE from REMOTE_ADDR
+
+The time is naive wall-clock time in the case zone. A message may span lines (EC-CUBE logs SQL
+errors and dumps that way): a line that does not start with a date continues the record above
+it and is joined to its message with ``\n``; ``line_no`` is the record's first line. Structured
+messages recognised (``event``):
+
+- ``login``: ``login : user=ID(N) auth=N lastlogin=... sid=SID`` (``login:`` also accepted)
+- ``login_failed``: ``ID password incorrect.``
+- ``access``: ``access : user=ID auth=N sid=SID``
+- ``upload``: ``ORIGNAME -> DIR/FILE``
+- ``order_complete``: ``order complete. order_id=N``
+- ``other``: anything else (kept whole in ``message``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
+from forensics.loaders._common import Loaded, load_line_files, local_to_utc, span_rejects
+from forensics.schemas import APP_LOG, REJECTS
+
+START = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \["
+
+RECORD = (
+    r"(?s)^(?P<t>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)"  # naive local time
+    r" \[(?P<script>[^\]]*)\]"  # [SCRIPT_NAME]
+    r" ?(?P<message>.*?)"  # MESSAGE (may hold newlines once joined)
+    r" from (?P<ip>[0-9A-Fa-f.:]+|unknown|-)\s*$"  # from REMOTE_ADDR (always written)
+)
+
+#: event -> (regex on the message, captured fields); first match wins, in this order.
+EVENTS: list[tuple[str, str]] = [
+    ("login", r"(?s)^login\s*:\s*user=(?P<login_id>.*?)\((?P<member_id>\d+)\)\s+auth=(?P<authority>-?\d+)"
+              r"\s+lastlogin=(?P<last_login>.*?)\s+sid=(?P<sid>\S+)\s*$"),
+    ("access", r"(?s)^access\s*:\s*user=(?P<login_id>\S*)\s+auth=(?P<authority>-?\d+)\s+sid=(?P<sid>\S+)\s*$"),
+    ("login_failed", r"(?s)^(?P<login_id>.*?) password incorrect\.?\s*$"),
+    ("order_complete", r"(?s)^order complete\.?\s*order_id=(?P<order_id>\d+)\s*$"),
+    ("upload", r"(?s)^(?P<upload_name>.+?) -> (?P<upload_dest>.+?)\s*$"),
+]
+
+_FIELDS = {"login_id": pl.String, "member_id": pl.Int64, "authority": pl.Int32, "sid": pl.String,
+           "last_login": pl.String, "upload_name": pl.String, "upload_dest": pl.String, "order_id": pl.Int64}
+
+
+def log_name(source: pl.Expr) -> pl.Expr:
+    """"admin" / "site" from the file name (``admin.log.3`` -> admin), else the name before ``.log``."""
+    base = source.str.extract(r"([^/]+)$", 1)
+    return base.str.extract(r"^([^.]+)", 1).str.replace(r"_log$", "")
+
+
+def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``{source, line_no, line, invalid_utf8}`` -> (APP_LOG rows + ``_lines``, REJECTS)."""
+    df = lines.with_columns(start=pl.col("line").str.contains(START) & ~pl.col("invalid_utf8"))
+    df = df.with_columns(grp=pl.col("start").cum_sum().over("source"))
+    bad = df.filter(pl.col("invalid_utf8") | (pl.col("grp") == 0))
+    rejects = [
+        bad.select(
+            "source", "line_no",
+            reason=pl.when(pl.col("invalid_utf8")).then(pl.lit("invalid UTF-8 (bytes shown as \\xNN)"))
+            .when(pl.col("line") == "").then(pl.lit("empty line before any record"))
+            .otherwise(pl.lit("not an app-log line (no YYYY/MM/DD HH:MM:SS [SCRIPT] prefix) and no record before it")),
+            excerpt=line_excerpt(),
+        )
+    ]
+    good = df.filter(~pl.col("invalid_utf8") & (pl.col("grp") > 0))
+    rec = good.group_by("source", "grp", maintain_order=True).agg(
+        line_no=pl.col("line_no").first(),
+        text=pl.col("line").str.join("\n"),
+        _lines=pl.len().cast(pl.Int64),
+    )
+    rec = rec.with_columns(m=pl.col("text").str.extract_groups(RECORD)).unnest("m")
+    local = pl.col("t").str.to_datetime("%Y/%m/%d %H:%M:%S", time_unit="us", strict=False)
+    rec = rec.with_columns(ts=local_to_utc(local, timezone, skew_seconds), _local=pl.col("t").str.to_datetime("%Y/%m/%d %H:%M:%S", time_unit="us", strict=False))
+    ok = pl.col("ts").is_not_null() & pl.col("script").is_not_null()
+    rejects.append(
+        rec.filter(~ok).select(
+            "source", "line_no",
+            reason=pl.when(pl.col("script").is_null()).then(
+                pl.lit("no ' from REMOTE_ADDR' at the end of the record (truncated or not an EC-CUBE log line)"))
+            .when(pl.col("_local").is_null()).then(pl.lit("impossible date or time"))
+            .otherwise(pl.lit(f"time does not exist in {timezone} (DST gap)")),
+            excerpt=escape_excerpt(pl.col("text")),
+        )
+    )
+    rejects.append(span_rejects(rec.filter(~ok)))
+    rec = rec.filter(ok)
+    # structured fields: first matching event wins
+    event = pl.lit("other")
+    for name, pattern in reversed(EVENTS):
+        event = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(name)).otherwise(event)
+    rec = rec.with_columns(event=event, log=log_name(pl.col("source")))
+    # extract_groups per event, then pick the row's event
+    out = rec
+    for name, pattern in EVENTS:
+        out = out.with_columns(
+            pl.when(pl.col("event") == name).then(pl.col("message")).str.extract_groups(pattern).alias(f"_{name}")
+        )
+    for field, dtype in _FIELDS.items():
+        parts = [pl.col(f"_{name}").struct.field(field) for name, pattern in EVENTS if f"?P<{field}>" in pattern]
+        out = out.with_columns(pl.coalesce(parts).str.strip_chars().cast(dtype, strict=False).alias(field))
+    records = out.select(*APP_LOG.names(), "_lines").cast({**APP_LOG, "_lines": pl.Int64})
+    return records, pl.concat(rejects).cast(REJECTS)
+
+
+def read_app_logs(
+    paths: Iterable[str | Path],
+    *,
+    case_root: str | Path | None = None,
+    timezone: str = "UTC",
+    skew_seconds: float = 0,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    show_progress: bool | None = None,
+) -> Loaded:
+    """Read EC-CUBE app logs eagerly: ``records`` (APP_LOG), ``rejects``, per-file ``counts``.
+
+    Returns
+    -------
+    Loaded
+        ``records`` columns: ``ts``, ``source``, ``line_no``, ``log``, ``script``, ``message``,
+        ``ip``, ``event``, ``login_id``, ``member_id``, ``authority``, ``sid``, ``last_login``,
+        ``upload_name``, ``upload_dest``, ``order_id``.
+    """
+    return load_line_files(
+        [Path(p) for p in paths],
+        lambda b: parse_app_lines(b, timezone=timezone, skew_seconds=skew_seconds),
+        schema=APP_LOG,
+        case_root=Path(case_root) if case_root is not None else None,
+        desc="app logs",
+        max_decompressed=max_decompressed,
+        batch_lines=10**9,  # records span lines: keep each file whole
+        show_progress=show_progress,
+    )
+
+
+def scan_app_logs(paths: Iterable[str | Path], *, case_root: str | Path | None = None, **options) -> pl.LazyFrame:
+    """EC-CUBE app logs as a LazyFrame of :data:`~forensics.schemas.APP_LOG` (read on collect).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "admin.log").write_text(
+    ...     "2017/03/31 23:28:10 [/admin/index.php] login : user=admin(2) auth=0 "
+    ...     "lastlogin=2017-03-30 10:00:00 sid=abc123 from 203.0.113.9\\n")
+    >>> scan_app_logs([d / "admin.log"], case_root=d, timezone="Asia/Tokyo").select(
+    ...     "ts", "log", "event", "login_id", "member_id", "sid", "ip").collect()
+    shape: (1, 7)
+    ┌─────────────────────────┬───────┬───────┬──────────┬───────────┬────────┬─────────────┐
+    │ ts                      ┆ log   ┆ event ┆ login_id ┆ member_id ┆ sid    ┆ ip          │
+    │ ---                     ┆ ---   ┆ ---   ┆ ---      ┆ ---       ┆ ---    ┆ ---         │
+    │ datetime[μs, UTC]       ┆ str   ┆ str   ┆ str      ┆ i64       ┆ str    ┆ str         │
+    ╞═════════════════════════╪═══════╪═══════╪══════════╪═══════════╪════════╪═════════════╡
+    │ 2017-03-31 14:28:10 UTC ┆ admin ┆ login ┆ admin    ┆ 2         ┆ abc123 ┆ 203.0.113.9 │
+    └─────────────────────────┴───────┴───────┴──────────┴───────────┴────────┴─────────────┘
+    """
+    paths = [Path(p) for p in paths]
+    return pl.defer(lambda: read_app_logs(paths, case_root=case_root, **options).records, schema=APP_LOG)

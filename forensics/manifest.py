@@ -1,0 +1,77 @@
+"""``manifest.json``: every input file with size and SHA-256, taken before analysis, and its accounting.
+
+``write_manifest(case, path)`` hashes every input file first (opened read-only, no link
+followed), then parses the evidence to add ``records`` and ``rejected`` per file, then writes::
+
+    {"case": "toshomart-2017", "created": "2026-11-26T09:00:00+00:00",
+     "files": [{"path": "logs/httpd/access_log", "size": 123, "sha256": "...",
+                "records": 1000, "rejected": 2, "evidence": "access_logs"}, ...]}
+
+``path`` is relative to the case folder ("/" separated). ``records`` + ``rejected`` = lines the
+file holds (data rows for a DB CSV; for a file under ``server/``: 1 + 0, or 0 + 1 when unreadable).
+A symlink is listed with ``"symlink": true`` and the link text, never hashed through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+
+from forensics.evidence import open_readonly, rel_source
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open_readonly(path) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_inputs(case) -> list[dict]:
+    """``{path, size, sha256}`` of every input file (symlinks: ``symlink``, ``target``)."""
+    out = []
+    for p in case.input_files():
+        rel = rel_source(p, case.root)
+        if p.is_symlink():
+            out.append({"path": rel, "size": p.lstat().st_size, "sha256": None, "symlink": True, "target": os.readlink(p)})
+            continue
+        try:
+            out.append({"path": rel, "size": os.stat(p).st_size, "sha256": sha256_file(p)})
+        except OSError as exc:
+            out.append({"path": rel, "size": None, "sha256": None, "error": exc.strerror or str(exc)})
+    return out
+
+
+def build_manifest(case) -> dict:
+    """The manifest as a dict: hashes first, then the record accounting."""
+    created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    files = hash_inputs(case)  # before any parsing
+    counts = case.record_counts()
+    by_source = {r["source"]: r for r in counts.iter_rows(named=True)}
+    for f in files:
+        c = by_source.get(f["path"])
+        if c is None and f["path"].startswith("server/"):
+            c = None
+        f["records"] = int(c["records"]) if c else 0
+        f["rejected"] = int(c["rejected"]) if c else 0
+        if c:
+            f["evidence"] = c["evidence"]
+    return {"case": case.id, "created": created, "timezone": case.timezone, "files": files}
+
+
+def write_manifest(case, path: str | os.PathLike) -> Path:
+    """Write ``manifest.json`` at ``path`` (which must lie outside the case folder); returns it."""
+    path = Path(path)
+    root = Path(os.path.abspath(case.root))
+    if Path(os.path.abspath(path)).is_relative_to(root):
+        raise ValueError(f"manifest path {path} is inside the case folder; evidence stays read-only")
+    manifest = build_manifest(case)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
