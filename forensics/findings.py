@@ -17,13 +17,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from forensics import cards as cardlib
-from forensics.detectors import admin as d_admin
-from forensics.detectors import attackers as d_attackers
-from forensics.detectors import backdoor as d_backdoor
-from forensics.detectors import phases as d_phases
-from forensics.detectors import skim as d_skim
-from forensics.detectors import sqli as d_sqli
-from forensics.detectors import tampering as d_tampering
+from forensics.detectors.suite import Detections, detect_all
 from forensics.exposure.cards import TestMarkers, card_entries, card_payment_methods, confirmed_cards, possible_cards
 from forensics.exposure.counts import affected_persons, count_evidence, exposure_counts
 from forensics.exposure.viewed import ViewedResult, viewed_records
@@ -41,42 +35,30 @@ class Investigation:
     Attributes
     ----------
     case : the opened case (``forensics.case.Case``).
-    evidence : ``path, sha256, size, records, rejected`` per input file.
+    evidence : ``path, kind, sha256, size, records, rejected`` per input file.
     rejects : every evidence type's rejects.
-    sqli : flagged SQL injection requests.
-    logins, sessions, baseline_ips, new_ip_logins : admin logins, sessions by sid, admin IPs seen
-        before the first attack, logins from new IPs.
-    backdoors, backdoor_hits : backdoor files and every request to them.
-    attacker_ips : ``ATTACKER_IPS`` (ip, reasons, first_seen, last_seen).
-    attacker_requests : attacker admin requests (provenance, client_ip, path, status, sid, page...).
-    tampered : changed code files, tampered first.
-    skim_candidates, skim_records : skim files and their card records (masked + keyed hash).
-    phases : name -> ``detectors.phases.Phase``.
-    windows : name -> :class:`~forensics.exposure.windows.Window`.
-    viewed : :class:`~forensics.exposure.viewed.ViewedResult` (connections, replays, rows, persons).
-    payment_methods, card_entries, cards_confirmed, cards_possible : card exposure tables.
+    detections : every detector output (:class:`forensics.detectors.suite.Detections`: sqli,
+        logins, sessions, backdoors, attacker_ips, attacker_admin_requests, tampered, skim_records,
+        phases, timeline, gaps...); the main ones are also properties here (``sqli``,
+        ``attacker_ips``, ``attacker_requests``, ``backdoors``, ``tampered``, ``skim_records``,
+        ``phases``, ``timeline``).
+    windows : name -> :class:`~forensics.exposure.windows.Window` (admin_access, backdoor, skimmer).
+    viewed : :class:`~forensics.exposure.viewed.ViewedResult` (connections, replays, rows, persons,
+        upper bound, uncovered requests), None without attacker admin requests or exports.
+    payment_methods : card payment methods (dtb_payment) and the rule that recognised each.
+    card_entries : card-paid orders at their create_date, with person and test marker.
+    cards_confirmed : distinct skimmed cards (masked, keyed hash), each matched to its order.
+    cards_possible : persons with a card entry in the backdoor window and no confirmed card.
     counts : the ``counts`` object; count_table : per count, rule and evidence.
     affected : masked affected-person list (notification letters).
     session_ips : admin sid -> IP that opened the session.
-    notes : why a value is null / a bound (key -> reason).
+    notes : why a value is null or only a bound (key -> reason).
     """
 
     case: Any
     evidence: pl.DataFrame
     rejects: pl.DataFrame
-    sqli: pl.DataFrame
-    logins: pl.DataFrame
-    sessions: pl.DataFrame
-    baseline_ips: pl.DataFrame
-    new_ip_logins: pl.DataFrame
-    backdoors: pl.DataFrame
-    backdoor_hits: pl.DataFrame
-    attacker_ips: pl.DataFrame
-    attacker_requests: pl.DataFrame
-    tampered: pl.DataFrame
-    skim_candidates: pl.DataFrame
-    skim_records: pl.DataFrame
-    phases: dict
+    detections: Detections
     windows: dict[str, Window]
     viewed: ViewedResult | None
     payment_methods: pl.DataFrame
@@ -88,6 +70,43 @@ class Investigation:
     affected: pl.DataFrame
     session_ips: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+
+    # detector outputs, by name
+    @property
+    def sqli(self) -> pl.DataFrame:
+        return self.detections.sqli
+
+    @property
+    def attacker_ips(self) -> pl.DataFrame:
+        return self.detections.attacker_ips
+
+    @property
+    def attacker_requests(self) -> pl.DataFrame:
+        return self.detections.attacker_admin_requests
+
+    @property
+    def backdoors(self) -> pl.DataFrame:
+        return self.detections.backdoors
+
+    @property
+    def tampered(self) -> pl.DataFrame:
+        return self.detections.tampered
+
+    @property
+    def skim_candidates(self) -> pl.DataFrame:
+        return self.detections.skim_candidates
+
+    @property
+    def skim_records(self) -> pl.DataFrame:
+        return self.detections.skim_records
+
+    @property
+    def phases(self) -> dict:
+        return self.detections.phases
+
+    @property
+    def timeline(self) -> pl.DataFrame:
+        return self.detections.timeline
 
     @property
     def timezone(self) -> str:
@@ -154,49 +173,19 @@ def _first_evidence(phase) -> dict[str, Any]:
     return out
 
 
-def _contents(case, paths) -> pl.DataFrame | None:
-    paths = sorted({p for p in paths if p})
-    if not paths or getattr(case, "server_root", None) is None:
-        return None
-    return case.server_file_bytes(paths)
+def investigate(case, *, key: bytes | None = None) -> Investigation:
+    """Run the whole analysis on an opened case (``forensics.case.open_case``).
 
-
-def investigate(case) -> Investigation:
-    """Run the whole analysis on an opened case (``forensics.case.open_case``)."""
+    ``key``: HMAC key for card hashes (default: this run's random key, :mod:`forensics.cards`).
+    """
     tz = case.timezone
     admin_dir = case.admin_dir
     notes: dict[str, str] = {}
-    access = case.access_log().collect().lazy()
-    app = case.app_log().collect().lazy()
-    fs = case.fs_files()
-    sf = case.server_files()
-
-    sqli = d_sqli.detect_sqli(access).collect()
-    logins = d_admin.admin_logins(access, app, admin_dir)
-    first = d_attackers.first_attack(sqli)
-    baseline = d_admin.baseline_admin_ips(logins, first)
-    new_logins = d_admin.new_ip_admin_logins(
-        logins, internal_ips=case.facts.internal_ips, baseline_ips=baseline["ip"].to_list())
-
-    bd = d_backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first)
-    contents = _contents(case, bd["server_path"].to_list())
-    if contents is not None:
-        bd = d_backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first,
-                                  contents=contents)
-    bd_hits = d_backdoor.backdoor_requests(access, [p for p in bd["url_path"].to_list() if p])
-    ips = d_attackers.attacker_ips(sqli, bd_hits, new_logins, access=access)
-    ip_list = ips["ip"].to_list()
-    sessions = d_admin.admin_sessions(app)
-    att_req = d_admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions)
-
-    changed = d_tampering.changed_code_files(fs, since=first)
-    tampered = d_tampering.tampered_files(fs, _contents(case, changed["path"].to_list()), since=first)
-    writes_to = tampered.filter(pl.col("tampered").fill_null(False))["writes_to"].drop_nulls().to_list()
-    cand = d_skim.skim_candidates(sf, writes_to=writes_to)
-    skim = d_skim.skim_records(_contents(case, cand["path"].to_list()), tz=tz)
-
-    phases = d_phases.incident_phases(sqli=sqli, logins=logins, attacker_ips=ip_list, backdoors=bd,
-                                      tampered=tampered, access=access, containment=case.facts.containment)
+    det = detect_all(case, key=key)
+    access = case.access_log()
+    app = case.app_log()
+    att_req = det.attacker_admin_requests
+    phases = det.phases
     last_req = att_req.sort("ts").tail(1)
     edge_ev = {name: _first_evidence(p) for name, p in phases.items()}
     if last_req.height:
@@ -227,24 +216,23 @@ def investigate(case) -> Investigation:
     markers_cfg = case.facts.test_markers
     markers = TestMarkers.of(
         customer_ids=markers_cfg.customer_ids, emails=markers_cfg.emails,
-        card_keys=[cardlib.card_key(n) for n in markers_cfg.card_numbers])
+        card_keys=[cardlib.card_key(n, key) for n in markers_cfg.card_numbers])
     pay = card_payment_methods(db.get("dtb_payment"), getattr(case.facts, "card_payment_ids", None))
     if pay.height == 0:
         notes["card_entries"] = ("no credit-card payment method identified in dtb_payment"
                                  if "dtb_payment" in db else "no dtb_payment export: card entries unknown")
     entries = card_entries(db.get("dtb_order"), pay["payment_id"].to_list(), markers)
-    confirmed = confirmed_cards(skim, entries, markers)
+    confirmed = confirmed_cards(det.skim_records, entries, markers)
     possible = possible_cards(entries, confirmed, windows["backdoor"])
     if windows["backdoor"].interval is None:
         notes["cards_possible"] = f"backdoor window {windows['backdoor'].reason}"
     counts = exposure_counts(viewed, confirmed, possible)
     if "dtb_order" not in db:
         notes["cards_possible"] = "no dtb_order export: card entries unknown"
+    sessions = det.sessions
     return Investigation(
-        case=case, evidence=evidence_table(case), rejects=case.rejects().collect(), sqli=sqli, logins=logins,
-        sessions=sessions, baseline_ips=baseline, new_ip_logins=new_logins, backdoors=bd, backdoor_hits=bd_hits,
-        attacker_ips=ips, attacker_requests=att_req, tampered=tampered, skim_candidates=cand, skim_records=skim,
-        phases=phases, windows=windows, viewed=viewed, payment_methods=pay, card_entries=entries,
+        case=case, evidence=evidence_table(case), rejects=case.rejects().collect(), detections=det,
+        windows=windows, viewed=viewed, payment_methods=pay, card_entries=entries,
         cards_confirmed=confirmed, cards_possible=possible, counts=counts,
         count_table=count_evidence(counts, viewed, confirmed, possible, windows),
         affected=affected_persons(viewed, confirmed, possible, db),
@@ -334,6 +322,7 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "window_evidence": wev,
         "counts": counts,
         "counts_reason": creasons,
+        "gaps": list(getattr(inv.detections, "gaps", []) or []),
         "viewed": viewed_summary,
         "cards": cards,
         "evidence": [
