@@ -287,8 +287,10 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
             "uncertain_persons": len(v.uncertain),
             "not_replayed": [
                 {"source": r["source"], "line_no": r["line_no"], "status": r["status"], "reason": r["reason"]}
-                for r in rep.filter(~pl.col("status").str.starts_with("ok")).sort("source", "line_no").iter_rows(named=True)
+                for r in rep.filter(pl.col("status").is_in(["failed", "no_request"])).sort("source", "line_no")
+                .iter_rows(named=True)
             ],
+            "not_counted_selects": rep.filter(pl.col("status") == "not_display_page").height,
             "ambiguous_connections": v.connections.filter(pl.col("attribution") == "ambiguous").height
             if v.connections.height else 0,
             "estimated_rows": int(v.rows["estimated"].sum()) if v.rows.height else 0,

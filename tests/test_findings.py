@@ -140,6 +140,19 @@ def test_sample_counts(sample):
             want["cards_possible_customer"], want["cards_total"]) == (55, 2, 3, 8, 13)
 
 
+def test_sample_persons_and_cards(sample):
+    inv, f, truth = sample
+    got = set(inv.viewed.persons.filter(~pl.col("ambiguous_only"))["person_key"].to_list())
+    want = ({f"customer:{c}" for c in truth["viewed_persons"]["customer_ids"]}
+            | {f"guest:{e}" for e in truth["viewed_persons"]["guest_emails"]})
+    assert got == want
+    assert f["viewed"]["mode"] == "replay" and f["viewed"]["not_replayed"] == []
+    conf = {r["order_id"]: r["is_test"] for r in inv.cards_confirmed.iter_rows(named=True)}
+    assert conf == {c["order_id"]: c["test"] for c in truth["cards"]["confirmed"]}
+    poss = {k.replace("customer:", "c:").replace("guest:", "g:") for k in inv.cards_possible["person_key"].to_list()}
+    assert poss == set(truth["cards"]["possible_customer_persons"]) | set(truth["cards"]["possible_test_persons"])
+
+
 def test_sample_no_full_card_number_in_findings(sample):
     from forensics.cards import scan_text_for_card_data
 
