@@ -182,7 +182,13 @@ class AsOfTables:
         probs: list[dict[str, Any]] = []
         if statements is not None and statements.height:
             self.log_start = statements["ts"].min()
+            names = "|".join(re.escape(t) for t in sorted(self.pk_of))
             cand = statements.filter(pl.col("keyword").is_in(["INSERT", "REPLACE", "UPDATE", "DELETE"]))
+            if names:
+                # cheap prefilter before the tokenizer: the statement names an exported table
+                cand = cand.filter(pl.col("argument").str.contains(rf"(?i)\b(?:{names})\b"))
+            else:
+                cand = cand.clear()
             for r in cand.select("seq", "ts", "source", "line_no", "argument").iter_rows(named=True):
                 now_local = r["ts"].astimezone(zone).replace(tzinfo=None) if r["ts"] else None
                 ch = parse_change(r["argument"], self.pk_of, now_local=now_local)
