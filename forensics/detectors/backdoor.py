@@ -76,7 +76,9 @@ def uploads(
         app_log.lazy()
         .filter((pl.col("event") == "upload") | (pl.col("upload_dest").is_not_null()))
         .select(
-            "ts", "source", "line_no", "ip", "upload_name", "upload_dest", "sid",
+            "ts", "source", "line_no", "ip", "upload_dest", "sid",
+            # some EC-CUBE builds log "upload: NAME -> DEST"; the label is not part of the name
+            upload_name=pl.col("upload_name").str.replace(r"^upload\s*:\s*", ""),
             server_path=server_path_expr(pl.col("upload_dest")),
         )
         .with_columns(url_path=url_path_expr(pl.col("server_path")))

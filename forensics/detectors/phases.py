@@ -8,8 +8,11 @@
   that reads card fields; the earliest when there are several).
 - ``containment``: ``facts.containment``; checked against the block seen in the access log
   (:func:`observed_block`: the first 403 after which an attacker IP only got 403;
-  ``containment_observed``); ``containment_agrees`` tells whether the
-  two lie within ``containment_tolerance``. Without the fact, the observed time stands in.
+  ``containment_observed``); the attacker IPs' last answered request before it is
+  ``containment_last_allowed``; ``containment_agrees`` tells whether the fact lies between the two
+  (the block took effect after the last answered request and by the first refused one, give or
+  take ``containment_tolerance``): an attacker may not come back for hours after a block.
+  Without the fact, the observed time stands in.
 
 All values UTC, ``None`` where the evidence is missing.
 """
@@ -122,8 +125,18 @@ def incident_phases(
         )
 
     observed, obs_ev = observed_block(access, attackers, since=out["sqli_first"].ts) if access is not None else (None, _empty())
-    agrees = None if (observed is None or containment is None) else abs(observed - containment) <= containment_tolerance
-    extra = {"containment_fact": containment, "containment_observed": observed, "containment_agrees": agrees}
+    # the block happened after the last answered attacker request and by the first refused one
+    allowed = obs_ev.filter(pl.col("note").str.starts_with("last answer"))["ts"]
+    last_allowed = allowed[0] if len(allowed) else None
+    agrees = None
+    if observed is not None and containment is not None:
+        agrees = (last_allowed is None or last_allowed < containment) and containment <= observed + containment_tolerance
+    extra = {
+        "containment_fact": containment,
+        "containment_observed": observed,
+        "containment_last_allowed": last_allowed,
+        "containment_agrees": agrees,
+    }
     if containment is not None:
         note = "facts.containment" + (
             "" if observed is None else (" (agrees with the block seen in the access log)" if agrees else " (differs from the block seen in the access log)")
@@ -165,7 +178,14 @@ def observed_block(access: pl.LazyFrame | pl.DataFrame, attacker_ips, *, since=N
     )
     if firsts.is_empty():
         return None, _empty()
-    return firsts["ts"][0], _ev(firsts, "ts", "source", "line_no", pl.format("attacker IP {} refused (403) from here on", "client_ip"))
+    first = firsts["ts"][0]
+    allowed = req.filter((pl.col("status") != 403) & (pl.col("ts") < first)).sort("ts").tail(1)
+    return first, pl.concat(
+        [
+            _ev(allowed, "ts", "source", "line_no", pl.format("last answer (not 403) to an attacker IP ({}) before the block", "client_ip")),
+            _ev(firsts, "ts", "source", "line_no", pl.format("attacker IP {} refused (403) from here on", "client_ip")),
+        ]
+    )
 
 
 def phases_frame(phases: dict[str, Phase]) -> pl.DataFrame:

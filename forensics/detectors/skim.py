@@ -117,13 +117,14 @@ for _b in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
 for _b in b" \t\r\n,|:;-/=&\"'{}_.":
     _WEIGHT[_b] = 1.0
 XOR_CANDIDATES = 4
+XOR_ALL_KEYS_MAX = 1024 * 1024
 
 
-def _xor_keys(chunks: list[bytes]) -> list[int]:
+def _xor_keys(chunks: list[bytes], limit: int | None = XOR_CANDIDATES) -> list[int]:
     """The best single-byte XOR keys (all 255 tried on the byte histogram), best first.
 
     A key qualifies when at least 85 % of the bytes become printable and it scores better than
-    the data as it is; the best :data:`XOR_CANDIDATES` keys are returned.
+    the data as it is; the best ``limit`` keys are returned (all when ``limit`` is None).
     """
     hist = Counter()
     for c in chunks:
@@ -132,57 +133,55 @@ def _xor_keys(chunks: list[bytes]) -> list[int]:
     if not total:
         return []
     items = list(hist.items())
-    plain = sum(n * _WEIGHT[b] for b, n in items)
     scored = []
     for k in range(1, 256):  # every key, scored on the histogram rather than the data
         printable = sum(n for b, n in items if (b ^ k) in _PRINTABLE)
         if printable < 0.85 * total:
             continue
         score = sum(n * _WEIGHT[b ^ k] for b, n in items)
-        if score > plain:
-            scored.append((score, k))
+        scored.append((score, k))
     scored.sort(reverse=True)
-    return [k for _s, k in scored[:XOR_CANDIDATES]]
+    return [k for _s, k in (scored if limit is None else scored[:limit])]
 
 
 _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
 
 
 def _decodings(data: bytes):
-    """Yield (layers, chunks) breadth-first, the raw data first."""
-    frontier = [((), [data])]
+    """Yield (layers, chunks) breadth-first, the raw data first.
+
+    XOR: every key that leaves the data printable is tried (a card pattern is then looked for),
+    but only the :data:`XOR_CANDIDATES` best-scoring keys are decoded further (base64, gzip
+    after XOR), which bounds the search. Large inputs (over :data:`XOR_ALL_KEYS_MAX` bytes) try
+    only those best keys.
+    """
+    frontier = [((), [data], True)]
     seen = set()
     for depth in range(MAX_DEPTH + 1):
         nxt = []
-        for layers, chunks in frontier:
+        for layers, chunks, expand in frontier:
             yield layers, chunks
-            if depth == MAX_DEPTH:
+            if depth == MAX_DEPTH or not expand:
                 continue
             for layer in LAYERS:
                 if layers and layers[-1].startswith(layer) and layer != "base64":
                     continue
-                if layer == "lines":
-                    out = _lines(chunks)
-                    name = "lines"
-                elif layer == "base64":
-                    out = _b64(chunks)
-                    name = "base64"
-                elif layer == "gzip":
-                    out = _gzip(chunks)
-                    name = "gzip"
-                else:
+                if layer == "xor":
                     if any(x.startswith("xor") for x in layers):
                         continue
-                    for k in _xor_keys(chunks):
-                        nxt.append((layers + (f"xor(0x{k:02x})",), [c.translate(_XOR_TABLES[k]) for c in chunks]))
+                    size = sum(len(c) for c in chunks)
+                    keys = _xor_keys(chunks, limit=None if size <= XOR_ALL_KEYS_MAX else XOR_CANDIDATES)
+                    for rank, k in enumerate(keys):
+                        nxt.append((layers + (f"xor(0x{k:02x})",), [c.translate(_XOR_TABLES[k]) for c in chunks], rank < XOR_CANDIDATES))
                     continue
+                out = {"lines": _lines, "base64": _b64, "gzip": _gzip}[layer](chunks)
                 if not out:
                     continue
                 sig = hash(tuple(out[:50]))
                 if sig in seen:
                     continue
                 seen.add(sig)
-                nxt.append((layers + (name,), out))
+                nxt.append((layers + (layer,), out, True))
         frontier = nxt
 
 

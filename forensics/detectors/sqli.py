@@ -128,13 +128,17 @@ PREFILTER: tuple[str, ...] = (
     "&#", "information_schema", "mysql.user", "sysobjects", "pg_catalog", "sqlite_master", "all_tables",
 )
 
+#: Words after FROM that are not tables (a derived table ``FROM (SELECT ...)``, ``FROM DUAL``).
+_NOT_TABLES = frozenset(["dual", "select", "where", "values", "set"])
+
 #: Identifiers inside an injected select list that are SQL functions or keywords, not columns.
 _NOT_COLUMNS = frozenset(
     "select distinct all concat concat_ws ifnull isnull cast convert char as from count mid ord "
     "ascii substring substr length if case when then else end null char_length hex unhex group_concat "
     "limit offset where and or not lower upper trim rand floor version database user schema "
     "current_user system_user session_user extractvalue updatexml sleep benchmark table_name "
-    "column_name table_schema nchar varchar binary utf8 utf8mb4 signed unsigned x".split()
+    "column_name table_schema nchar varchar binary utf8 utf8mb4 signed unsigned x elt make_set rlike regexp "
+    "exists md5 sha1 by order group having union exp geometrycollection name_const json_keys".split()
 )
 
 
@@ -188,10 +192,11 @@ def _targets(payload: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     )
     tables = (
         pl.concat_list([from_tables, named, hexed])
-        .list.eval(pl.element().filter(pl.element().is_not_null() & (pl.element() != "dual")))
+        .list.eval(pl.element().filter(pl.element().is_not_null() & ~pl.element().is_in(list(_NOT_TABLES))))
         .list.unique(maintain_order=True)
     )
-    sel = payload.str.extract_all(r"\bselect\s+(?:distinct\s+)?[^;]*?\s+from\b").list.eval(
+    # identifiers inside string literals ('<script>alert("xss")</script>') are not columns
+    sel = payload.str.replace_all(r"'[^']*'", "''").str.extract_all(r"\bselect\s+(?:distinct\s+)?[^;]*?\s+from\b").list.eval(
         pl.element().str.extract_all(r"\b[a-z_][a-z0-9_]*\b")
     ).list.eval(pl.element().list.explode(keep_nulls=False, empty_as_null=False))
     cols_hex = payload.str.extract_all(r"column_name\s*(?:=|like)\s*0x[0-9a-f]+").list.eval(

@@ -215,3 +215,9 @@ def test_reach_summary():
     assert (member["requests"], member["statements"]) == (1, 1)
     assert {"login_id", "password"} <= set(member["columns"])
     assert "dtb_products" in out["table"].to_list()
+
+
+def test_targets_skip_derived_tables_and_string_literals():
+    out = flag("/p.php?id=1+AND+(SELECT+1+FROM+(SELECT(SLEEP(5)))abc)+UNION+ALL+SELECT+NULL,'<script>alert(\"XSS\")</script>',table_name+FROM+information_schema.tables")
+    assert out["tables"][0].to_list() == ["information_schema.tables"]
+    assert "alert" not in out["columns"][0].to_list() and "xss" not in out["columns"][0].to_list()
