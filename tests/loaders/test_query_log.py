@@ -1,0 +1,95 @@
+"""MySQL general query log loader: 5.6 and 5.7 layouts, carried times, multi-line statements."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from forensics.loaders.query_log import read_query_logs, scan_query_logs
+from forensics.schemas import QUERY_LOG
+
+UTC = dt.timezone.utc
+BANNER = ("/usr/sbin/mysqld, Version: 5.6.35-log (MySQL Community Server (GPL)). started with:\n"
+          "Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock\n"
+          "Time                 Id Command    Argument\n")
+
+
+def load(write, text, name="general.log", tz="Asia/Tokyo", **kw):
+    path = write(name, text)
+    return read_query_logs([path], case_root=path.parent, timezone=tz, show_progress=False, **kw)
+
+
+def test_mysql56_time_carried_forward(write):
+    text = BANNER + ("170331 23:31:02\t   12 Connect\teccube@localhost on eccube_db\n"
+                     "\t\t   12 Query\tSELECT 1\n"
+                     "170401  9:05:01\t   13 Query\tSELECT 2\n"
+                     "\t\t   12 Quit\t\n")
+    loaded = load(write, text)
+    df = loaded.records
+    assert df["ts"].to_list() == [dt.datetime(2017, 3, 31, 14, 31, 2, tzinfo=UTC)] * 2 + [dt.datetime(2017, 4, 1, 0, 5, 1, tzinfo=UTC)] * 2
+    assert df["conn_id"].to_list() == [12, 12, 13, 12]
+    assert df["command"].to_list() == ["Connect", "Query", "Query", "Quit"]
+    assert df["argument"].to_list() == ["eccube@localhost on eccube_db", "SELECT 1", "SELECT 2", ""]
+    assert df["line_no"].to_list() == [4, 5, 6, 7] and set(df["layout"]) == {"mysql5.6"}
+    c = loaded.counts.row(0, named=True)
+    assert (c["records"], c["rejected"], c["rows"]) == (7, 0, 4)  # banner lines are accounted for
+
+
+def test_mysql57_utc_and_offset(write):
+    text = ("2017-03-31T14:31:02.123456Z\t   12 Query\tSELECT 1\n"
+            "2017-03-31T23:31:03.000001+09:00\t   12 Init DB\teccube_db\n")
+    df = load(write, text).records
+    assert df["ts"].to_list() == [dt.datetime(2017, 3, 31, 14, 31, 2, 123456, tzinfo=UTC),
+                                  dt.datetime(2017, 3, 31, 14, 31, 3, 1, tzinfo=UTC)]
+    assert df["command"].to_list() == ["Query", "Init DB"] and set(df["layout"]) == {"mysql5.7"}
+
+
+@pytest.mark.parametrize("layout", [
+    pytest.param("170331 23:31:02\t   12 Query\t", id="mysql56-multiline"),
+    pytest.param("2017-03-31T14:31:02.000000Z\t   12 Query\t", id="mysql57-multiline"),
+])
+def test_multiline_statement(write, layout):
+    text = layout + "SELECT *\nFROM dtb_customer\n\nWHERE customer_id = 1\n" + layout + "SELECT 2\n"
+    loaded = load(write, text)
+    df = loaded.records
+    assert df["argument"][0] == "SELECT *\nFROM dtb_customer\n\nWHERE customer_id = 1"
+    assert df["line_count"].to_list() == [4, 1] and df["line_no"].to_list() == [1, 5]
+    assert loaded.counts["records"][0] == 5
+
+
+def test_time_carries_across_rotated_files(write, tmp_path):
+    a = write("general.log-20170331", "170331 23:31:02\t   12 Query\tSELECT 1\n")
+    b = write("general.log", "\t\t   12 Query\tSELECT 2\n")
+    df = read_query_logs([b, a], case_root=tmp_path, timezone="Asia/Tokyo", show_progress=False).records
+    assert df["source"].to_list() == ["general.log-20170331", "general.log"]
+    assert df["ts"].null_count() == 0 and df["ts"][0] == df["ts"][1]
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        pytest.param("\t\t   12 Query\tSELECT 1\n", "before any time", id="no-time-yet"),
+        pytest.param("garbage first\n170331 23:31:02\t   12 Query\tSELECT 1\n", "not a query-log entry", id="leading-garbage"),
+        pytest.param(b"\xff\xfe\x00\n170331 23:31:02\t   12 Query\tSELECT 1\n", "invalid UTF-8", id="binary-first-line"),
+    ],
+)
+def test_rejects(write, text, reason):
+    loaded = load(write, text)
+    assert reason in loaded.rejects["reason"][0]
+    c = loaded.counts.row(0, named=True)
+    lines = (text if isinstance(text, bytes) else text.encode()).count(b"\n")
+    assert c["records"] + c["rejected"] == lines
+
+
+def test_invalid_utf8_inside_statement_rejects_whole_statement(write):
+    text = b"170331 23:31:02\t   12 Query\tSELECT '\xff'\nFROM x\n170331 23:31:02\t   12 Query\tSELECT 1\n"
+    loaded = load(write, text)
+    assert loaded.records["argument"].to_list() == ["SELECT 1"]
+    assert loaded.rejects["line_no"].to_list() == [1, 2]
+
+
+def test_schema(write, tmp_path):
+    path = write("general.log", "170331 23:31:02\t   12 Query\tSELECT 1\n")
+    lf = scan_query_logs([path], case_root=tmp_path, timezone="Asia/Tokyo")
+    assert lf.collect_schema() == QUERY_LOG and lf.collect().schema == QUERY_LOG

@@ -1,0 +1,158 @@
+"""open_case: case.yml validation (CONTRACT section 3), globs, lazy tables, accounting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import polars as pl
+import pytest
+
+from forensics import schemas
+from forensics.case import CaseError, CaseWarning, open_case
+
+UTC = dt.timezone.utc
+GOOD = """\
+id: test-case
+title: テスト
+timezone: Asia/Tokyo
+site:
+  profile: eccube2
+  admin_dir: manage
+evidence:
+  access_logs: [logs/httpd/access_log*]
+  app_logs: [logs/eccube/*.log*]
+  query_logs: [logs/mysql/general.log*]
+  fs_timeline: fs/bodyfile.txt
+  server_files: server/
+  db: {encoding: utf-8, dir: db/}
+facts:
+  containment: 2017-04-10T13:00:00+09:00
+  internal_ips: [198.51.100.10, 10.0.0.0/8]
+  test_markers:
+    customer_ids: [1]
+    emails: ["*@Toyoshoji.example"]
+    card_numbers: ["4111111111111111"]
+  card_payment_ids: [5]
+  clock_skew: {access_logs: 30}
+"""
+
+
+@pytest.fixture
+def case_dir(tmp_path):
+    (tmp_path / "logs/httpd").mkdir(parents=True)
+    (tmp_path / "logs/httpd/access_log").write_text(
+        '203.0.113.9 - - [31/Mar/2017:23:28:31 +0900] "GET / HTTP/1.1" 200 5 "-" "ua"\nbad line\n')
+    (tmp_path / "logs/eccube").mkdir(parents=True)
+    (tmp_path / "logs/eccube/admin.log").write_text("2017/03/31 23:28:10 [/admin/index.php] x from 1.2.3.4\n")
+    (tmp_path / "logs/mysql").mkdir(parents=True)
+    (tmp_path / "logs/mysql/general.log").write_text("170331 23:31:02\t   12 Query\tSELECT 1\n")
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs/bodyfile.txt").write_text("0|/a|1|r/r|0|0|1|0|1490970660|0|0\n")
+    (tmp_path / "server/html").mkdir(parents=True)
+    (tmp_path / "server/html/x.php").write_text("<?php ")
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db/dtb_customer.csv").write_text("customer_id,create_date\n1,2017-04-01 09:00:00\n")
+    (tmp_path / "case.yml").write_text(GOOD)
+    return tmp_path
+
+
+def test_open_good_case(case_dir):
+    case = open_case(case_dir / "case.yml")
+    assert (case.id, case.title, case.timezone, case.profile, case.admin_dir) == ("test-case", "テスト", "Asia/Tokyo", "eccube2", "/manage/")
+    assert case.root == case_dir
+    assert case.facts.containment == dt.datetime(2017, 4, 10, 4, 0, tzinfo=UTC)
+    assert case.facts.internal_ips == ["198.51.100.10", "10.0.0.0/8"]
+    assert case.facts.test_markers.customer_ids == [1]
+    assert case.facts.test_markers.emails == ["*@toyoshoji.example"]
+    assert case.facts.card_payment_ids == [5] and case.facts.clock_skew == {"access_logs": 30.0}
+    assert case.available == {"access_logs", "app_logs", "query_logs", "fs_timeline", "server_files", "db"}
+    assert case.server_root == case_dir / "server"
+    assert case.evidence["db"] == [case_dir / "db/dtb_customer.csv"]
+
+
+def test_tables_lazy_and_typed(case_dir):
+    case = open_case(case_dir)
+    for method, schema in [("access_log", schemas.ACCESS_LOG), ("app_log", schemas.APP_LOG), ("query_log", schemas.QUERY_LOG),
+                           ("fs_files", schemas.FS_FILES), ("fs_timeline", schemas.FS_TIMELINE), ("server_files", schemas.SERVER_FILES)]:
+        lf = getattr(case, method)()
+        assert isinstance(lf, pl.LazyFrame) and lf.collect_schema() == schema
+        assert lf.collect().height >= 1, method
+    # clock skew applied to the access log only
+    assert case.access_log().collect()["ts"][0] == dt.datetime(2017, 3, 31, 14, 28, 1, tzinfo=UTC)
+    assert case.db_table("dtb_customer").collect()["create_date"][0] == dt.datetime(2017, 4, 1, 0, 0, tzinfo=UTC)
+    assert case.db_table("dtb_nothing") is None
+    rejects = case.rejects().collect()
+    assert rejects.schema == schemas.REJECTS and rejects["source"].to_list() == ["logs/httpd/access_log"]
+    counts = case.record_counts()
+    row = counts.filter(pl.col("source") == "logs/httpd/access_log").row(0, named=True)
+    assert (row["records"], row["rejected"]) == (1, 1)
+    assert counts.filter(pl.col("evidence") == "server_files")["records"].sum() == 1
+    got = case.server_file_bytes(["html/x.php"], max_bytes=2)
+    assert got["content"].to_list() == [b"<?"]
+
+
+def test_absent_evidence_gives_empty_frames(tmp_path):
+    (tmp_path / "case.yml").write_text("id: empty\ntimezone: UTC\n")
+    case = open_case(tmp_path / "case.yml")
+    assert case.available == set() and case.server_root is None
+    for method in ("access_log", "app_log", "query_log", "fs_files", "fs_timeline", "server_files", "rejects"):
+        assert getattr(case, method)().collect().height == 0
+    assert case.db_tables() == {} and case.record_counts().height == 0
+    assert case.admin_dir == "/admin/" and case.facts.containment is None
+
+
+def _bad(tmp_path, text):
+    (tmp_path / "case.yml").write_text(textwrap.dedent(text))
+    with pytest.raises(CaseError) as err:
+        open_case(tmp_path / "case.yml")
+    msg = str(err.value)
+    assert "\n" not in msg and isinstance(err.value, ValueError)
+    return msg
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        pytest.param("id: x\ntimezone: UTC\ncolour: red\n", "'colour'", id="unknown-top-key"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  acces_logs: [a]\n", "'evidence.acces_logs'", id="unknown-evidence-key"),
+        pytest.param("id: x\ntimezone: UTC\nsite:\n  profil: eccube2\n", "'site.profil'", id="unknown-site-key"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  test_markers:\n    emails: []\n    ids: [1]\n", "'facts.test_markers.ids'", id="unknown-nested-key"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  db: {dir: db/, charset: utf-8}\n", "'evidence.db.charset'", id="unknown-db-key"),
+        pytest.param("timezone: UTC\n", "'id'", id="missing-id"),
+        pytest.param("id: x\n", "'timezone'", id="missing-timezone"),
+        pytest.param("id: Bad_ID\ntimezone: UTC\n", "[a-z0-9-]+", id="bad-id"),
+        pytest.param("id: x\ntimezone: Asia/Tokio\n", "Asia/Tokio", id="bad-zone"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  containment: yesterday\n", "facts.containment", id="bad-containment"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  internal_ips: [300.1.1.1]\n", "facts.internal_ips", id="bad-ip"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  test_markers:\n    customer_ids: [a]\n", "customer_ids", id="bad-customer-id"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  test_markers:\n    card_numbers: ['12ab']\n", "card_numbers", id="bad-card"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  clock_skew: {access_logs: soon}\n", "facts.clock_skew.access_logs", id="bad-skew"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  clock_skew: {cctv: 3}\n", "'facts.clock_skew.cctv'", id="bad-skew-key"),
+        pytest.param("id: x\ntimezone: UTC\nsite:\n  profile: magento\n", "site.profile", id="bad-profile"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  fs_timeline: fs/nothere.txt\n", "fs/nothere.txt", id="missing-file"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  server_files: srv/\n", "evidence.server_files", id="missing-folder"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  db: {encoding: klingon, dir: .}\n", "evidence.db.encoding", id="bad-encoding"),
+        pytest.param("id: x\ntimezone: UTC\nevidence: [a]\n", "'evidence' must be a mapping", id="evidence-not-mapping"),
+        pytest.param("id: [x\n", "not valid YAML", id="bad-yaml"),
+    ],
+)
+def test_validation_errors(tmp_path, text, needle):
+    assert needle in _bad(tmp_path, text)
+
+
+def test_missing_case_file(tmp_path):
+    with pytest.raises(CaseError, match="case file not found"):
+        open_case(tmp_path / "nope.yml")
+
+
+def test_empty_glob_is_a_warning(tmp_path):
+    (tmp_path / "case.yml").write_text("id: x\ntimezone: UTC\nevidence:\n  access_logs: [logs/access_log*]\n")
+    with pytest.warns(CaseWarning, match="evidence.access_logs"):
+        case = open_case(tmp_path / "case.yml")
+    assert case.available == set() and case.warnings
+
+
+def test_naive_containment_in_case_zone(tmp_path):
+    (tmp_path / "case.yml").write_text("id: x\ntimezone: Asia/Tokyo\nfacts:\n  containment: '2017-04-10 13:00:00'\n")
+    assert open_case(tmp_path / "case.yml").facts.containment == dt.datetime(2017, 4, 10, 4, 0, tzinfo=UTC)
