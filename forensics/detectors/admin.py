@@ -23,6 +23,7 @@ __all__ = [
     "baseline_admin_ips",
     "new_ip_admin_logins",
     "attacker_admin_requests",
+    "infer_csv_mode",
     "page_expr",
     "mode_expr",
 ]
@@ -208,6 +209,50 @@ def _link_sid(reqs: pl.DataFrame, app_log: pl.LazyFrame | pl.DataFrame) -> pl.Da
     )
 
 
+#: list page -> the table its CSV export reads in full (no LIMIT)
+CSV_TABLES = {"order_list": "dtb_order", "customer_list": "dtb_customer"}
+
+
+def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | None, *, tolerance: str = "1s") -> pl.DataFrame:
+    """Fill ``mode`` = "csv" for list-page POSTs whose mode is not in the query string, when the
+    query log shows, within ``tolerance``, a SELECT of the page's table without LIMIT and without
+    COUNT (the export reads every matching row; the list page reads one page with LIMIT).
+
+    Adds ``mode_source`` ("query_string", "query_log" or null) and updates ``page``.
+    """
+    out = reqs.with_columns(mode_source=pl.when(pl.col("mode").is_not_null()).then(pl.lit("query_string")).otherwise(pl.lit(None, pl.String)))
+    if query_log is None or reqs.is_empty():
+        return out
+    low = pl.col("argument").str.to_lowercase()
+    stmts = (
+        query_log.lazy()
+        .filter(pl.col("command").is_in(["Query", "Execute"]))
+        .with_columns(table=low.str.extract(r"(?s)^\s*select\b.*?\bfrom\s+`?(dtb_order|dtb_customer)`?(?:\s|$)", 1))
+        .filter(pl.col("table").is_not_null() & ~low.str.contains(r"\blimit\s+\d") & ~low.str.contains(r"\bcount\s*\("))
+        .select(pl.col("ts").alias("q_ts"), "table", pl.col("source").alias("q_source"), pl.col("line_no").alias("q_line_no"))
+        .sort("q_ts")
+        .collect()
+    )
+    if stmts.is_empty():
+        return out
+    cand = out.with_columns(
+        table=pl.col("page").replace_strict(CSV_TABLES, default=None, return_dtype=pl.String),
+        __row=pl.int_range(pl.len()),
+    )
+    probe = cand.filter(pl.col("mode").is_null() & pl.col("table").is_not_null()).sort("ts")
+    matched = probe.join_asof(stmts, left_on="ts", right_on="q_ts", by="table", strategy="nearest", tolerance=tolerance, check_sortedness=False)
+    hit = matched.filter(pl.col("q_ts").is_not_null()).select("__row")
+    return (
+        cand.with_columns(__hit=pl.col("__row").is_in(hit["__row"].implode()))
+        .with_columns(
+            mode=pl.when(pl.col("__hit")).then(pl.lit("csv")).otherwise(pl.col("mode")),
+            mode_source=pl.when(pl.col("__hit")).then(pl.lit("query_log")).otherwise(pl.col("mode_source")),
+            page=pl.when(pl.col("__hit")).then(pl.col("page").str.replace("_list", "_csv")).otherwise(pl.col("page")),
+        )
+        .drop("table", "__row", "__hit")
+    )
+
+
 def attacker_admin_requests(
     access: pl.LazyFrame | pl.DataFrame,
     app_log: pl.LazyFrame | pl.DataFrame,
@@ -215,6 +260,7 @@ def attacker_admin_requests(
     admin_dir: str = "/admin/",
     *,
     sessions: pl.DataFrame | None = None,
+    query_log: pl.LazyFrame | pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Admin requests from attacker IPs, and requests of admin sessions opened from them.
 
@@ -223,8 +269,11 @@ def attacker_admin_requests(
     when it came from another IP. When the case has no access log, the app-log lines of those
     sessions stand in (``method``/``status`` null).
 
+    With ``query_log``, a list-page POST without a mode in its query string becomes a CSV export
+    when the query log shows the export's full SELECT (:func:`infer_csv_mode`).
+
     Returns provenance, ``client_ip, method, path, query, status, bytes, sid, page, mode, via``
-    (``ip`` or ``session``), sorted by ``ts``.
+    (``ip`` or ``session``), ``mode_source`` ("query_string", "query_log" or null), sorted by ``ts``.
     """
     admin_dir = _norm_admin_dir(admin_dir)
     attackers = sorted(set(attacker_ips))
@@ -254,4 +303,5 @@ def attacker_admin_requests(
             .collect()
         )
         out = app
-    return out.select(cols).sort("ts", "source", "line_no")
+    out = infer_csv_mode(out.select(cols), query_log)
+    return out.select(cols + ["mode_source"]).sort("ts", "source", "line_no")

@@ -117,7 +117,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     ips = attackers.attacker_ips(s, hits, new, access=access)
     ip_list = ips["ip"].to_list()
     sessions = admin.admin_sessions(app)
-    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions)
+    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions, query_log=case.query_log())
 
     if fs.is_empty():
         # no times: every code file of the server copy is a candidate (tampered judged by content)

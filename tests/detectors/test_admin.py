@@ -51,7 +51,7 @@ def test_attacker_admin_requests_include_session_reuse():
     assert out["line_no"].to_list() == [6, 7, 8, 9, 12, 13]
     assert out.filter(pl.col("client_ip") == S.HELPER)["via"].unique().to_list() == ["session"]
     assert out["page"].to_list() == ["login", "login", "customer_list", "file_manager", "order_edit", "order_csv"]
-    assert out.columns == ["ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "sid", "page", "mode", "via"]
+    assert out.columns == ["ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "sid", "page", "mode", "via", "mode_source"]
 
 
 def test_attacker_admin_requests_from_app_log_when_no_access_log():
@@ -80,3 +80,26 @@ def test_page_classes(target, page):
     frame = access([{"ts": "2018-01-01 00:00:00", "client_ip": "1.1.1.1", "target": target}])
     out = admin.admin_requests(frame, "x").collect()
     assert out["page"].to_list() == [page]
+
+
+def test_csv_mode_from_query_log():
+    from .frames import query_log
+
+    q = query_log(
+        [
+            # the list page: one page of rows
+            {"ts": "2018-05-04 04:00:00", "argument": "SELECT * FROM dtb_order WHERE del_flg = 0 ORDER BY update_date DESC LIMIT 10 OFFSET 0"},
+            # the export: every matching row, no LIMIT
+            {"ts": "2018-05-04 04:10:00", "argument": "SELECT order_id, order_name01, order_email\nFROM dtb_order\nWHERE del_flg = 0 AND order_id >= 3"},
+        ]
+    )
+    reqs = access(
+        [
+            {"ts": "2018-05-04 04:00:00", "client_ip": S.ATT, "method": "POST", "target": S.ADMIN + "order/index.php"},
+            {"ts": "2018-05-04 04:10:00", "client_ip": S.ATT, "method": "POST", "target": S.ADMIN + "order/index.php"},
+            {"ts": "2018-05-04 04:10:00", "client_ip": S.ATT, "method": "POST", "target": S.ADMIN + "customer/index.php"},
+        ]
+    )
+    out = admin.attacker_admin_requests(reqs, S.APP.head(0), [S.ATT], S.ADMIN, query_log=q)
+    assert out["page"].to_list() == ["order_list", "order_csv", "customer_list"]
+    assert out["mode_source"].to_list() == [None, "query_log", None]
