@@ -224,11 +224,19 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     entries = card_entries(db.get("dtb_order"), pay["payment_id"].to_list(), markers)
     confirmed = confirmed_cards(det.skim_records, entries, markers)
     possible = possible_cards(entries, confirmed, windows["backdoor"])
-    if windows["backdoor"].interval is None:
-        notes["cards_possible"] = f"backdoor window {windows['backdoor'].reason}"
-    counts = exposure_counts(viewed, confirmed, possible)
     if "dtb_order" not in db:
         notes["cards_possible"] = "no dtb_order export: card entries unknown"
+    elif pay.height == 0:
+        notes["cards_possible"] = notes["card_entries"]
+    elif windows["backdoor"].interval is None:
+        notes["cards_possible"] = f"backdoor window {windows['backdoor'].reason}"
+    if "server_files" not in getattr(case, "available", {"server_files"}):
+        notes["cards_confirmed"] = "no server copy in the case: skim files cannot be read"
+    counts = exposure_counts(viewed, confirmed, possible, viewed_reason=notes.get("viewed_persons"),
+                             confirmed_reason=notes.get("cards_confirmed"),
+                             possible_reason=notes.get("cards_possible"))
+    if counts.get("viewed_persons_reason"):
+        notes["viewed_persons"] = counts["viewed_persons_reason"]
     sessions = det.sessions
     return Investigation(
         case=case, evidence=evidence_table(case), rejects=case.rejects().collect(), detections=det,

@@ -18,21 +18,35 @@ from forensics.exposure.viewed import ViewedResult
 __all__ = ["exposure_counts", "affected_persons", "count_evidence", "mask_email", "name_initial"]
 
 
-def exposure_counts(viewed: ViewedResult | None, confirmed: pl.DataFrame, possible: pl.DataFrame) -> dict[str, Any]:
+def exposure_counts(
+    viewed: ViewedResult | None,
+    confirmed: pl.DataFrame,
+    possible: pl.DataFrame,
+    *,
+    viewed_reason: str | None = None,
+    confirmed_reason: str | None = None,
+    possible_reason: str | None = None,
+) -> dict[str, Any]:
     """``viewed_persons`` (None when only bounded, then ``viewed_persons_upper``),
     ``cards_confirmed_customer``, ``cards_confirmed_test``, ``cards_possible_customer``,
-    ``cards_possible_test``, ``cards_total``; extra keys: ``viewed_persons_ambiguous`` (persons
-    shown only by connections that could not be told from staff ones), ``viewed_mode`` and
-    ``viewed_persons_reason``."""
+    ``cards_possible_test``, ``cards_total``; extra keys: ``viewed_persons_lower`` /
+    ``viewed_persons_upper`` when only bounded, ``viewed_persons_ambiguous`` (persons shown only by
+    connections that could not be told from staff ones), ``viewed_persons_uncertain``,
+    ``viewed_mode`` and ``*_reason``. A ``*_reason`` argument makes that count null (not
+    established) with the reason: ``confirmed_reason`` when no skim file could be read,
+    ``possible_reason`` when card entries are unknown (then ``cards_total`` is null and
+    ``cards_total_lower`` holds the confirmed cards)."""
     out: dict[str, Any] = {}
     if viewed is None:
         out.update(viewed_persons=None, viewed_mode="none",
-                   viewed_persons_reason="no attacker admin requests or no exports to replay against")
+                   viewed_persons_reason=viewed_reason or "no attacker admin requests or no exports to replay against")
     else:
         out["viewed_persons"] = viewed.count
         if viewed.count is None:
             out["viewed_persons_upper"] = viewed.count_upper
-            out["viewed_persons_reason"] = viewed.reason
+            if viewed.count_lower is not None:
+                out["viewed_persons_lower"] = viewed.count_lower
+            out["viewed_persons_reason"] = viewed.bound_reason
         out["viewed_mode"] = viewed.mode
         out["viewed_persons_ambiguous"] = int(viewed.persons["ambiguous_only"].sum()) if viewed.persons.height else 0
         out["viewed_persons_uncertain"] = len(viewed.uncertain)
@@ -43,6 +57,16 @@ def exposure_counts(viewed: ViewedResult | None, confirmed: pl.DataFrame, possib
     out["cards_possible_customer"] = possible.height - p_test
     out["cards_possible_test"] = p_test
     out["cards_total"] = confirmed.height + possible.height
+    if confirmed_reason:
+        # no skim file could be read: confirmed cards are not established (possible ones still are,
+        # and then include any card a skimmer took)
+        out["cards_confirmed_customer"] = out["cards_confirmed_test"] = None
+        out["cards_confirmed_reason"] = confirmed_reason
+    if possible_reason:
+        out["cards_possible_customer"] = out["cards_possible_test"] = None
+        out["cards_possible_reason"] = possible_reason
+        out["cards_total"] = None
+        out["cards_total_lower"] = confirmed.height
     return out
 
 

@@ -211,17 +211,49 @@ class ViewedResult:
     uncertain: list[str] = field(default_factory=list)
 
     @property
+    def count_lower(self) -> int | None:
+        """Persons established as displayed: attributed to the attacker without doubt and not
+        depending on values the log does not tell (None without a replay)."""
+        if self.mode not in ("replay", "partial"):
+            return None
+        sure = self.persons.filter(~pl.col("ambiguous_only")
+                                   & ~pl.col("person_key").is_in(pl.Series(self.uncertain, dtype=pl.String).implode()))
+        return sure.height
+
+    @property
     def count(self) -> int | None:
-        """Distinct persons displayed (None when only bounded)."""
+        """Distinct persons displayed; None when the evidence only bounds it (no query log,
+        uncovered requests, staff/attacker overlap, or rows that depend on unknown values)."""
         if self.mode != "replay":
             return None
-        return self.persons.filter(~pl.col("ambiguous_only")).height
+        lo, hi = self.count_lower, self.count_upper
+        return lo if lo == hi else None
 
     @property
     def count_upper(self) -> int | None:
-        if self.upper is None:
+        """Upper bound: every person a bound or an alternative attribution/replay could add."""
+        if self.upper is not None:
+            return self.upper.height
+        if self.mode != "replay":
             return None
-        return self.upper.height
+        return len(set(self.persons["person_key"].to_list()) | set(self.uncertain))
+
+    @property
+    def bound_reason(self) -> str | None:
+        """Why :attr:`count` is None (None when it is established)."""
+        if self.reason:
+            return self.reason
+        if self.count is not None:
+            return None
+        parts = []
+        amb = int(self.persons["ambiguous_only"].sum()) if self.persons.height else 0
+        if amb:
+            parts.append(f"{amb} person(s) shown only by connections that cannot be told from staff requests "
+                         "in the same seconds")
+        if self.uncertain:
+            parts.append(f"{len(self.uncertain)} person(s) on pages whose rows depend on update_date values "
+                         "the query log does not tell")
+        return "; ".join(parts) or None
 
 
 ROW_SCHEMA = {

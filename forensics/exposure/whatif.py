@@ -34,6 +34,7 @@ class Precomputed:
     attacker_ips: frozenset[str]
     viewed_mode: str
     viewed_upper: int | None
+    uncertain: frozenset[str] = frozenset()
 
 
 def precompute(inv: Any) -> Precomputed:
@@ -60,6 +61,7 @@ def precompute(inv: Any) -> Precomputed:
         attacker_ips=frozenset(inv.attacker_ip_list),
         viewed_mode=v.mode if v is not None else "none",
         viewed_upper=v.count_upper if v is not None else None,
+        uncertain=frozenset(v.uncertain) if v is not None else frozenset(),
     )
 
 
@@ -83,16 +85,21 @@ def whatif(
     ips = pre.attacker_ips if attacker_ips is None else frozenset(attacker_ips)
 
     # viewed persons: attacker views before containment, from the chosen IPs
+    bounds: dict[str, Any] = {}
     if pre.viewed_mode in ("replay",):
-        v = pre.views.filter(~pl.col("ambiguous"))
+        v = pre.views
         if end is not None:
             v = v.filter(pl.col("ts") <= end)
         if attacker_ips is not None:
             v = v.filter(pl.col("client_ip").is_in(sorted(ips)) | pl.col("session_ip").is_in(sorted(ips)))
-        viewed = v["person_key"].n_unique()
+        every = set(v["person_key"].to_list())
+        sure = set(v.filter(~pl.col("ambiguous"))["person_key"].to_list()) - pre.uncertain
+        upper = len(every | (pre.uncertain if attacker_ips is None and containment is None else set()))
+        viewed = len(sure) if len(sure) == upper else None
+        if viewed is None:
+            bounds = {"viewed_persons_lower": len(sure), "viewed_persons_upper": upper}
     else:
         viewed = None
-
     c = pre.confirmed
     if skimmer_start is not None or containment is not None:
         lo = s0
@@ -120,7 +127,7 @@ def whatif(
         "cards_total": c.height + poss.height,
     }
     if viewed is None:
-        out["viewed_persons_upper"] = pre.viewed_upper
+        out.update(bounds or {"viewed_persons_upper": pre.viewed_upper})
     return out
 
 

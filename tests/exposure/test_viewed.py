@@ -68,7 +68,7 @@ def test_overlap_without_session_is_ambiguous_and_flagged(tables):
                        "page": "customer_edit", "line_no": 99}])
     res = run(tables, ql, att, other_requests=staff)
     assert res.connections["attribution"].to_list() == ["ambiguous"]
-    assert res.count == 0  # not counted as established ...
+    assert res.count is None and res.count_lower == 0  # not counted as established ...
     assert res.persons["person_key"].to_list() == ["customer:1"]  # ... but listed, flagged
     assert res.persons["ambiguous_only"].to_list() == [True]
 
@@ -210,3 +210,20 @@ def test_order_rows_are_persons_of_the_order_even_without_customer_id_column(tab
     att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "mode": "csv", "path": "/admin/order/index.php"}])
     res = run(tables, ql, att)
     assert keys(res) == ["customer:2", "guest:guest@example.jp"]
+
+
+def test_bounds_when_attribution_is_ambiguous(tables):
+    from forensics.exposure.counts import exposure_counts
+
+    ql = (QueryLog()
+          .conn(5, "2017-04-02 10:00:01", None, [CUST_EDIT.format(cid=1)])
+          .conn(6, "2017-04-03 10:00:01", ATT_SID, [CUST_EDIT.format(cid=2)]))
+    att = requests([{"ts": "2017-04-02 10:00:01", "page": "customer_edit"},
+                    {"ts": "2017-04-03 10:00:01", "sid": ATT_SID, "page": "customer_edit", "line_no": 2}])
+    staff = requests([{"ts": "2017-04-02 10:00:01", "client_ip": "198.51.100.10", "page": "customer_edit",
+                       "line_no": 99}])
+    res = run(tables, ql, att, other_requests=staff)
+    assert (res.count, res.count_lower, res.count_upper) == (None, 1, 2)
+    c = exposure_counts(res, pl.DataFrame(schema={"is_test": pl.Boolean}), pl.DataFrame(schema={"is_test": pl.Boolean}))
+    assert c["viewed_persons"] is None and c["viewed_persons_upper"] == 2 and c["viewed_persons_lower"] == 1
+    assert "staff" in c["viewed_persons_reason"]
