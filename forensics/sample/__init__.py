@@ -297,7 +297,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
         "traps": {
             "same_second_staff_and_attacker": iso(story.facts["same_second_pair"]),
             "viewed_then_withdrawn_customer_id": story.facts.get("viewed_then_withdrawn"),
-            "registered_after_first_list_view": story.facts.get("registered_after_view"),
+            "registered_after_last_customer_list_view": story.facts.get("registered_after_view"),
             "csv_export_order_id_range": story.facts.get("csv_order_range"),
             "recompiled_templates": tree.recompiled_rel,
             "staff_upload": "html/user_data/sale_banner_201703.jpg",

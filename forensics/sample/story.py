@@ -49,6 +49,7 @@ class Story:
         self.card_persons_used: set[int] = set()
         self.sqli_first: int | None = None
         self.last_attacker_admin = 0
+        self.csv_room = 8
         self.facts = sim.facts
 
     # ================================================================ helpers
@@ -433,7 +434,7 @@ class Story:
         self.schedule_cards()
         # a viewed customer withdraws after the attack; a customer registers right after a list view
         s.at(W.jst(2017, 4, 12, 14, 20, 33), self.withdraw_viewed)
-        s.at(W.jst(2017, 4, 1, 2, 5, 17), self.reg_after_view)
+        s.at(W.jst(2017, 4, 8, 0, 40, 17), self.reg_after_view)
 
     def sqli_campaign(self, start, ip, ua, n, style) -> None:
         s, r = self.s, self.arng
@@ -554,8 +555,18 @@ class Story:
         if attacker:
             self.viewed.update(persons)
 
-    def _fits(self, persons) -> bool:
-        return len(self.viewed | set(persons)) <= TARGET_VIEWED - FILLER_RESERVE
+    @staticmethod
+    def _replayable(rows) -> None:
+        """Rows shown by a list page must carry an update_date written inside the evidence period:
+        a row whose earlier update_date is unknown (changed later, first logged change after this
+        moment) then provably ranks below them, so a replay from the query log is exact."""
+        if rows and min(r["_u"] for r in rows) < W.T0:
+            raise RuntimeError("attacker list page shows a row whose state predates the query log")
+
+    def _fits(self, persons, *, must: bool = False) -> bool:
+        # room is kept for the (at most 8-row) CSV export until it has happened
+        reserve = FILLER_RESERVE + (0 if must else self.csv_room)
+        return len(self.viewed | set(persons)) <= TARGET_VIEWED - reserve
 
     def attacker_page(self, t, ip, sess, kind, arg, state) -> None:
         s, r = self.s, self.arng
@@ -563,6 +574,7 @@ class Story:
         sid = sess[0]
         if kind == "customer_list":
             rows = s.customer_rows(arg, 10)
+            self._replayable(rows)
             persons = [person_of(c["customer_id"], c["email"]) for c in rows]
             if not self._fits(persons):
                 return
@@ -588,6 +600,7 @@ class Story:
                              "  AND `dtb_order`.`create_date` <= '2017-03-31 23:59:59'")
                 multiline = True
             rows = s.order_rows(arg, 10, pred)
+            self._replayable(rows)
             persons = [order_person(o) for o in rows]
             if not self._fits(persons):
                 return
@@ -647,7 +660,8 @@ class Story:
             hi = lo + 7
             rows = s.order_rows(0, None, lambda o: lo <= o["order_id"] <= hi)
             persons = [order_person(o) for o in rows]
-            if not self._fits(persons):
+            self.csv_room = 0
+            if not self._fits(persons, must=True):
                 return
             v6 = W.ATTACKER_V6  # the admin session opened from the main attacker IP, used over IPv6
             sql = (f"SELECT order_id, order_name01, order_name02, order_kana01, order_kana02, order_email,\n"
@@ -666,7 +680,9 @@ class Story:
             need = TARGET_VIEWED - len(self.viewed)
             if need <= arg:   # arg: how many to leave for the next night's session
                 return
-            cands = sorted((c for c in self.active_members(t) if person_of(c["customer_id"], c["email"]) not in self.viewed),
+            late = self.facts.get("registered_after_view")
+            cands = sorted((c for c in self.active_members(t) if person_of(c["customer_id"], c["email"]) not in self.viewed
+                            and c["customer_id"] != late),
                            key=lambda c: c["customer_id"])
             self._customer_edit(t, ip, sess, r.choice(cands))
 
@@ -780,8 +796,8 @@ class Story:
             f"update_date = {q(s.clock.db(t + 60))} WHERE member_id = 1"])
 
     def reg_after_view(self, t) -> None:
-        """A customer registers just after the first list view: on a replay against the end-state
-        export this row would sit at the top of that list, though the attacker never saw it."""
+        """A customer registers after the attacker's last customer list: replayed against the
+        end-state export, this row would top every one of those lists, though nobody showed it."""
         c = self.s.make_customer(self.rng, t, t)
         self._registration(t, c)
         self.facts["registered_after_view"] = c["customer_id"]
