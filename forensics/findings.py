@@ -224,6 +224,12 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     entries = card_entries(db.get("dtb_order"), pay["payment_id"].to_list(), markers)
     confirmed = confirmed_cards(det.skim_records, entries, markers)
     possible = possible_cards(entries, confirmed, windows["backdoor"])
+    # each counted card names the window it falls in (traceability: order, skim record, window)
+    confirmed = confirmed.with_columns(
+        pl.when(windows["skimmer"].contains_expr("first_entered")).then(pl.lit("skimmer"))
+        .when(windows["backdoor"].contains_expr("first_entered")).then(pl.lit("backdoor"))
+        .otherwise(pl.lit(None, pl.String)).alias("window"))
+    possible = possible.with_columns(pl.lit("backdoor").alias("window"))
     if "dtb_order" not in db:
         notes["cards_possible"] = "no dtb_order export: card entries unknown"
     elif pay.height == 0:
@@ -242,7 +248,7 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         case=case, evidence=evidence_table(case), rejects=case.rejects().collect(), detections=det,
         windows=windows, viewed=viewed, payment_methods=pay, card_entries=entries,
         cards_confirmed=confirmed, cards_possible=possible, counts=counts,
-        count_table=count_evidence(counts, viewed, confirmed, possible, windows),
+        count_table=count_evidence(counts, viewed, confirmed, possible, windows, tz),
         affected=affected_persons(viewed, confirmed, possible, db),
         session_ips={r["sid"]: r["opened_ip"] for r in sessions.iter_rows(named=True) if r["opened_ip"]},
         notes=notes,
@@ -308,7 +314,8 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "confirmed": [
             {"card": r["card_masked"], "order_id": r["order_id"], "records": r["n_records"],
              "skim_files": r["skim_files"], "first_entered": _iso(r["first_entered"], zone),
-             "match": r["match"], "test": r["is_test"], "test_reason": r["test_reason"]}
+             "match": r["match"], "test": r["is_test"], "test_reason": r["test_reason"],
+             "window": r.get("window")}
             for r in inv.cards_confirmed.iter_rows(named=True)
         ],
         "possible_orders": sorted(o for r in inv.cards_possible.iter_rows(named=True) for o in r["order_ids"]),

@@ -170,12 +170,12 @@ def affected_persons(
 
 
 def count_evidence(counts: dict[str, Any], viewed: ViewedResult | None, confirmed: pl.DataFrame,
-                   possible: pl.DataFrame, windows: dict) -> pl.DataFrame:
-    """Per count: ``count, value, rule, evidence`` (short text naming the rows behind it)."""
+                   possible: pl.DataFrame, windows: dict, tz: str | None = None) -> pl.DataFrame:
+    """Per count: ``count, value, rule, evidence`` (short text naming the rows behind it; times
+    in ``tz``)."""
     def w(name):
         win = windows.get(name)
-        return "not established" if win is None or win.interval is None else \
-            f"{win.interval.start.isoformat()} .. {win.interval.end.isoformat()}"
+        return "not established" if win is None or win.interval is None else " .. ".join(win.interval.to_iso(tz))
     v = viewed
     rows = [
         ("viewed_persons", counts.get("viewed_persons"),

@@ -234,6 +234,14 @@ WINDOW_RULES: dict[str, tuple[str, str]] = {
 }
 
 
+def _edge_evidence(edge: str, ts: dt.datetime | None, ev: Mapping[str, Any]) -> dict[str, Any]:
+    """``edge``, ``ts`` (the edge's instant) and the evidence row (its own time as ``evidence_ts``)."""
+    out = {k: v for k, v in ev.items() if k != "ts"}
+    if "ts" in ev:
+        out["evidence_ts"] = ev["ts"]
+    return {"edge": edge, "ts": ts, **out}
+
+
 def exposure_windows(
     phases: Mapping[str, dt.datetime | None],
     *,
@@ -264,8 +272,8 @@ def exposure_windows(
     out: dict[str, Window] = {}
     for name, (a, b) in WINDOW_RULES.items():
         s, e = edges.get(a), edges.get(b)
-        ev_a = {"edge": a, "ts": s, **dict(evidence.get(a, {}))}
-        ev_b = {"edge": b, "ts": e, **dict(evidence.get(b, {}))}
+        ev_a = _edge_evidence(a, s, evidence.get(a, {}))
+        ev_b = _edge_evidence(b, e, evidence.get(b, {}))
         missing = [k for k, v in ((a, s), (b, e)) if v is None]
         if missing:
             out[name] = Window(name, None, ev_a, ev_b,
