@@ -14,6 +14,7 @@ local time whatever the time zone of the machine that renders it (vl-convert, a 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ __all__ = [
     "payment_failure_chart",
     "chart_spec",
     "save_chart",
+    "tidy_svg",
 ]
 
 #: findings.json phase keys -> bilingual label, in the order of the attack.
@@ -418,6 +420,15 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
+_LONG_DECIMAL = re.compile(r"(\d+\.\d{2})\d+")
+
+
+def tidy_svg(svg: str) -> str:
+    """Round coordinates to 2 decimals (sub-pixel). Vega writes up to 17 significant digits, and
+    such digit runs can pass a Luhn check by chance, tripping card-number scanners on our outputs."""
+    return _LONG_DECIMAL.sub(r"\1", svg)
+
+
 def save_chart(chart: alt.TopLevelMixin, stem: str, out_dir: str | Path, *, scale: float = 2.0) -> tuple[Path, Path]:
     """Write ``chart`` to ``out_dir/stem.svg`` and ``out_dir/stem.png``; returns both paths.
 
@@ -432,6 +443,6 @@ def save_chart(chart: alt.TopLevelMixin, stem: str, out_dir: str | Path, *, scal
     out.mkdir(parents=True, exist_ok=True)
     spec = chart_spec(chart)
     svg_path, png_path = out / f"{stem}.svg", out / f"{stem}.png"
-    svg_path.write_text(vlc.vegalite_to_svg(spec), encoding="utf-8")
+    svg_path.write_text(tidy_svg(vlc.vegalite_to_svg(spec)), encoding="utf-8")
     png_path.write_bytes(vlc.vegalite_to_png(spec, scale=scale))
     return svg_path, png_path

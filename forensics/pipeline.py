@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,8 +199,8 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     executed_dir = out / "notebooks"
     executed_dir.mkdir(exist_ok=True)
     params = {"case_path": str(case_yml), "out_dir": str(out)}
-    executed = []
-    for nb in books:
+
+    def execute(nb: Path) -> Path:
         target = executed_dir / nb.name
         try:
             pm.execute_notebook(
@@ -212,7 +214,18 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
             ) from None
         except Exception as exc:  # kernel died, timeout, missing kernel
             raise PipelineError(f"notebook {nb.name} could not run: {type(exc).__name__}: {_one_line(exc)[:300]}") from None
-        executed.append(target)
+        return target
+
+    executed: list[Path] = []
+    with _kernel_stderr_to(out / "notebooks" / "kernels.log"):
+        for stage in stages(books):
+            if len(stage) == 1:
+                executed.append(execute(stage[0]))
+                continue
+            with ThreadPoolExecutor(max_workers=len(stage)) as pool:
+                futures = [pool.submit(execute, nb) for nb in stage]
+                for fut in futures:  # in notebook order: the first failure is reported
+                    executed.append(fut.result())
 
     missing = required_outputs(out)
     if missing:
@@ -238,11 +251,94 @@ def _source_cell_number(notebook: Path, executed_index: int) -> int:
     return executed_index + 1
 
 
-def _card_data_warnings(out: Path) -> list[str]:
-    """CONTRACT section 7 check of our own outputs: no full card number or security code."""
+#: Notebooks that may run together (same stage) because none reads what another writes:
+#: 01 (intake) and 02 (the investigation) are independent; 03, 04 and 05 only read 02's tables;
+#: 06 reads everything. A notebook not listed runs alone, in number order after the listed ones.
+STAGES: tuple[tuple[str, ...], ...] = (("01", "02"), ("03", "04", "05"), ("06",))
+
+
+def stages(books: list[Path]) -> list[list[Path]]:
+    """Group the series into stages that run one after the other (see :data:`STAGES`)."""
+    by_prefix = {b.name[:2]: b for b in books}
+    out: list[list[Path]] = []
+    seen: set[Path] = set()
+    for group in STAGES:
+        members = [by_prefix[p] for p in group if p in by_prefix]
+        if members:
+            out.append(members)
+            seen.update(members)
+    out += [[b] for b in books if b not in seen]
+    return out
+
+
+@contextmanager
+def _kernel_stderr_to(log: Path):
+    """Send the kernels' own stderr (inherited file descriptor 2: start-up warnings) to ``log``
+    so the analyst's terminal shows only our one-line summary or error."""
+    import sys
+
     try:
-        from forensics.cards import scan_for_card_data
-    except ImportError:  # pragma: no cover
-        return []
-    hits = scan_for_card_data(out)
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (pytest capture, notebook)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def _visible_text(text: str) -> str:
+    """Text a reader sees in an HTML/SVG document: tags dropped, SVG drawn text kept."""
+    import html as _html
+    import re
+
+    return _html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*?</svg>|<style.*?</style>", " ", text, flags=re.S)))
+
+
+def _notebook_text(path: Path) -> str:
+    import nbformat
+
+    from forensics.display import svg_text
+
+    parts = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        parts.append(cell.source)
+        for o in cell.get("outputs", []):
+            parts.append(o.get("text", "") if isinstance(o.get("text"), str) else "")
+            for mime, data in (o.get("data") or {}).items():
+                data = data if isinstance(data, str) else ""
+                if mime == "image/svg+xml":
+                    parts.append(svg_text(data))
+                elif mime == "text/html":
+                    parts += [svg_text(data), _visible_text(data)]
+                elif mime.startswith("text/") or mime.endswith("json"):
+                    parts.append(data)
+    return "\n".join(parts)
+
+
+def _card_data_warnings(out: Path) -> list[str]:
+    """CONTRACT section 7 check of our own outputs: no full card number or security code.
+
+    Charts, notebooks and the report are scanned by the text they show: SVG path data and
+    coordinates are long digit runs that can pass a Luhn check by chance.
+    """
+    from forensics.cards import scan_for_card_data, scan_text_for_card_data
+    from forensics.display import svg_text
+
+    rendered = (".svg", ".png", ".ipynb", ".html")
+    hits = [h for h in scan_for_card_data(out) if not h.path.endswith(rendered)]
+    for svg in sorted(out.glob("charts/*.svg")):
+        hits += scan_text_for_card_data(svg_text(svg.read_text(encoding="utf-8")), path=str(svg))
+    for nb in sorted(out.glob("notebooks/*.ipynb")):
+        hits += scan_text_for_card_data(_notebook_text(nb), path=str(nb))
+    for page in sorted(out.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        hits += scan_text_for_card_data(svg_text(text) + "\n" + _visible_text(text), path=str(page))
     return [f"card data in output {h.path}:{h.line_no} ({h.kind} {h.masked})" for h in hits[:5]]

@@ -35,6 +35,7 @@ def fake_case(tmp_path, monkeypatch):
     module = types.ModuleType("forensics.case")
     module.open_case = lambda path: FakeCase(Path(path).parent)
     monkeypatch.setitem(sys.modules, "forensics.case", module)
+    monkeypatch.setitem(sys.modules, "forensics.manifest", None)  # the fallback manifest: FakeCase is minimal
     return root
 
 
@@ -118,6 +119,11 @@ def test_series_is_numbered_and_has_parameters_cells():
         assert "parameters" in first.metadata.get("tags", []), b.name
         assert 'case_path: str = "../sample_data/toshomart-2017/case.yml"' in first.source, b.name
         assert 'out_dir: str = "../reports/toshomart-2017"' in first.source, b.name
+
+
+def test_stages_group_independent_notebooks(tmp_path):
+    books = [tmp_path / n for n in ("01_a.ipynb", "02_b.ipynb", "03_c.ipynb", "05_e.ipynb", "06_f.ipynb", "07_g.ipynb")]
+    assert [[b.name[:2] for b in s] for s in pipeline.stages(books)] == [["01", "02"], ["03", "05"], ["06"], ["07"]]
 
 
 def test_workspace_tables_roundtrip_and_key(tmp_path):

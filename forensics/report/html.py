@@ -263,7 +263,9 @@ def _code_list(items: Iterable[object], lang: str) -> Markup:
 
 
 def _svg(svg: str) -> Markup:
-    svg = re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg)
+    from forensics.charts import tidy_svg
+
+    svg = tidy_svg(re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg))
     # Only vl-convert output is inlined; refuse anything that could run or fetch.
     if re.search(r"<script|<foreignObject|\bon\w+\s*=|(?:href|src)\s*=\s*[\"'](?!#|data:)", svg, re.I):
         raise ValueError("chart SVG holds scripts or external references; refusing to inline it")

@@ -144,31 +144,24 @@ class Run:
             self.ws.save_table(f"inv_{name}", frame)
         self._save_whatif(inv)
         self.ws.save_table("timeline", self._timeline_of(inv))
+        det = getattr(inv, "detections", None)
+        self.ws.save_json("payment_change_point", getattr(det, "payment_change_point", None))
         self.ws.save_json("findings", findings)
         return findings
 
     def _timeline_of(self, inv) -> pl.DataFrame:
-        """The super-timeline (``forensics.timeline.build_timeline``) from the investigation's tables."""
-        from forensics.detectors.backdoor import uploads
-        from forensics.detectors.payment import card_entries
+        """The super-timeline of the investigation (``inv.timeline``), built here if it has none."""
+        t = getattr(inv, "timeline", None)
+        if isinstance(t, pl.LazyFrame):
+            t = t.collect()
+        if isinstance(t, pl.DataFrame):
+            return t
         from forensics.detectors.phases import phases_frame
         from forensics.timeline import build_timeline
 
-        case = self.case
-        access = case.access_log().collect()
-        app = case.app_log().collect()
-        names = set()
-        for frame, col in ((inv.backdoors, "server_path"), (inv.tampered, "path"), (inv.skim_records, "skim_file")):
-            if frame is not None and col in frame.columns:
-                names.update(p for p in frame[col].drop_nulls().to_list() if p)
-        ups = uploads(app, access, case.admin_dir)
-        requests = card_entries(access)
-        self.ws.save_table("card_entry_requests", requests)
         return build_timeline(
-            sqli=inv.sqli, logins=inv.logins, admin_requests=inv.attacker_requests, uploads=ups,
-            backdoor_requests=inv.backdoor_hits, tampered=inv.tampered, skim=inv.skim_records,
-            phases=phases_frame(inv.phases), fs_timeline=case.fs_timeline(), fs_names=sorted(names),
-            card_entries=requests, access=access, attacker_ips=inv.attacker_ip_list,
+            sqli=inv.sqli, admin_requests=inv.attacker_requests, tampered=inv.tampered, skim=inv.skim_records,
+            phases=phases_frame(inv.phases), access=self.case.access_log(), attacker_ips=inv.attacker_ip_list,
         )
 
     def _save_whatif(self, inv) -> None:
@@ -191,8 +184,9 @@ class Run:
         """The first saved investigation table among ``names`` (None when the investigation has none)."""
         self.investigate()
         for n in names:
-            if self.ws.table_path(f"inv_{n}").is_file() and self.ws.has(f"inv_{n}"):
-                return self.ws.load_table(f"inv_{n}")
+            for stored in (f"inv_{n}", f"inv_detections__{n}"):
+                if self.ws.table_path(stored).is_file() and self.ws.has(stored):
+                    return self.ws.load_table(stored)
         return None
 
     def sqli(self) -> pl.DataFrame:
@@ -217,9 +211,11 @@ class Run:
 
     def sqli_by_ip(self) -> pl.DataFrame:
         """Per IP: first and last SQLi request (case zone), requests, techniques, tables targeted."""
-        from forensics.detectors.sqli import sqli_by_ip
+        t = self.inv_table("sqli_by_ip")
+        if t is None:
+            from forensics.detectors.sqli import sqli_by_ip
 
-        t = sqli_by_ip(self.sqli())
+            t = sqli_by_ip(self.sqli())
         keep = [c for c in ("ip", "first_ts", "last_ts", "requests", "techniques", "tables", "columns") if c in t.columns]
         return t.select(keep).with_columns(
             pl.col("first_ts", "last_ts").dt.convert_time_zone(self.tz)
@@ -237,7 +233,7 @@ class Run:
 
     def attacker_admin_summary(self) -> pl.DataFrame | None:
         """Attacker admin requests per page: ``page, requests, first, last`` (case zone)."""
-        t = self.inv_table("admin_requests", "attacker_admin_requests", "attacker_requests")
+        t = self.inv_table("attacker_admin_requests", "attacker_requests")
         if t is None or "page" not in t.columns:
             return t
         return (
@@ -274,7 +270,9 @@ class Run:
 
     def card_entry_requests(self) -> pl.DataFrame:
         """Card-entry requests (``ts, failed``...) of the access log (detectors.payment)."""
-        self.investigate()
+        t = self.inv_table("detections__card_entries")
+        if t is not None and {"ts", "failed"} <= set(t.columns):
+            return t
 
         def compute():
             from forensics.detectors.payment import card_entries
@@ -284,9 +282,14 @@ class Run:
         return self.ws.table("card_entry_requests", compute)
 
     def payment_change_point(self) -> dict | None:
-        from forensics.detectors.payment import failure_change_point
+        """Where card payments started failing: ``ts`` (case zone), entries and failures before/after."""
+        self.investigate()
+        if self.ws.has("payment_change_point"):
+            cp = self.ws.load_json("payment_change_point")
+        else:
+            from forensics.detectors.payment import failure_change_point
 
-        cp = failure_change_point(self.card_entry_requests())
+            cp = failure_change_point(self.card_entry_requests())
         if cp is None:
             return None
         return {k: (_local(v, self.tz) if k == "ts" else v) for k, v in cp.items()

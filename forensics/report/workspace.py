@@ -61,6 +61,12 @@ def json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 class Workspace:
     """``OUT/`` of one case: paths of every output, and Parquet/JSON tables shared by notebooks.
 
@@ -118,29 +124,24 @@ class Workspace:
         return self.tables_dir / f"{name}.json"
 
     # -- tables ----------------------------------------------------------------------------------
-    def _meta_path(self) -> Path:
-        return self.tables_dir / "_keys.json"
-
-    def _keys(self) -> dict:
-        p = self._meta_path()
-        return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+    # One small key file per table (not one shared index): notebooks run in parallel write
+    # different tables without a read-modify-write race.
+    def _key_path(self, name: str) -> Path:
+        return self.tables_dir / f".{name}.key"
 
     def _stamp(self, name: str) -> None:
-        keys = self._keys()
-        keys[name] = self.key
-        tmp = self._meta_path().with_suffix(".tmp")
-        tmp.write_text(json.dumps(keys, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(self._meta_path())
+        _atomic_write(self._key_path(name), json.dumps(self.key))
 
     def has(self, name: str) -> bool:
         """A table or JSON object of this name exists and was computed from the same evidence."""
         exists = self.table_path(name).is_file() or self.json_path(name).is_file()
-        return exists and self._keys().get(name) == self.key
+        kp = self._key_path(name)
+        return exists and kp.is_file() and json.loads(kp.read_text(encoding="utf-8")) == self.key
 
     def save_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame) -> Path:
         df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
         path = self.table_path(name)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         df.write_parquet(tmp)
         tmp.replace(path)
         self._stamp(name)
@@ -154,8 +155,7 @@ class Workspace:
 
     def save_json(self, name: str, obj: object) -> Path:
         path = self.json_path(name)
-        path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True, default=json_default),
-                        encoding="utf-8")
+        _atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=1, default=json_default))
         self._stamp(name)
         return path
 
