@@ -55,6 +55,9 @@ _MYSQL_ESC = {"0": "\0", "'": "'", '"': '"', "b": "\b", "n": "\n", "r": "\r", "t
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
+  | (?P<str>'(?:[^'\\]|\\.|'')*')                                            # MySQL string
+  | (?P<dq>"(?:[^"\\]|\\.|"")*")                                             # "string" (no ANSI_QUOTES)
+  | (?P<bt>`(?:[^`]|``)*`)                                                   # `identifier`
   | (?P<comment>--(?:[ \t][^\n]*)?(?:\n|$)|\#[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))   # MySQL comments
   | (?P<hex>0x[0-9A-Fa-f]+\b|[Xx]'[0-9A-Fa-f]*')                            # hex literals
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
@@ -63,49 +66,44 @@ _TOKEN_RE = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+_ESC_RE = re.compile(r"\\(.)", re.DOTALL)
 
 
-def _read_quoted(sql: str, i: int, q: str) -> tuple[str, str, int]:
-    """Read a quoted string starting at ``sql[i] == q``: (raw text, decoded value, next index)."""
-    j = i + 1
-    out = []
-    n = len(sql)
-    while j < n:
-        c = sql[j]
-        if c == "\\" and q != "`" and j + 1 < n:
-            e = sql[j + 1]
-            # \% and \_ keep their backslash (they are LIKE escapes in MySQL)
-            out.append(_MYSQL_ESC.get(e, ("\\" + e) if e in "%_" else e))
-            j += 2
-            continue
-        if c == q:
-            if j + 1 < n and sql[j + 1] == q:  # doubled quote
-                out.append(q)
-                j += 2
-                continue
-            return sql[i : j + 1], "".join(out), j + 1
-        out.append(c)
-        j += 1
-    raise RewriteError("unterminated quoted string")
+def _unescape(m: re.Match) -> str:
+    e = m.group(1)
+    # \% and \_ keep their backslash (they are LIKE escapes in MySQL)
+    return _MYSQL_ESC.get(e, ("\\" + e) if e in "%_" else e)
+
+
+def _unquote(text: str) -> str:
+    """Value of a quoted MySQL string: doubled quotes and backslash escapes undone, in one pass."""
+    q = text[0]
+    body = text[1:-1]
+    if "\\" not in body and q + q not in body:
+        return body
+    return re.sub(r"\\(.)|" + re.escape(q + q), lambda m: _unescape(m) if m.group(1) is not None else q, body,
+                  flags=re.DOTALL)
 
 
 def tokenize(sql: str) -> list[Token]:
     """Tokens of one MySQL statement; raises :class:`RewriteError` on text it cannot read."""
     toks: list[Token] = []
     i, n = 0, len(sql)
+    match = _TOKEN_RE.match
     while i < n:
-        c = sql[i]
-        if c in "'\"`":
-            raw, val, i = _read_quoted(sql, i, c)
-            toks.append(Token({"'": "str", '"': "dq", "`": "bt"}[c], raw, val))
-            continue
-        m = _TOKEN_RE.match(sql, i)
+        m = match(sql, i)
         if not m or m.end() == i:
+            if sql[i] in "'\"`":
+                raise RewriteError("unterminated quoted string")
             raise RewriteError(f"unreadable text at offset {i}: {sql[i:i + 20]!r}")
         kind = m.lastgroup
         text = m.group(0)
         value: Any = None
-        if kind == "hex":
+        if kind in ("str", "dq"):
+            value = _unquote(text)
+        elif kind == "bt":
+            value = text[1:-1].replace("``", "`")
+        elif kind == "hex":
             h = text[2:] if text[:2].lower() == "0x" else text[2:-1]
             if len(h) % 2:
                 h = "0" + h

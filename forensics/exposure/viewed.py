@@ -125,42 +125,35 @@ _SID_RE = r"(?is)\bdtb_session\b.*?\bsess_id\s*=\s*['\"]([^'\"]+)['\"]"
 
 def connection_table(statements: pl.DataFrame, person_tabs: Iterable[str]) -> pl.DataFrame:
     """One row per query-log connection: ``conn_key, conn_id, start, end, sid, n_statements,
-    n_person_selects, tables`` (person tables its SELECTs read, sorted)."""
+    tables`` (person tables its SELECTs read, sorted), ``n_person_selects``."""
     pt = sorted(person_tabs)
-    st = statements.with_columns(
-        pl.col("argument").str.extract(_SID_RE, 1).alias("_sid"),
-        (pl.col("keyword") == "SELECT").fill_null(False).alias("_sel"),
-    )
-    reads = [
-        pl.when(pl.col("_sel") & pl.col("argument").str.contains(rf"(?i)\b{re.escape(t)}\b"))
-        .then(pl.lit(t)).otherwise(None).alias(f"_t_{t}")
-        for t in pt
-    ]
-    st = st.with_columns(reads) if reads else st
-    agg = [
-        pl.col("conn_id").first(),
-        pl.col("ts").min().alias("start"),
-        pl.col("ts").max().alias("end"),
-        pl.col("_sid").drop_nulls().first().alias("sid"),
-        pl.len().alias("n_statements"),
-    ]
+    base = statements.group_by("conn_key").agg(
+        pl.col("conn_id").first(), pl.col("ts").min().alias("start"), pl.col("ts").max().alias("end"),
+        pl.len().alias("n_statements"))
+    # cheap literal prefilters first; the regexes then run on the few rows that can match
+    sids = (statements.filter(pl.col("argument").str.contains("sess_id", literal=True))
+            .select("conn_key", pl.col("argument").str.extract(_SID_RE, 1).alias("sid"))
+            .drop_nulls("sid").group_by("conn_key").agg(pl.col("sid").first()))
     if pt:
-        agg.extend(pl.col(f"_t_{t}").is_not_null().any().alias(f"_has_{t}") for t in pt)
-        per_sel = pl.any_horizontal([pl.col(f"_t_{t}").is_not_null() for t in pt])
-        st = st.with_columns(per_sel.alias("_psel"))
-    else:
-        st = st.with_columns(pl.lit(False).alias("_psel"))
-    agg.append(pl.col("_psel").sum().cast(pl.Int64).alias("n_person_selects"))
-    out = st.group_by("conn_key", maintain_order=True).agg(agg)
-    if pt:
-        out = out.with_columns(
+        sel = statements.filter((pl.col("keyword") == "SELECT")
+                                & pl.col("argument").str.contains("(?i)" + "|".join(re.escape(t) for t in pt)))
+        sel = sel.select("conn_key", *[
+            pl.col("argument").str.contains(rf"(?i)\b{re.escape(t)}\b").alias(f"_t_{t}") for t in pt])
+        sel = sel.with_columns(pl.any_horizontal([pl.col(f"_t_{t}") for t in pt]).alias("_psel"))
+        reads = sel.group_by("conn_key").agg(
+            *[pl.col(f"_t_{t}").any().alias(f"_has_{t}") for t in pt],
+            pl.col("_psel").sum().cast(pl.Int64).alias("n_person_selects"))
+        reads = reads.with_columns(
             pl.concat_list([pl.when(pl.col(f"_has_{t}")).then(pl.lit(t)).otherwise(None) for t in pt])
-            .alias("tables")
-        ).drop([f"_has_{t}" for t in pt])
+            .list.drop_nulls().alias("tables")).drop([f"_has_{t}" for t in pt])
     else:
-        out = out.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("tables"))
-    out = out.select("conn_key", "conn_id", "start", "end", "sid", "n_statements", "tables", "n_person_selects")
-    return out.with_columns(pl.col("tables").list.drop_nulls()).sort("start", "conn_key")
+        reads = pl.DataFrame(schema={"conn_key": pl.String, "n_person_selects": pl.Int64,
+                                     "tables": pl.List(pl.String)})
+    out = (base.join(sids, on="conn_key", how="left").join(reads, on="conn_key", how="left")
+           .with_columns(pl.col("n_person_selects").fill_null(0),
+                         pl.col("tables").fill_null(pl.lit([], dtype=pl.List(pl.String)))))
+    return out.select("conn_key", "conn_id", "start", "end", "sid", "n_statements", "tables",
+                      "n_person_selects").sort("start", "conn_key")
 
 
 @dataclass
@@ -384,7 +377,6 @@ def viewed_records(
         )
 
     st = statement_table(ql)
-    asof = AsOfTables.build(tabs, st, tz)
     conns = connection_table(st, ptabs)
 
     # ---- attribution --------------------------------------------------------------------------
@@ -406,13 +398,9 @@ def viewed_records(
             att_by_sid.setdefault(r["sid"], []).append(r)
     used: set[tuple] = set()
     out_conn = []
-    for c in conns.iter_rows(named=True):
+    for c in conns.filter(pl.col("n_person_selects") > 0).iter_rows(named=True):
         rec = {**c, "attribution": None, "method": None, "req_source": None, "req_line_no": None,
                "req_ts": None, "client_ip": None, "page": None, "candidates": 0, "req_sid": None}
-        if c["n_person_selects"] == 0:
-            rec["attribution"] = "no_person_select"
-            out_conn.append(rec)
-            continue
         tabs_read = c["tables"] or []
         chosen = None
         sid = c["sid"]
@@ -452,12 +440,22 @@ def viewed_records(
             rec.update(req_source=chosen["source"], req_line_no=chosen["line_no"], req_ts=chosen["ts"],
                        client_ip=chosen["client_ip"], page=chosen["page"], req_sid=chosen["sid"])
         out_conn.append(rec)
-    conn_df = pl.DataFrame(
-        out_conn,
-        schema={**conns.schema, "attribution": pl.String, "method": pl.String, "req_source": pl.String,
-                "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String, "page": pl.String,
-                "candidates": pl.Int64, "req_sid": pl.String},
-    )
+    extra = {"attribution": pl.String, "method": pl.String, "req_source": pl.String,
+             "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String, "page": pl.String,
+             "candidates": pl.Int64, "req_sid": pl.String}
+    quiet = conns.filter(pl.col("n_person_selects") == 0).with_columns(
+        [pl.lit("no_person_select" if k == "attribution" else None, dtype=t).alias(k) for k, t in extra.items()])
+    conn_df = pl.concat([pl.DataFrame(out_conn, schema={**conns.schema, **extra}), quiet]).sort("start", "conn_key")
+
+    # tables as of each moment: only the tables the attributed SELECTs read
+    sel_keys = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))["conn_key"]
+    needed: set[str] = set()
+    for arg in st.filter(pl.col("conn_key").is_in(sel_keys.implode()) & (pl.col("keyword") == "SELECT"))["argument"]:
+        reads = referenced_tables(arg, set(tabs)) & set(tabs)
+        if reads & ptabs:  # only SELECTs that read person tables are replayed
+            needed |= reads
+    asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz)
+    asof.tables = tabs  # lookups (order -> orderer) may use any export; changes are parsed for `needed`
 
     # ---- replay -------------------------------------------------------------------------------
     sel = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))
