@@ -18,7 +18,8 @@ Key choice (documented for the report):
   the case id under the secret). The secret is never written to any output.
 
 :func:`scan_for_card_data` walks any folder (a report, a case, notebook outputs) and lists
-full card numbers (13..19 digits, optional space/dash separators, IIN first digit 2..6, Luhn-valid)
+full card numbers (13..19 digits, optional space/dash separators, a length that fits the brand the
+first digits announce, Luhn-valid, not part of a longer alphanumeric token)
 and security-code-labelled fields; hits carry only the masked number and a keyed hash.
 """
 
@@ -50,7 +51,9 @@ _RUN_KEY = secrets.token_bytes(32)
 #: Candidate card number: 13..19 digits, optionally grouped with one kind of separator
 #: (space or dash), not part of a longer digit run. First digit 2..6 (Mastercard 2-series,
 #: Amex/Diners/JCB 3, Visa 4, Mastercard 5, Discover/UnionPay 6).
-PAN_RE = re.compile(r"(?<![0-9])[2-6](?:[0-9]|[ -](?=[0-9])){12,24}(?![0-9])")
+#: Letters or digits right before/after mean the run is part of a longer token (a SHA-256 hex
+#: digest, base64 text, an identifier), not a card number on its own.
+PAN_RE = re.compile(r"(?<![0-9A-Za-z])[2-6](?:[0-9]|[ -](?=[0-9])){12,24}(?![0-9A-Za-z])")
 
 #: A security code given with a label (form field names, JSON keys, Japanese label).
 CVV_RE = re.compile(
@@ -134,9 +137,27 @@ def _valid_candidate(text: str) -> str | None:
         groups = [len(g) for g in re.split(r"[ -]", text)]
         if min(groups) < 4 or max(groups) > 6:
             return None
-    if len(set(digits)) == 1:  # 4444444444444448 style fillers are not worth a hit? keep: Luhn decides
-        pass
+    if not _plausible_iin(digits):
+        return None
     return digits if luhn_valid(digits) else None
+
+
+def _plausible_iin(digits: str) -> bool:
+    """Length fits the brand the first digits announce (keeps e.g. 14-digit timestamps out)."""
+    n, d1, d2 = len(digits), digits[0], digits[:2]
+    if d1 == "4":
+        return n in (13, 16, 19)
+    if d1 in "56":
+        return 16 <= n <= 19
+    if d1 == "2":
+        return n == 16 and 2221 <= int(digits[:4]) <= 2720
+    if d2 in ("34", "37"):
+        return n == 15
+    if d2 in ("30", "36", "38", "39"):
+        return 14 <= n <= 19
+    if d2 == "35":
+        return 16 <= n <= 19
+    return False
 
 
 def find_pans(text: str, key: bytes | None = None) -> list[tuple[int, int, str, str]]:

@@ -77,6 +77,9 @@ def test_find_pans_shapes(fmt):
         pytest.param("ts 1491653640", id="epoch"),
         pytest.param("411111******1111", id="masked"),
         pytest.param("4111 11 11 1111 1111", id="odd-groups"),
+        pytest.param("sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", id="hex-digest"),
+        pytest.param("ts 20170408211400", id="compact-timestamp-14"),
+        pytest.param("ts 2017040821140012", id="timestamp-16-not-2series"),
     ],
 )
 def test_find_pans_ignores_non_cards(text):
@@ -114,3 +117,17 @@ def test_scan_single_file(tmp_path):
     f = tmp_path / "x.html"
     f.write_text("<td>" + make_pan("35", 16) + "</td>")
     assert [h.kind for h in cards.scan_for_card_data(f)] == ["pan"]
+
+
+def test_digit_run_inside_token_ignored():
+    pan = make_pan("4", 16)
+    assert cards.find_pans("ab" + pan + "cd") == []
+    assert len(cards.find_pans("x=" + pan + ";")) == 1
+
+
+def test_timestamps_are_not_cards_even_when_luhn_valid():
+    # a YYYYMMDDhhmmss run that happens to pass Luhn
+    base = "2017040821140"
+    ts14 = base + cards.luhn_check_digit(base)
+    assert cards.luhn_valid(ts14)
+    assert cards.find_pans("at " + ts14) == []
