@@ -8,7 +8,6 @@ Nothing here writes files; nothing here knows the sample case.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,36 +126,25 @@ class Investigation:
         return whatif(self, **edges)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def evidence_table(case) -> pl.DataFrame:
-    """``path`` (relative to the case folder), ``sha256, size, records, rejected`` for every
-    evidence file the case names (the ``server/`` copy is inventoried by the loaders instead)."""
-    root = Path(case.root)
-    counts = {}
-    try:
-        rc = case.record_counts()
-        counts = {r["source"]: (r["records"], r["rejected"]) for r in rc.iter_rows(named=True)}
-    except Exception as e:  # noqa: BLE001 - a loader failing must not lose the hash list
-        counts = {"__error__": (None, None)}
-        _ = e
+    """``path`` (relative to the case folder), ``kind, sha256, size, records, rejected`` for every
+    evidence file the case names (the ``server/`` copy is inventoried by the loaders instead).
+    Hashes are taken with the read-only opener of :mod:`forensics.manifest`."""
+    from forensics.evidence import rel_source
+    from forensics.manifest import sha256_file
+
+    counts = {r["source"]: (r["records"], r["rejected"]) for r in case.record_counts().iter_rows(named=True)}
     rows = []
     for key, paths in sorted(case.evidence.items()):
         if key == "server_files":
             continue
         for p in paths:
             p = Path(p)
-            if not p.is_file():
+            if not p.is_file() or p.is_symlink():
                 continue
-            rel = p.resolve().relative_to(root.resolve()).as_posix() if p.resolve().is_relative_to(root.resolve()) else p.as_posix()
+            rel = rel_source(p, Path(case.root))
             rec, rej = counts.get(rel, (0, 0))
-            rows.append({"path": rel, "kind": key, "sha256": _sha256(p), "size": p.stat().st_size,
+            rows.append({"path": rel, "kind": key, "sha256": sha256_file(p), "size": p.stat().st_size,
                          "records": rec, "rejected": rej})
     return pl.DataFrame(rows, schema={"path": pl.String, "kind": pl.String, "sha256": pl.String, "size": pl.Int64,
                                       "records": pl.Int64, "rejected": pl.Int64}).sort("path")
@@ -207,6 +195,15 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     else:
         other = (access.filter(pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
                  .select("ts", "source", "line_no", "client_ip", "path", "status").collect())
+        # app-log lines of other sessions stand for requests the access log may lack
+        att_sids = att_req["sid"].drop_nulls().unique().to_list()
+        app_other = (app.filter(pl.col("sid").is_not_null() & ~pl.col("sid").is_in(att_sids)
+                                & ~pl.col("ip").is_in(det.attacker_ip_list))
+                     .select("ts", "source", "line_no", pl.col("ip").alias("client_ip"),
+                             pl.col("script").alias("path"), pl.lit(None, pl.Int64).alias("status"), "sid")
+                     .collect())
+        other = pl.concat([other.with_columns(pl.lit(None, pl.String).alias("sid")),
+                           app_other.cast(dict(other.schema) | {"sid": pl.String})], how="vertical")
         known = set(app.filter(pl.col("sid").is_not_null()).select("sid").unique().collect()["sid"].to_list())
         viewed = viewed_records(case.query_log(), db, att_req, tz=tz, other_requests=other, known_sids=known,
                                 admin_dir=admin_dir, window_end=windows["admin_access"].end)
