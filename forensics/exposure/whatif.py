@@ -25,7 +25,7 @@ __all__ = ["Precomputed", "precompute", "whatif"]
 class Precomputed:
     """Per-event tables and the base edges."""
 
-    views: pl.DataFrame  # person_key, ts, client_ip, session_ip, ambiguous
+    views: pl.DataFrame  # person_key, ts, client_ip, session_ip, ambiguous, uncertain
     entries: pl.DataFrame  # order_id, person_key, entered, is_test
     confirmed: pl.DataFrame  # card_key, first_entered, order_id, person_key, is_test
     backdoor_start: dt.datetime | None
@@ -45,11 +45,13 @@ def precompute(inv: Any) -> Precomputed:
     if v is not None and v.rows.height:
         sess = getattr(inv, "session_ips", {}) or {}
         views = v.rows.select("person_key", "ts", "client_ip", "sid", "ambiguous").with_columns(
-            pl.col("sid").replace_strict(sess, default=None, return_dtype=pl.String).alias("session_ip")
+            pl.col("sid").replace_strict(sess, default=None, return_dtype=pl.String).alias("session_ip"),
+            pl.col("person_key").is_in(pl.Series(v.uncertain, dtype=pl.String).implode()).alias("uncertain"),
         ).drop("sid")
     else:
         views = pl.DataFrame(schema={"person_key": pl.String, "ts": pl.Datetime("us", "UTC"),
-                                     "client_ip": pl.String, "ambiguous": pl.Boolean, "session_ip": pl.String})
+                                     "client_ip": pl.String, "ambiguous": pl.Boolean, "session_ip": pl.String,
+                                     "uncertain": pl.Boolean})
     w = inv.windows
     return Precomputed(
         views=views,
@@ -93,7 +95,10 @@ def whatif(
         if attacker_ips is not None:
             v = v.filter(pl.col("client_ip").is_in(sorted(ips)) | pl.col("session_ip").is_in(sorted(ips)))
         every = set(v["person_key"].to_list())
-        sure = set(v.filter(~pl.col("ambiguous"))["person_key"].to_list()) - pre.uncertain
+        sure = v.filter(~pl.col("ambiguous"))
+        if "uncertain" in sure.columns:
+            sure = sure.filter(~pl.col("uncertain"))
+        sure = set(sure["person_key"].to_list()) - pre.uncertain
         upper = len(every | (pre.uncertain if attacker_ips is None and containment is None else set()))
         viewed = len(sure) if len(sure) == upper else None
         if viewed is None:
