@@ -65,6 +65,7 @@ def incident_phases(
     backdoors: pl.DataFrame | None = None,
     tampered: pl.DataFrame | None = None,
     access: pl.LazyFrame | pl.DataFrame | None = None,
+    skim: pl.DataFrame | None = None,
     containment: datetime | None = None,
     containment_tolerance: timedelta = timedelta(minutes=15),
     login_group: timedelta = timedelta(seconds=5),
@@ -111,12 +112,21 @@ def incident_phases(
         out["backdoor_installed"] = Phase("backdoor_installed", r["installed"][0], f"backdoor {r['url_path'][0]} installed", ev)
 
     t = (
-        tampered.filter(pl.col("tampered").fill_null(False)).sort("modified")
+        tampered.filter(pl.col("tampered").fill_null(False)).sort("modified", nulls_last=True)
         if tampered is not None
         else pl.DataFrame()
     )
     if t.is_empty():
         out["card_form_tampered"] = Phase("card_form_tampered", None, "no tampered code file with a skimmer found")
+    elif t["modified"][0] is None:
+        # found by content, but no file times (no bodyfile): the first skimmed record bounds it
+        bound = skim["entered"].min() if skim is not None and not skim.is_empty() else None
+        out["card_form_tampered"] = Phase(
+            "card_form_tampered", None,
+            f"{t['path'][0]} holds skimmer code, but its modification time is unknown (no file times)"
+            + ("" if bound is None else "; the first skimmed card record bounds it from above"),
+            extra={"upper_bound": bound},
+        )
     else:
         r = t.head(1)
         out["card_form_tampered"] = Phase(

@@ -130,7 +130,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
             size=pl.lit(None, pl.Int64), atime="mtime", mtime="mtime", ctime="mtime", crtime="mtime",
         )
         changed_paths = code["path"].to_list()
-        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths))
+        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths), require_change=False)
     else:
         changed = tampering.changed_code_files(fs, since=first)
         tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first)
@@ -143,7 +143,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     cp = payment.failure_change_point(entries)
 
     ph = phases.incident_phases(
-        sqli=s, logins=logins, attacker_ips=ip_list, backdoors=bds, tampered=tamp, access=access,
+        sqli=s, logins=logins, attacker_ips=ip_list, backdoors=bds, tampered=tamp, access=access, skim=recs,
         containment=case.facts.containment,
     )
     pf = phases.phases_frame(ph)

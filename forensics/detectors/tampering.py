@@ -39,8 +39,9 @@ SKIMMER_INDICATORS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=None) -> pl.DataFrame:
-    """Code files whose mtime or ctime is in [since, until].
+def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=None, *, require_change: bool = True) -> pl.DataFrame:
+    """Code files whose mtime or ctime is in [since, until] (every code file listed when
+    ``require_change`` is False: a case without file times, judged by content alone).
 
     Returns ``source, line_no, name, path`` (relative to server/), ``mtime, ctime, crtime, size, modified``.
     """
@@ -58,7 +59,9 @@ def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=
             e = e & (pl.col(c) <= until)
         return e
 
-    lf = lf.filter(inside("mtime") | inside("ctime")).with_columns(
+    if require_change:
+        lf = lf.filter(inside("mtime") | inside("ctime"))
+    lf = lf.with_columns(
         modified=pl.when(inside("mtime")).then(pl.col("mtime")).otherwise(pl.col("ctime"))
     )
     return lf.select("source", "line_no", "name", "path", "mtime", "ctime", "crtime", "size", "modified").sort("modified").collect()
@@ -94,6 +97,7 @@ def tampered_files(
     *,
     since=None,
     until=None,
+    require_change: bool = True,
 ) -> pl.DataFrame:
     """Code files changed in the period with a skimmer in them.
 
@@ -104,7 +108,7 @@ def tampered_files(
     Returns ``path, modified, mtime, ctime, source, line_no`` (bodyfile row), ``indicators,
     writes_to, tampered`` (bool) for every changed code file, tampered first.
     """
-    changed = changed_code_files(fs_files, since, until)
+    changed = changed_code_files(fs_files, since, until, require_change=require_change)
     t = with_text(contents).select(
         "path",
         indicators=indicator_list(pl.col("text"), SKIMMER_INDICATORS),

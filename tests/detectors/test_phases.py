@@ -59,3 +59,15 @@ def test_phases_frame_rows():
     frame = phases.phases_frame(build(containment=ts("2018-05-06 00:05:00")))
     assert frame.columns == ["phase", "phase_ts", "note", "ts", "source", "line_no", "evidence_note"]
     assert frame.filter(pl.col("phase") == "backdoor_installed").height == 2
+
+
+def test_tampered_without_file_times_is_null_with_bound():
+    from .frames import fs_files
+
+    fs = fs_files([{"name": "/" + S.TEMPLATE}])
+    tp = tampering.tampered_files(fs, pl.DataFrame({"path": [S.TEMPLATE], "content": [S.SKIMMER_PHP]}), require_change=False)
+    skim_rows = pl.DataFrame({"entered": [ts("2018-05-05 06:00:00")]}, schema={"entered": pl.Datetime("us", "UTC")})
+    ph = phases.incident_phases(tampered=tp, skim=skim_rows)
+    assert ph["card_form_tampered"].ts is None
+    assert ph["card_form_tampered"].extra["upper_bound"] == ts("2018-05-05 06:00:00")
+    assert "unknown" in ph["card_form_tampered"].note

@@ -48,3 +48,10 @@ def test_writes_to_variants():
     out = tampering.tampered_files(fs, c).sort("path")
     assert out["writes_to"].to_list() == list(cases.values())
     assert out["tampered"].to_list() == [True, True, True]
+
+
+def test_without_file_times_content_decides():
+    fs = fs_files([{"name": "/" + S.TEMPLATE}, {"name": "/" + TOP}])
+    out = tampering.tampered_files(fs, contents(), require_change=False)
+    assert out.filter(pl.col("tampered"))["path"].to_list() == [S.TEMPLATE]
+    assert out["modified"].to_list() == [None, None]
