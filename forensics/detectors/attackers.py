@@ -13,6 +13,8 @@ seen (the whole access log when given, otherwise the evidence rows of its reason
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
 from forensics import schemas
@@ -20,12 +22,34 @@ from forensics import schemas
 __all__ = ["attacker_ips", "first_attack"]
 
 
-def first_attack(sqli: pl.LazyFrame | pl.DataFrame, backdoor_hits: pl.DataFrame | None = None):
-    """The first attack instant: the first SQLi request (else the first backdoor request); None if none."""
-    t = sqli.lazy().select(pl.col("ts").min()).collect().item()
-    if t is None and backdoor_hits is not None and not backdoor_hits.is_empty():
-        t = backdoor_hits["ts"].min()
-    return t
+def first_attack(
+    sqli: pl.LazyFrame | pl.DataFrame,
+    backdoor_hits: pl.DataFrame | None = None,
+    *,
+    backdoors: pl.DataFrame | None = None,
+    logins: pl.DataFrame | None = None,
+    lookback: timedelta = timedelta(hours=24),
+):
+    """The first attack instant (UTC), None when no attack is seen.
+
+    The earliest of: the first SQLi request; the first backdoor request; a backdoor's installation;
+    and the admin login that led to a backdoor upload (the uploader IP's last successful login
+    within ``lookback`` before the upload). Without SQLi evidence (no access log) the login that
+    planted the backdoor still starts the attack, so that IP is not taken for a known admin.
+    """
+    times = [sqli.lazy().select(pl.col("ts").min()).collect().item()]
+    if backdoor_hits is not None and not backdoor_hits.is_empty():
+        times.append(backdoor_hits["ts"].min())
+    if backdoors is not None and not backdoors.is_empty():
+        times.append(backdoors["installed"].min())
+        if logins is not None and not logins.is_empty():
+            ok = logins.filter(pl.col("outcome") == "success")
+            for ip, at in backdoors.select("uploaded_by", "installed").drop_nulls().iter_rows():
+                before = ok.filter((pl.col("ip") == ip) & (pl.col("ts") <= at) & (pl.col("ts") >= at - lookback))
+                if not before.is_empty():
+                    times.append(before["ts"].max())
+    times = [t for t in times if t is not None]
+    return min(times) if times else None
 
 
 def attacker_ips(

@@ -161,7 +161,7 @@ def backdoors(
     """Backdoors, one row per URL path.
 
     A backdoor is a script file (:data:`SCRIPT_EXTENSIONS`) under ``html/user_data/`` that was
-    uploaded through the file manager or created from ``since`` on. Content indicators come from
+    uploaded through the file manager or created from ``since`` on (``since`` None: uploads only). Content indicators come from
     ``contents`` ({path (relative to server/), content}) when the recovered file is given.
 
     Returns ``url_path, server_path, installed`` (upload time, else creation time, UTC),
@@ -171,6 +171,9 @@ def backdoors(
     up = uploads(app_log, access, admin_dir)
     up = up.filter(pl.col("server_path").is_not_null() & pl.col("server_path").str.to_lowercase().str.contains(_EXT_RX))
     cr = created_scripts(fs_files, since)
+    if since is None:
+        # without an attack start, a script file merely existing is no finding: only uploads count
+        cr = cr.filter(pl.col("server_path").is_in(up["server_path"].to_list()))
     paths = sorted(set(up["server_path"].to_list()) | set(cr["server_path"].to_list()))
     rows = pl.DataFrame({"server_path": paths}, schema={"server_path": pl.String})
     up_first = up.sort("ts").group_by("server_path").agg(

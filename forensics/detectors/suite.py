@@ -105,15 +105,17 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     s = sqli.detect_sqli(access).collect()
     reach = sqli.sqli_query_reach(case.query_log(), s)
     logins = admin.admin_logins(access, app, admin_dir)
-    first = attackers.first_attack(s)
-    baseline = admin.baseline_admin_ips(logins, first)
-    new = admin.new_ip_admin_logins(logins, internal_ips=case.facts.internal_ips, baseline_ips=baseline["ip"].to_list())
+    first_sqli = attackers.first_attack(s)
 
     up = backdoor.uploads(app, access, admin_dir)
-    created = backdoor.created_scripts(fs, first)
+    created = backdoor.created_scripts(fs, first_sqli)
     bd_paths = [p for p in up["server_path"].to_list() + created["server_path"].to_list() if p]
-    bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first, contents=_bytes(case, bd_paths))
+    bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first_sqli, contents=_bytes(case, bd_paths))
     hits = backdoor.backdoor_requests(access, bds["url_path"].drop_nulls().to_list())
+    # the attack starts at the first SQLi, or (without it) at the login that planted a backdoor
+    first = attackers.first_attack(s, hits, backdoors=bds, logins=logins)
+    baseline = admin.baseline_admin_ips(logins, first)
+    new = admin.new_ip_admin_logins(logins, internal_ips=case.facts.internal_ips, baseline_ips=baseline["ip"].to_list())
     ips = attackers.attacker_ips(s, hits, new, access=access)
     ip_list = ips["ip"].to_list()
     sessions = admin.admin_sessions(app)

@@ -31,3 +31,16 @@ def test_vendor_and_staff_are_not_attackers_without_attack():
     assert attackers.first_attack(s) is None
     out = attackers.attacker_ips(s)
     assert out.is_empty() and out.schema == schemas.ATTACKER_IPS
+
+
+def test_first_attack_without_sqli_starts_at_the_planting_login():
+    no_access = S.ACCESS.head(0)
+    s = sqli.detect_sqli(no_access)
+    lg = admin.admin_logins(no_access, S.APP, S.ADMIN)
+    bd = backdoor.backdoors(app_log=S.APP, access=no_access, fs_files=S.FS, admin_dir=S.ADMIN)
+    assert bd["url_path"].to_list() == ["/user_data/x1.php"]  # uploads only: old.php is not listed
+    first = attackers.first_attack(s, backdoors=bd, logins=lg)
+    assert first == S.frames.ts("2018-05-03 03:00:10")
+    base = admin.baseline_admin_ips(lg, first)
+    new = admin.new_ip_admin_logins(lg, internal_ips=[S.STAFF], baseline_ips=base["ip"].to_list())
+    assert attackers.attacker_ips(s, None, new)["ip"].to_list() == [S.ATT]
