@@ -125,12 +125,16 @@ def build_timeline(
         p = phases.with_columns(ts=pl.coalesce("ts", "phase_ts"), evidence_note=pl.coalesce("evidence_note", "note"))
         parts.append(_events(p, "phase", extra_tags=pl.concat_list([pl.col("phase")])))
     if fs_timeline is not None and fs_names:
-        names = [n for n in fs_names if n]
-        if names:
-            f = fs_timeline.lazy().filter(
-                pl.any_horizontal([pl.col("name").str.ends_with("/" + n) | (pl.col("name") == n) for n in names])
-            ).collect()
-            parts.append(_events(f, "fs", desc=pl.col("timestamp_desc")))
+        # a list of names, or {name: tag} to say what each file is (backdoor, tampered, skim)
+        named = fs_names if isinstance(fs_names, dict) else {n: None for n in fs_names}
+        named = {n: t for n, t in named.items() if n}
+        if named:
+            match = [(pl.col("name").str.ends_with("/" + n) | (pl.col("name") == n), t) for n, t in named.items()]
+            tag = pl.lit(None, pl.String)
+            for cond, t in reversed(match):
+                tag = pl.when(cond).then(pl.lit(t, pl.String)).otherwise(tag)
+            f = fs_timeline.lazy().filter(pl.any_horizontal([c for c, _t in match])).with_columns(__tag=tag).collect()
+            parts.append(_events(f, "fs", desc=pl.col("timestamp_desc"), extra_tags=pl.concat_list([pl.col("__tag")]).list.drop_nulls()))
     if card_entries is not None:
         c = card_entries.with_columns(outcome=pl.when(pl.col("failed")).then(pl.lit("failed")).otherwise(pl.lit("ok")))
         parts.append(_events(c, "card_entry", extra_tags=pl.concat_list([pl.col("outcome")])))

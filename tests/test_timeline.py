@@ -88,3 +88,22 @@ def test_no_full_card_number_in_timeline(tmp_path):
 
 def test_empty_timeline():
     assert timeline.build_timeline().schema == schemas.TIMELINE
+
+
+def test_fs_rows_for_named_files_with_tags():
+    from forensics import schemas as sc
+
+    fs = pl.DataFrame(
+        {
+            "ts": [S.frames.ts("2018-05-03 03:02:00"), S.frames.ts("2018-05-03 03:02:00")],
+            "source": ["fs/bodyfile.txt"] * 2, "line_no": [1, 2],
+            "timestamp_desc": ["Creation Time", "Creation Time"],
+            "name": ["/srv/shop/html/user_data/x1.php", "/srv/shop/html/index.php"],
+            "inode": ["1", "2"], "size": [10, 20], "mode": ["r/r", "r/r"],
+        },
+        schema=sc.FS_TIMELINE,
+    )
+    tl = timeline.build_timeline(fs_timeline=fs, fs_names={"html/user_data/x1.php": "backdoor"})
+    assert tl["line_no"].to_list() == [1]
+    assert tl["tags"].to_list() == [["fs", "backdoor"]]
+    assert tl["timestamp_desc"].to_list() == ["Creation Time"]

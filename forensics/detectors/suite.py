@@ -149,7 +149,11 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         containment=case.facts.containment,
     )
     pf = phases.phases_frame(ph)
-    fs_names = bds["server_path"].to_list() + tamp.filter(pl.col("tampered").fill_null(False))["path"].to_list() + sorted(set(recs["skim_file"].to_list()))
+    fs_names = {
+        **{p: "backdoor" for p in bds["server_path"].to_list()},
+        **{p: "tampered" for p in tamp.filter(pl.col("tampered").fill_null(False))["path"].to_list()},
+        **{p: "skim" for p in recs["skim_file"].to_list()},
+    }
     timeline = tl.build_timeline(
         sqli=s, logins=logins, admin_requests=areq, uploads=up, backdoor_requests=hits, tampered=tamp, skim=recs,
         phases=pf, fs_timeline=case.fs_timeline(), fs_names=fs_names, card_entries=entries, access=access,
