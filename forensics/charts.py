@@ -257,8 +257,12 @@ def exposure_windows_chart(
     card_entries: pl.DataFrame | pl.LazyFrame,
     *,
     tz: str,
+    focus: bool = True,
 ) -> alt.LayerChart | alt.Chart:
     """Exposure windows as bands, each card entry a point coloured confirmed/possible/test.
+
+    With ``focus`` (default) only the entries from a little before the first window to a little
+    after the last are drawn.
 
     ``windows``: findings.json ``windows`` (name -> [start, end] or None). ``card_entries``
     needs ``ts`` (when the card was entered, UTC) and ``category`` (one of
@@ -276,6 +280,13 @@ def exposure_windows_chart(
     entries = _frame(lf, cols).filter(pl.col("ts").is_not_null())
     if "label" not in entries.columns:
         entries = entries.with_columns(label=pl.lit(""))
+    if band_rows and focus:
+        # Draw the entries around the windows only: months of ordinary orders would squeeze the
+        # windows into a sliver. Entries outside this range are outside every window anyway.
+        edges = [_to_instant(v) for k, pair in windows.items() if pair for v in pair if v is not None]
+        lo, hi = min(edges), max(edges)
+        pad = max(dt.timedelta(days=3), (hi - lo) / 4)
+        entries = entries.filter(pl.col("ts").is_between(lo - pad, hi + pad))
     entries = (
         entries.sort("ts")
         .with_columns(

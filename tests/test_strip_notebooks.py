@@ -34,6 +34,7 @@ def test_strip_keeps_checked_outputs_only(tmp_path):
     assert strip_notebooks.main([str(path)]) == 0
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].outputs[0]["text"] == "55\n"
+    assert nb.cells[0].execution_count == 1  # nbval skips "unrun" reference cells
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
     assert nb.cells[1].metadata == {"tags": ["parameters"]}
     assert "papermill" not in nb.metadata
