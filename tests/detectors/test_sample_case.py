@@ -132,3 +132,11 @@ def test_no_full_card_number_in_any_output(detections, tmp_path):
     timeline.write_timeline_jsonl(detections.timeline, tmp_path / "timeline.jsonl", "Asia/Tokyo")
     timeline.write_timeline_csv(detections.timeline, tmp_path / "timeline.csv", "Asia/Tokyo")
     assert cards.scan_for_card_data(tmp_path) == []
+
+
+def test_every_attacker_view_is_an_attacker_admin_request(detections, truth):
+    req = detections.attacker_admin_requests
+    got = {(ts.replace(microsecond=0), page) for ts, page in req.select("ts", "page").iter_rows()}
+    for v in truth.get("attacker_views", []):
+        at = datetime.fromisoformat(v["at"])
+        assert any((at + timedelta(seconds=s), v["page"]) in got for s in (-1, 0, 1)), v
