@@ -244,16 +244,19 @@ class AsOfTables:
         maxseq = self._maxseq.get(table, {})
         affected = [k for k, m in maxseq.items() if m >= seq]
         base = df
+        # primary keys compared as text: the log's literals and the export's column may differ in type
+        key_txt = pl.col(pk).cast(pl.String).str.strip_chars()
+        aff_txt = pl.Series([str(k) for k in affected], dtype=pl.String).implode()
         if affected:
-            base = df.filter(~pl.col(pk).is_in(pl.Series(affected, dtype=df.schema[pk]).implode())) if df.height else df
+            base = df.filter(~key_txt.is_in(aff_txt).fill_null(False)) if df.height else df
         if has_create:
             base = base.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= ts))
         if not affected:
             return base, flags
         end_rows = {}
         if df.height:
-            sub = df.filter(pl.col(pk).is_in(pl.Series(affected, dtype=df.schema[pk]).implode()))
-            end_rows = {r[pk]: r for r in sub.iter_rows(named=True)}
+            sub = df.filter(key_txt.is_in(aff_txt).fill_null(False))
+            end_rows = {_norm_key(r[pk]): r for r in sub.iter_rows(named=True)}
         schema = df.schema
         rebuilt: list[dict[str, Any]] = []
         for key in affected:
@@ -334,6 +337,12 @@ class AsOfTables:
             extra = pl.DataFrame(rebuilt, schema=schema, strict=False, infer_schema_length=None)
             base = pl.concat([base, extra], how="vertical")
         return base, flags
+
+
+def _norm_key(v: Any) -> Any:
+    if isinstance(v, str) and re.fullmatch(r"\s*-?\d+\s*", v):
+        return int(v)
+    return v
 
 
 class ReplayError(RuntimeError):

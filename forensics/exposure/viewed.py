@@ -624,7 +624,7 @@ def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: di
         items = sorted({it for k, it in item_idx if it and r[k] not in (None, "")})
         reasons = []
         for t, pk in flag_keys:
-            reasons.extend(flags.get(t, {}).get(pk, []))
+            reasons.extend(flags.get(t, {}).get(_norm(pk), []))
         out.append({
             "seq": s["seq"], "ts": s["ts"], "source": s["source"], "line_no": s["line_no"],
             "conn_key": s["conn_key"], "req_source": ci["req_source"], "req_line_no": ci["req_line_no"],

@@ -227,3 +227,30 @@ def test_bounds_when_attribution_is_ambiguous(tables):
     c = exposure_counts(res, pl.DataFrame(schema={"is_test": pl.Boolean}), pl.DataFrame(schema={"is_test": pl.Boolean}))
     assert c["viewed_persons"] is None and c["viewed_persons_upper"] == 2 and c["viewed_persons_lower"] == 1
     assert "staff" in c["viewed_persons_reason"]
+
+
+def test_request_outside_the_query_log_span_gives_a_bound(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_EDIT.format(cid=1)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"},
+                    {"ts": "2017-04-09 10:00:00", "sid": ATT_SID, "page": "order_list", "line_no": 2,
+                     "path": "/admin/order/index.php"}])
+    res = run(tables, ql, att)
+    assert res.mode == "partial" and res.count is None
+    assert res.count_lower == 1
+    # bound: the replayed customer plus every orderer the order list could show
+    assert res.count_upper == 3 and "outside the query log" in res.reason
+    assert res.uncovered.filter(~pl.col("covered_by_log"))["line_no"].to_list() == [2]
+
+
+def test_text_primary_keys_in_the_export(tables):
+    tables["dtb_customer"] = tables["dtb_customer"].with_columns(pl.col("customer_id").cast(pl.String))
+    ql = (QueryLog()
+          .conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_EDIT.format(cid=4)])
+          .conn(9, "2017-04-07 00:00:00", None, [
+              "UPDATE dtb_customer SET del_flg = 1, update_date = '2017-04-07 00:00:00' WHERE customer_id = 4"]))
+    tables["dtb_customer"] = tables["dtb_customer"].with_columns(
+        pl.when(pl.col("customer_id") == "4").then(1).otherwise(pl.col("del_flg")).alias("del_flg"))
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"}])
+    res = run(tables, ql, att)
+    assert keys(res) == ["customer:4"]
+    assert res.rows["estimated"].to_list() == [True]
