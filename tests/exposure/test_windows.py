@@ -60,3 +60,28 @@ def test_three_windows_with_their_evidence():
     w2 = exposure_windows({**phases, "card_form_tampered": None})
     assert w2["skimmer"].interval is None and "card_form_tampered" in w2["skimmer"].reason
     assert w2["admin_access"].interval is None
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_T0 = jst("2017-04-01 00:00:00")
+_secs = st.integers(min_value=0, max_value=100)
+
+
+@st.composite
+def _iv(draw):
+    a, b = sorted((draw(_secs), draw(_secs)))
+    return Interval(_T0 + dt.timedelta(seconds=a), _T0 + dt.timedelta(seconds=b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_iv(), max_size=4), st.lists(_iv(), max_size=4), _secs)
+def test_set_algebra_agrees_with_membership(xs, ys, s):
+    a, b = IntervalSet(xs), IntervalSet(ys)
+    t = _T0 + dt.timedelta(seconds=s)
+    assert (t in (a | b)) == (t in a or t in b)
+    assert (t in (a & b)) == (t in a and t in b)
+    assert (t in (a - b)) == (t in a and t not in b)
+    df = pl.DataFrame({"ts": [t]}, schema={"ts": pl.Datetime("us", "UTC")})
+    assert df.select((a - b).contains_expr("ts")).item() == (t in (a - b))
