@@ -115,7 +115,10 @@ class ExposureExplorer:
         init = dict(self.base_edges)
         init.update({k: v for k, v in (initial or {}).items() if v is not None})
         self.edges = init
-        self.selected_ips = sorted(initial_ips) if initial_ips else list(self.attacker_ips)
+        # The what-if can only narrow the attacker set: IPs that are not attacker IPs are ignored.
+        self.ignored_ips = sorted(set(initial_ips or ()) - set(self.attacker_ips))
+        chosen = sorted(set(initial_ips or ()) & set(self.attacker_ips))
+        self.selected_ips = chosen if initial_ips else list(self.attacker_ips)
         self.counts = self._run()
         self._widget = None
 
@@ -149,7 +152,10 @@ class ExposureExplorer:
     def describe(self) -> str:
         """One line: the edges and IPs in use (deterministic text)."""
         ips = "all" if set(self.selected_ips) == set(self.attacker_ips) else ",".join(self.selected_ips) or "none"
-        return " ".join(f"{k}={self._fmt(self.edges[k])}" for k in EDGES) + f" ips={ips}"
+        text = " ".join(f"{k}={self._fmt(self.edges[k])}" for k in EDGES) + f" ips={ips}"
+        if self.ignored_ips:
+            text += " (not attacker IPs, ignored: " + ",".join(self.ignored_ips) + ")"
+        return text
 
     # -- display ----------------------------------------------------------------------------
     def static_summary(self, caption: str | None = None):

@@ -103,3 +103,11 @@ def test_static_summary_is_html_with_counts(explorer):
 def test_chart_is_an_altair_chart(explorer):
     spec = explorer.chart().to_dict()
     assert "what-if" in str(spec["title"])
+
+
+def test_unknown_ips_are_ignored_and_said():
+    e = widgets.ExposureExplorer(FakeWhatIf(), base_edges=BASE, attacker_ips=["203.0.113.7", "203.0.113.99"],
+                                 base_counts=COUNTS, tz="Asia/Tokyo", initial_ips=["203.0.113.7", "10.0.0.1"])
+    assert e.selected_ips == ["203.0.113.7"]
+    assert "ignored: 10.0.0.1" in e.describe()
+    assert len(e.widget.children) == 6

@@ -87,6 +87,14 @@ def _frames_of(obj) -> dict[str, pl.DataFrame]:
     return out
 
 
+def _in_zone(df: pl.DataFrame | None, tz: str) -> pl.DataFrame | None:
+    """Every tz-aware datetime column shown in the case zone (stored UTC, displayed local)."""
+    if df is None:
+        return None
+    cols = [n for n, d in df.schema.items() if isinstance(d, pl.Datetime) and d.time_zone is not None]
+    return df.with_columns(pl.col(c).dt.convert_time_zone(tz) for c in cols) if cols else df
+
+
 class Run:
     """A case, its ``OUT/`` workspace, and every step of the notebook series."""
 
@@ -229,7 +237,7 @@ class Run:
         t = self.inv_table("attacker_ips", "attackers")
         if t is None:
             return pl.DataFrame({"ip": self.findings().get("attacker_ips") or []}, schema={"ip": pl.String})
-        return t.with_columns(pl.col(c).dt.convert_time_zone(self.tz) for c in ("first_seen", "last_seen") if c in t.columns)
+        return _in_zone(t, self.tz)
 
     def attacker_admin_summary(self) -> pl.DataFrame | None:
         """Attacker admin requests per page: ``page, requests, first, last`` (case zone)."""
@@ -245,7 +253,7 @@ class Run:
         t = self.inv_table("backdoors", "backdoor")
         if t is not None:
             keep = [c for c in ("url_path", "server_path", "installed", "indicators", "requests") if c in t.columns]
-            return t.select(keep or t.columns)
+            return _in_zone(t.select(keep or t.columns), self.tz)
         return pl.DataFrame({"url_path": self.findings().get("backdoor_paths") or []}, schema={"url_path": pl.String})
 
     def attack_timeline_chart(self):
@@ -257,7 +265,7 @@ class Run:
         t = self.inv_table("tampered", "tampered_files")
         if t is not None:
             keep = [c for c in ("path", "modified", "indicators", "writes_to", "tampered") if c in t.columns]
-            return t.select(keep or t.columns)
+            return _in_zone(t.select(keep or t.columns), self.tz)
         return pl.DataFrame({"path": self.findings().get("tampered_files") or []}, schema={"path": pl.String})
 
     def skim_records(self) -> pl.DataFrame:
@@ -266,7 +274,7 @@ class Run:
         if t is None:
             return pl.DataFrame({"skim_file": self.findings().get("skim_files") or []}, schema={"skim_file": pl.String})
         keep = [c for c in ("skim_file", "record_no", "card_masked", "expiry", "entered") if c in t.columns]
-        return t.select(keep)
+        return _in_zone(t.select(keep), self.tz)
 
     def card_entry_requests(self) -> pl.DataFrame:
         """Card-entry requests (``ts, failed``...) of the access log (detectors.payment)."""
