@@ -32,7 +32,7 @@ import polars as pl
 from forensics import charts as ch
 from forensics.report.workspace import Workspace, json_default, resolve_path
 
-__all__ = ["Run", "open_run", "CHART_STEMS"]
+__all__ = ["Run", "open_run", "code_key", "CHART_STEMS"]
 
 CHART_STEMS = ("attack_timeline", "requests_per_day", "exposure_windows", "exposure_counts", "payment_failure")
 UTC = pl.Datetime("us", "UTC")
@@ -51,13 +51,28 @@ def open_run(case_path: str, out_dir: str, *, base: str | Path | None = None, ch
     case_yml = resolve_path(case_path, base)
     out = resolve_path(out_dir, base)
     case = open_case(case_yml)
-    ws = Workspace(out, key=case_key(case))
+    ws = Workspace(out, key=f"{case_key(case)}-{code_key()}")
     ensure_manifest(case, out)
     if charts_inline:
         from forensics.display import enable_offline_charts
 
         enable_offline_charts()
     return Run(case=case, ws=ws)
+
+
+def code_key() -> str:
+    """Fingerprint of the installed ``forensics`` package (its .py files' paths, sizes, mtimes):
+    tables computed by other code are not reused, so ``make test`` checks the code as it is."""
+    import hashlib
+
+    import forensics
+
+    h = hashlib.sha256()
+    root = Path(forensics.__file__).parent
+    for p in sorted(root.rglob("*.py")):
+        st = p.stat()
+        h.update(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def _local(t, tz: str) -> str | None:
