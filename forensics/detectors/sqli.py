@@ -135,6 +135,12 @@ PREFILTER: tuple[str, ...] = (
     "&#", "information_schema", "mysql.user", "sysobjects", "pg_catalog", "sqlite_master", "all_tables",
 )
 
+#: Rules that describe request text only and would fire on ordinary statements of the
+#: application ('' literals, quoted identifiers, its own information_schema or comment use).
+QUERY_LOG_EXCLUDED_RULES = frozenset(
+    ["info-schema", "comment-terminator", "sys-vars", "heuristic-quote-run", "heuristic-numeric-break", "heuristic-xss-probe"]
+)
+
 #: Words after FROM that are not tables (a derived table ``FROM (SELECT ...)``, ``FROM DUAL``).
 _NOT_TABLES = frozenset(["dual", "select", "where", "values", "set"])
 
@@ -293,23 +299,43 @@ def sqli_query_reach(
     sqli: pl.LazyFrame | pl.DataFrame | None = None,
     *,
     tolerance: str = "5s",
+    near_requests_only: bool = True,
 ) -> pl.DataFrame:
     """Statements the database executed that carry injected SQL, and what they touched.
 
     The application pastes the injected text into its own statement, so the same rules find it in
     the query log (metadata enumeration alone, ``information_schema``, is not enough here: the
-    application itself may query it). Each statement is matched to the nearest SQLi request
-    before it (within ``tolerance``) when ``sqli`` is given.
+    application itself may query it). When ``sqli`` is given, each statement is matched to the
+    nearest SQLi request (within ``tolerance``), and with ``near_requests_only`` only statements
+    that close to an SQLi request are examined (the injected SQL runs while its request is
+    served; this keeps a query log of millions of statements cheap). Without ``sqli`` every
+    statement is examined.
 
     Returns ``ts, source, line_no, conn_id, statement`` (first 500 characters),
     ``techniques, rule_ids, tables, columns`` and, when matched, ``req_source, req_line_no, client_ip``.
     """
-    q = (
-        query_log.lazy()
-        .filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]))
-        .with_columns(payload=normalise_expr(pl.col("argument"), rounds=0))
-    )
-    rules = tuple(r for r in SQLI_RULES if r[0] not in ("info-schema", "comment-terminator", "sys-vars"))
+    q = query_log.lazy().filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]))
+    req = None
+    if sqli is not None:
+        req = (
+            sqli.lazy()
+            .select("ts", pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"), "client_ip")
+            .sort("ts")
+            .collect()
+        )
+        if near_requests_only:
+            if req.is_empty():
+                q = q.head(0)
+            else:
+                near = req.select(pl.col("ts").alias("r_ts"))
+                q = (
+                    q.sort("ts")
+                    .join_asof(near.lazy(), left_on="ts", right_on="r_ts", strategy="nearest", tolerance=tolerance, check_sortedness=False)
+                    .filter(pl.col("r_ts").is_not_null())
+                    .drop("r_ts")
+                )
+    q = q.with_columns(payload=normalise_expr(pl.col("argument"), rounds=0))
+    rules = tuple(r for r in SQLI_RULES if r[0] not in QUERY_LOG_EXCLUDED_RULES)
     tables, columns = _targets(pl.col("payload"))
     # tables of the whole statement (the app's own FROM/JOIN too) are what the query touched
     out = (
@@ -320,14 +346,8 @@ def sqli_query_reach(
         .sort("ts")
         .collect()
     )
-    if sqli is None:
+    if req is None:
         return out
-    req = (
-        sqli.lazy()
-        .select("ts", pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"), "client_ip")
-        .sort("ts")
-        .collect()
-    )
     return out.join_asof(req, on="ts", strategy="nearest", tolerance=tolerance, check_sortedness=False)
 
 

@@ -221,3 +221,17 @@ def test_targets_skip_derived_tables_and_string_literals():
     out = flag("/p.php?id=1+AND+(SELECT+1+FROM+(SELECT(SLEEP(5)))abc)+UNION+ALL+SELECT+NULL,'<script>alert(\"XSS\")</script>',table_name+FROM+information_schema.tables")
     assert out["tables"][0].to_list() == ["information_schema.tables"]
     assert "alert" not in out["columns"][0].to_list() and "xss" not in out["columns"][0].to_list()
+
+
+def test_query_log_ordinary_statements_not_flagged():
+    from .frames import query_log
+
+    q = query_log(
+        [
+            {"ts": "2017-03-19 01:00:00", "argument": "INSERT INTO dtb_session (sess_id, sess_data, create_date) VALUES ('abc', '', NOW())"},
+            {"ts": "2017-03-19 01:00:00", "argument": "UPDATE dtb_session SET sess_data = '', update_date = NOW() WHERE sess_id = 'x'"},
+            {"ts": "2017-03-19 01:00:00", "argument": "SELECT * FROM dtb_order WHERE del_flg = 0 AND status = 1 ORDER BY update_date DESC LIMIT 10"},
+            {"ts": "2017-03-19 01:00:00", "argument": "SELECT column_name FROM information_schema.columns WHERE table_name = 'dtb_order'"},
+        ]
+    )
+    assert sqli.sqli_query_reach(q).is_empty()
