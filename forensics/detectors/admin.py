@@ -97,7 +97,8 @@ def admin_logins(
     admin_dir = _norm_admin_dir(admin_dir)
     acc = (
         access.lazy()
-        .filter((pl.col("method") == "POST") & (pl.col("path") == admin_dir + "index.php"))
+        # the form posts to index.php; a POST to the bare directory reaches the same script
+        .filter((pl.col("method") == "POST") & pl.col("path").is_in([admin_dir + "index.php", admin_dir]))
         .select(
             "ts", "source", "line_no", pl.col("client_ip").alias("ip"),
             outcome=pl.when(pl.col("status").is_in(list(success_status))).then(pl.lit("success"))
