@@ -207,3 +207,11 @@ def test_requests_per_day_accepts_the_daily_table(access, sqli):
     a = charts.requests_per_day_chart(daily, sqli, tz=TZ).to_dict()
     b = charts.requests_per_day_chart(access, sqli, tz=TZ).to_dict()
     assert list(a["datasets"].values()) == list(b["datasets"].values())
+
+
+def test_attacker_text_is_escaped_in_svg(access, tmp_path):
+    hostile = pl.DataFrame({"ts": [_t("2017-03-19T10:00:00+09:00")], "client_ip": ['<script>alert("x")</script>']})
+    svg, _png = charts.save_chart(charts.requests_per_day_chart(access, hostile, tz=TZ), "hostile", tmp_path)
+    text = svg.read_text(encoding="utf-8")
+    assert "<script" not in text
+    assert "&lt;script&gt;" in text
