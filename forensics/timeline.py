@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from forensics import schemas
+from forensics.cards import mask_pans_expr
 
 __all__ = [
     "MESSAGE_TEMPLATES",
@@ -50,8 +51,9 @@ MESSAGE_TEMPLATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] 
 
 
 def _s(col: str) -> pl.Expr:
-    """A column as display text: null as '-', cut to MAX_FIELD characters."""
-    return pl.col(col).cast(pl.String).fill_null("-").str.slice(0, MAX_FIELD)
+    """A column as display text: null as '-', card-number-shaped digit runs masked (attacker text
+    may carry one), cut to MAX_FIELD characters."""
+    return mask_pans_expr(pl.col(col).cast(pl.String).fill_null("-")).str.slice(0, MAX_FIELD)
 
 
 def _events(frame: pl.DataFrame | pl.LazyFrame | None, kind: str, *, ts: str = "ts", source: str = "source",

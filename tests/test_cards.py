@@ -131,3 +131,22 @@ def test_timestamps_are_not_cards_even_when_luhn_valid():
     ts14 = base + cards.luhn_check_digit(base)
     assert cards.luhn_valid(ts14)
     assert cards.find_pans("at " + ts14) == []
+
+
+@pytest.mark.parametrize(
+    "text,masked",
+    [
+        pytest.param("q={p}&x=1", "q={m}&x=1", id="plain"),
+        pytest.param("{g}", "{m}", id="grouped"),
+        pytest.param("id=12345678901234", "id=12345678901234", id="starts-with-1"),
+        pytest.param("a{p}b", "a{p}b", id="inside-token"),
+    ],
+)
+def test_mask_pans_expr(text, masked):
+    import polars as pl
+
+    pan = make_pan("4", 16)
+    g = " ".join(pan[i : i + 4] for i in range(0, 16, 4))
+    frame = pl.DataFrame({"t": [text.format(p=pan, g=g)]})
+    got = frame.select(cards.mask_pans_expr(pl.col("t")))["t"][0]
+    assert got == masked.format(p=pan, m=cards.mask_pan(pan))

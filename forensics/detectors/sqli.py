@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from forensics.cards import mask_pans_expr
+
 __all__ = [
     "PREFILTER",
     "SQLI_RULES",
@@ -241,7 +243,8 @@ def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] 
     Returns
     -------
     LazyFrame, flagged requests only, sorted by ``ts``: ``ts, source, line_no, client_ip, method,
-    target_raw, path, status, bytes, user_agent, payload`` (normalised text),
+    target_raw, path, status, bytes, user_agent, payload`` (normalised text; in these four text
+    columns card-number-shaped digit runs are masked to first 6 + last 4),
     ``techniques: list[str]``, ``rule_ids: list[str]``, ``tables: list[str]``, ``columns: list[str]``.
     """
     lf = access.lazy().with_columns(__text=pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=" "))
@@ -259,8 +262,11 @@ def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] 
         .filter(pl.col("rule_ids").list.len() > 0)
         .with_columns(tables=tables, columns=columns)
     )
+    # attacker text is shown with card-number-shaped digit runs masked (CONTRACT section 7);
+    # source and line_no lead back to the line as logged
     return (
         lf.join(flagged, on="__text", how="inner")
+        .with_columns([mask_pans_expr(pl.col(c)).alias(c) for c in ("target_raw", "path", "user_agent", "payload")])
         .select(
             "ts", "source", "line_no", "client_ip", "method", "target_raw", "path", "status", "bytes",
             "user_agent", "payload", "techniques", "rule_ids", "tables", "columns",
