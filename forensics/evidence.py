@@ -175,53 +175,123 @@ def split_lines(data: bytes) -> pl.DataFrame:
     ).select(LINES.names())
 
 
-def read_lines(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Lines of one evidence file and the rejects reading it produced.
+_TAIL = pl.Schema({"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String})
 
-    Returns ``(lines, tail_rejects)``: ``lines`` as :data:`LINES`; ``tail_rejects`` (schema
-    ``REJECTS`` without ``source``) holds the incomplete last line and the unreadable rest of a
-    truncated, corrupt or over-large gzip, empty otherwise.
-    """
-    lines = _fast_lines(path, max_decompressed)
-    if lines is not None:
-        return lines, pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String})
-    raw = read_evidence(path, max_decompressed=max_decompressed)
-    lines = split_lines(raw.data)
-    tail = pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String})
-    if raw.tail_problem is not None:
-        n = lines.height
-        rows = []
-        if n and not raw.data.endswith(b"\n"):
-            last = lines.row(n - 1, named=True)
-            rows.append((n, f"incomplete last line: {raw.tail_problem}", last["line"]))
-            lines = lines.head(n - 1)
-        rows.append((n + 1, raw.tail_problem, ""))
-        tail = pl.DataFrame(rows, schema=tail.schema, orient="row").with_columns(
-            excerpt=escape_excerpt(pl.col("excerpt"))
-        )
-    return lines, tail
+#: Decompressed bytes handed to the line splitter at a time (cut at a newline).
+DEFAULT_CHUNK_BYTES = 64 * 1024**2
 
 
-#: Deflate cannot expand data more than about 1032:1, so a gzip file no bigger than
-#: ``max_decompressed / DEFLATE_MAX_RATIO`` cannot exceed the bound.
-DEFLATE_MAX_RATIO = 1032
-
-
-def _fast_lines(path, max_decompressed: int) -> pl.DataFrame | None:
-    """polars' own reader (parallel, native gzip) when it is safe; None sends the file to the
-    careful path: invalid UTF-8, a truncated or corrupt gzip, or one that could exceed the bound."""
+def _blocks(path, limit: int, chunk: int):
+    """Yield ``(bytes, problem)``: decompressed blocks of about ``chunk`` bytes; ``problem`` (set on
+    the last block only) says why the rest of the file could not be read."""
     with open_readonly(path) as f:
-        gz = f.read(2) == b"\x1f\x8b"
-        size = os.fstat(f.fileno()).st_size
-    if gz and size * DEFLATE_MAX_RATIO > max_decompressed:
-        return None
-    try:
-        lines = pl.read_lines(path, name="line", glob=False)
-    except (pl.exceptions.ComputeError, OSError):
-        return None
-    return lines.with_columns(
-        line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64), invalid_utf8=pl.lit(False)
-    ).select(LINES.names())
+        head = f.read(2)
+        if head != b"\x1f\x8b":
+            block = head + f.read(chunk)
+            while True:
+                nxt = f.read(chunk)
+                if not nxt:
+                    yield block, None
+                    return
+                yield block, None
+                block = nxt
+        d = zlib.decompressobj(wbits=31)
+        fed = False
+        total = 0
+        out: list[bytes] = []
+        outn = 0
+        problem = None
+        pending = head
+        while problem is None:
+            data = pending + f.read(_CHUNK)
+            pending = b""
+            if not data:
+                break
+            while data:
+                fed = True
+                try:
+                    piece = d.decompress(data, min(chunk, limit + 1 - total))
+                except zlib.error as exc:
+                    problem = f"corrupt gzip data after {total} decompressed bytes ({exc})"
+                    break
+                total += len(piece)
+                if total > limit:
+                    piece = piece[: len(piece) - (total - limit)]
+                    problem = f"decompressed size exceeds the limit of {limit} bytes (possible decompression bomb): rest not read"
+                out.append(piece)
+                outn += len(piece)
+                if problem:
+                    break
+                if outn >= chunk:
+                    yield b"".join(out), None
+                    out, outn = [], 0
+                if d.eof:
+                    data = d.unused_data
+                    d = zlib.decompressobj(wbits=31)
+                    fed = False
+                    if len(data) < 512 and data.strip(b"\x00") == b"":
+                        data = b""  # zero padding after the last member, as some tools write
+                else:
+                    data = d.unconsumed_tail
+        if problem is None and fed and not d.eof:
+            problem = f"gzip stream truncated after {total} decompressed bytes: rest of file unreadable"
+        yield b"".join(out), problem
+
+
+def iter_lines(
+    path: str | os.PathLike,
+    *,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+):
+    """Stream one evidence file as ``(lines, tail_rejects)`` pieces of about ``chunk_bytes``.
+
+    ``lines`` as :data:`LINES` with ``line_no`` counted across pieces; ``tail_rejects`` (REJECTS
+    without ``source``) is empty except on the last piece of a truncated, corrupt or over-large
+    gzip: the incomplete last line, then one row for the unreadable rest. Memory stays bounded by
+    ``chunk_bytes`` (plus the longest line), whatever the file's size.
+    """
+    carry = b""
+    base = 0
+    empty_tail = pl.DataFrame(schema=_TAIL)
+    for block, problem in _blocks(path, max_decompressed, chunk_bytes):
+        data = carry + block if carry else block
+        if problem is None:
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            part, carry = data[: cut + 1], data[cut + 1 :]
+            lines = split_lines(part)
+            if base:
+                lines = lines.with_columns(pl.col("line_no") + base)
+            base += lines.height
+            yield lines, empty_tail
+            continue
+        # last block of a damaged stream: whole lines are kept, the cut line and the rest rejected
+        cut = data.rfind(b"\n")
+        part, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        lines = split_lines(part).with_columns(pl.col("line_no") + base)
+        base += lines.height
+        rows = []
+        if rest:
+            base += 1
+            text = split_lines(rest)["line"][0]
+            rows.append((base, f"incomplete last line: {problem}", escape_py(text)))
+        rows.append((base + 1, problem, ""))
+        yield lines, pl.DataFrame(rows, schema=_TAIL, orient="row")
+        return
+    if carry:  # a final line without newline
+        lines = split_lines(carry).with_columns(pl.col("line_no") + base)
+        yield lines, empty_tail
+
+
+def read_lines(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """All lines of one evidence file and its tail rejects (see :func:`iter_lines`)."""
+    parts = list(iter_lines(path, max_decompressed=max_decompressed))
+    if not parts:
+        return pl.DataFrame(schema=LINES), pl.DataFrame(schema=_TAIL)
+    return pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
 
 
 # --- escaping -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, read_lines, rel_source
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, iter_lines, rel_source
 from forensics.schemas import REJECTS
 
 #: Per-file accounting: ``records`` + ``rejected`` = lines the file holds (``rows``: table rows).
@@ -102,6 +102,86 @@ def shift_skew(ts: pl.Expr, skew_seconds: float = 0) -> pl.Expr:
 ParseBatch = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
 
 
+def iter_parsed(
+    paths: Iterable[Path],
+    parse: ParseBatch,
+    *,
+    case_root: Path | None,
+    desc: str,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    batch_lines: int = DEFAULT_BATCH_LINES,
+    show_progress: bool | None = None,
+    workers: int | None = None,
+    sources: list[str] | None = None,
+):
+    """Read files (time order) and yield ``(records, rejects)`` batch by batch, in order.
+
+    ``parse`` gets ``{line_no, line, invalid_utf8, source}`` and returns ``(records, rejects)``;
+    ``records`` carry ``source`` and ``_lines`` (physical lines each record used). Files are
+    streamed in pieces (:func:`forensics.evidence.iter_lines`) and cut into batches of about
+    ``batch_lines`` lines; a batch may hold several small files. The calling
+    thread reads and decompresses (zlib and polars release the GIL) while up to ``workers``
+    threads parse earlier batches; at most ``workers + 1`` batches are in memory, so peak memory
+    depends on the batch size, not on the number or size of the files. ``sources`` (if given)
+    receives each file's source name as it is opened.
+    """
+    workers = workers or min(2, os.cpu_count() or 1)
+    pending: list[pl.DataFrame] = []
+    pending_n = 0
+    inflight: deque[Future] = deque()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def submit() -> None:
+            nonlocal pending, pending_n
+            if pending:
+                batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
+                pending, pending_n = [], 0
+                inflight.append(pool.submit(parse, batch))
+
+        for path in progress(in_time_order(paths), desc, show_progress):
+            source = rel_source(path, case_root)
+            if sources is not None:
+                sources.append(source)
+            for lines, tail in iter_lines(path, max_decompressed=max_decompressed):
+                if lines.height:
+                    lines = lines.with_columns(source=pl.lit(source, pl.String))
+                    for start in range(0, lines.height, batch_lines):
+                        part = lines.slice(start, batch_lines)
+                        pending.append(part)
+                        pending_n += part.height
+                        if pending_n >= batch_lines:
+                            submit()
+                if tail.height:  # rejects of a damaged gzip's end: no parsing needed
+                    done: Future = Future()
+                    done.set_result((None, tail.select(pl.lit(source, pl.String).alias("source"), *REJECTS.names()[1:]).cast(REJECTS)))
+                    inflight.append(done)
+                while len(inflight) > workers:
+                    yield inflight.popleft().result()
+        submit()
+        while inflight:
+            yield inflight.popleft().result()
+
+
+def batch_counts(records: pl.DataFrame | None, rejects: pl.DataFrame) -> pl.DataFrame:
+    """Per-source partial counts of one batch (COUNTS)."""
+    parts = []
+    if records is not None and records.height:
+        rows = pl.col("_keep").sum() if "_keep" in records.columns else pl.len()
+        parts.append(records.group_by("source").agg(
+            records=pl.col("_lines").sum().cast(pl.Int64), rejected=pl.lit(0, pl.Int64), rows=rows.cast(pl.Int64)))
+    if rejects.height:
+        parts.append(rejects.group_by("source").agg(
+            records=pl.lit(0, pl.Int64), rejected=pl.len().cast(pl.Int64), rows=pl.lit(0, pl.Int64)))
+    return pl.concat(parts).cast(COUNTS) if parts else pl.DataFrame(schema=COUNTS)
+
+
+def finish_records(records: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    if "_keep" in records.columns:
+        records = records.filter(pl.col("_keep"))
+    return records.select(schema.names()).cast(schema)
+
+
 def load_line_files(
     paths: Iterable[Path],
     parse: ParseBatch,
@@ -111,96 +191,37 @@ def load_line_files(
     desc: str,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
     batch_lines: int = DEFAULT_BATCH_LINES,
-    per_file: bool = False,
     show_progress: bool | None = None,
     workers: int | None = None,
 ) -> Loaded:
-    """Read files (time order), parse them batch by batch and account for every line.
-
-    ``parse`` gets ``{source, line_no, line, invalid_utf8}`` and returns ``(records, rejects)``;
-    ``records`` must carry ``source`` and a ``_lines`` column (physical lines each record used).
-    ``per_file`` parses each file alone (loaders whose records span lines).
-
-    The calling thread reads and decompresses (zlib and polars release the GIL) while up to
-    ``workers`` threads parse earlier batches; at most ``workers + 1`` batches are in memory, so
-    peak memory depends on the batch size, not on the number of files.
-    """
-    paths = in_time_order(paths)
-    workers = workers or min(2, os.cpu_count() or 1)
-    rec_parts: list[pl.DataFrame] = []
-    rej_parts: list[pl.DataFrame] = []
-    pending: list[pl.DataFrame] = []
-    pending_n = 0
+    """Everything :func:`iter_parsed` yields, collected: table, rejects, per-file counts."""
     sources: list[str] = []
-    inflight: deque[Future] = deque()
-
-    def drain(limit: int) -> None:
-        while len(inflight) > limit:
-            recs, rejs = inflight.popleft().result()
-            rec_parts.append(recs)
-            rej_parts.append(rejs)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-
-        def flush() -> None:
-            nonlocal pending, pending_n
-            if not pending:
-                return
-            batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
-            pending, pending_n = [], 0
-            inflight.append(pool.submit(parse, batch))
-            drain(workers)
-
-        for path in progress(paths, desc, show_progress):
-            source = rel_source(path, case_root)
-            sources.append(source)
-            lines, tail = read_lines(path, max_decompressed=max_decompressed)
-            if tail.height:
-                rej_parts.append(tail.select(pl.lit(source).alias("source"), *REJECTS.names()[1:]).cast(REJECTS))
-            lines = lines.with_columns(source=pl.lit(source, pl.String))
-            # split a big file so batches stay bounded and both workers get work
-            for start in range(0, max(lines.height, 1), batch_lines if not per_file else max(lines.height, 1)):
-                part = lines.slice(start, batch_lines) if not per_file else lines
-                pending.append(part)
-                pending_n += part.height
-                if per_file or pending_n >= batch_lines:
-                    flush()
-        flush()
-        drain(0)
-
-    records = pl.concat(rec_parts, how="vertical_relaxed") if rec_parts else None
-    rejects = pl.concat(rej_parts, how="vertical").cast(REJECTS) if rej_parts else pl.DataFrame(schema=REJECTS)
-    return account(records, rejects, sources, schema)
+    recs, rejs, counts = [], [], []
+    for records, rejects in iter_parsed(
+        paths, parse, case_root=case_root, desc=desc, max_decompressed=max_decompressed,
+        batch_lines=batch_lines, show_progress=show_progress, workers=workers, sources=sources,
+    ):
+        counts.append(batch_counts(records, rejects))
+        if records is not None and records.height:
+            recs.append(finish_records(records, schema))
+        if rejects.height:
+            rejs.append(rejects.cast(REJECTS))
+    table = pl.concat(recs, how="vertical") if recs else pl.DataFrame(schema=schema)
+    rejects = pl.concat(rejs, how="vertical") if rejs else pl.DataFrame(schema=REJECTS)
+    return Loaded(table, rejects, merge_counts(counts, sources))
 
 
-def account(records: pl.DataFrame | None, rejects: pl.DataFrame, sources: list[str], schema: pl.Schema) -> Loaded:
-    """Per-file counts and the final table.
-
-    ``records`` carries ``_lines`` (physical lines a record used) and may carry ``_keep`` (False for
-    recognised lines that are accounted for but are no table row, e.g. a MySQL log's banner).
-    """
+def merge_counts(parts: list[pl.DataFrame], sources: list[str]) -> pl.DataFrame:
     src = pl.DataFrame({"source": sources}, schema={"source": pl.String}).unique(maintain_order=True)
-    jc = rejects.group_by("source").agg(rejected=pl.len().cast(pl.Int64))
-    if records is None or records.height == 0:
-        rc = pl.DataFrame(schema={"source": pl.String, "records": pl.Int64, "rows": pl.Int64})
-        table = pl.DataFrame(schema=schema)
+    if parts:
+        agg = pl.concat(parts).group_by("source").agg(pl.col("records", "rejected", "rows").sum())
     else:
-        rows = pl.col("_keep").sum() if "_keep" in records.columns else pl.len()
-        rc = records.group_by("source").agg(records=pl.col("_lines").sum().cast(pl.Int64), rows=rows.cast(pl.Int64))
-        keep = pl.col("_keep") if "_keep" in records.columns else pl.lit(True)
-        kept = records.filter(keep) if "_keep" in records.columns else records
-        table = kept.select(schema.names()).cast(schema)
-    counts = (
-        src.join(rc, on="source", how="left", maintain_order="left")
-        .join(jc, on="source", how="left", maintain_order="left")
-        .select(
-            "source",
-            pl.col("records").fill_null(0),
-            pl.col("rejected").fill_null(0),
-            pl.col("rows").fill_null(0),
-        )
+        agg = pl.DataFrame(schema=COUNTS)
+    return (
+        src.join(agg, on="source", how="left", maintain_order="left")
+        .select("source", *(pl.col(c).fill_null(0) for c in ("records", "rejected", "rows")))
+        .cast(COUNTS)
     )
-    return Loaded(table, rejects, counts.cast(COUNTS))
 
 
 def empty_loaded(schema: pl.Schema) -> Loaded:

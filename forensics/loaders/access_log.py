@@ -14,13 +14,21 @@ one-pass automaton. The time is sliced by position rather than parsed with ``%z`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
-from forensics.loaders._common import DEFAULT_BATCH_LINES, Loaded, load_line_files, shift_skew
+from forensics.loaders._common import (
+    DEFAULT_BATCH_LINES,
+    Loaded,
+    batch_counts,
+    finish_records,
+    iter_parsed,
+    load_line_files,
+    shift_skew,
+)
 from forensics.loaders.urldecode import percent_decode
 from forensics.schemas import ACCESS_LOG, REJECTS
 
@@ -30,10 +38,10 @@ COMBINED = (
     r"^(?P<client_ip>[^ ]+)"  # %h  remote host (IPv4, IPv6 or name)
     r" (?P<ident>[^ ]+)"  # %l  identd, normally "-"
     r" (?P<remote_user>[^ ]+)"  # %u  authenticated user, "-" when none
-    r" \[(?P<t>\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]"  # %t  [10/Oct/2000:13:55:36 -0700]
+    r" \[(?P<t>[0-9][0-9]/[A-Za-z]{3}/[0-9]{4}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4})\]"  # %t  [10/Oct/2000:13:55:36 -0700]
     rf' "(?P<request>{_Q})"'  # "%r" request line, escapes as logged
-    r" (?P<status>\d{3})"  # %>s final status
-    r" (?P<bytes>\d+|-)"  # %b  body bytes, "-" for none
+    r" (?P<status>[0-9]{3})"  # %>s final status
+    r" (?P<bytes>[0-9]+|-)"  # %b  body bytes, "-" for none
     rf' "(?P<referer>{_Q})"'  # "%{Referer}i"
     rf' "(?P<user_agent>{_Q})"'  # "%{User-Agent}i"
     r"(?P<extra>.*)$"  # trailing fields of an extended LogFormat (leading space removed later)
@@ -175,7 +183,7 @@ def read_access_logs(
         ``user_agent``, ``extra``); ``rejects``: REJECTS; ``counts``: per file
         ``source, records, rejected, rows``.
     """
-    loaded = load_line_files(
+    return load_line_files(
         [Path(p) for p in paths],
         lambda b: parse_access_lines(b, skew_seconds=skew_seconds),
         schema=ACCESS_LOG,
@@ -185,7 +193,34 @@ def read_access_logs(
         batch_lines=batch_lines,
         show_progress=show_progress,
     )
-    return loaded
+
+
+def iter_access_logs(
+    paths: Iterable[str | Path],
+    *,
+    case_root: str | Path | None = None,
+    skew_seconds: float = 0,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    batch_lines: int = DEFAULT_BATCH_LINES,
+    show_progress: bool | None = None,
+) -> Iterator[Loaded]:
+    """Stream the access logs batch by batch (files oldest first, lines in order).
+
+    Each item is a :class:`Loaded` holding that batch's ``records`` (ACCESS_LOG), ``rejects`` and
+    partial ``counts``. Memory stays bounded by the batch size whatever the number or size of the
+    files: use this to aggregate or to write Parquet from logs that would not fit in memory.
+    """
+    for records, rejects in iter_parsed(
+        [Path(p) for p in paths],
+        lambda b: parse_access_lines(b, skew_seconds=skew_seconds),
+        case_root=Path(case_root) if case_root is not None else None,
+        desc="access logs",
+        max_decompressed=max_decompressed,
+        batch_lines=batch_lines,
+        show_progress=show_progress,
+    ):
+        table = finish_records(records, ACCESS_LOG) if records is not None else pl.DataFrame(schema=ACCESS_LOG)
+        yield Loaded(table, rejects.cast(REJECTS), batch_counts(records, rejects))
 
 
 def scan_access_logs(paths: Iterable[str | Path], *, case_root: str | Path | None = None, **options) -> pl.LazyFrame:
