@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from forensics.cards import mask_pans_expr
+
 __all__ = [
     "ADMIN_PAGES",
     "admin_requests",
@@ -78,6 +80,8 @@ def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin
         .filter(pl.col("path").str.starts_with(admin_dir))
         .with_columns(mode=mode_expr(pl.col("query")))
         .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir))
+        # attacker text: card-number-shaped runs masked (CONTRACT section 7)
+        .with_columns(query=mask_pans_expr(pl.col("query")), user_agent=mask_pans_expr(pl.col("user_agent")))
         .select("ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "user_agent", "mode", "page")
     )
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from forensics.cards import mask_pans_expr
+
 from forensics.detectors._content import indicator_list, server_path_expr, url_path_expr, with_text
 
 __all__ = [
@@ -142,6 +144,7 @@ def backdoor_requests(access: pl.LazyFrame | pl.DataFrame, url_paths) -> pl.Data
     return (
         access.lazy()
         .filter(pl.col("path").is_in(sorted(set(url_paths))))
+        .with_columns(user_agent=mask_pans_expr(pl.col("user_agent")))
         .select("ts", "source", "line_no", "client_ip", "method", "path", "status", "bytes", "user_agent")
         .sort("ts", "source", "line_no")
         .collect()
