@@ -101,9 +101,10 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     app = case.app_log().collect()
     fs = case.fs_files().collect()
     sf = case.server_files().collect()
+    qlog = case.query_log().collect()  # read once: SQLi reach and CSV-export detection both use it
 
     s = sqli.detect_sqli(access).collect()
-    reach = sqli.sqli_query_reach(case.query_log(), s)
+    reach = sqli.sqli_query_reach(qlog, s)
     logins = admin.admin_logins(access, app, admin_dir)
     first_sqli = attackers.first_attack(s)
 
@@ -119,7 +120,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     ips = attackers.attacker_ips(s, hits, new, access=access)
     ip_list = ips["ip"].to_list()
     sessions = admin.admin_sessions(app)
-    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions, query_log=case.query_log())
+    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions, query_log=qlog)
 
     if fs.is_empty():
         # no times: every code file of the server copy is a candidate (tampered judged by content)
