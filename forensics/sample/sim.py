@@ -54,6 +54,7 @@ class Sim:
         self.rng = random.Random(seed * 7 + 1)
         self.clock = W.Clock()
         self.customers: dict[int, dict] = {}
+        self.cust_ids: list[int] = []           # creation order, for O(1) random picks
         self.orders: dict[int, dict] = {}
         self.details: list[dict] = []
         self.cust_ip: dict[int, str] = {}
@@ -165,6 +166,7 @@ class Sim:
             "mobile_phone_id": None,
         }
         self.customers[cid] = c
+        self.cust_ids.append(cid)
         self.cust_ip[cid] = self.random_ip(rng)
         self.cust_ua[cid] = rng.choice(W.BROWSER_UAS)
         return c

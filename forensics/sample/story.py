@@ -112,6 +112,24 @@ class Story:
                 if c["del_flg"] == 0 and c["status"] == 2 and c["customer_id"] != 1 and c["_c"] < before
                 and c["customer_id"] not in exclude]
 
+    def guest_person(self, r, *, mixed: bool | None = None) -> dict:
+        """A guest buyer; some type their e-mail with capitals (a guest person is the lower-cased e-mail)."""
+        g = self.s.new_person(r)
+        if mixed or (mixed is None and r.random() < 0.08):
+            local, dom = g["email"].split("@")
+            g["email"] = local[:1].upper() + local[1:] + "@" + dom.title()
+        return g
+
+    def pick_member(self, r, before: int, *, exclude=()) -> dict | None:
+        """A random active member created before ``before`` (rejection sampling: O(1) at any scale)."""
+        ids, cs = self.s.cust_ids, self.s.customers
+        for _ in range(200):
+            c = cs[ids[r.randrange(len(ids))]]
+            if (c["del_flg"] == 0 and c["status"] == 2 and c["customer_id"] != 1 and c["_c"] < before
+                    and c["customer_id"] not in exclude):
+                return c
+        return None
+
     # ================================================================ initial database
     def seed_database(self) -> None:
         s, r, sc = self.s, self.rng, self.s.scale
@@ -136,8 +154,6 @@ class Story:
             up = min(tc + r.randint(86400, 4 * 86400), W.T0 - 86400)
             o = s.make_order(r, tc, customer=cust, guest=guest, payment_id=pay, status=r.choice([5] * 19 + [3]),
                              updated=up, commit=up)
-            if cust is None:
-                o["order_email"] = o["order_email"].lower()
 
     # ================================================================ background actors
     def schedule_background(self) -> None:
@@ -189,10 +205,9 @@ class Story:
     def bg_prof(self, t: int) -> None:
         s, r = self.s, self.rng
         t = s.clear_of_guards(t)
-        cands = self.active_members(t - 86400)
-        if not cands or t >= W.T_END - 600:
+        c = self.pick_member(r, t - 86400)
+        if c is None or t >= W.T_END - 600:
             return
-        c = r.choice(cands)
         ip, ua, sid, cid = s.cust_ip[c["customer_id"]], s.cust_ua[c["customer_id"]], s.sid(r), c["customer_id"]
         self._member_login(t - 150, c, sid, ip, ua)
         self.page(t - 120, ip, ua, sid, "GET", "/mypage/change.php", ref=REF_SHOP + "/mypage/index.php",
@@ -218,10 +233,9 @@ class Story:
         s, r = self.s, self.rng
         t = s.clear_of_guards(t)
         if customer is None:
-            cands = self.active_members(t - 3 * 86400, exclude=self.card_persons_used)
-            if not cands or t >= W.T_END - 600:
+            customer = self.pick_member(r, t - 3 * 86400, exclude=self.card_persons_used)
+            if customer is None or t >= W.T_END - 600:
                 return
-            customer = r.choice(cands)
         c = customer
         cid = c["customer_id"]
         ip, ua, sid = s.cust_ip[cid], s.cust_ua[cid], s.sid(r)
@@ -241,8 +255,7 @@ class Story:
         t = self.s.clear_of_guards(t)
         if t >= W.T_END - 900:
             return
-        cands = self.active_members(t - 3600, exclude=self.card_persons_used) if r.random() < 0.7 else []
-        cust = r.choice(cands) if cands else None
+        cust = self.pick_member(r, t - 3600, exclude=self.card_persons_used) if r.random() < 0.7 else None
         card_ok = self.s.card_enabled and self.card_allowed(t)
         pay = r.choices([1, 2, 3, 4, 5], weights=[5, 1, 20, 30, 45 if card_ok else 0])[0]
         self.order_flow(t, cust, pay)
@@ -253,8 +266,7 @@ class Story:
         card-entry POST; once the form is tampered they fail (200, order stays pending)."""
         s, r = self.s, self.rng
         if cust is None and guest is None:
-            guest = s.new_person(r)
-            guest["email"] = guest["email"].lower()
+            guest = self.guest_person(r)
         if cust is not None:
             ip = ip or s.cust_ip[cust["customer_id"]]
             ua = ua or s.cust_ua[cust["customer_id"]]
@@ -362,6 +374,15 @@ class Story:
                   sqls=[f"DELETE FROM dtb_session WHERE sess_id = {q(sess[0])}"], sess="")
 
     def staff_order_list(self, t, ip, ua, sess) -> int:
+        if (t - W.T0) // 86400 % 7 == 0:
+            # Mondays: the staff search last week's new orders (a statement over several lines)
+            d1 = W.db_time(W.T0 + ((t - W.T0) // 86400 - 7) * 86400)[:10]
+            where = f"del_flg = 0 AND status <> 7\n  AND status = 1\n  AND create_date >= '{d1} 00:00:00'"
+            self.admin(t, ip, ua, sess, "/admin/order/index.php", sqls=[
+                f"SELECT COUNT(*)\nFROM dtb_order\nWHERE {where}",
+                f"SELECT {ORDER_LIST_COLS}\nFROM dtb_order\nWHERE {where}\nORDER BY update_date DESC, order_id DESC\n"
+                "LIMIT 10 OFFSET 0"])
+            return t
         self.admin(t, ip, ua, sess, "/admin/order/index.php", sqls=[
             "SELECT COUNT(*) FROM dtb_order WHERE del_flg = 0 AND status <> 7",
             f"SELECT {ORDER_LIST_COLS} FROM dtb_order WHERE del_flg = 0 AND status <> 7 "
@@ -750,9 +771,7 @@ class Story:
                 p = {"cust": r.choice(cands)}
                 self.card_persons_used.add(p["cust"]["customer_id"])
             else:
-                g = s.new_person(r)
-                g["email"] = g["email"].lower()
-                p = {"guest": g}
+                p = {"guest": self.guest_person(r, mixed=key == "y")}
             src = p.get("cust") or p.get("guest")
             p["card"] = self._card(r, r.choice(["4", "5", "35"]) if not skim else skim[0] + "9" + str(r.randint(0, 9)),
                                    f"{W.ROMA_FAMILY[[f for f, _ in W.FAMILY].index(src['name01'])].upper()} "

@@ -182,7 +182,7 @@ CARD_PAYMENT_ID = 5
 SEARCH_WORDS = ["日本酒", "焼酎", "ワイン", "ビール", "醤油", "味噌", "ギフト", "純米吟醸", "梅酒", "米 10kg",
                 "お茶", "海苔", "そば", "sake", "wine", "gift set", "クラフトビール", "大吟醸 720ml"]
 NEAR_MISS_SEARCHES = ["O'Reilly", "Rock'n'Roll", "select wine set", "union jack glass", "order by phone",
-                      "drop shipping", "buy 2 get 1=1 free", "gift -- box", "日本酒 -- 辛口", "select 1",
+                      "drop shipping", "buy 2 get 1=1 free", "gift -- box", "日本酒 -- 辛口", "select ワイン 3本",
                       "Chef's choice", "d'Arenberg", "1=1 セット", "where to buy", "and/or 焼酎"]
 
 BROWSER_UAS = [

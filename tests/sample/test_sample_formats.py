@@ -35,7 +35,7 @@ MYSQL = re.compile(r"^(?:(?P<t>\d{6} [ \d]\d:\d{2}:\d{2})\t|\t\t)(?P<id>[ \d]{4}
 MYSQL_HEADER = ["/usr/sbin/mysqld, Version: 5.6.35-log (MySQL Community Server (GPL)). started with:",
                 "Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock",
                 "Time                 Id Command    Argument"]
-CONTINUATION = re.compile(r"^(FROM |WHERE |ORDER BY |LIMIT \d+, \d+$|  AND |       order_)")
+CONTINUATION = re.compile(r"^(FROM |WHERE |ORDER BY |LIMIT \d+(?:, \d+| OFFSET \d+)$|  AND |       order_)")
 # TSK bodyfile 3.x: MD5|name|inode|mode_as_string|UID|GID|size|atime|mtime|ctime|crtime
 BODY = re.compile(r"^(?:[0-9a-f]{32}|0)\|/var/www/eccube(?:/[^|]+)?\|\d+\|[rd]/[-rd][-rwx]{9}\|\d+\|\d+\|\d+\|\d{10}\|\d{10}\|\d{10}\|\d{10}$")
 

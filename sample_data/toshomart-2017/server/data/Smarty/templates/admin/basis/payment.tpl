@@ -1,0 +1,2 @@
+<!--{* basis/payment.tpl *}-->
+<div id="contents"></div>

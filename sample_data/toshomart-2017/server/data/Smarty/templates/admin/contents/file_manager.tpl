@@ -1,0 +1,2 @@
+<!--{* contents/file_manager.tpl *}-->
+<div id="contents"></div>

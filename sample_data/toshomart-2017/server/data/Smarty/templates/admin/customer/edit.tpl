@@ -1,0 +1,2 @@
+<!--{* customer/edit.tpl *}-->
+<div id="contents"></div>

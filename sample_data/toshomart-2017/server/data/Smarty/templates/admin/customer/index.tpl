@@ -1,0 +1,2 @@
+<!--{* customer/index.tpl *}-->
+<div id="contents"></div>

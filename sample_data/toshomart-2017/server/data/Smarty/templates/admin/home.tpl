@@ -1,0 +1,2 @@
+<!--{* home.tpl *}-->
+<div id="contents"></div>

@@ -1,0 +1,2 @@
+<!--{* login_frame.tpl *}-->
+<div id="contents"></div>

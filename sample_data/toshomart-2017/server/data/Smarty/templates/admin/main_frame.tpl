@@ -1,0 +1,2 @@
+<!--{* main_frame.tpl *}-->
+<div id="contents"></div>

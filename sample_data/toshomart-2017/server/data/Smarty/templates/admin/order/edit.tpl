@@ -1,0 +1,2 @@
+<!--{* order/edit.tpl *}-->
+<div id="contents"></div>

@@ -1,0 +1,2 @@
+<!--{* order/index.tpl *}-->
+<div id="contents"></div>

@@ -1,0 +1,2 @@
+<!--{* order/status.tpl *}-->
+<div id="contents"></div>

@@ -1,0 +1,2 @@
+<!--{* products/index.tpl *}-->
+<div id="contents"></div>

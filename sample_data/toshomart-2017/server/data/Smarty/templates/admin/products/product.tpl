@@ -1,0 +1,2 @@
+<!--{* products/product.tpl *}-->
+<div id="contents"></div>

@@ -1,0 +1,2 @@
+<!--{* system/input.tpl *}-->
+<div id="contents"></div>

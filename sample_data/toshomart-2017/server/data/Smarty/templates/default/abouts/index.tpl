@@ -1,0 +1,2 @@
+<!--{* abouts/index.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* cart/index.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* contact/index.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* entry/complete.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* entry/index.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* entry/kiyaku.tpl *}-->
+<div id="undercolumn"></div>

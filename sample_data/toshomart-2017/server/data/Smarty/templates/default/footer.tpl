@@ -1,0 +1,2 @@
+<!--{* footer.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* frontparts/bloc/cart.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* frontparts/bloc/category.tpl *}-->
+<div id="undercolumn"></div>

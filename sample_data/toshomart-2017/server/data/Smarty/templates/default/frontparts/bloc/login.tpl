@@ -1,0 +1,2 @@
+<!--{* frontparts/bloc/login.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* frontparts/bloc/news.tpl *}-->
+<div id="undercolumn"></div>

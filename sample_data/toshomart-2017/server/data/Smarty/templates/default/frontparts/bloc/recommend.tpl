@@ -1,0 +1,2 @@
+<!--{* frontparts/bloc/recommend.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* guide/index.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* header.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* index.tpl *}-->
+<div id="undercolumn"></div>

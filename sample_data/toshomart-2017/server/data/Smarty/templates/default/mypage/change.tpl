@@ -1,0 +1,2 @@
+<!--{* mypage/change.tpl *}-->
+<div id="undercolumn"></div>

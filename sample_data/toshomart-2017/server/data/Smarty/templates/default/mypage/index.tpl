@@ -1,0 +1,2 @@
+<!--{* mypage/index.tpl *}-->
+<div id="undercolumn"></div>

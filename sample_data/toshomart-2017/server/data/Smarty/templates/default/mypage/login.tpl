@@ -1,0 +1,2 @@
+<!--{* mypage/login.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* mypage/refusal.tpl *}-->
+<div id="undercolumn"></div>

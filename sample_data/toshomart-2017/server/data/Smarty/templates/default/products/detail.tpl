@@ -1,0 +1,2 @@
+<!--{* products/detail.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* products/list.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* shopping/complete.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* shopping/confirm.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* shopping/deliv.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* shopping/index.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* shopping/payment.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,2 @@
+<!--{* site_frame.tpl *}-->
+<div id="undercolumn"></div>

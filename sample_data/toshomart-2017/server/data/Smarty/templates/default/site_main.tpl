@@ -1,0 +1,2 @@
+<!--{* site_main.tpl *}-->
+<div id="undercolumn"></div>

@@ -1,0 +1,8 @@
+<?php
+/*
+ * This file is part of EC-CUBE
+ */
+
+class SC_Helper_Purchase
+{
+}

@@ -1,0 +1,1 @@
+$(function(){ $('.rollover').hover(function(){}, function(){}); });

@@ -1,0 +1,2 @@
+<!-- 新着情報 -->
+<div class="bloc_outer"></div>
