@@ -146,8 +146,10 @@ def iter_parsed(
             for lines, tail in iter_lines(path, max_decompressed=max_decompressed):
                 if lines.height:
                     lines = lines.with_columns(source=pl.lit(source, pl.String))
-                    for start in range(0, lines.height, batch_lines):
-                        part = lines.slice(start, batch_lines)
+                    start = 0
+                    while start < lines.height:  # fill the pending batch up to batch_lines exactly
+                        part = lines.slice(start, batch_lines - pending_n)
+                        start += part.height
                         pending.append(part)
                         pending_n += part.height
                         if pending_n >= batch_lines:

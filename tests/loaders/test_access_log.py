@@ -216,3 +216,15 @@ def test_batches_preserve_order(write, tmp_path):
     assert df["line_no"].to_list() == list(range(1, 1001)) * 3
     assert df["path"].to_list()[:3] == ["/p0.php", "/p1.php", "/p2.php"]
     assert loaded.counts["records"].to_list() == [1000, 1000, 1000]
+
+
+def test_iter_streams_batches_with_bounded_size(write, tmp_path):
+    from forensics.loaders.access_log import iter_access_logs
+
+    text = "".join(line(req=f"GET /p{i}.php HTTP/1.1") + "\n" for i in range(500)) + "garbage\n"
+    paths = [write(f"access_log-2017030{d}.gz", text, gz=True) for d in range(1, 3)]
+    batches = list(iter_access_logs(paths, case_root=tmp_path, batch_lines=120, show_progress=False))
+    assert all(b.records.height <= 120 for b in batches) and len(batches) >= 9
+    assert sum(b.records.height for b in batches) == 1000 and sum(b.rejects.height for b in batches) == 2
+    whole = read_access_logs(paths, case_root=tmp_path, show_progress=False)
+    assert pl.concat([b.records for b in batches]).equals(whole.records)
