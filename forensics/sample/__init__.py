@@ -163,7 +163,7 @@ def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
     site = [x[2] for x in site_entries]
     site.insert(idx, bad)
     write_app_log(folder, "admin.log", admin, 24_000)
-    files = write_app_log(folder, "site.log", site, 45_000 * scale)
+    files = write_app_log(folder, "site.log", site, 15_000 * scale)
     for name, lines in files:
         if bad in lines:
             planted.append({"file": f"logs/eccube/{name}", "line_no": lines.index(bad) + 1,
