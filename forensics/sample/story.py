@@ -564,7 +564,7 @@ class Story:
         if any(kind == "order_list_pair" for _, kind, _ in pages):
             # the staff open the order list at the same second (their own login a minute before)
             pt = pages[0][0]
-            self.staff_sid = self.admin_login(pt - 70, W.STAFF_IP, W.STAFF_UA, "admin")[0]
+            self.staff_sess = self.admin_login(pt - 70, W.STAFF_IP, W.STAFF_UA, "admin")
         sess = self.admin_login(t, ip, W.ATTACKER_UA, "admin", rng=self.arng)
         self.last_attacker_admin = max(self.last_attacker_admin, t + 1)
         state = {"last": []}
@@ -637,8 +637,8 @@ class Story:
             path = "/admin/order/index.php"
             if kind == "order_list_pair":
                 # the shop staff are on the same page in the same second: two sessions, one login id
-                ssid = self.staff_sid
-                sblock = (ssid, False, tuple(sqls), _admin_sess(1, "admin", "0" * 32))
+                ssid, smid, slogin, suniq = self.staff_sess
+                sblock = (ssid, False, tuple(sqls), _admin_sess(smid, slogin, suniq))
                 lines = "\n".join([s.access_line(t, W.STAFF_IP, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", W.STAFF_UA),
                                    s.access_line(t, ip, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", ua)])
                 s.raw_entry(t, lines, [sblock, block])
