@@ -183,7 +183,13 @@ DEFAULT_CHUNK_BYTES = 64 * 1024**2
 
 def _blocks(path, limit: int, chunk: int):
     """Yield ``(bytes, problem)``: decompressed blocks of about ``chunk`` bytes; ``problem`` (set on
-    the last block only) says why the rest of the file could not be read."""
+    the last block only) says why the rest of the file could not be read.
+
+    Gzip goes through pyarrow's streaming decompressor (C++, no GIL, about twice Python's zlib
+    here); it raises on any damage (truncation, corruption, bad CRC, trailing bytes), and then
+    Python's zlib takes over from the start, skipping what was already handed out, to keep every
+    byte before the damage and name the problem precisely.
+    """
     with open_readonly(path) as f:
         head = f.read(2)
         if head != b"\x1f\x8b":
@@ -195,47 +201,78 @@ def _blocks(path, limit: int, chunk: int):
                     return
                 yield block, None
                 block = nxt
-        d = zlib.decompressobj(wbits=31)
-        fed = False
-        total = 0
-        out: list[bytes] = []
-        outn = 0
-        problem = None
-        pending = head
-        while problem is None:
-            data = pending + f.read(_CHUNK)
-            pending = b""
-            if not data:
+        given = 0
+        try:
+            import pyarrow as pa
+
+            f.seek(0)
+            stream = pa.CompressedInputStream(pa.PythonFile(f, mode="r"), "gzip")
+            prev = None
+            while True:
+                block = stream.read(min(chunk, limit + 1 - given))
+                if prev is not None:
+                    yield prev, None
+                    given += len(prev)
+                    prev = None
+                if not block:
+                    yield b"", None
+                    return
+                if given + len(block) > limit:
+                    yield block[: limit - given], (
+                        f"decompressed size exceeds the limit of {limit} bytes (possible decompression bomb): rest not read"
+                    )
+                    return
+                prev = block
+        except (ImportError, OSError, ValueError):
+            pass
+        f.seek(0)
+        yield from _zlib_blocks(f, limit, chunk, skip=given)
+
+
+def _zlib_blocks(f, limit: int, chunk: int, skip: int = 0):
+    """Python zlib gunzip in blocks (multi-member, zero padding tolerated), after ``skip`` bytes."""
+    d = zlib.decompressobj(wbits=31)
+    fed = False
+    total = 0
+    out: list[bytes] = []
+    outn = 0
+    problem = None
+    while problem is None:
+        data = f.read(_CHUNK)
+        if not data:
+            break
+        while data:
+            fed = True
+            try:
+                piece = d.decompress(data, min(max(chunk, 1 << 20), limit + 1 - total))
+            except zlib.error as exc:
+                problem = f"corrupt gzip data after {total} decompressed bytes ({exc})"
                 break
-            while data:
-                fed = True
-                try:
-                    piece = d.decompress(data, min(chunk, limit + 1 - total))
-                except zlib.error as exc:
-                    problem = f"corrupt gzip data after {total} decompressed bytes ({exc})"
-                    break
-                total += len(piece)
-                if total > limit:
-                    piece = piece[: len(piece) - (total - limit)]
-                    problem = f"decompressed size exceeds the limit of {limit} bytes (possible decompression bomb): rest not read"
-                out.append(piece)
-                outn += len(piece)
-                if problem:
-                    break
-                if outn >= chunk:
-                    yield b"".join(out), None
-                    out, outn = [], 0
-                if d.eof:
-                    data = d.unused_data
-                    d = zlib.decompressobj(wbits=31)
-                    fed = False
-                    if len(data) < 512 and data.strip(b"\x00") == b"":
-                        data = b""  # zero padding after the last member, as some tools write
-                else:
-                    data = d.unconsumed_tail
-        if problem is None and fed and not d.eof:
-            problem = f"gzip stream truncated after {total} decompressed bytes: rest of file unreadable"
-        yield b"".join(out), problem
+            start = total
+            total += len(piece)
+            if total > limit:
+                piece = piece[: len(piece) - (total - limit)]
+                problem = f"decompressed size exceeds the limit of {limit} bytes (possible decompression bomb): rest not read"
+            if start < skip:  # already handed out by the fast path
+                piece = piece[skip - start :]
+            out.append(piece)
+            outn += len(piece)
+            if problem:
+                break
+            if outn >= chunk:
+                yield b"".join(out), None
+                out, outn = [], 0
+            if d.eof:
+                data = d.unused_data
+                d = zlib.decompressobj(wbits=31)
+                fed = False
+                if len(data) < 512 and data.strip(b"\x00") == b"":
+                    data = b""  # zero padding after the last member, as some tools write
+            else:
+                data = d.unconsumed_tail
+    if problem is None and fed and not d.eof:
+        problem = f"gzip stream truncated after {total} decompressed bytes: rest of file unreadable"
+    yield b"".join(out), problem
 
 
 def iter_lines(
