@@ -399,10 +399,14 @@ class Case:
         res = self._load("db").get(name)
         return res.records.lazy() if res is not None else None
 
-    def rejects(self) -> pl.LazyFrame:
-        """Every evidence type's rejects: LazyFrame of :data:`forensics.schemas.REJECTS`."""
+    def rejects(self, evidence: str | None = None) -> pl.LazyFrame:
+        """Rejects (LazyFrame of :data:`forensics.schemas.REJECTS`) of every evidence type, or of
+        one case.yml evidence key (``"access_logs"``, ``"db"``, ...)."""
+        keys = EVIDENCE_KEYS if evidence is None else (evidence,)
+        if evidence is not None and evidence not in EVIDENCE_KEYS:
+            raise KeyError(f"unknown evidence key {evidence!r} (one of: {', '.join(EVIDENCE_KEYS)})")
         return pl.defer(
-            lambda: pl.concat([self.loaded(k).rejects.cast(schemas.REJECTS) for k in EVIDENCE_KEYS]),
+            lambda: pl.concat([self.loaded(k).rejects.cast(schemas.REJECTS) for k in keys]),
             schema=schemas.REJECTS,
         )
 

@@ -84,6 +84,7 @@ def test_tables_lazy_and_typed(case_dir):
     assert case.db_table("dtb_nothing") is None
     rejects = case.rejects().collect()
     assert rejects.schema == schemas.REJECTS and rejects["source"].to_list() == ["logs/httpd/access_log"]
+    assert case.rejects("access_logs").collect().height == 1 and case.rejects("db").collect().height == 0
     counts = case.record_counts()
     row = counts.filter(pl.col("source") == "logs/httpd/access_log").row(0, named=True)
     assert (row["records"], row["rejected"]) == (1, 1)
