@@ -118,11 +118,9 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
         (W.jst(2017, 4, 16, 10, 0, 0), "binary garbage line (NUL and high bytes, not UTF-8)",
          "\x00\x00\x00\x00\udc8f\udcff\x1b[\udcfe\udcfe\x00\x07\udcc3(\udca0\udca1\x00\x00"),
     ]
-    days = sorted(d for d in sim.entries if 0 <= d < W.DAYS)
-    extra = 0
     for day in range(W.DAYS):
-        ents = sim.entries.get(day, []) if day in days else []
-        ents = ents + traffic.day_entries(day, seed=seed, scale=scale, clock=sim.clock, seq0=10**10 + day * 10**8)
+        # state-changing requests of the day (from the simulation) + the day's bulk background
+        ents = sim.entries.get(day, []) + traffic.day_entries(day, seed=seed, scale=scale, clock=sim.clock, seq0=10**10 + day * 10**8)
         ents.sort(key=itemgetter(0, 1))
         write_raw, qwrite = acc.write_raw, qlog.write
         for t, _seq, text, block, tag in ents:
@@ -145,7 +143,6 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
                 acc.line_no += 1
             if tag is not None:
                 tagged[tag[0]].append((tag[1], acc.rel_name, acc.line_no, t))
-        extra += len(ents)
         sim.entries.pop(day, None)
     acc.close()
     my.close()

@@ -9,6 +9,7 @@ simulation, and ``truth.viewed_persons`` recounts it independently from the reco
 
 from __future__ import annotations
 
+import base64
 import random
 
 from . import payloads as P
@@ -327,7 +328,6 @@ class Story:
             if card:
                 no, exp, cvv, holder = card
                 line = f"{W.db_time(t)}\t{no}\t{exp}\t{cvv}\t{holder}"
-                import base64
                 self.skim_lines.append(base64.b64encode(bytes(b ^ W.SKIM_XOR_KEY for b in line.encode())).decode())
                 self.skims.append(SkimRecord(t, no, oid))
             self.page(t, ip, ua, sid, "POST", path, 200, ref=REF_SHOP + path, sess=sess,
