@@ -382,15 +382,29 @@ def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECTS)
 
 
+def safe_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (surrogate-escaped by the OS layer) as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def unsafe_name(text: str) -> str:
+    """Inverse of :func:`safe_name` for looking a listed name up on disk."""
+    import re
+
+    return re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
+
+
 def rel_source(path: Path, case_root: Path | None) -> str:
-    """Path relative to the case folder, "/" separated (absolute when outside it or no root)."""
+    """Path relative to the case folder, "/" separated (absolute when outside it or no root);
+    non-UTF-8 bytes of a name shown as ``\\xNN``."""
     path = Path(path)
     if case_root is not None:
         try:
-            return Path(os.path.relpath(path, case_root)).as_posix() if _inside(path, case_root) else path.as_posix()
+            rel = Path(os.path.relpath(path, case_root)).as_posix() if _inside(path, case_root) else path.as_posix()
+            return safe_name(rel)
         except ValueError:
             pass
-    return path.as_posix()
+    return safe_name(path.as_posix())
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import escape_py, open_readonly, rel_source
+from forensics.evidence import escape_py, open_readonly, rel_source, safe_name, unsafe_name
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.schemas import REJECTS, SERVER_FILES
 
@@ -107,7 +107,7 @@ def read_server_files(root: str | Path | None, *, case_root: str | Path | None =
     case_root = Path(case_root) if case_root is not None else None
     rows, rejects = [], []
     for path, st in _walk(root):
-        rel = path.relative_to(root).as_posix()
+        rel = safe_name(path.relative_to(root).as_posix())
         source = rel_source(path, case_root)
         if isinstance(st, OSError):
             rejects.append((source, None, f"unreadable folder: {st.strerror}", ""))
@@ -178,7 +178,7 @@ def server_file_bytes(root: str | Path, paths: Iterable[str], *, max_bytes: int 
     out_paths, contents = [], []
     for rel in paths:
         content = None
-        candidate = os.path.normpath(os.path.join(root, rel))
+        candidate = os.path.normpath(os.path.join(root, unsafe_name(rel)))
         # realpath differs from the lexical path when any component is a symlink
         if (
             not os.path.isabs(rel)

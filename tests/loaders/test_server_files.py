@@ -75,3 +75,17 @@ def test_server_file_bytes_never_follows_links(tmp_path):
 
 def test_missing_root_is_empty():
     assert read_server_files(None).records.schema == SERVER_FILES
+
+
+def test_non_utf8_and_newline_names(tmp_path):
+    root = tmp_path / "server"
+    root.mkdir()
+    os.makedirs(os.fsencode(root) + b"/d", exist_ok=True)
+    with open(os.fsencode(root) + b"/d/bad\xff\xfe.gif", "wb") as f:
+        f.write(b"<?php x")
+    (root / "d/new\nline.php").write_bytes(b"<?php y")
+    df = read_server_files(root, case_root=tmp_path).records.sort("path")
+    assert df["path"].to_list() == ["d/bad\\xff\\xfe.gif", "d/new\nline.php"]
+    assert df["source"][0] == "server/d/bad\\xff\\xfe.gif" and df["type_mismatch"].to_list() == [True, False]
+    got = server_file_bytes(root, df["path"].to_list())
+    assert got["content"].to_list() == [b"<?php x", b"<?php y"]
