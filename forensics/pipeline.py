@@ -110,7 +110,7 @@ def case_key(case) -> str:
         h.update(yml.read_bytes())
     for p in _evidence_files(case):
         st = p.lstat()
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(os.fsencode(p) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())  # file names may not be UTF-8
     return h.hexdigest()[:32]
 
 
