@@ -102,6 +102,27 @@ def shift_skew(ts: pl.Expr, skew_seconds: float = 0) -> pl.Expr:
 ParseBatch = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
 
 
+def _pieces(path: Path, max_decompressed: int):
+    """iter_lines; a file that cannot be opened (a symlink, never followed; no permission) gives
+    one reject row (``line_no`` null) instead of an exception."""
+    it = iter_lines(path, max_decompressed=max_decompressed)
+    try:
+        first = next(it)
+    except StopIteration:
+        return
+    except OSError as exc:
+        reason = ("symlink: not followed (evidence is read without following links)" if Path(path).is_symlink()
+                  else f"cannot open: {exc.strerror or exc}")
+        yield (
+            pl.DataFrame(schema={"line_no": pl.Int64, "line": pl.String, "invalid_utf8": pl.Boolean}),
+            pl.DataFrame({"line_no": [None], "reason": [reason], "excerpt": [""]},
+                         schema={"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String}),
+        )
+        return
+    yield first
+    yield from it
+
+
 def iter_parsed(
     paths: Iterable[Path],
     parse: ParseBatch,
@@ -143,7 +164,7 @@ def iter_parsed(
             source = rel_source(path, case_root)
             if sources is not None:
                 sources.append(source)
-            for lines, tail in iter_lines(path, max_decompressed=max_decompressed):
+            for lines, tail in _pieces(path, max_decompressed):
                 if lines.height:
                     lines = lines.with_columns(source=pl.lit(source, pl.String))
                     start = 0

@@ -62,7 +62,13 @@ def read_db_export(path: str | Path, *, case_root: str | Path | None = None, enc
     """One ``dtb_*.csv`` eagerly: ``records`` (``source``, ``line_no``, columns), ``rejects``, ``counts``."""
     path = Path(path)
     source = rel_source(path, Path(case_root) if case_root is not None else None)
-    raw = read_evidence(path)
+    try:
+        raw = read_evidence(path)
+    except OSError as exc:  # a symlink (never followed), no permission
+        reason = "symlink: not followed (evidence is read without following links)" if path.is_symlink() else f"cannot open: {exc.strerror or exc}"
+        rej = pl.DataFrame([(source, None, reason, "")], schema=REJECTS, orient="row")
+        empty = pl.DataFrame(schema={"source": pl.String, "line_no": pl.Int64})
+        return Loaded(empty, rej, pl.DataFrame([(source, 0, 1, 0)], schema=COUNTS, orient="row"))
     text, enc = _decode(raw.data, encoding)
     reader = csv.reader(io.StringIO(text, newline=""), strict=False)
     rejects: list[tuple] = []

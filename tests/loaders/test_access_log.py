@@ -228,3 +228,14 @@ def test_iter_streams_batches_with_bounded_size(write, tmp_path):
     assert sum(b.records.height for b in batches) == 1000 and sum(b.rejects.height for b in batches) == 2
     whole = read_access_logs(paths, case_root=tmp_path, show_progress=False)
     assert pl.concat([b.records for b in batches]).equals(whole.records)
+
+
+def test_symlinked_log_not_followed(write, tmp_path):
+    import os
+
+    target = write("outside/secret", line() + "\n")
+    os.symlink(target, tmp_path / "access_log")
+    loaded = read_access_logs([tmp_path / "access_log"], case_root=tmp_path, show_progress=False)
+    assert loaded.records.height == 0
+    assert loaded.rejects["reason"].to_list() == ["symlink: not followed (evidence is read without following links)"]
+    assert loaded.counts.row(0, named=True)["rejected"] == 1

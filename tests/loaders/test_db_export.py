@@ -69,3 +69,12 @@ def test_all_tables(write, tmp_path):
     assert sorted(tables) == ["dtb_customer", "dtb_payment"]
     assert tables["dtb_payment"].collect()["source"].to_list() == ["db/dtb_payment.csv"]
     assert set(read_db_exports([a], encoding="auto")) == {"dtb_customer"}
+
+
+def test_symlinked_export_not_followed(write, tmp_path):
+    import os
+
+    target = write("outside/x.csv", "a\n1\n")
+    os.symlink(target, tmp_path / "dtb_customer.csv")
+    loaded = read_db_export(tmp_path / "dtb_customer.csv", case_root=tmp_path)
+    assert loaded.records.height == 0 and "symlink" in loaded.rejects["reason"][0]
