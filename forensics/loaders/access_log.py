@@ -4,12 +4,16 @@ Accepted ``LogFormat``::
 
     LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined
 
-plus any trailing fields after the user agent (kept in ``extra``). Plain or gzip, rotated sets read oldest first, any ``%t``
-offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\\`` escapes inside quoted fields.
+plus any trailing fields after the user agent (kept in ``extra``). Plain or gzip, rotated sets
+read oldest first, any ``%t`` offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\\`` escapes inside
+quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` byte escapes stay).
+A line that does not fit (the ``common`` format included) is rejected with a reason.
 
 One anchored regex parses a line; every branch in it is decided by the next character
-(``[^ ]+ `` fields, quoted fields as ``(?:[^"\\]|\\.)*``), so the regex engine runs it as a
-one-pass automaton. The time is sliced by position rather than parsed with ``%z``.
+(``[^ ]+ `` fields, quoted fields as ``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]`` classes), so the
+regex engine runs it as a one-pass automaton. The time is sliced by position rather than parsed
+with ``%z``. Request-derived columns (method, target, path, query, their decoding, parameters)
+are computed once per distinct request line and joined back.
 """
 
 from __future__ import annotations
