@@ -168,7 +168,7 @@ class ExposureExplorer:
         rows = [el("tr", el("td", r["item"]), el("td", "—" if r["findings"] is None else r["findings"]),
                    el("td", "—" if r["what_if"] is None else r["what_if"])) for r in self.table().iter_rows(named=True)]
         return HTML(el("div", el("p", el("strong", caption) if caption else "", " ", self.describe()),
-                       el("table", head, rows)))
+                       el("table", head, rows), cls="forensics-counts"))
 
     @property
     def widget(self):
@@ -188,7 +188,7 @@ class ExposureExplorer:
                 continue
             sliders[k] = w.SelectionSlider(
                 options=[(self._fmt(t), t) for t in options], value=self.edges[k],
-                description=EDGE_LABELS[k], continuous_update=False,
+                description=EDGE_LABELS[k], continuous_update=True,
                 style={"description_width": "220px"}, layout=w.Layout(width="720px"))
         picker = w.SelectMultiple(options=self.attacker_ips, value=tuple(self.selected_ips),
                                   description="攻撃元IP / attacker IPs", rows=min(6, max(2, len(self.attacker_ips))),
@@ -197,6 +197,7 @@ class ExposureExplorer:
         out = w.Output()
 
         def redraw(*_):
+            # The counts are milliseconds (precomputed what-if tables); the chart is redrawn too.
             self.update(attacker_ips=list(picker.value), **{k: s.value for k, s in sliders.items()})
             out.clear_output(wait=True)
             with out:

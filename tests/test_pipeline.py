@@ -115,8 +115,8 @@ def test_series_is_numbered_and_has_parameters_cells():
     assert [b.name[:3] for b in books] == ["01_", "02_", "03_", "04_", "05_", "06_"]
     for b in books:
         nb = nbformat.read(b, as_version=4)
-        first = nb.cells[0] if nb.cells[0].cell_type == "code" else nb.cells[1]
-        assert "parameters" in first.metadata.get("tags", []), b.name
+        first = nb.cells[0]  # the series starts with its parameters (papermill, JupyterLab "Run All")
+        assert first.cell_type == "code" and "parameters" in first.metadata.get("tags", []), b.name
         assert 'case_path: str = "../sample_data/toshomart-2017/case.yml"' in first.source, b.name
         assert 'out_dir: str = "../reports/toshomart-2017"' in first.source, b.name
 

@@ -98,6 +98,7 @@ def test_static_summary_is_html_with_counts(explorer):
     html = explorer.static_summary("caption <x>")._repr_html_()
     assert "<table>" in html and "55" in html and "13" in html
     assert "caption &lt;x&gt;" in html
+    assert 'class="forensics-counts"' in html
 
 
 def test_chart_is_an_altair_chart(explorer):
