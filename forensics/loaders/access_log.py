@@ -138,7 +138,7 @@ class RequestCache:
         with self.lock:  # held while decoding: no request is ever decoded twice into the frame
             known = self.frame
             new = requests if known is None else requests.join(known.select("request"), on="request", how="anti", nulls_equal=True)
-            if new.height:
+            if new.height or known is None:  # a batch of only rejected lines still needs the columns
                 if known is None or known.height + new.height > self.max_rows:
                     known = _request_fields(requests)
                 else:
