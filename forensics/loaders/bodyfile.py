@@ -54,13 +54,26 @@ def _epoch(col: str, skew_seconds: float) -> pl.Expr:
     return shift_skew(ts, skew_seconds)
 
 
+#: Epoch seconds a time may take (0001-01-01 .. 9999-12-31 UTC): beyond, no datetime can hold it.
+EPOCH_RANGE = (-62_135_596_800, 253_402_300_799)
+
+
+def _numbers_ok() -> pl.Expr:
+    """uid, gid and size fit in 64 bits and every time is a representable instant."""
+    ints = [pl.col(c).cast(pl.Int64, strict=False).is_not_null() for c in ("uid", "gid", "size")]
+    times = [pl.col(c).cast(pl.Float64, strict=False).is_between(*EPOCH_RANGE) for c in TIMESTAMP_DESC]
+    return pl.all_horizontal(*ints, *times)
+
+
 def parse_body_lines(lines: pl.DataFrame, *, skew_seconds: float = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     df = lines.with_columns(m=pl.when(~pl.col("invalid_utf8")).then(pl.col("line")).str.extract_groups(BODY)).unnest("m")
-    ok = pl.col("size").is_not_null()
+    matched = pl.col("size").is_not_null()
+    ok = matched & _numbers_ok()
     rejects = df.filter(~ok).select(
         "source", "line_no",
         reason=pl.when(pl.col("invalid_utf8")).then(pl.lit("invalid UTF-8 (bytes shown as \\xNN)"))
         .when(pl.col("line") == "").then(pl.lit("empty line"))
+        .when(matched).then(pl.lit("number out of range (uid, gid or size over 64 bits, or a time outside years 1-9999)"))
         .otherwise(pl.lit("not a bodyfile 3.x line (11 |-separated fields, numeric uid/gid/size/times)")),
         excerpt=line_excerpt(),
     ).cast(REJECTS)
