@@ -81,6 +81,18 @@ def counts_table(base: Mapping[str, object], whatif: Mapping[str, object] | None
     )
 
 
+def _font_style() -> str:
+    """``<style>`` embedding the glyphs of the explorer's labels and tables (IPAexGothic subset):
+    a browser without a Japanese font would draw them as boxes. JupyterLab applies output styles
+    page-wide, so the slider labels (class ``forensics-explorer``) use it too."""
+    from forensics.display import CJK_FONT, font_face_css
+
+    text = "".join(COUNT_LABELS.values()) + "".join(EDGE_LABELS.values()) + \
+        "項目調査結果仮定静的な写し初期値攻撃元リセット—（）／："
+    sel = ".forensics-counts, .forensics-counts *, .forensics-explorer .widget-label, .forensics-explorer button"
+    return f"<style>{font_face_css(text)} {sel} {{font-family: '{CJK_FONT}', sans-serif;}}</style>"
+
+
 class ExposureExplorer:
     """Sliders for the window edges and a picker for attacker IPs over a what-if function.
 
@@ -167,8 +179,9 @@ class ExposureExplorer:
         head = el("tr", el("th", "項目 / item"), el("th", "調査結果 / findings"), el("th", "仮定 / what-if"))
         rows = [el("tr", el("td", r["item"]), el("td", "—" if r["findings"] is None else r["findings"]),
                    el("td", "—" if r["what_if"] is None else r["what_if"])) for r in self.table().iter_rows(named=True)]
-        return HTML(el("div", el("p", el("strong", caption) if caption else "", " ", self.describe()),
-                       el("table", head, rows), cls="forensics-counts"))
+        body = el("div", el("p", el("strong", caption) if caption else "", " ", self.describe()),
+                  el("table", head, rows), cls="forensics-counts")
+        return HTML(_font_style() + body)
 
     @property
     def widget(self):
@@ -192,7 +205,7 @@ class ExposureExplorer:
                 style={"description_width": "220px"}, layout=w.Layout(width="720px"))
         picker = w.SelectMultiple(options=self.attacker_ips, value=tuple(self.selected_ips),
                                   description="攻撃元IP / attacker IPs", rows=min(6, max(2, len(self.attacker_ips))),
-                                  style={"description_width": "220px"})
+                                  style={"description_width": "220px"}, layout=w.Layout(width="520px"))
         reset = w.Button(description="リセット / reset")
         out = w.Output()
 
@@ -214,7 +227,9 @@ class ExposureExplorer:
         picker.observe(redraw, names="value")
         reset.on_click(on_reset)
         redraw()
-        return w.VBox([*sliders.values(), picker, reset, out])
+        box = w.VBox([*sliders.values(), picker, reset, out])
+        box.add_class("forensics-explorer")
+        return box
 
     def show(self) -> None:
         """Display the widget and the static summary (the latter is what papermill keeps)."""
