@@ -272,6 +272,21 @@ def _svg(svg: str) -> Markup:
     return Markup(svg)
 
 
+def _confirmed_cards(f: Mapping, tz: str, lang: str) -> Markup:
+    """Confirmed cards (masked first 6 + last 4) with their order, when findings list them."""
+    rows = ((f.get("cards") or {}).get("confirmed")) or []
+    if not rows:
+        return Markup("")
+    ja = lang == "ja"
+    head = (["カード（マスク済）", "注文番号", "入力日時", "区分"] if ja else ["card (masked)", "order", "entered", "kind"])
+    kind = (lambda r: "テスト" if r.get("test") else "顧客") if ja else (lambda r: "test" if r.get("test") else "customer")
+    return Markup(
+        el("p", "窃取ファイルで確認されたカード：" if ja else "Cards found in the skim files:")
+        + _grid(head, [[el("code", r.get("card")), r.get("order_id") if r.get("order_id") is not None else "—",
+                        _when(r.get("first_entered"), tz, lang), kind(r)] for r in rows])
+    )
+
+
 def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Markup:
     ja = lang == "ja"
     L = (lambda pair: pair[0]) if ja else (lambda pair: pair[1])  # noqa: E731
@@ -349,6 +364,7 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
                  "カード番号は本報告書では先頭6桁と末尾4桁まで（PCI DSS）しか示さない。" if ja else
                  "Viewed items are the fields EC-CUBE 2's customer and order pages display; card items are the fields "
                  "of the card-entry form. Card numbers appear in this report as first 6 + last 4 digits at most.")),
+        _confirmed_cards(f, tz, lang),
         # 5. causes
         el("h2", "5. 判明した原因" if ja else "5. Causes found"),
         el("ol", [el("li", L(c)) for c in causes]) if causes else el("p", _todo(lang)),

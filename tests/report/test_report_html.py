@@ -152,3 +152,10 @@ def test_null_values_show_the_reason(findings):
     findings["phases_reason"] = {"card_form_tampered": "no server files in the case"}
     page = render_report(findings)
     assert "no server files in the case" in page
+
+
+def test_confirmed_cards_are_listed_masked(findings):
+    findings["cards"] = {"confirmed": [{"card": "411111******1111", "order_id": 7, "first_entered":
+                                        "2017-04-09T11:21:04+09:00", "test": True}]}
+    page = render_report(findings)
+    assert "411111******1111" in page and "テスト" in page and "test" in page
