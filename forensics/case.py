@@ -166,7 +166,8 @@ def _resolve(root: Path, patterns: list[str], key: str, want_dir: bool = False) 
         full = pat if os.path.isabs(pat) else str(root / pat)
         if _has_magic(pat):
             hits = [Path(h) for h in globmod.glob(full, recursive=True)]
-            hits = [h for h in hits if (h.is_dir() if want_dir else (h.is_file() or h.is_symlink()) and not h.is_dir())]
+            # files: everything that is not a folder (a FIFO or a link is an error below, not skipped)
+            hits = [h for h in hits if (h.is_dir() and not h.is_symlink()) == want_dir]
             if not hits:
                 notes.append(f"evidence.{key}: {pat!r} matches no file")
             found.update(hits)
@@ -174,12 +175,35 @@ def _resolve(root: Path, patterns: list[str], key: str, want_dir: bool = False) 
             p = Path(full)
             if not (p.exists() or p.is_symlink()):
                 raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} does not exist ({p})")
+            if want_dir and p.is_symlink():
+                raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} is a symbolic link; evidence is never read through a link")
             if want_dir and not p.is_dir():
                 raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} is not a folder")
             if not want_dir and p.is_dir():
                 raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} is a folder; name files or a glob")
             found.add(p)
+    if not want_dir:
+        for p in found:
+            _check_readable(root, p, key)
     return sorted(Path(os.path.abspath(p)) for p in found), notes
+
+
+def _check_readable(root: Path, path: Path, key: str) -> None:
+    """An evidence file must be a regular file we can open; a symbolic link is never read through
+    (it could point anywhere outside the case), a FIFO or device is not evidence."""
+    from forensics.evidence import open_readonly
+
+    rel = os.path.relpath(path, root)
+    if path.is_symlink():
+        raise CaseError(f"case.yml: 'evidence.{key}': {rel!r} is a symbolic link (to {os.readlink(path)!r}); "
+                        "evidence is never read through a link: copy the file into the case")
+    try:
+        with open_readonly(path):
+            pass
+    except IsADirectoryError:
+        raise CaseError(f"case.yml: 'evidence.{key}': {rel!r} is not a regular file (folder, FIFO or device)") from None
+    except OSError as exc:
+        raise CaseError(f"case.yml: 'evidence.{key}': cannot read {rel!r} ({exc.strerror or exc})") from None
 
 
 def _admin_dir(value: Any) -> str:

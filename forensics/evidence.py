@@ -80,7 +80,8 @@ def open_readonly(path: str | os.PathLike):
     ``O_NOATIME`` is tried first so that reading evidence leaves its access time alone; it needs
     ownership of the file, so it falls back to a plain read-only open.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     noatime = getattr(os, "O_NOATIME", 0)
     try:
         fd = os.open(path, flags | noatime)
@@ -157,31 +158,54 @@ def _gunzip(head: bytes, f, limit: int) -> RawEvidence:
     return RawEvidence(bytes(out), compressed=True, tail_problem=problem)
 
 
+def _split_fast(data: bytes) -> pl.DataFrame | None:
+    """Lines through polars' multi-threaded CSV reader (one String column), or None.
+
+    The separator is the unit separator ``\\x1f`` and quoting is off, so a line is one field; a
+    byte the reader would treat specially makes it fail or change the line, and then the caller
+    splits the slow, exact way: invalid UTF-8 and ``\\x1f`` raise; an empty line comes back as
+    null (made ""); anything else the reader might drop or alter (a BOM, ``\\r``) breaks the check
+    that the lines' bytes plus one newline each add up to the input's size exactly.
+    """
+    try:
+        lines = pl.read_csv(
+            data, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String},
+            empty_string_is_null=False, raise_if_empty=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    newlines = lines.height - (0 if data.endswith(b"\n") else 1)
+    size = lines.select(pl.col("line").str.len_bytes().sum()).item() or 0
+    if size + newlines != len(data):
+        return None
+    return lines.select(
+        line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+        line=pl.col("line").fill_null(""),
+        invalid_utf8=pl.lit(False),
+    )
+
+
 def split_lines(data: bytes) -> pl.DataFrame:
     """Split decompressed bytes into ``{line_no, line, invalid_utf8}`` (see :data:`LINES`).
 
-    Valid UTF-8 goes through polars' line reader; otherwise the file is split in two aligned ways
-    (raw bytes, and text with invalid bytes as ``\\xNN``) and a line is invalid where they differ.
+    Valid UTF-8 without ``\\r`` goes through polars' CSV reader (:func:`_split_fast`); otherwise the
+    file is split in two aligned ways (raw bytes, and text with invalid bytes as ``\\xNN``) and a
+    line is invalid where they differ.
     """
     if not data:
         return pl.DataFrame(schema=LINES)
-    valid = True
     if b"\r" not in data:
-        try:  # polars validates UTF-8 itself; a failure sends the file down the slow path
-            lines = pl.read_lines(data, name="line")
-            return lines.with_columns(
-                line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64), invalid_utf8=pl.lit(False)
-            ).select(LINES.names())
-        except pl.exceptions.ComputeError:
-            valid = False
+        fast = _split_fast(data)
+        if fast is not None:
+            return fast
     body = data[:-1] if data.endswith(b"\n") else data
     text = body.decode("utf-8", "backslashreplace")
     frame = pl.DataFrame({"line": pl.Series([text]).str.split("\n").explode()})
-    if valid and b"\r" in data:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            valid = False
+    try:
+        data.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
     if valid:
         invalid = pl.lit(False)
     else:
