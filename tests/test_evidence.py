@@ -21,6 +21,9 @@ from forensics.evidence import escape_excerpt, escape_py, open_readonly, read_ev
         pytest.param(b"a\n\nb\n", ["a", "", "b"], id="blank-line"),
         pytest.param(b"x\x00y\n", ["x\x00y"], id="nul"),
         pytest.param("東\n".encode(), ["東"], id="utf8"),
+        pytest.param(b"a\x1fb\n", ["a\x1fb"], id="unit-separator"),
+        pytest.param(b"\xef\xbb\xbfa\n", ["\ufeffa"], id="bom-kept"),
+        pytest.param(b'"a,b" "c\n\n#d\n', ['"a,b" "c', "", "#d"], id="quotes-commas-hash"),
     ],
 )
 def test_split_lines(data, lines):
