@@ -41,13 +41,22 @@ def _redact_pans(text: str) -> str:
     return text
 
 
+#: Control characters (ANSI escapes, NUL, C1) and bidi overrides in attacker text: shown as
+#: ``\\xNN`` / ``\\uNNNN`` rather than passed to the page, where they would be invisible or reorder text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _show_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
 def esc(value: object) -> Markup:
     """Escape anything that is not :class:`Markup`; None becomes an empty string."""
     if isinstance(value, Markup):
         return value
     if value is None:
         return Markup("")
-    return Markup(html.escape(_redact_pans(str(value)), quote=True))
+    return Markup(html.escape(_show_controls(_redact_pans(str(value))), quote=True))
 
 
 def el(tag: str, *children: object, **attrs: object) -> Markup:
