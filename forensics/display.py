@@ -126,6 +126,36 @@ def enable_offline_charts() -> str:
     return RENDERER_NAME
 
 
+def inert_frame(df):
+    """``df`` with control characters (ANSI escapes, NUL, C1, bidi overrides) in its text columns
+    shown as ``\\xNN``: what a notebook displays of attacker text cannot drive a terminal or
+    reorder what the analyst reads. Values are unchanged in the tables themselves."""
+    import polars as pl
+
+    from forensics.evidence import escape_text
+
+    cols = [c for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(escape_text(pl.col(c), backslash=False) for c in cols) if cols else df
+
+
+def enable_inert_frames() -> bool:
+    """Display polars DataFrames through :func:`inert_frame` in this IPython kernel (HTML and
+    plain text); returns False outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+    import polars as pl
+
+    formatters = ip.display_formatter.formatters
+    formatters["text/html"].for_type(pl.DataFrame, lambda df: inert_frame(df)._repr_html_())
+    formatters["text/plain"].for_type(pl.DataFrame, lambda df, p, cycle: p.text(repr(inert_frame(df))))
+    return True
+
+
 def _theme() -> alt.theme.ThemeConfig:
     font = CJK_FONT
     return alt.theme.ThemeConfig(

@@ -53,6 +53,9 @@ def open_run(case_path: str, out_dir: str, *, base: str | Path | None = None, ch
     case = open_case(case_yml)
     ws = Workspace(out, key=f"{case_key(case)}-{code_key()}")
     ensure_manifest(case, out)
+    from forensics.display import enable_inert_frames
+
+    enable_inert_frames()  # frames shown in the notebook: attacker control characters as \xNN
     if charts_inline:
         from forensics.display import enable_offline_charts
 
