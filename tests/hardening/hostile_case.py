@@ -22,6 +22,7 @@ AT_FORMULA = "@SUM(1+1)*cmd|' /C calc'!A0"
 IMG_XSS = "<img src=x onerror=alert(1)>"  # a file name cannot hold "/"
 ANSI = "\x1b[2J\x1b[31mOWNED\x1b[0m"
 ATTACKER = "203.0.113.66"
+OUTSIDE_TEXT = "OUTSIDE THE CASE: must never be read"
 STAFF = "198.51.100.10"
 
 
@@ -45,18 +46,24 @@ def _luhn_complete(prefix: str) -> str:
 
 
 def _bomb(size: int) -> bytes:
-    """A multi-member gzip of ``size`` bytes of log-like text (about 1000:1), built fast."""
-    line = f'{ATTACKER} - - [02/Apr/2017:10:00:00 +0900] "GET / HTTP/1.1" 200 1 "-" "x"\n'.encode()
-    block = line * ((4 << 20) // len(line))
+    """A multi-member gzip of ``size`` bytes of NULs (about 1000:1, no newline: one endless
+    "line"), built fast; a few hundred kB on disk."""
+    block = b"\0" * (4 << 20)
     member = gzip.compress(block, mtime=0)
     return member * max(1, size // len(block))
+
+
+PAN = _luhn_complete("498765432101234")  # a full, Luhn-valid card number planted in names and URLs
 
 
 def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> HostileCase:
     """Write the hostile case under ``root`` and return its paths."""
     root.mkdir(parents=True, exist_ok=True)
     outside = root.parent / f"{root.name}-outside-secret.txt"
-    outside.write_text("OUTSIDE THE CASE: must never be read\n")
+    outside.write_text(f"{OUTSIDE_TEXT}\n")
+    outside_dir = root.parent / f"{root.name}-outside-dir"
+    outside_dir.mkdir()
+    (outside_dir / "secret.php").write_text(f"<?php /* {OUTSIDE_TEXT} */ ?>\n")
     logs = root / "logs"
     (logs / "httpd").mkdir(parents=True)
     (logs / "eccube").mkdir(parents=True)
@@ -69,6 +76,9 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
         f'{ATTACKER} - - {t.format(m=2)} "GET /products/list.php?name={FORMULA.replace(" ", "%20")} HTTP/1.1" 200 9 "-" "{AT_FORMULA}"',
         f'{ATTACKER} - - {t.format(m=3)} "GET /?q={ANSI} HTTP/1.1" 200 9 "-" "curl/7.1"',
         f'{ATTACKER} - - {t.format(m=4)} "GET /products/list.php?category_id=1%20UNION%20SELECT%20login_id,password%20FROM%20dtb_member HTTP/1.1" 200 9 "-" "sqlmap/1.1"',
+        f'{ATTACKER} - - {t.format(m=6)} "GET /{JS_URL} HTTP/1.1" 404 12 "{SCRIPT}" "{ANSI}"',
+        f'{ATTACKER} - - {t.format(m=7)} "GET /products/detail.php?product_id=1&card={PAN} HTTP/1.1" 200 9 "-" "x"',
+        f'{ATTACKER} - - {t.format(m=8)} "GET /../../etc/passwd%0a%1b[2J HTTP/1.1" 400 9 "-" "x"',
         f'{STAFF} - - {t.format(m=5)} "GET /index.php HTTP/1.1" 200 100 "-" "Mozilla/5.0"',
     ]
     body = "\n".join(access).encode() + b"\n"
@@ -81,6 +91,7 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
     admin = [
         f"2017/04/01 10:10:00 [/admin/index.php] {ANSI} password incorrect. from {ATTACKER}",
         f"2017/04/01 10:11:00 [/admin/index.php] login: user=admin(2) auth=0 lastlogin=2017-03-30 10:00:00 sid=abc{SCRIPT} from {ATTACKER}",
+        f"2017/04/01 10:12:00 [/admin/contents/file_manager.php] ../../{IMG_XSS}.php -> /var/www/html/user_data/../../{ANSI}.php from {ATTACKER}",
     ]
     (logs / "eccube" / "admin.log").write_text("\n".join(admin) + "\n")
     (logs / "mysql" / "general.log").write_text(
@@ -95,6 +106,8 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
     (server / f"{IMG_XSS}.php").write_text("<?php eval(base64_decode($_POST['x'])); ?>")
     (server / "new\nline.php").write_text("<?php echo 1; ?>")
     os.symlink(outside, server / "escape.txt")
+    os.symlink(outside, server / "escape.gif")  # a "skim file" candidate by name
+    os.symlink(outside_dir, server / "linkdir")
     bad_name = os.fsencode(str(server)) + b"/bad\xff\xfename.gif"
     with open(bad_name, "wb") as handle:
         handle.write(b"not an image")
@@ -112,11 +125,12 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
     )
     (db / "dtb_payment.csv").write_text("payment_id,payment_method\n5,クレジットカード決済\n")
 
-    card = _luhn_complete("498765432101234")
     (root / "fs").mkdir()
     (root / "fs" / "bodyfile.txt").write_text(
         f"0|/var/www/eccube/html/user_data/{IMG_XSS}.php|100|r/rrw-r--r--|48|48|40|1491008000|1491008000|1491008000|1491008000\n"
-        f"0|/var/www/eccube/html/user_data/card_{card}.txt|101|r/rrw-r--r--|48|48|40|1491008000|1491008000|1491008000|0\n"
+        f"0|/var/www/eccube/html/user_data/card_{PAN}.txt|101|r/rrw-r--r--|48|48|40|1491008000|1491008000|1491008000|0\n"
+        f"0|/var/www/eccube/html/../../../{ANSI}{SCRIPT}|102|r/rrw-r--r--|48|48|40|1491008100|1491008100|1491008100|0\n"
+        f"0|/var/www/eccube/html/user_data/{FORMULA}.php|103|r/rrw-r--r--|48|48|40|1491008200|1491008200|1491008200|0\n"
         "this is not a bodyfile line\n"
     )
     case_yml = root / "case.yml"

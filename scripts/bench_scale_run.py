@@ -1,0 +1,109 @@
+"""Time ``forensics run`` end to end on the scale-100 sample case: wall time and peak memory.
+
+    .venv/bin/python scripts/bench_scale_run.py                 # bench_data/sample-scale100
+    .venv/bin/python scripts/bench_scale_run.py --scale 10 --case bench_data/sample-scale10
+
+The case is generated with ``forensics sample DIR --scale N`` when ``DIR/case.yml`` is absent
+(``bench_data/`` is git-ignored). ``forensics run`` runs as a child process; its process tree
+(the CLI, papermill's kernels and their helpers) is sampled every ``--interval`` seconds with
+psutil, and the peak of the *sum* of the tree's resident set sizes is reported, together with
+the largest single process (``ru_maxrss`` of the children, which the kernel keeps exactly, so a
+peak between two samples is not missed for the largest process). Output: a few ``key: value``
+lines and, with ``--json``, the same as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
+    """Run ``cmd``, sampling its process tree's RSS; returns wall time, peak RSS, exit code."""
+    peak = {"tree": 0}
+    start = time.monotonic()
+    with log.open("wb") as out:
+        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        proc = psutil.Process(child.pid)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak["tree"] = max(peak["tree"], _tree_rss(proc))
+                done.wait(interval)
+
+        t = threading.Thread(target=sample, daemon=True)
+        t.start()
+        code = child.wait()
+        done.set()
+        t.join()
+    wall = time.monotonic() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "exit_code": code,
+        "wall_s": round(wall, 1),
+        "peak_rss_tree_mib": round(peak["tree"] / 2**20),
+        "max_rss_single_process_mib": round(usage.ru_maxrss / 1024),  # Linux: KiB
+        "children_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=int, default=100)
+    ap.add_argument("--case", type=Path, default=None, help="case folder (default bench_data/sample-scale<N>)")
+    ap.add_argument("--out", type=Path, default=None, help="report folder (default bench_data/report-scale<N>)")
+    ap.add_argument("--interval", type=float, default=0.2, help="RSS sampling period, seconds")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    case = (args.case or REPO / "bench_data" / f"sample-scale{args.scale}").resolve()
+    out = (args.out or REPO / "bench_data" / f"report-scale{args.scale}").resolve()
+    forensics = str(BIN / "forensics")
+    result: dict = {"case": str(case), "scale": args.scale, "cpus": os.cpu_count(), "machine": platform.machine()}
+    if not (case / "case.yml").is_file():
+        t = time.monotonic()
+        subprocess.run([forensics, "sample", str(case), "--scale", str(args.scale)], check=True, cwd=REPO)
+        result["sample_s"] = round(time.monotonic() - t, 1)
+    result["input_bytes"] = sum(p.stat().st_size for p in case.rglob("*") if p.is_file() and not p.is_symlink())
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [forensics, "run", str(case / "case.yml"), "--out", str(out)]
+    result["command"] = " ".join(cmd)
+    result.update(run_measured(cmd, interval=args.interval, log=out.parent / f"{out.name}.log"))
+    result["log"] = str(out.parent / f"{out.name}.log")
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0 if result["exit_code"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
