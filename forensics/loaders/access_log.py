@@ -147,15 +147,61 @@ class RequestCache:
             return known
 
 
-def parse_access_lines(
-    lines: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse ``{source, line_no, line, invalid_utf8}`` into (ACCESS_LOG rows + ``_lines``, REJECTS).
+_MONTH_NAMES = "|".join(_MONTHS)
+#: ``[%d/%b/%Y:%H:%M:%S`` and ``%z]`` halves of ``%t`` after splitting on spaces (month case-sensitive).
+_T_DATE = rf"^\[[0-9][0-9]/(?:{_MONTH_NAMES})/[0-9]{{4}}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$"
+_T_ZONE = r"^[+-][0-9]{4}\]$"
+#: What lies between the request's closing quote and the referer's opening one.
+_STATUS_BYTES = r"^ (?P<status>[0-9]{3}) (?P<bytes>[0-9]+|-) $"
 
-    Request-derived columns are computed once per distinct request line and joined back: a shop's
-    log repeats the same few thousand requests, so decoding runs on far fewer values than lines.
+#: Columns both parsing routes produce (strings as logged, ``local`` naive, ``utc_offset_min``).
+_FIELDS = ["client_ip", "ident", "remote_user", "request", "status", "bytes", "referer", "user_agent", "extra",
+           "local", "utc_offset_min"]
+
+
+def _split_fields(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """Fast route: split on the six quotes and the head's five spaces (memchr, no regex over the
+    whole line), then check every piece against its part of :data:`COMBINED`.
+
+    A line qualifies when it has no backslash (so no ``\"`` escapes to undo), exactly six ``"``,
+    exactly five spaces before the request, a ``%t`` of the exact form, `` status bytes `` between
+    the request and the referer and one space between referer and user agent: then ``COMBINED``
+    would match it with these very pieces (its branches are decided by the next character, so its
+    parse is unique). Returns the fields (:data:`_FIELDS`, all rows) and the qualifying mask.
     """
-    df = lines.select("source", "line_no", "invalid_utf8", m=pl.col("line").str.extract_groups(COMBINED)).unnest("m")
+    line = pl.col("line")
+    df = lines.select(line.str.len_bytes().alias("_n"), line.str.contains("\\", literal=True).alias("_bs"),
+                      q=line.str.split_exact('"', 6)).unnest("q")
+    q = [f"field_{i}" for i in range(7)]
+    df = df.with_columns(h=pl.col("field_0").str.split_exact(" ", 5), sb=pl.col("field_2").str.extract_groups(_STATUS_BYTES))
+    h = [pl.col("h").struct.field(f"field_{i}") for i in range(6)]
+    lens = lambda cols: pl.sum_horizontal(c.str.len_bytes() for c in cols)  # noqa: E731 (null if a piece is missing)
+    fast = (
+        ~pl.col("_bs")
+        & (lens(pl.col(c) for c in q) + 6 == pl.col("_n"))  # exactly six quotes
+        & (lens(h) + 5 == pl.col("field_0").str.len_bytes())  # exactly five spaces in the head
+        & (h[5] == "") & (h[0] != "") & (h[1] != "") & (h[2] != "")
+        & h[3].str.contains(_T_DATE) & h[4].str.contains(_T_ZONE)
+        & pl.col("sb").struct.field("status").is_not_null()
+        & (pl.col("field_4") == " ")
+    ).fill_null(False)
+    zone = h[4]
+    sign = pl.when(zone.str.slice(0, 1) == "-").then(-1).otherwise(1)
+    out = df.select(
+        client_ip=h[0], ident=h[1], remote_user=h[2], request=pl.col("field_1"),
+        status=pl.col("sb").struct.field("status"), bytes=pl.col("sb").struct.field("bytes"),
+        referer=pl.col("field_3"), user_agent=pl.col("field_5"), extra=pl.col("field_6"),
+        local=h[3].str.to_datetime("[%d/%b/%Y:%H:%M:%S", time_unit="us", strict=False),
+        utc_offset_min=(sign * (zone.str.slice(1, 2).cast(pl.Int32, strict=False) * 60
+                                + zone.str.slice(3, 2).cast(pl.Int32, strict=False))).cast(pl.Int16),
+        _fast=fast,
+    )
+    return out.drop("_fast"), out["_fast"]
+
+
+def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
+    """Exact route for any line: :data:`COMBINED`, escapes undone, ``%t`` sliced by position."""
+    df = lines.select(m=pl.col("line").str.extract_groups(COMBINED)).unnest("m")
     t = pl.col("t")
     local = pl.concat_str(
         t.str.slice(7, 4), pl.lit("-"), t.str.slice(3, 3).replace_strict(_MONTHS, default=None), pl.lit("-"),
@@ -163,7 +209,34 @@ def parse_access_lines(
     ).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
     sign = pl.when(t.str.slice(21, 1) == "-").then(-1).otherwise(1)
     offset = (sign * (t.str.slice(22, 2).cast(pl.Int32, strict=False) * 60 + t.str.slice(24, 2).cast(pl.Int32, strict=False))).cast(pl.Int16)
-    df = df.with_columns(local=local, utc_offset_min=offset)
+    return df.with_columns(
+        local=local, utc_offset_min=offset, referer=_unescape(pl.col("referer")), user_agent=_unescape(pl.col("user_agent")),
+    ).select(_FIELDS)
+
+
+def parse_access_lines(
+    lines: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse ``{source, line_no, line, invalid_utf8}`` into (ACCESS_LOG rows + ``_lines``, REJECTS).
+
+    Lines go through the split route (:func:`_split_fields`); those it cannot vouch for (escapes,
+    extra quotes, malformed fields, invalid UTF-8) through the regex (:func:`_regex_fields`), and
+    the two are merged back in line order. Request-derived columns are computed once per distinct
+    request line and joined back: a shop's log repeats the same few thousand requests, so decoding
+    runs on far fewer values than lines.
+    """
+    fields, fast = _split_fields(lines)
+    if fast.all():
+        df = pl.concat([lines.select("source", "line_no", "invalid_utf8"), fields], how="horizontal")
+    else:
+        meta = lines.select("source", "line_no", "invalid_utf8", _i=pl.int_range(pl.len(), dtype=pl.Int64))
+        slow = lines.filter(~fast)
+        df = pl.concat(
+            [
+                pl.concat([meta.filter(fast), fields.filter(fast)], how="horizontal"),
+                pl.concat([meta.filter(~fast), _regex_fields(slow)], how="horizontal"),
+            ]
+        ).sort("_i").drop("_i")
     ok = (pl.col("client_ip").is_not_null() & ~pl.col("invalid_utf8") & pl.col("local").is_not_null()).alias("_ok")
     okm = df.select(ok).to_series()
 
@@ -182,8 +255,6 @@ def parse_access_lines(
 
     df = df.with_columns(
         ts=shift_skew((pl.col("local") - pl.duration(minutes=pl.col("utc_offset_min"))).dt.replace_time_zone("UTC"), skew_seconds),
-        referer=_unescape(pl.col("referer")),
-        user_agent=_unescape(pl.col("user_agent")),
         extra=pl.when(pl.col("extra") != "").then(pl.col("extra").str.strip_prefix(" ")),
         status=pl.col("status").cast(pl.Int16),
         bytes=pl.col("bytes").cast(pl.Int64, strict=False),
