@@ -204,6 +204,11 @@ class CardHit:
     card_key: str | None = field(default=None)
 
 
+#: The scanner (not the masking) skips digit runs right after "<digit>.": the fraction of a decimal
+#: number, such as the coordinates of a chart in an SVG or a notebook (70.39710205585564).
+_DECIMAL_FRACTION = re.compile(r"[0-9]\.")
+
+
 def scan_text_for_card_data(text: str, *, path: str = "<text>", key: bytes | None = None) -> list[CardHit]:
     """Card numbers and labelled security codes in ``text`` (line numbers 1-based)."""
     hits: list[CardHit] = []
@@ -220,6 +225,8 @@ def scan_text_for_card_data(text: str, *, path: str = "<text>", key: bytes | Non
         return lo + 1
 
     for start, _end, masked, ck in find_pans(text, key):
+        if _DECIMAL_FRACTION.match(text, max(start - 2, 0)) and start >= 2:
+            continue  # digits after "<digit>." are a fraction (SVG coordinates), not a card number
         hits.append(CardHit(path, line_of(start), "pan", masked, ck))
     for m in CVV_RE.finditer(text):
         hits.append(CardHit(path, line_of(m.start()), "security_code", "*" * len(m.group(1)), None))
