@@ -10,7 +10,9 @@ naming the key or path):
 - unknown keys at any level; ``id`` (``[a-z0-9-]+``) and ``timezone`` (an IANA zone) required;
 - ``site.profile`` must be a known profile (``eccube2``); ``site.admin_dir`` a URL path;
 - evidence paths are relative to ``case.yml``. A literal path (no ``*?[``) that does not exist is
-  an error; a glob that matches nothing is a warning (``CaseWarning``, also in ``case.warnings``)
+  an error; so is an evidence file that is a symbolic link (never read through), a FIFO or device,
+  or cannot be opened, and a log key whose files are all empty; a glob that matches nothing is a
+  warning (``CaseWarning``, also in ``case.warnings``)
   and the evidence type is simply absent, since a case may lack any evidence;
 - ``facts.containment``: ISO 8601 time (an offset is expected; a naive time is read in the case
   zone); ``facts.internal_ips``: IP addresses or networks; ``facts.test_markers``:
@@ -290,6 +292,11 @@ class Case:
         out: dict[str, list[Path]] = {k: [] for k in EVIDENCE_KEYS}
         for key in LOG_KEYS:
             files, notes = _resolve(self.root, _str_list(ev.get(key), f"evidence.{key}"), key)
+            if files and all(p.stat().st_size == 0 for p in files):
+                # one empty file in a rotated set is normal (a quiet night); all empty is a wrong path
+                names = ", ".join(repr(os.path.relpath(p, self.root)) for p in files[:3])
+                raise CaseError(f"case.yml: 'evidence.{key}': {names} {'is' if len(files) == 1 else 'are all'} empty "
+                                "(0 bytes): nothing to analyse; fix the path or remove the key")
             out[key] = files
             self.warnings += notes
         server = ev.get("server_files")
