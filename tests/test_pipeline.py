@@ -152,3 +152,4 @@ def test_sample_case_end_to_end_under_two_minutes(tmp_path):
     assert result.seconds < 120
     c = result.findings["counts"]
     assert (c["viewed_persons"], c["cards_total"]) == (55, 13)
+    assert result.warnings == []  # no card-number look-alike in any output (charts included)

@@ -32,7 +32,7 @@ import polars as pl
 from forensics import charts as ch
 from forensics.report.workspace import Workspace, json_default, resolve_path
 
-__all__ = ["Run", "open_run", "code_key", "CHART_STEMS"]
+__all__ = ["Run", "open_run", "code_key", "enable_tidy_offline_charts", "CHART_STEMS"]
 
 CHART_STEMS = ("attack_timeline", "requests_per_day", "exposure_windows", "exposure_counts", "payment_failure")
 UTC = pl.Datetime("us", "UTC")
@@ -57,10 +57,29 @@ def open_run(case_path: str, out_dir: str, *, base: str | Path | None = None, ch
 
     enable_inert_frames()  # frames shown in the notebook: attacker control characters as \xNN
     if charts_inline:
-        from forensics.display import enable_offline_charts
-
-        enable_offline_charts()
+        enable_tidy_offline_charts()
     return Run(case=case, ws=ws)
+
+
+def enable_tidy_offline_charts() -> str:
+    """The offline SVG renderer (:func:`forensics.display.enable_offline_charts`) with chart
+    coordinates rounded (:func:`forensics.charts.tidy_svg`): Vega's 17-digit coordinates can pass
+    a Luhn check by chance, and notebooks are outputs that must hold no card-number look-alike."""
+    import altair as alt
+
+    from forensics.display import enable_offline_charts
+
+    name = enable_offline_charts() + "-tidy"
+    base = alt.renderers.get()
+
+    def render(spec: dict, **metadata):
+        bundle = base(spec, **metadata)
+        return {k: ch.tidy_svg(v) if k in ("text/html", "image/svg+xml") and isinstance(v, str) else v
+                for k, v in bundle.items()}
+
+    alt.renderers.register(name, render)
+    alt.renderers.enable(name)
+    return name
 
 
 def code_key() -> str:

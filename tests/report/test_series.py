@@ -81,3 +81,22 @@ def test_charts_from_saved_tables(run, tmp_path):
     save_chart(run.exposure_windows_chart(), "w", tmp_path)
     save_chart(run.exposure_counts_chart(), "c", tmp_path)
     save_chart(run.attack_timeline_chart(), "t", tmp_path)
+
+
+def test_notebook_charts_hold_no_long_digit_runs():
+    import re
+
+    import altair as alt
+
+    from forensics.report.series import enable_tidy_offline_charts
+
+    previous = alt.renderers.active
+    try:
+        enable_tidy_offline_charts()
+        chart = alt.Chart(pl.DataFrame({"x": [1 / 3, 2 / 7], "y": [1 / 7, 5 / 9]})).mark_point().encode(x="x:Q", y="y:Q")
+        bundle = chart._repr_mimebundle_()
+        bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert "<svg" in bundle["image/svg+xml"]
+        assert not re.search(r"\d\.\d{3,}", bundle["image/svg+xml"])
+    finally:
+        alt.renderers.enable(previous)
