@@ -60,6 +60,8 @@ def in_time_order(paths: Iterable[Path]) -> list[Path]:
 # --- progress ---------------------------------------------------------------------------------
 
 def _want_progress() -> bool:
+    if os.environ.get("FORENSICS_PROGRESS") == "0":
+        return False  # batch runs (forensics run): nobody watches, and outputs must not vary
     if "ipykernel" in sys.modules:
         return True  # Jupyter: stderr is no TTY, but the analyst watches the cell
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
