@@ -286,6 +286,26 @@ def _batch_env():
             os.environ["FORENSICS_PROGRESS"] = saved
 
 
+#: Environment of the kernels of a batch run: no progress bars (nobody watches them, and their
+#: timings would make two runs' notebooks differ).
+BATCH_ENV = {"FORENSICS_PROGRESS": "0", "TQDM_DISABLE": "1"}
+
+
+@contextmanager
+def _batch_environment():
+    """Set :data:`BATCH_ENV` for the kernels started inside (they inherit os.environ)."""
+    saved = {k: os.environ.get(k) for k in BATCH_ENV}
+    os.environ.update(BATCH_ENV)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @contextmanager
 def _kernel_stderr_to(log: Path):
     """Send the kernels' own stderr (inherited file descriptor 2: start-up warnings) to ``log``

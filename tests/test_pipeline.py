@@ -53,6 +53,8 @@ from pathlib import Path
 import json
 out = Path(out_dir)
 assert (out / "manifest.json").is_file(), "manifest must exist before analysis"
+import os
+assert os.environ.get("FORENSICS_PROGRESS") == "0", "batch kernels show no progress bars"
 (out / "charts").mkdir(exist_ok=True)
 (out / "charts" / "c.svg").write_text("<svg/>")
 (out / "charts" / "c.png").write_bytes(b"png")
