@@ -333,6 +333,28 @@ def _zlib_blocks(f, limit: int, chunk: int, skip: int = 0):
     yield b"".join(out), problem
 
 
+def _block_lines(carry: bytes, block: bytes) -> tuple[pl.DataFrame, bytes] | None:
+    """The whole lines of ``carry + block`` and the new carry, without copying the block.
+
+    ``block`` is read as it is (:func:`_split_fast`): its first row is the end of the line begun in
+    ``carry`` (that one line is split on its own) and its last row, when the block does not end
+    with a newline, the start of the next carry. None when the fast split cannot vouch for the
+    block (``\\r``, invalid UTF-8, a multi-byte character cut at the block's edge...): the caller
+    then splits the joined bytes as usual.
+    """
+    first = block.find(b"\n")
+    cut = block.rfind(b"\n")
+    if first < 0 or cut == first or b"\r" in block:
+        return None
+    lines = _split_fast(block)
+    if lines is None:
+        return None
+    end = lines.height - (0 if cut == len(block) - 1 else 1)
+    head = split_lines(carry + block[: first + 1]) if carry else lines.head(1)
+    body = lines.slice(1, end - 1).with_columns(pl.col("line_no") + (head.height - 1))
+    return pl.concat([head, body], how="vertical", rechunk=False), block[cut + 1 :]
+
+
 def iter_lines(
     path: str | os.PathLike,
     *,
@@ -350,6 +372,13 @@ def iter_lines(
     base = 0
     empty_tail = pl.DataFrame(schema=_TAIL)
     for block, problem in _blocks(path, max_decompressed, chunk_bytes):
+        if problem is None and (whole := _block_lines(carry, block)) is not None:
+            lines, carry = whole
+            if base:
+                lines = lines.with_columns(pl.col("line_no") + base)
+            base += lines.height
+            yield lines, empty_tail
+            continue
         data = carry + block if carry else block
         if problem is None:
             cut = data.rfind(b"\n")
