@@ -71,7 +71,7 @@ def _font_subset_b64(chars: str) -> str:
 
     options = subset.Options()
     options.name_IDs = ["*"]
-    font = TTFont(str(cjk_font_dir() / "ipaexg.ttf"))
+    font = TTFont(str(cjk_font_dir() / "ipaexg.ttf"), recalcTimestamp=False)  # same bytes every run
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=chars)
     subsetter.subset(font)
