@@ -448,6 +448,29 @@ class Case:
         parts = [self.loaded(k).counts.with_columns(evidence=pl.lit(k)) for k in EVIDENCE_KEYS]
         return pl.concat(parts).cast({**COUNTS, "evidence": pl.String})
 
+    def count_records(self) -> pl.DataFrame:
+        """:meth:`record_counts` without keeping the tables in memory (for the manifest): access
+        logs are counted batch by batch; other evidence already loaded is reused, the rest parsed
+        and dropped. Same frame as :meth:`record_counts`."""
+        from forensics.evidence import rel_source
+        from forensics.loaders._common import in_time_order, merge_counts
+        from forensics.loaders.access_log import iter_access_logs
+
+        parts = []
+        for k in EVIDENCE_KEYS:
+            if k == "access_logs" and k not in self._loaded:
+                files = self.evidence[k]
+                batches = [b.counts for b in iter_access_logs(
+                    files, case_root=self.root, skew_seconds=self.skew(k), max_decompressed=self.max_decompressed)]
+                counts = merge_counts(batches, [rel_source(p, self.root) for p in in_time_order(files)])
+            else:
+                cached = k in self._loaded
+                counts = self.loaded(k).counts
+                if not cached:
+                    self._loaded.pop(k, None)
+            parts.append(counts.with_columns(evidence=pl.lit(k)))
+        return pl.concat(parts).cast({**COUNTS, "evidence": pl.String})
+
     def input_files(self) -> list[Path]:
         """Every input file (server/ walked without following links), sorted."""
         files: set[Path] = set()

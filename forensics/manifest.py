@@ -52,7 +52,7 @@ def build_manifest(case) -> dict:
     """The manifest as a dict: hashes first, then the record accounting."""
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     files = hash_inputs(case)  # before any parsing
-    counts = case.record_counts()
+    counts = case.count_records()  # streamed: the tables are not kept for the whole run
     by_source = {r["source"]: r for r in counts.iter_rows(named=True)}
     for f in files:
         c = by_source.get(f["path"])
