@@ -217,7 +217,7 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
         return target
 
     executed: list[Path] = []
-    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_env():
+    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_environment():
         for stage in stages(books):
             if len(stage) == 1:
                 executed.append(execute(stage[0]))
@@ -271,23 +271,8 @@ def stages(books: list[Path]) -> list[list[Path]]:
     return out
 
 
-@contextmanager
-def _batch_env():
-    """Environment the kernels inherit during a batch run: no progress bars (their presence
-    depends on timing, so executed notebooks would differ from run to run)."""
-    saved = os.environ.get("FORENSICS_PROGRESS")
-    os.environ["FORENSICS_PROGRESS"] = "0"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("FORENSICS_PROGRESS", None)
-        else:
-            os.environ["FORENSICS_PROGRESS"] = saved
-
-
-#: Environment of the kernels of a batch run: no progress bars (nobody watches them, and their
-#: timings would make two runs' notebooks differ).
+#: Environment the kernels inherit during a batch run: no progress bars (their presence depends
+#: on timing, so executed notebooks would differ from run to run; nobody watches them).
 BATCH_ENV = {"FORENSICS_PROGRESS": "0", "TQDM_DISABLE": "1"}
 
 
