@@ -227,8 +227,10 @@ def split_lines(data: bytes) -> pl.DataFrame:
 
 _TAIL = pl.Schema({"line_no": pl.Int64, "reason": pl.String, "excerpt": pl.String})
 
-#: Decompressed bytes handed to the line splitter at a time (cut at a newline).
-DEFAULT_CHUNK_BYTES = 64 * 1024**2
+#: Decompressed bytes handed to the line splitter at a time (cut at a newline). 16 MiB rather than
+#: 64: blocks under glibc's largest mmap threshold (32 MiB) reuse freed heap memory instead of
+#: page-faulting a fresh mapping each time (iter_lines: about 20 % less CPU on the sample's gzip).
+DEFAULT_CHUNK_BYTES = 16 * 1024**2
 
 
 def _blocks(path, limit: int, chunk: int):
