@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _inert(text: str) -> str:
+    """Control characters (an ANSI escape in a file name or a case.yml key) shown as ``\\xNN``:
+    an error line must not drive the analyst's terminal."""
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one line for the analyst; the traceback only on request
         if args.debug:
             raise
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = _inert(" ".join(str(exc).split())) or type(exc).__name__
         print(f"forensics: {reason}", file=sys.stderr)
         return 2
 

@@ -32,7 +32,7 @@ def _case(root: Path, yml: str | None = None, *, access: bytes | None = GOOD_LOG
 
 
 def _run_main(capsys, path: Path, tmp_path: Path, *extra: str) -> tuple[int, str, str]:
-    code = cli.main([*extra, "run", str(path), "--out", str(tmp_path / "out")])
+    code = cli.main([*extra, "run", str(path), "--out", str(tmp_path.parent / f"{tmp_path.name}-out")])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -81,12 +81,12 @@ def test_folder_where_a_file_is_expected(tmp_path, capsys):
     _expect_one_line(capsys, path, tmp_path, "evidence.access_logs", "logs/access_log", "folder")
 
 
-def test_folder_matched_by_a_glob_is_not_a_file(tmp_path, capsys):
+def test_folder_matched_by_a_glob_is_not_a_file(tmp_path):
+    from forensics.case import open_case
+
     path = _case(tmp_path, "id: x\ntimezone: Asia/Tokyo\nevidence:\n  access_logs: [logs/access_log*]\n")
     (tmp_path / "logs" / "access_log.d").mkdir()  # folders a glob matches are not evidence files
-    code, out, err = _run_main(capsys, path, tmp_path)
-    # the case still has its one readable log; the folder is not read (no error about it)
-    assert "access_log.d" not in err
+    assert [p.name for p in open_case(path).evidence["access_logs"]] == ["access_log"]
 
 
 def test_fifo_is_refused_without_hanging(tmp_path, capsys):
@@ -152,3 +152,16 @@ def test_real_exit_code_and_stderr(tmp_path):
     debug = subprocess.run([sys.executable, "-m", "forensics.cli", "--debug", "run", str(path)],
                            cwd=REPO, capture_output=True, text=True, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("yml", [
+    'id: x\ntimezone: Asia/Tokyo\n"\\e[2J\\e[31mevil": 1\n',
+    'id: x\ntimezone: Asia/Tokyo\nevidence:\n  fs_timeline: "fs/\\e]0;pwned\\abody.txt"\n',  # OSC: set window title
+    'id: x\ntimezone: "Asia/\\e[31mTokyo"\n',
+], ids=["key", "path", "zone"])
+def test_error_line_holds_no_escape_sequence(yml, tmp_path, capsys):
+    """An ANSI escape in case.yml (a key, a path, a value) is shown as \\x1b, never sent raw."""
+    path = _case(tmp_path, yml)
+    code, out, err = _run_main(capsys, path, tmp_path)
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert "\x1b" not in err and "\\x1b" in err, err
