@@ -142,26 +142,30 @@ def main(argv=None) -> int:
     print(f"data: {label}: {len(paths)} files, {size / 1e6:.1f} MB on disk, polars {pl.__version__}, "
           f"{os.cpu_count()} CPUs")
 
-    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     n_base = baseline(paths)
-    t_base = time.perf_counter() - t0
+    t_base, c_base = time.perf_counter() - t0, time.process_time() - c0
 
     with PeakRSS() as rss:
         rss0 = rss.peak
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         records = rejected = lines = 0
         for batch in iter_access_logs(paths, show_progress=False):
             # a consumer would aggregate or write Parquet here; the bench only counts
             records += batch.records.height
             rejected += batch.rejects.height
             lines += int(batch.counts["records"].sum() + batch.counts["rejected"].sum())
-        t_load = time.perf_counter() - t0
+        t_load, c_load = time.perf_counter() - t0, time.process_time() - c0
     lps = lines / t_load
     ratio = t_load / t_base
     print(f"baseline  pl.scan_csv, one column, no parsing:    {n_base:,} lines in {t_base:.2f} s ({n_base / t_base / 1e6:.2f} M lines/s)")
     print(f"loader    iter_access_logs (parse, decode, type): {lines:,} lines in {t_load:.2f} s ({lps / 1e6:.2f} M lines/s), "
           f"{records:,} records, {rejected:,} rejected")
     print(f"ratio to baseline: {ratio:.2f}x   peak RSS: {rss.peak / 2**20:.0f} MiB (+{(rss.peak - rss0) / 2**20:.0f} MiB during load)")
+    # CPU seconds (all threads) say what the work costs when other jobs share the cores
+    print(f"CPU: baseline {c_base:.1f} s, loader {c_load:.1f} s ({c_load / max(lines, 1) * 1e6:.2f} us/line); "
+          f"load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs")
     ok = lps >= TARGET_LPS and ratio <= TARGET_RATIO
     print(f"targets: >= {TARGET_LPS / 1e6:.1f} M lines/s and <= {TARGET_RATIO:.0f}x baseline: {'MET' if ok else 'NOT MET'}")
     return 0
