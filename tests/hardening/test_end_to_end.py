@@ -32,9 +32,7 @@ from polars.testing import assert_frame_equal
 from forensics.cards import scan_for_card_data
 from forensics.timeline import write_timeline_csv
 from tests.hardening.conftest import output_files, snapshot
-from tests.hardening.hostile_case import (
-    ANSI, AT_FORMULA, FORMULA, HOSTILE_STRINGS, IMG_XSS, JS_URL, OUTSIDE_TEXT, PAN, SCRIPT,
-)
+from tests.hardening.hostile_case import AT_FORMULA, FORMULA, IMG_XSS, JS_URL, OUTSIDE_TEXT, PAN, SCRIPT
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +54,7 @@ def test_report_shows_hostile_strings_only_escaped(runs):
     for m in re.finditer(r"<script\b[^>]*>(.*?)</script>", page, flags=re.S | re.I):
         assert "alert" not in m[1] and "pwn" not in m[1]
     assert not re.search(r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""", page, flags=re.I)
+    assert f'href="{JS_URL}' not in page and f"href='{JS_URL}" not in page
     assert not re.search(r"<img\b[^>]*onerror", page, flags=re.I)
     assert not CONTROL.search(page)
     # the attacker's strings are there, escaped (the analyst must see them)
@@ -208,7 +207,10 @@ def test_two_runs_same_tables(runs):
     for name in names_a:
         fa, fb = pl.read_parquet(a / name), pl.read_parquet(b / name)
         keyed = [c for c in fa.columns if RUN_KEYED.search(c)]
-        assert_frame_equal(fa.drop(keyed), fb.drop(keyed), check_exact=True), name
+        try:
+            assert_frame_equal(fa.drop(keyed), fb.drop(keyed), check_exact=True)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
 
 
 def _notebook_content(path: Path) -> list:

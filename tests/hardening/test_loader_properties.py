@@ -10,7 +10,6 @@ corrupted anywhere. 1 MB lines and decompression bombs are fixed examples (too b
 from __future__ import annotations
 
 import gzip
-import string
 from pathlib import Path
 
 import polars as pl
