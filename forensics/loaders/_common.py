@@ -81,16 +81,29 @@ def progress(items: Sequence, desc: str, show: bool | None = None):
 
 # --- times ------------------------------------------------------------------------------------
 
-def local_to_utc(naive: pl.Expr, tz: str, skew_seconds: float = 0) -> pl.Expr:
+def local_to_utc(naive: pl.Expr, tz: str, skew_seconds: float = 0, *, in_order_over: str | None = None) -> pl.Expr:
     """Naive wall-clock times in ``tz`` -> UTC instants.
 
-    DST: an ambiguous time (the repeated hour) takes the earliest instant; a time that does not
-    exist (the skipped hour) becomes null and the loader rejects its line with a reason.
+    DST: an ambiguous time (the repeated hour) takes the earliest instant (first pass, e.g. EDT);
+    a time that does not exist (the skipped hour) becomes null and the loader rejects its line
+    with a reason. With ``in_order_over`` (a column, e.g. ``"source"``; rows in the order the log
+    wrote them), a log that steps back inside the repeated hour is in its second pass: that row
+    and the following ambiguous rows of the same group take the later instant (e.g. EST).
     ``skew_seconds`` (case.yml ``facts.clock_skew``) is subtracted: a clock that ran ahead by N s
     logged times N s late.
     """
-    out = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    return shift_skew(out, skew_seconds)
+    early = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    if in_order_over is not None:
+        late = naive.dt.replace_time_zone(tz, ambiguous="latest", non_existent="null")
+        ambiguous = (early != late).fill_null(False)
+        # the repeated hour, once the clock went back: a time lower than one already written
+        before = naive.cum_max().shift(1).over(in_order_over)
+        went_back = (ambiguous & (naive < before).fill_null(False)).cast(pl.Int32)
+        # a second pass lasts while times stay ambiguous (a run of ambiguous rows)
+        run = (~ambiguous).cast(pl.Int32).cum_sum().over(in_order_over)
+        second = ambiguous & (went_back.cum_max().over([in_order_over, run]) > 0)
+        early = pl.when(second).then(late).otherwise(early)
+    return shift_skew(early.dt.convert_time_zone("UTC"), skew_seconds)
 
 
 def shift_skew(ts: pl.Expr, skew_seconds: float = 0) -> pl.Expr:

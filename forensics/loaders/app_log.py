@@ -79,7 +79,7 @@ def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float =
     )
     rec = rec.with_columns(m=pl.col("text").str.extract_groups(RECORD)).unnest("m")
     local = pl.col("t").str.to_datetime("%Y/%m/%d %H:%M:%S", time_unit="us", strict=False)
-    rec = rec.with_columns(ts=local_to_utc(local, timezone, skew_seconds), _local=pl.col("t").str.to_datetime("%Y/%m/%d %H:%M:%S", time_unit="us", strict=False))
+    rec = rec.with_columns(ts=local_to_utc(local, timezone, skew_seconds, in_order_over="source"), _local=pl.col("t").str.to_datetime("%Y/%m/%d %H:%M:%S", time_unit="us", strict=False))
     ok = pl.col("ts").is_not_null() & pl.col("script").is_not_null()
     rejects.append(
         rec.filter(~ok).select(

@@ -100,7 +100,7 @@ def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float
     rec = rec.with_columns(
         ts=pl.when(pl.col("t57").is_not_null())
         .then(shift_skew(utc57, skew_seconds))
-        .otherwise(local_to_utc(pl.col("_local56"), timezone, skew_seconds)),
+        .otherwise(local_to_utc(pl.col("_local56"), timezone, skew_seconds, in_order_over="source")),
         layout=pl.when(pl.col("t57").is_not_null()).then(pl.lit("mysql5.7")).otherwise(pl.lit("mysql5.6")),
     )
     bad = ~pl.col("banner") & (pl.col("ts").is_null() | pl.col("bad_utf8"))

@@ -12,8 +12,10 @@ then EST, UTC-5):
   (``facts.clock_skew: {fs_timeline: 90}``).
 
 The rule for a naive time in the repeated hour (documented in README, case.yml section, and
-``forensics.loaders._common.local_to_utc``): the *earliest* instant (the first pass, EDT). A naive
-time in the skipped hour (2017-03-12 02:30) does not exist: the line is rejected with that reason.
+``forensics.loaders._common.local_to_utc``): the first pass (EDT, the earlier instant), until the
+log steps back in time inside that hour: from there on, while the times stay in the repeated hour,
+the second pass (EST). A naive time in the skipped hour (2017-03-12 02:30) does not exist: the
+line is rejected with that reason.
 """
 
 from __future__ import annotations
@@ -77,6 +79,24 @@ def test_naive_times_in_the_repeated_hour_take_the_first_pass(case):
     assert app["ts"].to_list() == [INSTANT]  # 01:30 read as EDT (earliest), equal to the access log
     q = case.query_log().collect().sort("conn_id")
     assert q["ts"].to_list() == [INSTANT, INSTANT]  # 5.6 naive (first pass) and 5.7 UTC agree
+
+
+def test_a_log_that_steps_back_in_the_repeated_hour_is_in_its_second_pass(tmp_path):
+    from forensics.loaders import read_app_logs, read_query_logs
+
+    times = ["00:59:00", "01:30:00", "01:50:00", "01:10:00", "01:40:00", "02:10:00"]
+    (tmp_path / "admin.log").write_text("".join(f"2017/11/05 {t} [/admin/x.php] m from 203.0.113.9\n" for t in times))
+    app = read_app_logs([tmp_path / "admin.log"], case_root=tmp_path, timezone="America/New_York")
+    utc = [t.strftime("%H:%M") for t in app.records["ts"]]
+    assert utc == ["04:59", "05:30", "05:50", "06:10", "06:40", "07:10"]  # EDT, EDT, EDT, EST, EST, EST
+    (tmp_path / "general.log").write_text(
+        "171105  1:50:00\t 1 Query\tSELECT 1\n171105  1:10:00\t 1 Query\tSELECT 2\n\t\t 1 Query\tSELECT 3\n")
+    q = read_query_logs([tmp_path / "general.log"], case_root=tmp_path, timezone="America/New_York")
+    assert [t.strftime("%H:%M") for t in q.records["ts"]] == ["05:50", "06:10", "06:10"]
+    # each file is its own sequence: another log starting in the hour starts in the first pass
+    (tmp_path / "site.log").write_text("2017/11/05 01:10:00 [/x.php] m from 203.0.113.9\n")
+    both = read_app_logs([tmp_path / "admin.log", tmp_path / "site.log"], case_root=tmp_path, timezone="America/New_York")
+    assert both.records.filter(pl.col("source") == "site.log")["ts"].dt.strftime("%H:%M").to_list() == ["05:10"]
 
 
 def test_naive_time_in_the_skipped_hour_is_rejected_with_reason(case):
