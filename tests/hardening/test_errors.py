@@ -165,3 +165,27 @@ def test_error_line_holds_no_escape_sequence(yml, tmp_path, capsys):
     code, out, err = _run_main(capsys, path, tmp_path)
     assert code != 0 and len(err.strip().splitlines()) == 1
     assert "\x1b" not in err and "\\x1b" in err, err
+
+
+def test_fifo_and_links_inside_server_are_listed_never_opened(tmp_path):
+    """server/ is walked, not trusted: a FIFO is listed as special (never opened, so no hang), a
+    link is listed with its target and never hashed through."""
+    from forensics.case import open_case
+    from forensics.manifest import build_manifest
+
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("outside")
+    server = tmp_path / "server" / "html"
+    server.mkdir(parents=True)
+    os.mkfifo(server / "pipe.php")
+    os.symlink(outside, server / "link.php")
+    (server / "index.php").write_text("<?php echo 1;")
+    path = _case(tmp_path, "id: x\ntimezone: Asia/Tokyo\nevidence:\n  access_logs: logs/access_log\n  server_files: server/\n")
+    case = open_case(path)
+    inv = {r["path"]: r for r in case.server_files().collect().iter_rows(named=True)}
+    assert inv["html/pipe.php"]["magic_type"] == "special" and inv["html/pipe.php"]["sha256"] is None
+    assert inv["html/link.php"]["is_symlink"] and inv["html/link.php"]["sha256"] is None
+    files = {f["path"]: f for f in build_manifest(case)["files"]}
+    assert files["server/html/link.php"]["target"] == str(outside) and files["server/html/link.php"]["sha256"] is None
+    assert files["server/html/pipe.php"]["sha256"] is None
+    assert files["server/html/index.php"]["sha256"]
