@@ -27,8 +27,11 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
+# Access-log loader speed against a scan_csv baseline, then `forensics run` end to end on the
+# scale-100 sample (wall time and peak memory). Generates bench_data/ on first use.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_scale_run.py
 
 sample: $(STAMP)
 	$(BIN)/forensics sample sample_data/toshomart-2017
