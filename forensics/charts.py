@@ -243,7 +243,7 @@ def requests_per_day_chart(
             .encode(
                 x=x,
                 y=alt.Y("attempts:Q", title="試行数 / attempts", stack=True),
-                color=alt.Color("ip:N", title="攻撃元IP / attacker IP", legend=alt.Legend(orient="bottom")),
+                color=alt.Color("ip:N", title="攻撃元IP / attacker IP", legend=alt.Legend(orient="bottom", labelLimit=0)),  # IPs in full (IPv6)
                 tooltip=["day:T", "ip:N", "attempts:Q"],
             )
             .properties(title="SQLインジェクション試行（日別・IP別）/ SQL injection attempts per day by IP",

@@ -143,6 +143,16 @@ def test_requests_per_day_counts_per_local_day(access, sqli):
     assert {r["ip"] for r in datasets[1]} == {"203.0.113.7", "203.0.113.99"}
 
 
+def test_attacker_ip_legend_is_never_cut_short(access, sqli):
+    spec = charts.requests_per_day_chart(access, sqli, tz=TZ).to_dict()
+    legends = [
+        layer["encoding"]["color"]["legend"]
+        for layer in spec.get("vconcat", spec.get("layer", []))
+        if "color" in layer.get("encoding", {})
+    ]
+    assert legends and all(legend.get("labelLimit") == 0 for legend in legends)
+
+
 def test_counts_chart_uses_upper_bound_when_viewed_is_unknown():
     spec = charts.exposure_counts_chart(dict(COUNTS, viewed_persons=None, viewed_persons_upper=70)).to_dict()
     rows = next(iter(spec["datasets"].values()))
