@@ -103,59 +103,16 @@ def is_gzip(path: str | os.PathLike) -> bool:
 
 
 def read_evidence(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> RawEvidence:
-    """Read one evidence file, gunzipping it (bounded) when its content is gzip."""
-    with open_readonly(path) as f:
-        head = f.read(2)
-        if head != b"\x1f\x8b":
-            return RawEvidence(head + _read_all(f), compressed=False)
-        return _gunzip(head, f, max_decompressed)
+    """Read one evidence file whole, gunzipping it (bounded) when its content is gzip.
 
-
-def _read_all(f) -> bytes:
-    return f.readall()
-
-
-def _gunzip(head: bytes, f, limit: int) -> RawEvidence:
-    """Decompress a (possibly multi-member) gzip stream, stopping at ``limit`` bytes of output."""
-    out = bytearray()
-    d = zlib.decompressobj(wbits=31)
-    fed = False  # has the current member received any input?
+    The same bounded decompression as the streaming readers (:func:`_blocks`): a truncated or
+    corrupt stream keeps what decompressed, and ``tail_problem`` says why the rest is missing.
+    """
+    parts: list[bytes] = []
     problem = None
-    pending = head
-    consumed = 0
-    while problem is None:
-        data = pending + f.read(_CHUNK)
-        pending = b""
-        consumed += len(data)
-        if not data:
-            break
-        while data:
-            fed = True
-            try:
-                piece = d.decompress(data, limit + 1 - len(out))
-            except zlib.error as exc:
-                problem = f"corrupt gzip data after {len(out)} decompressed bytes ({exc})"
-                break
-            out += piece
-            if len(out) > limit:
-                del out[limit:]
-                problem = f"decompressed size exceeds the limit of {limit} bytes (possible decompression bomb): rest not read"
-                break
-            if bomb := _bomb_problem(len(out), consumed):
-                del out[BOMB_MIN_BYTES:]
-                problem = bomb
-                break
-            if d.eof:
-                data = d.unused_data
-                d = zlib.decompressobj(wbits=31)
-                fed = False
-                if data.strip(b"\x00") == b"" and len(data) < 512:
-                    data = b""  # zero padding after the last member, as some tools write
-            else:
-                data = d.unconsumed_tail
-    if problem is None and fed and not d.eof:
-        problem = f"gzip stream truncated after {len(out)} decompressed bytes: rest of file unreadable"
-    return RawEvidence(bytes(out), compressed=True, tail_problem=problem)
+    for block, problem in _blocks(path, max_decompressed, 1 << 26):
+        parts.append(block)
+    return RawEvidence(b"".join(parts), compressed=is_gzip(path), tail_problem=problem)
 
 
 def _split_fast(data: bytes) -> pl.DataFrame | None:
