@@ -431,13 +431,16 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
-_LONG_DECIMAL = re.compile(r"(\d+\.\d{2})\d+")
+# Four or more decimals: a coordinate, never part of an IPv4 address (octets have at most three
+# digits) or a date; only inside tags, so label text is never touched.
+_LONG_DECIMAL = re.compile(r"(\d+\.\d{2})\d{2,}")
+_TAG = re.compile(r"<[^>]*>")
 
 
 def tidy_svg(svg: str) -> str:
     """Round coordinates to 2 decimals (sub-pixel). Vega writes up to 17 significant digits, and
     such digit runs can pass a Luhn check by chance, tripping card-number scanners on our outputs."""
-    return _LONG_DECIMAL.sub(r"\1", svg)
+    return _TAG.sub(lambda tag: _LONG_DECIMAL.sub(r"\1", tag.group(0)), svg)
 
 
 def save_chart(chart: alt.TopLevelMixin, stem: str, out_dir: str | Path, *, scale: float = 2.0) -> tuple[Path, Path]:

@@ -225,3 +225,15 @@ def test_attacker_text_is_escaped_in_svg(access, tmp_path):
     text = svg.read_text(encoding="utf-8")
     assert "<script" not in text
     assert "&lt;script&gt;" in text
+
+
+def test_tidy_svg_rounds_coordinates_but_never_label_text():
+    svg = (
+        '<svg><path d="M70.39710205585564,12.5L3.14159,2"/>'
+        '<g aria-label="ip: 203.0.113.77; attempts: 612"><text x="1.23456">192.0.2.146</text></g></svg>'
+    )
+    tidy = charts.tidy_svg(svg)
+    assert 'd="M70.39,12.5L3.14,2"' in tidy
+    assert 'x="1.23"' in tidy
+    assert ">192.0.2.146</text>" in tidy
+    assert "ip: 203.0.113.77;" in tidy
