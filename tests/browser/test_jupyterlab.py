@@ -85,8 +85,11 @@ def test_notebook_runs_in_jupyterlab(lab, browser, name):
             text = cell_outputs_text(page, index)
             if "Traceback (most recent call last)" in text or re.search(r"^\w+Error: ", text, re.M):
                 problems.append(f"cell {index} raised: {text[:300]}")
-            if "chart" in tags and cell.locator(".jp-OutputArea-output svg, .jp-OutputArea-output canvas").count() == 0:
-                problems.append(f"cell {index} (chart) shows no drawn chart")
+            if "chart" in tags:
+                if cell.locator(".jp-OutputArea-output svg, .jp-OutputArea-output canvas").count() == 0:
+                    problems.append(f"cell {index} (chart) shows no drawn chart")
+                else:  # the notebook panel scrolls inside the page: shoot each chart cell itself
+                    cell.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}-cell{index:02d}-chart.png"))
             if checked and checked.strip() not in text:
                 problems.append(f"cell {index} shows {text.strip()[:200]!r}, expected {checked.strip()[:200]!r}")
             if "exposure-explorer" in tags:
@@ -113,7 +116,7 @@ def _exercise_explorer(page, cell, index: int) -> list[str]:
         page.keyboard.press("ArrowRight")
     page.wait_for_timeout(1500)
     after = counts.first.inner_text()
-    cell.screenshot(path=str(SCREENSHOTS / f"explorer-after-move.png"))
+    cell.screenshot(path=str(SCREENSHOTS / "explorer-after-move.png"))
     if after == before:
         return [f"cell {index} (exposure-explorer): counts did not change when the slider moved"]
     return []
