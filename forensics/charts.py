@@ -431,16 +431,25 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
-# Four or more decimals: a coordinate, never part of an IPv4 address (octets have at most three
-# digits) or a date; only inside tags, so label text is never touched.
-_LONG_DECIMAL = re.compile(r"(\d+\.\d{2})\d{2,}")
+# Coordinates: two decimals are sub-pixel. In aria labels (which carry data values such as IP
+# addresses) only four or more decimals are cut: never part of an IPv4 address, whose octets
+# have at most three digits. Text nodes (the visible labels) are never touched.
+_LONG_DECIMAL = re.compile(r"(\d+\.\d{2})\d+")
+_LONGER_DECIMAL = re.compile(r"(\d+\.\d{2})\d{2,}")
 _TAG = re.compile(r"<[^>]*>")
+_ATTR = re.compile(r'(\s[\w:-]+=")([^"]*)(")')
+
+
+def _tidy_attr(attr: re.Match) -> str:
+    digits = _LONGER_DECIMAL if attr.group(1).lstrip().startswith("aria-") else _LONG_DECIMAL
+    return attr.group(1) + digits.sub(r"\1", attr.group(2)) + attr.group(3)
 
 
 def tidy_svg(svg: str) -> str:
     """Round coordinates to 2 decimals (sub-pixel). Vega writes up to 17 significant digits, and
-    such digit runs can pass a Luhn check by chance, tripping card-number scanners on our outputs."""
-    return _TAG.sub(lambda tag: _LONG_DECIMAL.sub(r"\1", tag.group(0)), svg)
+    such digit runs can pass a Luhn check by chance, tripping card-number scanners on our outputs.
+    Label text is left exactly as it is."""
+    return _TAG.sub(lambda tag: _ATTR.sub(_tidy_attr, tag.group(0)), svg)
 
 
 def save_chart(chart: alt.TopLevelMixin, stem: str, out_dir: str | Path, *, scale: float = 2.0) -> tuple[Path, Path]:
