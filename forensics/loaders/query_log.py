@@ -20,13 +20,26 @@ forward across the rotated set (read oldest first); statements before any time a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
-from forensics.loaders._common import Loaded, load_line_files, local_to_utc, shift_skew, span_rejects
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt, rel_source
+from forensics.loaders._common import (
+    DEFAULT_BATCH_LINES,
+    Loaded,
+    _pieces,
+    batch_counts,
+    finish_records,
+    in_time_order,
+    local_to_utc,
+    merge_counts,
+    progress,
+    shift_skew,
+    span_rejects,
+)
 from forensics.schemas import QUERY_LOG, REJECTS
 
 _CMD = r"(?P<id>\d+) (?P<command>[A-Z][A-Za-z]*(?: [A-Za-z]+)*)(?:\t(?P<argument>.*))?$"
@@ -47,6 +60,23 @@ BANNER = (
 
 def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``{source, line_no, line, invalid_utf8}`` -> (QUERY_LOG rows + ``_lines``/``_keep``, REJECTS)."""
+    records, rejects, _, _ = _parse_statements(lines, timezone=timezone, skew_seconds=skew_seconds)
+    return records, rejects
+
+
+def _parse_statements(
+    lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0, carry_time: dt.datetime | None = None,
+    hold_back: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dt.datetime | None]:
+    """:func:`parse_query_lines` for one batch of a stream: ``(records, rejects, held, carry_time)``.
+
+    ``carry_time``: the 5.6 time in force before the batch (5.6 prints it only when it changes).
+    With ``hold_back``, the batch's last statement (it may go on in the next batch) is not parsed
+    to the end: its lines come back as ``held``, to be put in front of the next batch. When the
+    statements at the end are in a repeated DST hour, the hold-back starts where that stretch of
+    ambiguous times starts, so the repeated-hour rule sees the whole stretch in one batch.
+    The returned ``carry_time`` is the 5.6 time in force before the first held line.
+    """
     df = lines.with_columns(
         banner=pl.col("line").str.contains(BANNER) & ~pl.col("invalid_utf8"),
         m=pl.when(~pl.col("invalid_utf8")).then(pl.col("line")).str.extract_groups(ENTRY),
@@ -88,7 +118,7 @@ def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float
     rec = rec.with_columns(
         _has56=t56.is_not_null(),
         _local56=pl.when(pl.col("t57").is_null() & ~pl.col("banner")).then(local56),
-    ).with_columns(_local56=pl.col("_local56").forward_fill())
+    ).with_columns(_local56=pl.col("_local56").forward_fill().fill_null(pl.lit(carry_time, pl.Datetime("us"))))
     tz = pl.col("tz57")
     off_min = pl.when(tz == "Z").then(0).otherwise(
         (pl.when(tz.str.slice(0, 1) == "-").then(-1).otherwise(1))
@@ -116,9 +146,91 @@ def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float
     )
     # a multi-line statement rejected as a whole still accounts for its other lines
     rejects.append(span_rejects(rec.filter(bad), "continuation of a rejected statement"))
+    held = lines.clear()
+    carry_out = rec["_local56"].drop_nulls().tail(1).to_list()
+    carry_out = carry_out[0] if carry_out else carry_time
+    if hold_back and rec.height:
+        last = rec["source"][-1]
+        tail = rec.filter(pl.col("source") == last).select("line_no", "_local56")
+        early = pl.col("_local56").dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        late = pl.col("_local56").dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
+        amb = tail.select((early != late).fill_null(False))[:, 0]
+        # the trailing run of ambiguous statements, or at least the last statement
+        n_amb = _trailing_true(amb)
+        start = max(tail.height - max(n_amb, 1), 0)
+        cut = tail["line_no"][start]
+        before = rec.filter((pl.col("source") != last) | (pl.col("line_no") < cut))["_local56"].tail(1).to_list()
+        carry_out = before[0] if before else carry_time
+        keep_row = (pl.col("source") != last) | (pl.col("line_no") < cut)
+        held = lines.filter(~keep_row)
+        rec = rec.filter(keep_row)
+        rejects = [r.filter(keep_row) for r in rejects]
     rec = rec.filter(~bad).with_columns(_keep=~pl.col("banner"))
     records = rec.select(*QUERY_LOG.names(), "_lines", "_keep").cast({**QUERY_LOG, "_lines": pl.Int64})
-    return records, pl.concat(rejects).cast(REJECTS)
+    return records, pl.concat(rejects).cast(REJECTS), held, carry_out
+
+
+def _trailing_true(mask: pl.Series) -> int:
+    """How many values at the end of a boolean series are true."""
+    false_at = (~mask).arg_true()
+    return mask.len() if false_at.len() == 0 else mask.len() - 1 - int(false_at[-1])
+
+
+def iter_query_logs(
+    paths: Iterable[str | Path],
+    *,
+    case_root: str | Path | None = None,
+    timezone: str = "UTC",
+    skew_seconds: float = 0,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    batch_lines: int = DEFAULT_BATCH_LINES,
+    show_progress: bool | None = None,
+    sources: list[str] | None = None,
+) -> Iterator[Loaded]:
+    """Stream the query logs batch by batch (files oldest first, statements in order).
+
+    Each item is a :class:`Loaded` with that batch's ``records`` (QUERY_LOG), ``rejects`` and
+    partial ``counts``; memory stays bounded by ``batch_lines`` whatever the size of the logs.
+    The result is the same as reading everything at once: a statement that goes on past a batch
+    is held back and parsed with the next one, the 5.6 time carries forward from batch to batch
+    (and file to file), and a repeated DST hour is never cut. ``sources`` (if given) receives
+    each file's source name as it is opened.
+    """
+    root = Path(case_root) if case_root is not None else None
+    pending: list[pl.DataFrame] = []
+    pending_n = 0
+    carry: dt.datetime | None = None
+    held_n = 0
+
+    def parse(final: bool) -> Loaded:
+        nonlocal pending, pending_n, carry, held_n
+        batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
+        records, rejects, held, carry = _parse_statements(
+            batch, timezone=timezone, skew_seconds=skew_seconds, carry_time=carry, hold_back=not final)
+        pending, pending_n, held_n = ([held], held.height, held.height) if held.height else ([], 0, 0)
+        return Loaded(finish_records(records, QUERY_LOG), rejects, batch_counts(records, rejects))
+
+    for path in progress(in_time_order(Path(p) for p in paths), "query logs", show_progress):
+        source = rel_source(path, root)
+        if sources is not None:
+            sources.append(source)
+        for lines, tail in _pieces(path, max_decompressed):
+            lines = lines.with_columns(source=pl.lit(source, pl.String))
+            start = 0
+            while start < lines.height:
+                # a statement held back for long (a huge one) waits for twice its size: no re-parsing loop
+                want = max(batch_lines, 2 * held_n)
+                part = lines.slice(start, max(want - pending_n, 1))
+                start += part.height
+                pending.append(part)
+                pending_n += part.height
+                if pending_n >= want:
+                    yield parse(final=False)
+            if tail.height:  # rejects of a damaged gzip's end
+                rej = tail.select(pl.lit(source, pl.String).alias("source"), *REJECTS.names()[1:]).cast(REJECTS)
+                yield Loaded(pl.DataFrame(schema=QUERY_LOG), rej, batch_counts(None, rej))
+    if pending:
+        yield parse(final=True)
 
 
 def read_query_logs(
@@ -128,6 +240,7 @@ def read_query_logs(
     timezone: str = "UTC",
     skew_seconds: float = 0,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    batch_lines: int = DEFAULT_BATCH_LINES,
     show_progress: bool | None = None,
 ) -> Loaded:
     """Read MySQL general query logs eagerly: ``records`` (QUERY_LOG), ``rejects``, ``counts``.
@@ -139,15 +252,17 @@ def read_query_logs(
         ``command``, ``argument``, ``layout``. ``counts.records`` counts physical lines consumed
         (statements and banner lines); ``counts.rows`` counts statements.
     """
-    return load_line_files(
-        [Path(p) for p in paths],
-        lambda b: parse_query_lines(b, timezone=timezone, skew_seconds=skew_seconds),
-        schema=QUERY_LOG,
-        case_root=Path(case_root) if case_root is not None else None,
-        desc="query logs",
-        max_decompressed=max_decompressed,
-        batch_lines=10**12,  # one batch: statements span lines and 5.6 times carry across files
-        show_progress=show_progress,
+    sources: list[str] = []
+    parts = list(iter_query_logs(
+        paths, case_root=case_root, timezone=timezone, skew_seconds=skew_seconds, max_decompressed=max_decompressed,
+        batch_lines=batch_lines, show_progress=show_progress, sources=sources,
+    ))
+    recs = [p.records for p in parts if p.records.height]
+    rejs = [p.rejects for p in parts if p.rejects.height]
+    return Loaded(
+        pl.concat(recs) if recs else pl.DataFrame(schema=QUERY_LOG),
+        pl.concat(rejs) if rejs else pl.DataFrame(schema=REJECTS),
+        merge_counts([p.counts for p in parts], sources),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from forensics.loaders.query_log import read_query_logs, scan_query_logs
@@ -93,3 +94,50 @@ def test_schema(write, tmp_path):
     path = write("general.log", "170331 23:31:02\t   12 Query\tSELECT 1\n")
     lf = scan_query_logs([path], case_root=tmp_path, timezone="Asia/Tokyo")
     assert lf.collect_schema() == QUERY_LOG and lf.collect().schema == QUERY_LOG
+
+
+QUERY_LOG_STREAM = (
+    "garbage before any entry\n"
+    + BANNER
+    + "\t\t   11 Query\tSELECT 'before any time'\n"
+    "171105  0:59:00\t   12 Connect\tshop@localhost on eccube\n"
+    "\t\t   12 Query\tSELECT *\nFROM dtb_customer\nWHERE customer_id = 1\n"
+    "171105  1:30:00\t   12 Query\tSELECT 1\n"
+    "171105  1:50:00\t   12 Query\tSELECT 2\n"
+    "171105  1:10:00\t   12 Query\tSELECT 3\n"  # the clock went back: second pass (EST)
+    "\t\t   12 Query\tUPDATE dtb_order\nSET status = 5\n"
+    "171105  1:40:00\t   12 Query\tSELECT 4\n"
+    "171105  2:10:00\t   12 Quit\t\n"
+    "171105  2:20:00\t   13 Query\tSELECT \xff broken\n"
+    "2017-11-05T08:00:00.5Z\t   14 Query\tSELECT 5\n"
+    "\t\t   14 Query\tSELECT 'carried 5.6 time after a 5.7 line'\n"
+)
+
+
+@pytest.mark.parametrize("batch_lines", [1, 2, 3, 5, 7, 11])
+def test_streamed_batches_give_the_same_table_as_one_batch(tmp_path, batch_lines):
+    """Statements cut by a batch edge, 5.6 times carried over, a repeated DST hour on an edge,
+    rejects and a second file: batch by batch gives exactly what one batch gives."""
+    from forensics.loaders.query_log import iter_query_logs
+
+    (tmp_path / "general.log-20171104").write_bytes(
+        b"171104 23:00:00\t    9 Query\tSELECT 0\n\t\t    9 Query\tSELECT\n  'spans'\n")
+    (tmp_path / "general.log").write_bytes(QUERY_LOG_STREAM.encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    paths = [tmp_path / "general.log", tmp_path / "general.log-20171104"]
+    kw = dict(case_root=tmp_path, timezone="America/New_York", show_progress=False)
+    whole = read_query_logs(paths, batch_lines=10**9, **kw)
+    # 2 + 10 statements; rejected: the garbage line and the Quit statement the broken line continues
+    assert whole.records.height == 12 and whole.rejects.height == 3
+    # the repeated hour: EDT until the clock goes back, then EST
+    second = whole.records.filter(pl.col("argument").str.starts_with("SELECT 3"))["ts"][0]
+    assert second == dt.datetime(2017, 11, 5, 6, 10, tzinfo=UTC)
+    parts = list(iter_query_logs(paths, batch_lines=batch_lines, **kw))
+    assert len(parts) > 2
+    streamed = read_query_logs(paths, batch_lines=batch_lines, **kw)
+    assert streamed.records.equals(whole.records)
+    key = ["source", "line_no"]
+    assert streamed.rejects.sort(key).equals(whole.rejects.sort(key))
+    assert streamed.counts.equals(whole.counts)
+    lines = {p.name: p.read_bytes().count(b"\n") for p in paths}
+    for row in streamed.counts.iter_rows(named=True):
+        assert row["records"] + row["rejected"] == lines[row["source"]]
