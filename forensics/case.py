@@ -63,6 +63,8 @@ class CaseWarning(UserWarning):
 
 PROFILES = {"eccube2"}
 LOG_KEYS = ("access_logs", "app_logs", "query_logs", "fs_timeline")
+#: Line logs that can outgrow memory: kept as Parquet when the case has a table cache.
+CACHED_KEYS = ("access_logs", "query_logs")
 EVIDENCE_KEYS = (*LOG_KEYS, "server_files", "db")
 TOP_KEYS = {"id", "title", "timezone", "site", "evidence", "facts"}
 SITE_KEYS = {"profile", "admin_dir"}
@@ -227,7 +229,8 @@ class Case:
     >>> case.access_log().filter(pl.col("status") == 302).collect()  # doctest: +SKIP
     """
 
-    def __init__(self, *, path: Path, raw: dict, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED):
+    def __init__(self, *, path: Path, raw: dict, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+                 table_cache: str | os.PathLike | None = "auto"):
         self.path = path
         self.root = path.parent
         self.max_decompressed = max_decompressed
@@ -253,6 +256,10 @@ class Case:
         for note in self.warnings:
             warnings.warn(note, CaseWarning, stacklevel=3)
         self._loaded: dict[str, Any] = {}
+        self._table_cache: Path | None = None
+        self._cache_mode = "auto" if table_cache == "auto" else "off" if table_cache is None else "dir"
+        if self._cache_mode == "dir":
+            self.use_table_cache(table_cache)
 
     # -- parsing case.yml --
 
@@ -345,6 +352,68 @@ class Case:
     def __repr__(self) -> str:
         return f"Case(id={self.id!r}, timezone={self.timezone!r}, available={sorted(self.available)})"
 
+    # -- the table cache (line logs parsed once into Parquet; see forensics.tablecache) --
+
+    def use_table_cache(self, folder: str | os.PathLike) -> None:
+        """Keep the access and query logs' tables as Parquet in ``folder`` (parsed there once, then
+        scanned lazily). ``folder`` must lie outside the case folder: evidence stays read-only."""
+        folder = Path(os.path.abspath(folder))
+        if folder == self.root or folder.is_relative_to(self.root):
+            raise CaseError(f"table cache {folder} is inside the case folder; evidence must stay read-only")
+        self._table_cache = folder
+        self._cache_mode = "dir"
+        for key in CACHED_KEYS:
+            self._loaded.pop(key, None)
+
+    @property
+    def table_cache(self) -> Path | None:
+        """The folder holding the line logs' Parquet tables, or None while they are read into memory.
+
+        ``open_case(table_cache="auto")`` (the default) uses the folder named by the environment
+        variable ``FORENSICS_TABLE_CACHE`` when set (``forensics run`` shares one with its
+        kernels), else a private temporary folder once the access and query logs exceed
+        ``forensics.tablecache.SPILL_BYTES`` on disk, else none.
+        """
+        if self._cache_mode == "auto":
+            from forensics import tablecache
+
+            shared = os.environ.get(tablecache.ENV_VAR)
+            if shared:
+                self.use_table_cache(shared)
+            elif tablecache.log_bytes(p for k in CACHED_KEYS for p in self.evidence.get(k, [])) > tablecache.SPILL_BYTES:
+                import shutil
+                import tempfile
+                import weakref
+
+                private = tempfile.mkdtemp(prefix=f"forensics-{self.id}-tables-")  # mode 0700
+                weakref.finalize(self, shutil.rmtree, private, True)
+                self.use_table_cache(private)
+            else:
+                self._cache_mode = "off"
+        return self._table_cache
+
+    def _cached(self, key: str):
+        """:class:`forensics.tablecache.CachedLog` of a line log (parsed into the cache if needed)."""
+        from forensics.evidence import rel_source
+        from forensics.loaders import access_log, query_log
+        from forensics.loaders._common import in_time_order
+        from forensics.tablecache import TableCache
+
+        files = self.evidence.get(key, [])
+        common = {"case_root": self.root, "max_decompressed": self.max_decompressed, "skew_seconds": self.skew(key),
+                  "show_progress": None}
+        options = {"max_decompressed": self.max_decompressed, "skew": self.skew(key), "tz": self.timezone,
+                   "root": str(self.root)}
+        if key == "access_logs":
+            sources = [rel_source(p, self.root) for p in in_time_order(files)]
+            return TableCache(self.table_cache).log(
+                key, files, schemas.ACCESS_LOG, lambda seen: access_log.iter_access_logs(files, **common),
+                sources=sources, options=options)
+        return TableCache(self.table_cache).log(
+            key, files, schemas.QUERY_LOG,
+            lambda seen: query_log.iter_query_logs(files, timezone=self.timezone, sources=seen, **common),
+            options=options)
+
     # -- loading (each evidence type parsed once, on first need) --
 
     def _load(self, key: str) -> Any:
@@ -354,7 +423,9 @@ class Case:
 
         files = self.evidence.get(key, [])
         common = {"case_root": self.root, "max_decompressed": self.max_decompressed}
-        if key == "access_logs":
+        if key in CACHED_KEYS and self.table_cache is not None:
+            res = self._cached(key).loaded()
+        elif key == "access_logs":
             res = access_log.read_access_logs(files, skew_seconds=self.skew(key), **common)
         elif key == "app_logs":
             res = app_log.read_app_logs(files, timezone=self.timezone, skew_seconds=self.skew(key), **common)
@@ -372,8 +443,9 @@ class Case:
         return res
 
     def loaded(self, key: str) -> Loaded:
-        """The eager result (table, rejects, counts) of one evidence key; db tables concatenated
-        for rejects and counts only."""
+        """The result (table, rejects, counts) of one evidence key; db tables concatenated for
+        rejects and counts only. ``records`` is a DataFrame, or for the access and query logs of a
+        case with a :attr:`table_cache` a LazyFrame over their Parquet table."""
         res = self._load(key)
         if key != "db":
             return res
@@ -385,10 +457,15 @@ class Case:
         )
 
     def _lazy(self, key: str, schema: pl.Schema) -> pl.LazyFrame:
+        if key in CACHED_KEYS and self.table_cache is not None:
+            return self._load(key).records  # a Parquet scan: columns and row groups read on need
         return pl.defer(lambda: self._load(key).records, schema=schema)
 
     def access_log(self) -> pl.LazyFrame:
-        """Apache combined access logs: LazyFrame of :data:`forensics.schemas.ACCESS_LOG`."""
+        """Apache combined access logs: LazyFrame of :data:`forensics.schemas.ACCESS_LOG`.
+
+        With a :attr:`table_cache` the logs are parsed into it on this call (once), and the frame
+        scans the Parquet table: select the columns you need before collecting a large case."""
         return self._lazy("access_logs", schemas.ACCESS_LOG)
 
     def app_log(self) -> pl.LazyFrame:
@@ -458,7 +535,9 @@ class Case:
 
         parts = []
         for k in EVIDENCE_KEYS:
-            if k == "access_logs" and k not in self._loaded:
+            if k in CACHED_KEYS and self.table_cache is not None:
+                counts = self.loaded(k).counts  # parsed once into the cache: tables and counts
+            elif k == "access_logs" and k not in self._loaded:
                 files = self.evidence[k]
                 batches = [b.counts for b in iter_access_logs(
                     files, case_root=self.root, skew_seconds=self.skew(k), max_decompressed=self.max_decompressed)]
@@ -485,8 +564,13 @@ class Case:
         return sorted(files)
 
 
-def open_case(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> Case:
+def open_case(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+              table_cache: str | os.PathLike | None = "auto") -> Case:
     """Validate ``case.yml`` and return the :class:`Case` (no evidence is read yet).
+
+    ``table_cache``: a folder (outside the case) where the access and query logs are parsed once
+    into Parquet and scanned lazily; ``None`` keeps every table in memory; ``"auto"`` (default)
+    decides by size and by ``FORENSICS_TABLE_CACHE`` (see :attr:`Case.table_cache`).
 
     Raises
     ------
@@ -510,4 +594,4 @@ def open_case(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DE
         raise CaseError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise CaseError(f"{path}: expected a mapping of keys (id, timezone, evidence, ...)")
-    return Case(path=Path(os.path.abspath(path)), raw=raw, max_decompressed=max_decompressed)
+    return Case(path=Path(os.path.abspath(path)), raw=raw, max_decompressed=max_decompressed, table_cache=table_cache)

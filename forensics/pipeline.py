@@ -172,12 +172,30 @@ def _one_line(text: object) -> str:
 
 def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
              notebooks_dir: str | os.PathLike | None = None, kernel_name: str = "python3",
-             cell_timeout: int = 600) -> RunResult:
+             cell_timeout: int = 4 * 3600) -> RunResult:
     """Execute the notebook series on ``case_yml``; outputs go to ``out_dir`` (default ``reports/<id>/``).
 
     Raises :class:`PipelineError` (one-line message) when a notebook fails or an output is missing;
     ``open_case`` raises its own clear error for a bad case.yml.
+
+    The access and query logs are parsed once, while the manifest's record counts are taken,
+    into a private table cache (:mod:`forensics.tablecache`, a temporary folder of mode 0700
+    outside ``out_dir``: it holds parsed evidence) that every kernel of the run scans lazily
+    (``FORENSICS_TABLE_CACHE``); it is deleted when the run ends. ``cell_timeout``: seconds a
+    single cell may run (a scale case's investigation cell takes minutes).
     """
+    import shutil
+    import tempfile
+
+    cache = tempfile.mkdtemp(prefix="forensics-run-tables-")
+    try:
+        return _run_case(case_yml, out_dir, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
+                         cell_timeout=cell_timeout, table_cache=Path(cache))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeout: int, table_cache: Path) -> RunResult:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -187,7 +205,7 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
         raise PipelineError(f"case file not found: {case_yml}")
     from forensics.case import open_case
 
-    case = open_case(case_yml)
+    case = open_case(case_yml, table_cache=table_cache)
     out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
     out = out.expanduser().resolve()
     if out == case_yml.parent or out.is_relative_to(case_yml.parent):
@@ -217,7 +235,7 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
         return target
 
     executed: list[Path] = []
-    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_environment():
+    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_environment({ENV_CACHE: str(table_cache)}):
         for stage in stages(books):
             if len(stage) == 1:
                 executed.append(execute(stage[0]))
@@ -274,13 +292,15 @@ def stages(books: list[Path]) -> list[list[Path]]:
 #: Environment the kernels inherit during a batch run: no progress bars (their presence depends
 #: on timing, so executed notebooks would differ from run to run; nobody watches them).
 BATCH_ENV = {"FORENSICS_PROGRESS": "0", "TQDM_DISABLE": "1"}
+ENV_CACHE = "FORENSICS_TABLE_CACHE"  # forensics.tablecache.ENV_VAR (not imported: keeps the CLI start light)
 
 
 @contextmanager
-def _batch_environment():
-    """Set :data:`BATCH_ENV` for the kernels started inside (they inherit os.environ)."""
-    saved = {k: os.environ.get(k) for k in BATCH_ENV}
-    os.environ.update(BATCH_ENV)
+def _batch_environment(extra: dict[str, str] | None = None):
+    """Set :data:`BATCH_ENV` (and ``extra``) for the kernels started inside (they inherit os.environ)."""
+    env = {**BATCH_ENV, **(extra or {})}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:

@@ -33,7 +33,7 @@ def fake_case(tmp_path, monkeypatch):
     (root / "server" / "html" / "index.php").write_text("<?php\n")
     (root / "case.yml").write_text("id: fake-case\n")
     module = types.ModuleType("forensics.case")
-    module.open_case = lambda path: FakeCase(Path(path).parent)
+    module.open_case = lambda path, **options: FakeCase(Path(path).parent)
     monkeypatch.setitem(sys.modules, "forensics.case", module)
     monkeypatch.setitem(sys.modules, "forensics.manifest", None)  # the fallback manifest: FakeCase is minimal
     return root
@@ -70,10 +70,14 @@ counts = {"viewed_persons": 55, "cards_confirmed_customer": 2, "cards_confirmed_
 def test_run_case_with_a_tiny_series(fake_case, tmp_path):
     books = tmp_path / "books"
     books.mkdir()
-    _notebook(books / "01_first.ipynb", "x = 1")
+    _notebook(books / "01_first.ipynb", "import os, pathlib\n"
+              f"pathlib.Path({str(tmp_path / 'seen')!r}).write_text(os.environ['FORENSICS_TABLE_CACHE'])")
     _notebook(books / "02_second.ipynb", WRITE_OUTPUTS)
     result = pipeline.run_case(fake_case / "case.yml", tmp_path / "out", notebooks_dir=books)
     out = tmp_path / "out"
+    # the kernels shared one private table cache, outside the outputs, gone after the run
+    cache = Path((tmp_path / "seen").read_text())
+    assert cache.name.startswith("forensics-run-tables-") and not cache.is_relative_to(out) and not cache.exists()
     assert [p.name for p in result.notebooks] == ["01_first.ipynb", "02_second.ipynb"]
     assert (out / "notebooks" / "02_second.ipynb").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
