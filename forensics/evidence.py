@@ -369,6 +369,102 @@ def iter_lines(
         yield lines, empty_tail
 
 
+@dataclass(frozen=True)
+class RawLines:
+    """Whole lines of one file, not split yet: ``data[start:end]`` holds ``n`` lines, each ending
+    with ``\\n``, the first numbered ``line_no``. ``data`` is a decompressed block shared by the
+    pieces cut from it (no copy); a loader splits it itself (:func:`split_lines` being the exact
+    way)."""
+
+    data: bytes
+    start: int
+    end: int
+    n: int
+    line_no: int
+
+    def bytes(self) -> bytes:
+        if self.start == 0 and self.end == len(self.data):
+            return self.data
+        return self.data[self.start : self.end]
+
+    def lines(self) -> pl.DataFrame:
+        """:data:`LINES` of this piece, numbered in the file."""
+        return split_lines(self.bytes()).with_columns(pl.col("line_no") + (self.line_no - 1))
+
+    def cut(self, k: int) -> tuple["RawLines", "RawLines"]:
+        """The first ``k`` lines (``0 < k < n``) and the rest, still sharing ``data``."""
+        at = self.start + int(_newlines(self.data, self.start, self.end).arg_true()[k - 1]) + 1
+        return (RawLines(self.data, self.start, at, k, self.line_no),
+                RawLines(self.data, at, self.end, self.n - k, self.line_no + k))
+
+
+def _newlines(data: bytes, start: int, end: int) -> pl.Series:
+    """``data[start:end] == "\\n"`` as a Boolean Series, without copying the bytes."""
+    import pyarrow as pa
+
+    arr = pa.Array.from_buffers(pa.uint8(), end - start, [None, pa.py_buffer(data)], offset=start)
+    return pl.from_arrow(arr) == 10
+
+
+def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
+    end = len(data) if end is None else end
+    return int(_newlines(data, start, end).sum()) if end > start else 0
+
+
+def iter_raw_lines(
+    path: str | os.PathLike,
+    *,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+):
+    """Like :func:`iter_lines`, but whole lines come as :class:`RawLines` (not split) where it can.
+
+    Yields ``(piece, tail_rejects)``; ``piece`` is a :class:`RawLines` or a :data:`LINES` frame (the
+    damaged end of a gzip, a final line without newline): the same lines, numbers and tail
+    rejects as :func:`iter_lines` gives. The reading thread only decompresses, counts newlines and
+    cuts at the last one; splitting is left to whoever parses the piece (in worker threads).
+    """
+    carry = b""
+    base = 0  # lines handed out so far
+    empty_tail = pl.DataFrame(schema=_TAIL)
+    for block, problem in _blocks(path, max_decompressed, chunk_bytes):
+        if problem is None:
+            first = block.find(b"\n")
+            if first < 0:
+                carry = carry + block if carry else block
+                continue
+            cut = block.rfind(b"\n")
+            if carry:
+                head = carry + block[: first + 1]
+                yield RawLines(head, 0, len(head), 1, base + 1), empty_tail
+                base += 1
+                start = first + 1
+            else:
+                start = 0
+            if cut + 1 > start:
+                n = count_newlines(block, start, cut + 1)
+                yield RawLines(block, start, cut + 1, n, base + 1), empty_tail
+                base += n
+            carry = block[cut + 1 :]
+            continue
+        # last block of a damaged stream: whole lines are kept, the cut line and the rest rejected
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        part, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        lines = split_lines(part).with_columns(pl.col("line_no") + base)
+        base += lines.height
+        rows = []
+        if rest:
+            base += 1
+            text = split_lines(rest)["line"][0]
+            rows.append((base, f"incomplete last line: {problem}", escape_py(text)))
+        rows.append((base + 1, problem, ""))
+        yield lines, pl.DataFrame(rows, schema=_TAIL, orient="row")
+        return
+    if carry:  # a final line without newline
+        yield split_lines(carry).with_columns(pl.col("line_no") + base), empty_tail
+
+
 def read_lines(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> tuple[pl.DataFrame, pl.DataFrame]:
     """All lines of one evidence file and its tail rejects (see :func:`iter_lines`)."""
     parts = list(iter_lines(path, max_decompressed=max_decompressed))

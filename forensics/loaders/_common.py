@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, iter_lines, rel_source
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, RawLines, iter_lines, iter_raw_lines, rel_source
 from forensics.schemas import REJECTS
 
 #: Per-file accounting: ``records`` + ``rejected`` = lines the file holds (``rows``: table rows).
@@ -117,10 +117,18 @@ def shift_skew(ts: pl.Expr, skew_seconds: float = 0) -> pl.Expr:
 ParseBatch = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
 
 
-def _pieces(path: Path, max_decompressed: int):
-    """iter_lines; a file that cannot be opened (a symlink, never followed; no permission) gives
-    one reject row (``line_no`` null) instead of an exception."""
-    it = iter_lines(path, max_decompressed=max_decompressed)
+@dataclass(frozen=True)
+class RawPart:
+    """Unsplit whole lines of one source, as handed to a raw parser (``iter_parsed(raw=True)``)."""
+
+    source: str
+    raw: RawLines
+
+
+def _pieces(path: Path, max_decompressed: int, raw: bool = False):
+    """iter_lines (iter_raw_lines when ``raw``); a file that cannot be opened (a symlink, never
+    followed; no permission) gives one reject row (``line_no`` null) instead of an exception."""
+    it = (iter_raw_lines if raw else iter_lines)(path, max_decompressed=max_decompressed)
     try:
         first = next(it)
     except StopIteration:
@@ -149,8 +157,13 @@ def iter_parsed(
     show_progress: bool | None = None,
     workers: int | None = None,
     sources: list[str] | None = None,
+    raw: bool = False,
 ):
     """Read files (time order) and yield ``(records, rejects)`` batch by batch, in order.
+
+    With ``raw``, ``parse`` gets a list of parts instead, in line order: :class:`RawPart` (lines
+    not split yet, split by the parser in its worker thread) or ``{line_no, line, invalid_utf8,
+    source}`` frames (the damaged end of a gzip, a last line without newline).
 
     ``parse`` gets ``{line_no, line, invalid_utf8, source}`` and returns ``(records, rejects)``;
     ``records`` carry ``source`` and ``_lines`` (physical lines each record used). Files are
@@ -171,7 +184,10 @@ def iter_parsed(
         def submit() -> None:
             nonlocal pending, pending_n
             if pending:
-                batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
+                if raw:
+                    batch = pending
+                else:
+                    batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
                 pending, pending_n = [], 0
                 inflight.append(pool.submit(parse, batch))
 
@@ -179,8 +195,17 @@ def iter_parsed(
             source = rel_source(path, case_root)
             if sources is not None:
                 sources.append(source)
-            for lines, tail in _pieces(path, max_decompressed):
-                if lines.height:
+            for lines, tail in _pieces(path, max_decompressed, raw):
+                if isinstance(lines, RawLines):
+                    piece = lines
+                    while piece.n:  # fill the pending batch up to batch_lines exactly
+                        room = batch_lines - pending_n
+                        part, piece = piece.cut(room) if piece.n > room else (piece, RawLines(b"", 0, 0, 0, 0))
+                        pending.append(RawPart(source, part))
+                        pending_n += part.n
+                        if pending_n >= batch_lines:
+                            submit()
+                elif lines.height:
                     lines = lines.with_columns(source=pl.lit(source, pl.String))
                     start = 0
                     while start < lines.height:  # fill the pending batch up to batch_lines exactly
@@ -231,13 +256,14 @@ def load_line_files(
     batch_lines: int = DEFAULT_BATCH_LINES,
     show_progress: bool | None = None,
     workers: int | None = None,
+    raw: bool = False,
 ) -> Loaded:
     """Everything :func:`iter_parsed` yields, collected: table, rejects, per-file counts."""
     sources: list[str] = []
     recs, rejs, counts = [], [], []
     for records, rejects in iter_parsed(
         paths, parse, case_root=case_root, desc=desc, max_decompressed=max_decompressed,
-        batch_lines=batch_lines, show_progress=show_progress, workers=workers, sources=sources,
+        batch_lines=batch_lines, show_progress=show_progress, workers=workers, sources=sources, raw=raw,
     ):
         counts.append(batch_counts(records, rejects))
         if records is not None and records.height:

@@ -28,6 +28,7 @@ from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_ex
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
     Loaded,
+    RawPart,
     batch_counts,
     finish_records,
     iter_parsed,
@@ -105,7 +106,8 @@ def _request_fields(requests: pl.DataFrame) -> pl.DataFrame:
             df.select(v=plus(pl.col("query_raw"))),
             pairs.select(v=plus(pl.col("kv").struct.field("field_0"))),
             pairs.select(v=plus(pl.col("kv").struct.field("field_1"))),
-        ]
+        ],
+        rechunk=True,  # replace_many builds its automaton (about 35 ms) once per chunk
     ).select(percent_decode(pl.col("v")))["v"]
     n, m = df.height, pairs.height
     df = df.with_columns(path=todo.slice(0, n), query=todo.slice(n, n))
@@ -214,36 +216,144 @@ def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
     ).select(_FIELDS)
 
 
-def parse_access_lines(
-    lines: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse ``{source, line_no, line, invalid_utf8}`` into (ACCESS_LOG rows + ``_lines``, REJECTS).
+def _line_fields(lines: pl.DataFrame) -> pl.DataFrame:
+    """``{source, line_no, invalid_utf8, line}`` -> the same plus :data:`_FIELDS`, in line order.
 
     Lines go through the split route (:func:`_split_fields`); those it cannot vouch for (escapes,
     extra quotes, malformed fields, invalid UTF-8) through the regex (:func:`_regex_fields`), and
-    the two are merged back in line order. Request-derived columns are computed once per distinct
-    request line and joined back: a shop's log repeats the same few thousand requests, so decoding
-    runs on far fewer values than lines.
+    the two are merged back in line order.
     """
+    meta = lines.select("source", "line_no", "invalid_utf8", "line")
     fields, fast = _split_fields(lines)
     if fast.all():
-        df = pl.concat([lines.select("source", "line_no", "invalid_utf8"), fields], how="horizontal")
-    else:
-        meta = lines.select("source", "line_no", "invalid_utf8", _i=pl.int_range(pl.len(), dtype=pl.Int64))
-        slow = lines.filter(~fast)
-        df = pl.concat(
-            [
-                pl.concat([meta.filter(fast), fields.filter(fast)], how="horizontal"),
-                pl.concat([meta.filter(~fast), _regex_fields(slow)], how="horizontal"),
-            ]
-        ).sort("_i").drop("_i")
+        return pl.concat([meta, fields], how="horizontal")
+    meta = meta.with_columns(_i=pl.int_range(pl.len(), dtype=pl.Int64))
+    slow = lines.filter(~fast)
+    return pl.concat(
+        [
+            pl.concat([meta.filter(fast), fields.filter(fast)], how="horizontal"),
+            pl.concat([meta.filter(~fast), _regex_fields(slow)], how="horizontal"),
+        ]
+    ).sort("_i").drop("_i")
+
+
+#: A line read with ``"`` as the separator: exactly six quotes make these seven fields.
+_QUOTED = pl.Schema({f"q{i}": pl.String for i in range(7)})
+_BOM = b"\xef\xbb\xbf"
+_STATUS_BYTES_OK = r"^ [0-9]{3} (?:[0-9]+|-) $"
+
+
+def _read_quoted(data: bytes, n: int) -> pl.DataFrame | None:
+    """The ``n`` lines of ``data`` (each ending with a newline) cut at their quotes, or None.
+
+    Polars' CSV reader with ``"`` as the separator and no quoting gives the seven fields of a line
+    with exactly six quotes. It raises on a line with more (and on invalid UTF-8) and fills a line
+    with fewer with empty fields, so the block is vouched for by its bytes: ``n`` rows, and the
+    fields' bytes plus six quotes and a newline per row adding up to the block's size exactly,
+    which holds only when every line has exactly six quotes (a line with fewer would be counted
+    longer than it is, and the reader drops no line: an empty line is a row). A ``\r`` (the reader
+    would end lines there) or a BOM at the start (it would skip it) is not vouched for. None: the
+    caller splits the lines the exact way.
+    """
+    if not n or b"\r" in data or data.startswith(_BOM):
+        return None
+    try:
+        q = pl.read_csv(
+            data, has_header=False, separator='"', quote_char=None, schema=_QUOTED,
+            empty_string_is_null=False, truncate_ragged_lines=False, raise_if_empty=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if q.height != n:
+        return None
+    size = q.select(pl.sum_horizontal(pl.col(c).str.len_bytes() for c in _QUOTED).sum()).item()
+    if size is None or size + 7 * n != len(data):
+        return None
+    return q
+
+
+def _quoted_fields(q: pl.DataFrame, backslash: bool) -> tuple[pl.DataFrame, pl.Series]:
+    """Fast route on lines cut at their six quotes (:func:`_read_quoted`): :data:`_FIELDS` and
+    the mask of the lines it vouches for, exactly as :data:`COMBINED` would parse them.
+
+    ``q0`` is ``%h %l %u [%t] ``: three space-free non-empty tokens, ``[dd/Mon/yyyy:HH:MM:SS``
+    (:data:`_T_DATE`), ``+zzzz]`` (:data:`_T_ZONE`), five spaces and nothing else (byte count);
+    ``q2`` `` status bytes ``; ``q4`` one space; no backslash in the
+    quoted fields (``q1``, ``q3``, ``q5``: no escape to undo, so each ends at its quote). Then
+    ``COMBINED`` matches with these very pieces, its parse being unique.
+    """
+    q0, q2 = pl.col("q0"), pl.col("q2")
+    q = q.with_columns(h=q0.str.split_exact(" ", 4)).unnest("h")
+    ip, ident, user, date, zone = (pl.col(f"field_{i}") for i in range(5))
+    fast = (
+        # the five pieces and five spaces make up q0 (date 21 bytes, zone 6): nothing else in it
+        (ip.str.len_bytes() + ident.str.len_bytes() + user.str.len_bytes() + 32 == q0.str.len_bytes())
+        & (ip != "") & (ident != "") & (user != "")
+        & date.str.contains(_T_DATE) & zone.str.contains(_T_ZONE)
+        & q2.str.contains(_STATUS_BYTES_OK) & (pl.col("q4") == " ")
+    )
+    if backslash:
+        fast = fast & ~pl.any_horizontal(pl.col(c).str.contains("\\", literal=True) for c in ("q1", "q3", "q5"))
+    hhmm = zone.str.head(5).cast(pl.Int32, strict=False)  # "+0530" -> 530, "-0700" -> -700
+    minutes = (hhmm.abs() // 100) * 60 + hhmm.abs() % 100
+    out = q.select(
+        client_ip=ip, ident=ident, remote_user=user, request=pl.col("q1"),
+        status=q2.str.slice(1, 3), bytes=q2.str.slice(5, q2.str.len_bytes() - 6),
+        referer=pl.col("q3"), user_agent=pl.col("q5"), extra=pl.col("q6"),
+        local=date.str.to_datetime("[%d/%b/%Y:%H:%M:%S", time_unit="us", strict=False),
+        utc_offset_min=pl.when(hhmm < 0).then(-minutes).otherwise(minutes).cast(pl.Int16),
+        _fast=fast.fill_null(False),
+    )
+    return out.drop("_fast"), out["_fast"]
+
+
+def _raw_fields(part: RawPart) -> pl.DataFrame:
+    """A raw part -> ``{source, line_no, invalid_utf8, line, *_FIELDS}`` in line order.
+
+    Cut at the quotes when the block can be vouched for (:func:`_read_quoted`), then the fast
+    route (:func:`_quoted_fields`) with the regex for the lines it cannot vouch for (each line
+    rebuilt exactly from its seven fields); otherwise the lines are split the exact way and take
+    the line route (:func:`_line_fields`). ``line`` is only filled where it may be needed: lines
+    the fast route did not take or whose time is impossible (their reject excerpt).
+    """
+    raw = part.raw
+    data = raw.bytes()
+    q = _read_quoted(data, raw.n)
+    if q is None:
+        return _line_fields(raw.lines().with_columns(source=pl.lit(part.source, pl.String)))
+    fields, fast = _quoted_fields(q, b"\\" in data)
+    if not fast.all():
+        idx = (~fast).arg_true()
+        slow = _regex_fields(q.filter(~fast).select(line=pl.concat_str(_QUOTED.names(), separator='"')))
+        fields = fields.with_columns(fields[c].clone().scatter(idx, slow[c]) for c in _FIELDS)
+    need = ~fast | fields["local"].is_null()
+    line = pl.Series("line", [None], dtype=pl.String).extend_constant(None, raw.n - 1)
+    if need.any():
+        line = line.scatter(need.arg_true(), q.filter(need).select(pl.concat_str(_QUOTED.names(), separator='"')).to_series())
+    meta = pl.DataFrame({"line": line}).select(
+        source=pl.lit(part.source, pl.String),
+        line_no=pl.int_range(raw.line_no, raw.line_no + raw.n, dtype=pl.Int64),
+        invalid_utf8=pl.lit(False),
+        line=pl.col("line"),
+    )
+    return pl.concat([meta, fields], how="horizontal")
+
+
+def _records(
+    df: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``{source, line_no, invalid_utf8, line, *_FIELDS}`` -> (ACCESS_LOG rows + ``_lines``, REJECTS).
+
+    Request-derived columns are computed once per distinct request line and joined back: a shop's
+    log repeats the same requests, so decoding runs on far fewer values than lines.
+    """
     ok = (pl.col("client_ip").is_not_null() & ~pl.col("invalid_utf8") & pl.col("local").is_not_null()).alias("_ok")
     okm = df.select(ok).to_series()
 
     if okm.all():
         rejects = pl.DataFrame(schema=REJECTS)
     else:
-        bad = lines.filter(~okm).with_columns(parsed=df.filter(~okm)["client_ip"].is_not_null())
+        bad = df.filter(~okm).with_columns(parsed=pl.col("client_ip").is_not_null())
         rejects = bad.select(
             "source", "line_no",
             reason=pl.when(pl.col("invalid_utf8")).then(pl.lit("invalid UTF-8 (bytes shown as \\xNN)"))
@@ -262,9 +372,35 @@ def parse_access_lines(
     )
     distinct = df.select(pl.col("request").unique())
     requests = cache.fields(distinct) if cache is not None else _request_fields(distinct)
-    df = df.join(requests, on="request", how="left", maintain_order="left", nulls_equal=True)
+    # the row of each line's request in ``requests``, then one gather of its columns: the join
+    # itself carries a single integer column instead of all the line's columns
+    at = (
+        df.select("request")
+        .join(requests.select("request", _r=pl.int_range(pl.len(), dtype=pl.UInt32)), on="request", how="left",
+              maintain_order="left", nulls_equal=True)
+        .get_column("_r")
+    )
+    derived = requests.drop("request")[at]
+    df = pl.concat([df, derived], how="horizontal")
     records = df.select(*ACCESS_LOG.names(), "_lines").cast({**ACCESS_LOG, "_lines": pl.Int64})
     return records, rejects
+
+
+def parse_access_lines(
+    lines: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse ``{source, line_no, line, invalid_utf8}`` into (ACCESS_LOG rows + ``_lines``, REJECTS)."""
+    return _records(_line_fields(lines), skew_seconds=skew_seconds, cache=cache)
+
+
+def parse_access_parts(
+    parts: list, *, skew_seconds: float = 0, cache: RequestCache | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse one batch of ``iter_parsed(raw=True)`` parts (raw blocks cut at their quotes in this
+    worker thread, or line frames) into (ACCESS_LOG rows + ``_lines``, REJECTS)."""
+    frames = [_raw_fields(p) if isinstance(p, RawPart) else _line_fields(p) for p in parts]
+    df = pl.concat(frames, how="vertical", rechunk=False) if len(frames) > 1 else frames[0]
+    return _records(df, skew_seconds=skew_seconds, cache=cache)
 
 
 def read_access_logs(
@@ -291,13 +427,14 @@ def read_access_logs(
     cache = RequestCache()
     return load_line_files(
         [Path(p) for p in paths],
-        lambda b: parse_access_lines(b, skew_seconds=skew_seconds, cache=cache),
+        lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache),
         schema=ACCESS_LOG,
         case_root=Path(case_root) if case_root is not None else None,
         desc="access logs",
         max_decompressed=max_decompressed,
         batch_lines=batch_lines,
         show_progress=show_progress,
+        raw=True,
     )
 
 
@@ -319,12 +456,13 @@ def iter_access_logs(
     cache = RequestCache()
     for records, rejects in iter_parsed(
         [Path(p) for p in paths],
-        lambda b: parse_access_lines(b, skew_seconds=skew_seconds, cache=cache),
+        lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache),
         case_root=Path(case_root) if case_root is not None else None,
         desc="access logs",
         max_decompressed=max_decompressed,
         batch_lines=batch_lines,
         show_progress=show_progress,
+        raw=True,
     ):
         table = finish_records(records, ACCESS_LOG) if records is not None else pl.DataFrame(schema=ACCESS_LOG)
         yield Loaded(table, rejects.cast(REJECTS), batch_counts(records, rejects))

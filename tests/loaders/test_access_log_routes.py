@@ -1,0 +1,201 @@
+"""The access-log loader's fast routes give exactly what the exact (regex) route gives.
+
+Lines are parsed three ways: blocks cut at their quotes by polars' CSV reader (``_read_quoted``,
+vouched for by byte accounting) then the split checks, with the regex for the lines those checks
+refuse; the line route (split, then regex for the rest) for blocks that cannot be vouched for; and
+the reference here, :data:`COMBINED` alone on every line. All three must agree on records and
+rejects, on well-formed lines and on randomly mutated ones (quotes, spaces, backslashes, multi-byte
+characters, invalid UTF-8, ``\\r``, cut lines), in vouched blocks and in blocks that fall back.
+"""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from forensics.evidence import RawLines, split_lines
+from forensics.loaders import access_log as al
+from forensics.loaders._common import RawPart
+
+IPS = ["203.0.113.9", "2001:db8::7", "::ffff:192.0.2.1", "host.example.jp", "-", "198.51.100.250"]
+TIMES = ["31/Mar/2017:23:28:01 +0900", "01/Jan/2017:00:00:00 -0700", "29/Feb/2016:12:00:00 +0530",
+         "31/Feb/2017:23:28:01 +0900", "10/Oct/2000:13:55:36 -0000", "12/Mar/2017:02:30:00 +9999"]
+REQS = ["GET / HTTP/1.1", "GET /products/list.php?name=%E6%9D%B1%E5%95%86&x=1 HTTP/1.1",
+        "POST /admin/index.php HTTP/1.1", "GET /p.php?id=1%27%20UNION%20SELECT%20NULL-- HTTP/1.1", "-",
+        "GET /a b.php HTTP/1.1", "GET /", "", "GET /p.php?q=a+b%2Bc&&k HTTP/1.0"]
+REFS = ["-", "https://toshomart.com/products/list.php?category_id=4", "", "http://x/?q=東"]
+UAS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36", "sqlmap/1.1#stable (http://sqlmap.org)",
+       "-", "", "東商マート bot"]
+EXTRAS = ["", " 1234 toshomart.com", " -", " \"x\"", "  "]
+
+
+def good_line(rnd: random.Random) -> str:
+    return (f'{rnd.choice(IPS)} - {rnd.choice(["-", "admin"])} [{rnd.choice(TIMES)}] "{rnd.choice(REQS)}" '
+            f'{rnd.choice(["200", "302", "404", "408"])} {rnd.choice(["-", "0", "19056", "99999999999999999999"])} '
+            f'"{rnd.choice(REFS)}" "{rnd.choice(UAS)}"{rnd.choice(EXTRAS) if rnd.random() < 0.2 else ""}')
+
+
+def mutate(rnd: random.Random, line: bytes, keep_quotes: bool) -> bytes:
+    for _ in range(rnd.randint(1, 3)):
+        at = rnd.randint(0, len(line))
+        op = rnd.choice(["space", "bs", "mb", "del", "digit", "bracket", "letter", "dash"]
+                        + ([] if keep_quotes else ["quote", "cut", "cr", "invalid", "quote"]))
+        if op == "del" and line:
+            if line[at - 1 : at] == b'"' and keep_quotes:
+                continue
+            line = line[: at - 1] + line[at:] if at else line[1:]
+        elif op == "cut":
+            line = line[:at]
+        else:
+            ins = {"space": b" ", "bs": b"\\", "mb": "東".encode(), "digit": b"7", "bracket": b"]", "letter": b"x",
+                   "dash": b"-", "quote": b'"', "cr": b"\r", "invalid": b"\xff"}[op]
+            line = line[:at] + ins + line[at:]
+    return line.replace(b"\n", b"")
+
+
+def valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def reference(data: bytes, source: str = "s") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """COMBINED on every line (the exact route), then the same typing and request columns."""
+    lines = split_lines(data).with_columns(source=pl.lit(source))
+    df = pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), al._regex_fields(lines)], how="horizontal")
+    return al._records(df)
+
+
+def fast(data: bytes, line_no: int = 1, source: str = "s") -> tuple[pl.DataFrame, pl.DataFrame]:
+    n = data.count(b"\n")
+    return al.parse_access_parts([RawPart(source, RawLines(data, 0, len(data), n, line_no))])
+
+
+def assert_same(data: bytes):
+    rec, rej = fast(data)
+    ref_rec, ref_rej = reference(data)
+    assert rec.equals(ref_rec), pl.concat([rec, ref_rec]).unique(keep="none").head(4).to_dicts()
+    assert rej.equals(ref_rej), (rej.to_dicts()[:3], ref_rej.to_dicts()[:3])
+    assert rec.height + rej.height == data.count(b"\n")
+
+
+def block(lines: list[bytes]) -> bytes:
+    return b"".join(line + b"\n" for line in lines)
+
+
+def test_well_formed_block_is_vouched_and_equal():
+    rnd = random.Random(1)
+    lines = [good_line(rnd).encode() for _ in range(3000)]
+    lines = [ln for ln in lines if ln.count(b'"') == 6]
+    data = block(lines)
+    assert al._read_quoted(data, len(lines)) is not None
+    assert_same(data)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vouched_block_with_mutated_lines(seed):
+    """Six quotes kept: the block is vouched for, the refused lines go through the regex."""
+    rnd = random.Random(seed)
+    lines = []
+    for _ in range(2500):
+        line = good_line(rnd).encode()
+        if line.count(b'"') != 6:
+            continue
+        lines.append(mutate(rnd, line, keep_quotes=True) if rnd.random() < 0.3 else line)
+    lines = [ln for ln in lines if ln.count(b'"') == 6 and b"\r" not in ln and valid_utf8(ln)]
+    data = block(lines)
+    assert al._read_quoted(data, len(lines)) is not None
+    assert_same(data)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fallback_block_with_mutated_lines(seed):
+    """Any mutation: quotes added or lost, cut lines, \\r, invalid UTF-8 -> the block falls back."""
+    rnd = random.Random(100 + seed)
+    lines = [mutate(rnd, good_line(rnd).encode(), keep_quotes=False) if rnd.random() < 0.3 else good_line(rnd).encode()
+             for _ in range(2500)]
+    data = block(lines)
+    assert al._read_quoted(data, len(lines)) is None
+    assert_same(data)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param([b'a "r" 2 "f" "u" x"', b'd "r" 2 "f'], id="seven-and-five-quotes"),
+        pytest.param([b'a "r" 2 "f" "u"""', b'b "r" 2 "f" "u', b'c "r" "f'], id="eight-and-fewer"),
+        pytest.param([b"", b"", b'x "r" 2 "f" "u" "" ""'], id="empty-lines"),
+        pytest.param([b'\xef\xbb\xbfa "r" 2 "f" "u"'], id="bom"),
+        pytest.param([b'a "r" 2 "f" "u"\r'], id="cr"),
+        pytest.param([b'a "r\xff" 2 "f" "u"'], id="invalid-utf8"),
+    ],
+)
+def test_byte_accounting_refuses_blocks_it_cannot_vouch_for(bad):
+    rnd = random.Random(7)
+    good = [good_line(rnd).encode() for _ in range(200)]
+    good = [ln for ln in good if ln.count(b'"') == 6]
+    for at in (0, len(good) // 2, len(good)):
+        lines = good[:at] + bad + good[at:]
+        data = block(lines)
+        if not (bad[0].startswith(b"\xef\xbb\xbf") and at):  # a BOM is only skipped at the start
+            assert al._read_quoted(data, len(lines)) is None
+        assert_same(data)
+
+
+def test_hostile_vouched_lines():
+    """Six quotes, but fields the split checks must refuse or type exactly like the regex."""
+    t = "[31/Mar/2017:23:28:01 +0900]"
+    lines = [
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512 "-" "ua"',
+        f'203.0.113.9  - - {t} "GET / HTTP/1.1" 200 512 "-" "ua"',  # two spaces
+        f'203.0.113.9 - - -  {t} "GET / HTTP/1.1" 200 512 "-" "ua"',
+        f'203.0.113.9 - {t} "GET / HTTP/1.1" 200 512 "-" "ua"',  # a field missing
+        '203.0.113.9 - - [31/mar/2017:23:28:01 +0900] "GET / HTTP/1.1" 200 512 "-" "ua"',  # month case
+        '203.0.113.9 - - [31/Mar/2017:23:28:01 +09000] "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:23:28:01 0900] "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:23:28:01 +0900]  "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:23:28:01 +0900]x "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:23:28:01 +0900 ] "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:24:28:01 +0900] "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:23:28:60 -0030] "GET / HTTP/1.1" 200 512 "-" "ua"',
+        '203.0.113.9 - - [31/Mar/2017:23:28:01 -1259] "GET / HTTP/1.1" 200 512 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200  512 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512  "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1"200 512 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 20 512 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 5x2 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 -- "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512 "-"  "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512 "-""ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512 "-" "ua" extra',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512 "-" "ua"x',
+        f'203.0.113.9 - - {t} "GET /\\x16 HTTP/1.1" 400 512 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET / HTTP/1.1" 200 512 "\\\\" "ua\\\\"',
+        f'h\\ - - {t} "GET / HTTP/1.1" 200 512 "-" "ua"',
+        f'東 - - {t} "GET / HTTP/1.1" 200 512 "-" "ua"',
+        f'203.0.113.9 - - {t} "GET /\x00 HTTP/1.1" 200 512 "\x1f" "\x7f"',
+        f'203.0.113.9 - - [31/Mar/2017:23:28:01 +0900]東 "GET / HTTP/1.1" 200 512 "-" "ua"',
+    ]
+    data = block([ln.encode() for ln in lines])
+    assert al._read_quoted(data, len(lines)) is not None
+    assert_same(data)
+
+
+def test_file_level_equal_to_reference(tmp_path):
+    """Whole files through iter_parsed(raw=True): pieces cut into small batches, numbering kept."""
+    rnd = random.Random(42)
+    lines = [mutate(rnd, good_line(rnd).encode(), keep_quotes=rnd.random() < 0.7) if rnd.random() < 0.1
+             else good_line(rnd).encode() for _ in range(5000)]
+    data = block(lines)
+    p = tmp_path / "access_log"
+    p.write_bytes(data)
+    got = al.read_access_logs([p], case_root=tmp_path, show_progress=False, batch_lines=777)
+    rec, rej = reference(data, "access_log")
+    assert got.records.equals(rec.drop("_lines"))
+    assert got.rejects.equals(rej)
+    c = got.counts.row(0, named=True)
+    assert c["records"] + c["rejected"] == 5000
