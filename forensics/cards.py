@@ -250,20 +250,65 @@ def _read_text(p: Path) -> str:
         return data.decode("latin-1")
 
 
+#: A value worth a closer look: a run of 13+ digits (separators allowed) or a security-code label.
+_CANDIDATE_RX = r"(?i)[0-9](?:[0-9]|[ -][0-9]){12,}|cvv|cvc|csc|sec(?:urity)?[_ -]?code|\x{30bb}\x{30ad}\x{30e5}"
+
+
+def _parquet_hits(p: Path, rel: str, key: bytes | None) -> list[CardHit] | None:
+    """Card data in the values of a Parquet table (``line_no`` = row number; path ``file[column]``).
+
+    A Parquet file is binary and mostly compressed: its raw bytes would hide a number stored in a
+    compressed page and show digit runs that are only encoded integers. Every text, integer and
+    (UTF-8) binary value is scanned instead, nested lists and structs included. None when the
+    file cannot be read as Parquet (then it is scanned as bytes).
+    """
+    import polars as pl
+
+    try:
+        df = pl.read_parquet(p)
+    except Exception:  # noqa: BLE001 - not Parquet after all, or damaged: scan the bytes
+        return None
+
+    hits: list[CardHit] = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+            text = pl.struct(pl.col(name)).struct.json_encode()  # nested values as JSON text
+        elif dtype == pl.String or dtype.is_integer() or isinstance(dtype, (pl.Categorical, pl.Enum, pl.Binary)):
+            text = pl.col(name).cast(pl.String, strict=False)
+        else:
+            continue  # floats, dates, booleans hold no card number
+        col = df.select(text.alias("v")).with_row_index("row", offset=1)
+        for row, value in col.filter(pl.col("v").str.contains(_CANDIDATE_RX)).iter_rows():
+            hits.extend(CardHit(f"{rel}[{name}]", row, h.kind, h.masked, h.card_key)
+                        for h in scan_text_for_card_data(value, key=key))
+    return hits
+
+
 def scan_for_card_data(path: str | Path, *, key: bytes | None = None) -> list[CardHit]:
     """Scan a file or every file under a folder for full card numbers and security codes.
 
-    Symlinks are not followed; gzip files are read decompressed. Returns hits sorted by path and
-    line; each hit holds the masked number and a keyed hash, never the number itself.
+    Symlinks are not followed; gzip files are read decompressed; Parquet tables value by value
+    (hits name ``file[column]`` and the row). Returns hits sorted by path and line; each hit
+    holds the masked number and a keyed hash, never the number itself.
     """
     root = Path(path)
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
     hits: list[CardHit] = []
     for p in files:
+        rel = p.name if p == root else p.relative_to(root).as_posix()
         try:
+            if p.suffix.lower() == ".parquet" or _is_parquet(p):
+                found = _parquet_hits(p, rel, key)
+                if found is not None:
+                    hits.extend(found)
+                    continue
             text = _read_text(p)
         except OSError:
             continue
-        rel = p.name if p == root else p.relative_to(root).as_posix()
         hits.extend(scan_text_for_card_data(text, path=rel, key=key))
     return hits
+
+
+def _is_parquet(p: Path) -> bool:
+    with p.open("rb") as fh:
+        return fh.read(4) == b"PAR1"
