@@ -75,6 +75,28 @@ def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
     }
 
 
+COUNT_KEYS = ("viewed_persons", "cards_confirmed_customer", "cards_confirmed_test", "cards_possible_customer",
+              "cards_possible_test", "cards_total")
+
+
+def compare_with_truth(case: Path, out: Path) -> dict:
+    """The run's counts next to the generator's ``truth.json`` (a run that finishes with a wrong
+    answer is no result): ``counts`` as ``a + b + ...`` and ``matches_truth`` (yes / no / no truth)."""
+    try:
+        found = json.loads((out / "findings.json").read_text(encoding="utf-8")).get("counts") or {}
+    except (OSError, ValueError):
+        return {"matches_truth": "no findings.json"}
+    got = {k: found.get(k) for k in COUNT_KEYS}
+    res = {"counts": " ".join(f"{k}={v}" for k, v in got.items())}
+    truth_path = case / "truth.json"
+    if not truth_path.is_file():
+        return {**res, "matches_truth": "no truth.json"}
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    want = truth.get("counts", truth)
+    res["matches_truth"] = "yes" if all(want.get(k) == got[k] for k in COUNT_KEYS if k in want) else "NO"
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=100)
@@ -97,12 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     result["command"] = " ".join(cmd)
     result.update(run_measured(cmd, interval=args.interval, log=out.parent / f"{out.name}.log"))
     result["log"] = str(out.parent / f"{out.name}.log")
+    result.update(compare_with_truth(case, out))
     if args.json:
         print(json.dumps(result, indent=1))
     else:
         for k, v in result.items():
             print(f"{k}: {v}")
-    return 0 if result["exit_code"] == 0 else 1
+    return 0 if result["exit_code"] == 0 and result.get("matches_truth") in ("yes", "no truth.json") else 1
 
 
 if __name__ == "__main__":
