@@ -144,7 +144,7 @@ class RequestCache:
                 if known is None or known.height + new.height > self.max_rows:
                     known = _request_fields(requests)
                 else:
-                    known = pl.concat([known, _request_fields(new)])
+                    known = pl.concat([known, _request_fields(new)]).rechunk()  # one chunk: cheaper gathers
                 self.frame = known
             return known
 
