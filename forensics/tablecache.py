@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.schemas import REJECTS
 
-__all__ = ["ENV_VAR", "SPILL_BYTES", "CachedLog", "TableCache", "loader_fingerprint"]
+__all__ = ["ENV_VAR", "SPILL_BYTES", "CachedLog", "TableCache", "loader_fingerprint", "log_bytes"]
 
 #: Environment variable naming a shared cache folder (set by ``forensics run`` for its kernels).
 ENV_VAR = "FORENSICS_TABLE_CACHE"
@@ -216,8 +216,3 @@ def log_bytes(files: Iterable[Path]) -> int:
             if not Path(p).is_symlink():
                 total += Path(p).stat().st_size
     return total
-
-
-def to_frame(records: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """``records`` of a :class:`Loaded` as a DataFrame (cached logs hold a LazyFrame)."""
-    return records.collect() if isinstance(records, pl.LazyFrame) else records
