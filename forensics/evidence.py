@@ -314,6 +314,22 @@ def _block_lines(carry: bytes, block: bytes) -> tuple[pl.DataFrame, bytes] | Non
     return pl.concat([head, body], how="vertical", rechunk=False), block[cut + 1 :]
 
 
+def _damaged_end(data: bytes, base: int, problem: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The last piece of a damaged stream (``base`` lines handed out before it): its whole lines
+    kept, then as tail rejects the cut line (escaped excerpt) and one row for the unreadable rest."""
+    cut = data.rfind(b"\n")
+    part, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
+    lines = split_lines(part).with_columns(pl.col("line_no") + base)
+    base += lines.height
+    rows = []
+    if rest:
+        base += 1
+        text = split_lines(rest)["line"][0]
+        rows.append((base, f"incomplete last line: {problem}", escape_py(text)))
+    rows.append((base + 1, problem, ""))
+    return lines, pl.DataFrame(rows, schema=_TAIL, orient="row")
+
+
 def iter_lines(
     path: str | os.PathLike,
     *,
@@ -351,18 +367,7 @@ def iter_lines(
             base += lines.height
             yield lines, empty_tail
             continue
-        # last block of a damaged stream: whole lines are kept, the cut line and the rest rejected
-        cut = data.rfind(b"\n")
-        part, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
-        lines = split_lines(part).with_columns(pl.col("line_no") + base)
-        base += lines.height
-        rows = []
-        if rest:
-            base += 1
-            text = split_lines(rest)["line"][0]
-            rows.append((base, f"incomplete last line: {problem}", escape_py(text)))
-        rows.append((base + 1, problem, ""))
-        yield lines, pl.DataFrame(rows, schema=_TAIL, orient="row")
+        yield _damaged_end(data, base, problem)
         return
     if carry:  # a final line without newline
         lines = split_lines(carry).with_columns(pl.col("line_no") + base)
@@ -447,19 +452,7 @@ def iter_raw_lines(
                 base += n
             carry = block[cut + 1 :]
             continue
-        # last block of a damaged stream: whole lines are kept, the cut line and the rest rejected
-        data = carry + block if carry else block
-        cut = data.rfind(b"\n")
-        part, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
-        lines = split_lines(part).with_columns(pl.col("line_no") + base)
-        base += lines.height
-        rows = []
-        if rest:
-            base += 1
-            text = split_lines(rest)["line"][0]
-            rows.append((base, f"incomplete last line: {problem}", escape_py(text)))
-        rows.append((base + 1, problem, ""))
-        yield lines, pl.DataFrame(rows, schema=_TAIL, orient="row")
+        yield _damaged_end(carry + block if carry else block, base, problem)
         return
     if carry:  # a final line without newline
         yield split_lines(carry).with_columns(pl.col("line_no") + base), empty_tail
