@@ -217,7 +217,7 @@ def iter_parsed(
                             submit()
                 if tail.height:  # rejects of a damaged gzip's end: no parsing needed
                     done: Future = Future()
-                    done.set_result((None, tail.select(pl.lit(source, pl.String).alias("source"), *REJECTS.names()[1:]).cast(REJECTS)))
+                    done.set_result((None, tail_rejects(tail, source)))
                     inflight.append(done)
                 while len(inflight) > workers:
                     yield inflight.popleft().result()
@@ -245,6 +245,37 @@ def finish_records(records: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
     return records.select(schema.names()).cast(schema)
 
 
+def tail_rejects(tail: pl.DataFrame, source: str) -> pl.DataFrame:
+    """REJECTS of a file's tail rejects (``line_no, reason, excerpt``: a damaged gzip's end, a
+    file that cannot be opened)."""
+    return tail.select(pl.lit(source, pl.String).alias("source"), *REJECTS.names()[1:]).cast(REJECTS)
+
+
+def batch_loaded(records: pl.DataFrame | None, rejects: pl.DataFrame, schema: pl.Schema) -> Loaded:
+    """One parsed batch as a :class:`Loaded`: records of ``schema`` (``None``: none), rejects,
+    and the batch's partial counts."""
+    table = finish_records(records, schema) if records is not None else pl.DataFrame(schema=schema)
+    return Loaded(table, rejects.cast(REJECTS), batch_counts(records, rejects))
+
+
+def collect_loaded(batches: Iterable[Loaded], sources: list[str], schema: pl.Schema) -> Loaded:
+    """Batches collected into one :class:`Loaded`: table, rejects and per-file counts.
+
+    ``sources``: every file's source name in reading order (it may be filled while ``batches``
+    is consumed); a file without a record or reject still gets its counts row.
+    """
+    recs, rejs, counts = [], [], []
+    for b in batches:
+        counts.append(b.counts)
+        if b.records.height:
+            recs.append(b.records)
+        if b.rejects.height:
+            rejs.append(b.rejects)
+    table = pl.concat(recs, how="vertical") if recs else pl.DataFrame(schema=schema)
+    rejects = pl.concat(rejs, how="vertical") if rejs else pl.DataFrame(schema=REJECTS)
+    return Loaded(table, rejects, merge_counts(counts, sources))
+
+
 def load_line_files(
     paths: Iterable[Path],
     parse: ParseBatch,
@@ -260,19 +291,11 @@ def load_line_files(
 ) -> Loaded:
     """Everything :func:`iter_parsed` yields, collected: table, rejects, per-file counts."""
     sources: list[str] = []
-    recs, rejs, counts = [], [], []
-    for records, rejects in iter_parsed(
+    batches = iter_parsed(
         paths, parse, case_root=case_root, desc=desc, max_decompressed=max_decompressed,
         batch_lines=batch_lines, show_progress=show_progress, workers=workers, sources=sources, raw=raw,
-    ):
-        counts.append(batch_counts(records, rejects))
-        if records is not None and records.height:
-            recs.append(finish_records(records, schema))
-        if rejects.height:
-            rejs.append(rejects.cast(REJECTS))
-    table = pl.concat(recs, how="vertical") if recs else pl.DataFrame(schema=schema)
-    rejects = pl.concat(rejs, how="vertical") if rejs else pl.DataFrame(schema=REJECTS)
-    return Loaded(table, rejects, merge_counts(counts, sources))
+    )
+    return collect_loaded((batch_loaded(r, rej, schema) for r, rej in batches), sources, schema)
 
 
 def merge_counts(parts: list[pl.DataFrame], sources: list[str]) -> pl.DataFrame:

@@ -29,8 +29,7 @@ from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
     Loaded,
     RawPart,
-    batch_counts,
-    finish_records,
+    batch_loaded,
     iter_parsed,
     load_line_files,
     shift_skew,
@@ -464,8 +463,7 @@ def iter_access_logs(
         show_progress=show_progress,
         raw=True,
     ):
-        table = finish_records(records, ACCESS_LOG) if records is not None else pl.DataFrame(schema=ACCESS_LOG)
-        yield Loaded(table, rejects.cast(REJECTS), batch_counts(records, rejects))
+        yield batch_loaded(records, rejects, ACCESS_LOG)
 
 
 def scan_access_logs(paths: Iterable[str | Path], *, case_root: str | Path | None = None, **options) -> pl.LazyFrame:

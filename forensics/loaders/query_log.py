@@ -31,14 +31,14 @@ from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
     Loaded,
     _pieces,
-    batch_counts,
-    finish_records,
+    batch_loaded,
+    collect_loaded,
     in_time_order,
     local_to_utc,
-    merge_counts,
     progress,
     shift_skew,
     span_rejects,
+    tail_rejects,
 )
 from forensics.schemas import QUERY_LOG, REJECTS
 
@@ -208,7 +208,7 @@ def iter_query_logs(
         records, rejects, held, carry = _parse_statements(
             batch, timezone=timezone, skew_seconds=skew_seconds, carry_time=carry, hold_back=not final)
         pending, pending_n, held_n = ([held], held.height, held.height) if held.height else ([], 0, 0)
-        return Loaded(finish_records(records, QUERY_LOG), rejects, batch_counts(records, rejects))
+        return batch_loaded(records, rejects, QUERY_LOG)
 
     for path in progress(in_time_order(Path(p) for p in paths), "query logs", show_progress):
         source = rel_source(path, root)
@@ -227,8 +227,7 @@ def iter_query_logs(
                 if pending_n >= want:
                     yield parse(final=False)
             if tail.height:  # rejects of a damaged gzip's end
-                rej = tail.select(pl.lit(source, pl.String).alias("source"), *REJECTS.names()[1:]).cast(REJECTS)
-                yield Loaded(pl.DataFrame(schema=QUERY_LOG), rej, batch_counts(None, rej))
+                yield batch_loaded(None, tail_rejects(tail, source), QUERY_LOG)
     if pending:
         yield parse(final=True)
 
@@ -253,17 +252,11 @@ def read_query_logs(
         (statements and banner lines); ``counts.rows`` counts statements.
     """
     sources: list[str] = []
-    parts = list(iter_query_logs(
+    batches = iter_query_logs(
         paths, case_root=case_root, timezone=timezone, skew_seconds=skew_seconds, max_decompressed=max_decompressed,
         batch_lines=batch_lines, show_progress=show_progress, sources=sources,
-    ))
-    recs = [p.records for p in parts if p.records.height]
-    rejs = [p.rejects for p in parts if p.rejects.height]
-    return Loaded(
-        pl.concat(recs) if recs else pl.DataFrame(schema=QUERY_LOG),
-        pl.concat(rejs) if rejs else pl.DataFrame(schema=REJECTS),
-        merge_counts([p.counts for p in parts], sources),
     )
+    return collect_loaded(batches, sources, QUERY_LOG)
 
 
 def scan_query_logs(paths: Iterable[str | Path], *, case_root: str | Path | None = None, **options) -> pl.LazyFrame:
