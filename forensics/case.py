@@ -400,8 +400,7 @@ class Case:
         from forensics.tablecache import TableCache
 
         files = self.evidence.get(key, [])
-        common = {"case_root": self.root, "max_decompressed": self.max_decompressed, "skew_seconds": self.skew(key),
-                  "show_progress": None}
+        common = {"case_root": self.root, "max_decompressed": self.max_decompressed, "skew_seconds": self.skew(key)}
         options = {"max_decompressed": self.max_decompressed, "skew": self.skew(key), "tz": self.timezone,
                    "root": str(self.root)}
         if key == "access_logs":

@@ -204,6 +204,7 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
     if not case_yml.is_file():
         raise PipelineError(f"case file not found: {case_yml}")
     from forensics.case import open_case
+    from forensics.tablecache import ENV_VAR
 
     case = open_case(case_yml, table_cache=table_cache)
     out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
@@ -235,7 +236,7 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
         return target
 
     executed: list[Path] = []
-    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_environment({ENV_CACHE: str(table_cache)}):
+    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_environment({ENV_VAR: str(table_cache)}):
         for stage in stages(books):
             if len(stage) == 1:
                 executed.append(execute(stage[0]))
@@ -292,7 +293,6 @@ def stages(books: list[Path]) -> list[list[Path]]:
 #: Environment the kernels inherit during a batch run: no progress bars (their presence depends
 #: on timing, so executed notebooks would differ from run to run; nobody watches them).
 BATCH_ENV = {"FORENSICS_PROGRESS": "0", "TQDM_DISABLE": "1"}
-ENV_CACHE = "FORENSICS_TABLE_CACHE"  # forensics.tablecache.ENV_VAR (not imported: keeps the CLI start light)
 
 
 @contextmanager
