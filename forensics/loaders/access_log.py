@@ -9,11 +9,14 @@ read oldest first, any ``%t`` offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\
 quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` byte escapes stay).
 A line that does not fit (the ``common`` format included) is rejected with a reason.
 
-One anchored regex parses a line; every branch in it is decided by the next character
-(``[^ ]+ `` fields, quoted fields as ``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]`` classes), so the
-regex engine runs it as a one-pass automaton. The time is sliced by position rather than parsed
-with ``%z``. Request-derived columns (method, target, path, query, their decoding, parameters)
-are computed once per distinct request line and joined back.
+:data:`COMBINED`, one anchored regex, defines what a line is; every branch in it is decided by the
+next character (``[^ ]+ `` fields, quoted fields as ``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]``
+classes), so its parse of a line is unique. Decompressed blocks are first scanned natively
+(:mod:`forensics.loaders.access_scan`: one compiled pass over the bytes, typed columns out, text
+fields as views into the block); the lines that scan cannot vouch for (escapes, extra quotes,
+impossible dates, anything malformed) go through the regex, whose time is sliced by position
+rather than parsed with ``%z``. Request-derived columns (method, target, path, query, their
+decoding, parameters) are computed once per distinct request line and joined back.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, line_excerpt
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
     Loaded,
@@ -34,6 +37,7 @@ from forensics.loaders._common import (
     load_line_files,
     shift_skew,
 )
+from forensics.loaders.access_scan import scan_combined
 from forensics.loaders.urldecode import percent_decode
 from forensics.schemas import ACCESS_LOG, REJECTS
 
@@ -148,56 +152,10 @@ class RequestCache:
             return known
 
 
-_MONTH_NAMES = "|".join(_MONTHS)
-#: ``[%d/%b/%Y:%H:%M:%S`` and ``%z]`` halves of ``%t`` after splitting on spaces (month case-sensitive).
-_T_DATE = rf"^\[[0-9][0-9]/(?:{_MONTH_NAMES})/[0-9]{{4}}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$"
-_T_ZONE = r"^[+-][0-9]{4}\]$"
-#: What lies between the request's closing quote and the referer's opening one.
-_STATUS_BYTES = r"^ (?P<status>[0-9]{3}) (?P<bytes>[0-9]+|-) $"
-
-#: Columns both parsing routes produce (strings as logged, ``local`` naive, ``utc_offset_min``).
+#: Columns both parsing routes produce (strings as logged, ``status`` and ``bytes`` typed, ``local``
+#: naive, ``utc_offset_min``).
 _FIELDS = ["client_ip", "ident", "remote_user", "request", "status", "bytes", "referer", "user_agent", "extra",
            "local", "utc_offset_min"]
-
-
-def _split_fields(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """Fast route: split on the six quotes and the head's five spaces (memchr, no regex over the
-    whole line), then check every piece against its part of :data:`COMBINED`.
-
-    A line qualifies when it has no backslash (so no ``\"`` escapes to undo), exactly six ``"``,
-    exactly five spaces before the request, a ``%t`` of the exact form, `` status bytes `` between
-    the request and the referer and one space between referer and user agent: then ``COMBINED``
-    would match it with these very pieces (its branches are decided by the next character, so its
-    parse is unique). Returns the fields (:data:`_FIELDS`, all rows) and the qualifying mask.
-    """
-    line = pl.col("line")
-    df = lines.select(line.str.len_bytes().alias("_n"), line.str.contains("\\", literal=True).alias("_bs"),
-                      q=line.str.split_exact('"', 6)).unnest("q")
-    q = [f"field_{i}" for i in range(7)]
-    df = df.with_columns(h=pl.col("field_0").str.split_exact(" ", 5), sb=pl.col("field_2").str.extract_groups(_STATUS_BYTES))
-    h = [pl.col("h").struct.field(f"field_{i}") for i in range(6)]
-    lens = lambda cols: pl.sum_horizontal(c.str.len_bytes() for c in cols)  # noqa: E731 (null if a piece is missing)
-    fast = (
-        ~pl.col("_bs")
-        & (lens(pl.col(c) for c in q) + 6 == pl.col("_n"))  # exactly six quotes
-        & (lens(h) + 5 == pl.col("field_0").str.len_bytes())  # exactly five spaces in the head
-        & (h[5] == "") & (h[0] != "") & (h[1] != "") & (h[2] != "")
-        & h[3].str.contains(_T_DATE) & h[4].str.contains(_T_ZONE)
-        & pl.col("sb").struct.field("status").is_not_null()
-        & (pl.col("field_4") == " ")
-    ).fill_null(False)
-    zone = h[4]
-    sign = pl.when(zone.str.slice(0, 1) == "-").then(-1).otherwise(1)
-    out = df.select(
-        client_ip=h[0], ident=h[1], remote_user=h[2], request=pl.col("field_1"),
-        status=pl.col("sb").struct.field("status"), bytes=pl.col("sb").struct.field("bytes"),
-        referer=pl.col("field_3"), user_agent=pl.col("field_5"), extra=pl.col("field_6"),
-        local=h[3].str.to_datetime("[%d/%b/%Y:%H:%M:%S", time_unit="us", strict=False),
-        utc_offset_min=(sign * (zone.str.slice(1, 2).cast(pl.Int32, strict=False) * 60
-                                + zone.str.slice(3, 2).cast(pl.Int32, strict=False))).cast(pl.Int16),
-        _fast=fast,
-    )
-    return out.drop("_fast"), out["_fast"]
 
 
 def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
@@ -210,132 +168,47 @@ def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
     ).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
     sign = pl.when(t.str.slice(21, 1) == "-").then(-1).otherwise(1)
     offset = (sign * (t.str.slice(22, 2).cast(pl.Int32, strict=False) * 60 + t.str.slice(24, 2).cast(pl.Int32, strict=False))).cast(pl.Int16)
-    return df.with_columns(
+    return _typed(df.with_columns(
         local=local, utc_offset_min=offset, referer=_unescape(pl.col("referer")), user_agent=_unescape(pl.col("user_agent")),
-    ).select(_FIELDS)
+    ).select(_FIELDS))
 
 
 def _line_fields(lines: pl.DataFrame) -> pl.DataFrame:
-    """``{source, line_no, invalid_utf8, line}`` -> the same plus :data:`_FIELDS`, in line order.
-
-    Lines go through the split route (:func:`_split_fields`); those it cannot vouch for (escapes,
-    extra quotes, malformed fields, invalid UTF-8) through the regex (:func:`_regex_fields`), and
-    the two are merged back in line order.
-    """
-    meta = lines.select("source", "line_no", "invalid_utf8", "line")
-    fields, fast = _split_fields(lines)
-    if fast.all():
-        return pl.concat([meta, fields], how="horizontal")
-    meta = meta.with_columns(_i=pl.int_range(pl.len(), dtype=pl.Int64))
-    slow = lines.filter(~fast)
-    return pl.concat(
-        [
-            pl.concat([meta.filter(fast), fields.filter(fast)], how="horizontal"),
-            pl.concat([meta.filter(~fast), _regex_fields(slow)], how="horizontal"),
-        ]
-    ).sort("_i").drop("_i")
+    """``{source, line_no, invalid_utf8, line}`` -> the same plus :data:`_FIELDS`, in line order,
+    by the regex (the exact route: lines that were not scanned natively)."""
+    return pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), _regex_fields(lines)], how="horizontal")
 
 
-#: A line read with ``"`` as the separator: exactly six quotes make these seven fields.
-_QUOTED = pl.Schema({f"q{i}": pl.String for i in range(7)})
-_BOM = b"\xef\xbb\xbf"
-_STATUS_BYTES_OK = r"^ [0-9]{3} (?:[0-9]+|-) $"
-
-
-def _read_quoted(data: bytes, n: int) -> pl.DataFrame | None:
-    """The ``n`` lines of ``data`` (each ending with a newline) cut at their quotes, or None.
-
-    Polars' CSV reader with ``"`` as the separator and no quoting gives the seven fields of a line
-    with exactly six quotes. It raises on a line with more (and on invalid UTF-8) and fills a line
-    with fewer with empty fields, so the block is vouched for by its bytes: ``n`` rows, and the
-    fields' bytes plus six quotes and a newline per row adding up to the block's size exactly,
-    which holds only when every line has exactly six quotes (a line with fewer would be counted
-    longer than it is, and the reader drops no line: an empty line is a row). A ``\r`` (the reader
-    would end lines there) or a BOM at the start (it would skip it) is not vouched for. None: the
-    caller splits the lines the exact way.
-    """
-    if not n or b"\r" in data or data.startswith(_BOM):
-        return None
-    try:
-        q = pl.read_csv(
-            data, has_header=False, separator='"', quote_char=None, schema=_QUOTED,
-            empty_string_is_null=False, truncate_ragged_lines=False, raise_if_empty=False,
-        )
-    except (pl.exceptions.PolarsError, ValueError):
-        return None
-    if q.height != n:
-        return None
-    size = q.select(pl.sum_horizontal(pl.col(c).str.len_bytes() for c in _QUOTED).sum()).item()
-    if size is None or size + 7 * n != len(data):
-        return None
-    return q
-
-
-def _quoted_fields(q: pl.DataFrame, backslash: bool) -> tuple[pl.DataFrame, pl.Series]:
-    """Fast route on lines cut at their six quotes (:func:`_read_quoted`): :data:`_FIELDS` and
-    the mask of the lines it vouches for, exactly as :data:`COMBINED` would parse them.
-
-    ``q0`` is ``%h %l %u [%t] ``: three space-free non-empty tokens, ``[dd/Mon/yyyy:HH:MM:SS``
-    (:data:`_T_DATE`), ``+zzzz]`` (:data:`_T_ZONE`), five spaces and nothing else (byte count);
-    ``q2`` `` status bytes ``; ``q4`` one space; no backslash in the
-    quoted fields (``q1``, ``q3``, ``q5``: no escape to undo, so each ends at its quote). Then
-    ``COMBINED`` matches with these very pieces, its parse being unique.
-    """
-    q0, q2 = pl.col("q0"), pl.col("q2")
-    q = q.with_columns(h=q0.str.split_exact(" ", 4)).unnest("h")
-    ip, ident, user, date, zone = (pl.col(f"field_{i}") for i in range(5))
-    fast = (
-        # the five pieces and five spaces make up q0 (date 21 bytes, zone 6): nothing else in it
-        (ip.str.len_bytes() + ident.str.len_bytes() + user.str.len_bytes() + 32 == q0.str.len_bytes())
-        & (ip != "") & (ident != "") & (user != "")
-        & date.str.contains(_T_DATE) & zone.str.contains(_T_ZONE)
-        & q2.str.contains(_STATUS_BYTES_OK) & (pl.col("q4") == " ")
-    )
-    if backslash:
-        fast = fast & ~pl.any_horizontal(pl.col(c).str.contains("\\", literal=True) for c in ("q1", "q3", "q5"))
-    hhmm = zone.str.head(5).cast(pl.Int32, strict=False)  # "+0530" -> 530, "-0700" -> -700
-    minutes = (hhmm.abs() // 100) * 60 + hhmm.abs() % 100
-    out = q.select(
-        client_ip=ip, ident=ident, remote_user=user, request=pl.col("q1"),
-        status=q2.str.slice(1, 3), bytes=q2.str.slice(5, q2.str.len_bytes() - 6),
-        referer=pl.col("q3"), user_agent=pl.col("q5"), extra=pl.col("q6"),
-        local=date.str.to_datetime("[%d/%b/%Y:%H:%M:%S", time_unit="us", strict=False),
-        utc_offset_min=pl.when(hhmm < 0).then(-minutes).otherwise(minutes).cast(pl.Int16),
-        _fast=fast.fill_null(False),
-    )
-    return out.drop("_fast"), out["_fast"]
+def _typed(fields: pl.DataFrame) -> pl.DataFrame:
+    """``status`` and ``bytes`` as logged -> Int16 and Int64 (a size too large for it: null)."""
+    return fields.with_columns(status=pl.col("status").cast(pl.Int16), bytes=pl.col("bytes").cast(pl.Int64, strict=False))
 
 
 def _raw_fields(part: RawPart) -> pl.DataFrame:
     """A raw part -> ``{source, line_no, invalid_utf8, line, *_FIELDS}`` in line order.
 
-    Cut at the quotes when the block can be vouched for (:func:`_read_quoted`), then the fast
-    route (:func:`_quoted_fields`) with the regex for the lines it cannot vouch for (each line
-    rebuilt exactly from its seven fields); otherwise the lines are split the exact way and take
-    the line route (:func:`_line_fields`). ``line`` is only filled where it may be needed: lines
-    the fast route did not take or whose time is impossible (their reject excerpt).
+    Scanned natively (:func:`forensics.loaders.access_scan.scan_combined`: the lines it vouches for
+    come out typed, their text fields being views into the block), with the regex for the lines
+    it cannot vouch for; a block holding invalid UTF-8 is split the exact way and takes the line
+    route (:func:`_line_fields`), which marks and escapes the bad lines. ``line`` is only filled
+    for the lines the scan did not vouch for (the regex's input, and their reject excerpt).
     """
     raw = part.raw
-    data = raw.bytes()
-    q = _read_quoted(data, raw.n)
-    if q is None:
+    scanned = scan_combined(raw.data, raw.start, raw.end, raw.n)
+    if scanned is None:
         return _line_fields(raw.lines().with_columns(source=pl.lit(part.source, pl.String)))
-    fields, fast = _quoted_fields(q, b"\\" in data)
+    fields, fast, line = scanned
     if not fast.all():
         idx = (~fast).arg_true()
-        slow = _regex_fields(q.filter(~fast).select(line=pl.concat_str(_QUOTED.names(), separator='"')))
+        slow = _regex_fields(pl.DataFrame({"line": line.filter(~fast)}))
         fields = fields.with_columns(fields[c].clone().scatter(idx, slow[c]) for c in _FIELDS)
-    need = ~fast | fields["local"].is_null()
-    line = pl.Series("line", [None], dtype=pl.String).extend_constant(None, raw.n - 1)
-    if need.any():
-        line = line.scatter(need.arg_true(), q.filter(need).select(pl.concat_str(_QUOTED.names(), separator='"')).to_series())
     meta = pl.DataFrame({"line": line}).select(
         source=pl.lit(part.source, pl.String),
         line_no=pl.int_range(raw.line_no, raw.line_no + raw.n, dtype=pl.Int64),
         invalid_utf8=pl.lit(False),
         line=pl.col("line"),
     )
-    return pl.concat([meta, fields], how="horizontal")
+    return pl.concat([meta, fields.select(_FIELDS)], how="horizontal")
 
 
 def _records(
@@ -365,8 +238,6 @@ def _records(
     df = df.with_columns(
         ts=shift_skew((pl.col("local") - pl.duration(minutes=pl.col("utc_offset_min"))).dt.replace_time_zone("UTC"), skew_seconds),
         extra=pl.when(pl.col("extra") != "").then(pl.col("extra").str.strip_prefix(" ")),
-        status=pl.col("status").cast(pl.Int16),
-        bytes=pl.col("bytes").cast(pl.Int64, strict=False),
         _lines=pl.lit(1, pl.Int64),
     )
     distinct = df.select(pl.col("request").unique())

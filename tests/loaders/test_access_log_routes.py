@@ -1,11 +1,11 @@
 """The access-log loader's fast routes give exactly what the exact (regex) route gives.
 
-Lines are parsed three ways: blocks cut at their quotes by polars' CSV reader (``_read_quoted``,
-vouched for by byte accounting) then the split checks, with the regex for the lines those checks
-refuse; the line route (split, then regex for the rest) for blocks that cannot be vouched for; and
-the reference here, :data:`COMBINED` alone on every line. All three must agree on records and
-rejects, on well-formed lines and on randomly mutated ones (quotes, spaces, backslashes, multi-byte
-characters, invalid UTF-8, ``\\r``, cut lines), in vouched blocks and in blocks that fall back.
+Lines are parsed three ways: the native scan (``access_scan.scan_combined``) with the regex for the
+lines it does not vouch for; the line route (split exactly, then the regex) for blocks holding
+invalid UTF-8; and the reference here, :data:`COMBINED` alone on every line. All three must agree
+on records and rejects, on well-formed lines and on randomly mutated ones (quotes, spaces,
+backslashes, multi-byte characters, invalid UTF-8, ``\\r``, cut lines), wherever the block starts
+and ends in its buffer.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 
 from forensics.evidence import RawLines, split_lines
 from forensics.loaders import access_log as al
+from forensics.loaders import access_scan
 from forensics.loaders._common import RawPart
 
 IPS = ["203.0.113.9", "2001:db8::7", "::ffff:192.0.2.1", "host.example.jp", "-", "198.51.100.250"]
@@ -87,18 +88,26 @@ def block(lines: list[bytes]) -> bytes:
     return b"".join(line + b"\n" for line in lines)
 
 
+def vouched(data: bytes) -> pl.Series | None:
+    """The lines the native scan vouches for (None: it refused the block)."""
+    scanned = access_scan.scan_combined(data, 0, len(data), data.count(b"\n"))
+    return None if scanned is None else scanned[1]
+
+
 def test_well_formed_block_is_vouched_and_equal():
     rnd = random.Random(1)
     lines = [good_line(rnd).encode() for _ in range(3000)]
     lines = [ln for ln in lines if ln.count(b'"') == 6]
     data = block(lines)
-    assert al._read_quoted(data, len(lines)) is not None
+    # left to the regex: an impossible date, a size beyond 18 digits
+    expected = [b"31/Feb/" not in ln and b" 99999999999999999999 " not in ln for ln in lines]
+    assert vouched(data).to_list() == expected
     assert_same(data)
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_vouched_block_with_mutated_lines(seed):
-    """Six quotes kept: the block is vouched for, the refused lines go through the regex."""
+def test_scanned_block_with_mutated_lines(seed):
+    """Six quotes kept: the block is scanned, the refused lines go through the regex."""
     rnd = random.Random(seed)
     lines = []
     for _ in range(2500):
@@ -108,19 +117,24 @@ def test_vouched_block_with_mutated_lines(seed):
         lines.append(mutate(rnd, line, keep_quotes=True) if rnd.random() < 0.3 else line)
     lines = [ln for ln in lines if ln.count(b'"') == 6 and b"\r" not in ln and valid_utf8(ln)]
     data = block(lines)
-    assert al._read_quoted(data, len(lines)) is not None
+    fast = vouched(data)
+    assert 0 < fast.sum() < len(lines)
     assert_same(data)
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_fallback_block_with_mutated_lines(seed):
-    """Any mutation: quotes added or lost, cut lines, \\r, invalid UTF-8 -> the block falls back."""
+def test_any_mutation(seed):
+    """Any mutation: quotes added or lost, cut lines, \\r, invalid UTF-8 (the block then takes the
+    line route)."""
     rnd = random.Random(100 + seed)
     lines = [mutate(rnd, good_line(rnd).encode(), keep_quotes=False) if rnd.random() < 0.3 else good_line(rnd).encode()
              for _ in range(2500)]
     data = block(lines)
-    assert al._read_quoted(data, len(lines)) is None
+    assert (vouched(data) is None) == (not valid_utf8(data))
     assert_same(data)
+    clean = block([ln for ln in lines if valid_utf8(ln)])
+    assert vouched(clean) is not None
+    assert_same(clean)
 
 
 @pytest.mark.parametrize(
@@ -134,16 +148,13 @@ def test_fallback_block_with_mutated_lines(seed):
         pytest.param([b'a "r\xff" 2 "f" "u"'], id="invalid-utf8"),
     ],
 )
-def test_byte_accounting_refuses_blocks_it_cannot_vouch_for(bad):
+def test_odd_lines_among_good_ones(bad):
     rnd = random.Random(7)
     good = [good_line(rnd).encode() for _ in range(200)]
     good = [ln for ln in good if ln.count(b'"') == 6]
     for at in (0, len(good) // 2, len(good)):
         lines = good[:at] + bad + good[at:]
-        data = block(lines)
-        if not (bad[0].startswith(b"\xef\xbb\xbf") and at):  # a BOM is only skipped at the start
-            assert al._read_quoted(data, len(lines)) is None
-        assert_same(data)
+        assert_same(block(lines))
 
 
 def test_hostile_vouched_lines():
@@ -181,7 +192,8 @@ def test_hostile_vouched_lines():
         f'203.0.113.9 - - [31/Mar/2017:23:28:01 +0900]東 "GET / HTTP/1.1" 200 512 "-" "ua"',
     ]
     data = block([ln.encode() for ln in lines])
-    assert al._read_quoted(data, len(lines)) is not None
+    fast = vouched(data)
+    assert fast[0] and not fast.all()
     assert_same(data)
 
 
@@ -199,3 +211,28 @@ def test_file_level_equal_to_reference(tmp_path):
     assert got.rejects.equals(rej)
     c = got.counts.row(0, named=True)
     assert c["records"] + c["rejected"] == 5000
+
+
+@pytest.mark.parametrize("offset", [1, 3, 7, 8])
+def test_blocks_anywhere_in_their_buffer(offset):
+    """A piece shares its decompressed buffer with others: it starts and ends anywhere in it."""
+    rnd = random.Random(offset)
+    lines = [mutate(rnd, good_line(rnd).encode(), keep_quotes=rnd.random() < 0.5) if rnd.random() < 0.3
+             else good_line(rnd).encode() for _ in range(1500)]
+    data = block([ln for ln in lines if valid_utf8(ln)])
+    buf = b'q"\n' * offset + data + b"partial"
+    rec, rej = al.parse_access_parts(
+        [RawPart("s", RawLines(buf, 3 * offset, 3 * offset + len(data), data.count(b"\n"), 1))])
+    ref_rec, ref_rej = reference(data)
+    assert rec.equals(ref_rec) and rej.equals(ref_rej)
+
+
+def test_dates_crlf_and_sizes_at_the_edges():
+    times = ["29/Feb/2016:12:00:00 +0530", "29/Feb/1900:12:00:00 +0900", "29/Feb/2000:00:00:00 -0000",
+             "31/Apr/2017:12:00:00 +0900", "00/Mar/2017:12:00:00 +0900", "31/Mar/2017:24:00:00 +0900",
+             "31/Mar/2017:23:28:60 +0900", "31/Mar/0999:23:28:01 +0900", "01/Jan/0000:00:00:00 +0000",
+             "31/Dec/9999:23:59:59 -9999", "31/MAR/2017:23:28:01 +0900"]
+    sizes = ["-", "0", "007", "9" * 18, "9" * 19]
+    lines = [f'203.0.113.9 - - [{t}] "GET / HTTP/1.1" 200 {s} "-" "ua"'.encode() + (b"\r" if k % 2 else b"")
+             for k, (t, s) in enumerate((t, s) for t in times for s in sizes)]
+    assert_same(block(lines))

@@ -1,0 +1,128 @@
+"""The native scanner's own contract: views that read back as the line's bytes wherever a block
+lies in its buffer, UTF-8 checked like Python does, times and numbers typed exactly.
+
+Equality with the regex on whole blocks is in ``test_access_log_routes.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from forensics.loaders import access_scan
+
+T = "[31/Mar/2017:23:28:01 +0900]"
+
+
+def scan(data: bytes, start: int = 0, end: int | None = None):
+    end = len(data) if end is None else end
+    return access_scan.scan_combined(data, start, end, data.count(b"\n", start, end))
+
+
+def line(ip="203.0.113.9", user="-", request="GET / HTTP/1.1", size="512", referer="-", ua="ua", extra="", t=T):
+    return f'{ip} - {user} {t} "{request}" 200 {size} "{referer}" "{ua}"{extra}'.encode()
+
+
+@pytest.mark.parametrize("offset", range(9))
+def test_views_read_back_every_length_at_every_offset(offset):
+    """Strings of 0 - 20 bytes (inline up to 12, by offset beyond) from any byte position; the
+    block starts ``offset`` bytes into its buffer and ends anywhere in a word."""
+    text = "abcdefghij東klmnopq"
+    lines = [line(ip=text[: 1 + k], user=text[: 1 + (k * 7) % 19], request=text[:k], referer=text[: (k * 3) % 20],
+                  ua=text[: (k * 5) % 20], extra=" " + text[:k] if k % 3 else "")
+             for k in range(20)]
+    body = b"".join(ln + b"\n" for ln in lines)
+    data = b"x\n\"y" * 3 + b"z" * offset + body + b"tail"  # not a whole line after the block
+    start = 12 + offset
+    fields, fast, rest = scan(data, start, start + len(body))
+    assert fast.all() and rest.null_count() == len(lines)
+    for k, row in enumerate(fields.iter_rows(named=True)):
+        assert row["client_ip"] == text[: 1 + k]
+        assert row["remote_user"] == text[: 1 + (k * 7) % 19]
+        assert row["request"] == text[:k]
+        assert row["referer"] == text[: (k * 3) % 20]
+        assert row["user_agent"] == text[: (k * 5) % 20]
+        assert row["extra"] == (" " + text[:k] if k % 3 else "")
+
+
+def test_refused_lines_come_back_as_text_without_their_cr():
+    lines = [line(), b'not "an" access line', line() + b"\r", b"", line(ua='a"b')]
+    fields, fast, rest = scan(b"".join(ln + b"\n" for ln in lines))
+    assert fast.to_list() == [True, False, True, False, False]
+    assert rest.to_list() == [None, 'not "an" access line', None, "", line(ua='a"b').decode()]
+    assert fields["user_agent"][2] == "ua"  # the \r is the line ending's, not the field's
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xc0\x80", b"\xc1\xbf", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\x80",
+     b"\xe6\x9d", b"\xff", b"\xf0\x9f\x98"],
+)
+def test_invalid_utf8_anywhere_refuses_the_block(bad):
+    good = line(ua="東商マート 😀 é")
+    assert scan(good + b"\n") is not None
+    for data in (line(ua="x@@").replace(b"@@", bad) + b"\n", line(extra=" @@").replace(b"@@", bad) + b"\n",
+                 line(ip="@@").replace(b"@@", bad) + b"\n", good + b"\n" + good + bad + b"\n"):
+        with pytest.raises(UnicodeDecodeError):
+            data.decode("utf-8")
+        assert scan(data) is None
+
+
+@pytest.mark.parametrize(
+    ("t", "local", "offset"),
+    [
+        ("[29/Feb/2016:12:00:00 +0530]", dt.datetime(2016, 2, 29, 12), 330),
+        ("[29/Feb/2000:00:00:00 -0000]", dt.datetime(2000, 2, 29), 0),
+        ("[31/Dec/1999:23:59:59 -1200]", dt.datetime(1999, 12, 31, 23, 59, 59), -720),
+        ("[01/Jan/1000:00:00:00 +0099]", dt.datetime(1000, 1, 1), 99),
+        ("[15/Jun/9999:08:30:00 -9999]", dt.datetime(9999, 6, 15, 8, 30), -6039),
+        ("[29/Feb/1900:12:00:00 +0900]", None, None),  # not a leap year
+        ("[29/Feb/2017:12:00:00 +0900]", None, None),
+        ("[31/Apr/2017:12:00:00 +0900]", None, None),
+        ("[00/Mar/2017:12:00:00 +0900]", None, None),
+        ("[31/Mar/2017:24:00:00 +0900]", None, None),
+        ("[31/Mar/2017:23:60:00 +0900]", None, None),
+        ("[31/Mar/2017:23:28:60 +0900]", None, None),
+        ("[31/Mar/0999:23:28:01 +0900]", None, None),  # left to the regex
+        ("[31/MAR/2017:23:28:01 +0900]", None, None),
+        ("[31/Mar/2017:23:28:01 +09:0]", None, None),
+        ("[3a/Mar/2017:23:28:01 +0900]", None, None),
+    ],
+)
+def test_times_vouched_only_when_they_exist(t, local, offset):
+    fields, fast, _ = scan(line(t=t) + b"\n")
+    assert fast[0] == (local is not None)
+    if local is not None:
+        assert fields["local"][0] == local
+        assert fields["utc_offset_min"][0] == offset
+
+
+@pytest.mark.parametrize(
+    ("size", "value", "ok"),
+    [("-", None, True), ("0", 0, True), ("007", 7, True), ("9" * 18, int("9" * 18), True), ("9" * 19, None, False),
+     ("--", None, False), ("1-", None, False), ("", None, False)],
+)
+def test_sizes(size, value, ok):
+    fields, fast, _ = scan(line(size=size) + b"\n")
+    assert fast[0] == ok
+    if ok:
+        assert fields["bytes"][0] == value
+        assert fields["status"][0] == 200
+        assert fields.schema["bytes"] == pl.Int64 and fields.schema["status"] == pl.Int16
+
+
+def test_a_wrong_line_count_is_an_error_not_a_guess():
+    data = line() + b"\n" + line() + b"\n"
+    with pytest.raises(ValueError, match="expected 3 whole lines"):
+        access_scan.scan_combined(data, 0, len(data), 3)
+    with pytest.raises(ValueError, match="expected 1 whole lines"):
+        access_scan.scan_combined(data, 0, len(data), 1)
+    with pytest.raises(ValueError):
+        access_scan.scan_combined(data + b"half", 0, len(data) + 4, 2)  # not ending with a newline
+
+
+def test_empty_block():
+    fields, fast, rest = scan(b"")
+    assert fields.height == 0 and fast.len() == 0 and rest.len() == 0
