@@ -21,10 +21,12 @@ decoding, parameters) are computed once per distinct request line and joined bac
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, line_excerpt
@@ -130,26 +132,52 @@ class RequestCache:
     """Request-derived columns of distinct request lines, shared by the batches of one load.
 
     A shop's log repeats the same requests for weeks: once a request line is decoded, later
-    batches reuse it and skip the decoder (and its 35 ms automaton build) when nothing is new.
-    Bounded: past ``max_rows`` distinct requests it starts again from the current batch.
+    batches find its row with one join and skip the decoder (and its 35 ms automaton build); only
+    the lines whose request is not known yet are looked at again. Rows never move while the frame
+    grows, so a row found before another thread added requests stays right. Bounded: past
+    ``max_rows`` distinct requests it starts again from the current batch (a new generation).
     """
 
     def __init__(self, max_rows: int = 250_000):
         self.max_rows = max_rows
-        self.frame: pl.DataFrame | None = None
+        self.frame: pl.DataFrame | None = None  # ``request`` + the derived columns, in one chunk
+        self.generation = 0
         self.lock = threading.Lock()
 
-    def fields(self, requests: pl.DataFrame) -> pl.DataFrame:
+    def rows(self, requests: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        """The frame of request-derived columns and, for each of ``requests``, its row in it (UInt32)."""
+        with self.lock:
+            frame, generation = self.frame, self.generation
+        at = _rows_of(requests, frame)  # outside the lock: the two workers join side by side
+        missing = at.is_null()
+        if frame is not None and not missing.any():
+            return frame, at
         with self.lock:  # held while decoding: no request is ever decoded twice into the frame
-            known = self.frame
-            new = requests if known is None else requests.join(known.select("request"), on="request", how="anti", nulls_equal=True)
-            if new.height or known is None:  # a batch of only rejected lines still needs the columns
-                if known is None or known.height + new.height > self.max_rows:
-                    known = _request_fields(requests)
-                else:
-                    known = pl.concat([known, _request_fields(new)]).rechunk()  # one chunk: cheaper gathers
-                self.frame = known
-            return known
+            current = self.frame
+            stale = generation != self.generation  # replaced since our join: its rows are not ours
+            todo = (requests if stale or current is None else requests.filter(missing)).unique().to_frame()
+            if current is not None:
+                todo = todo.join(current.select("request"), on="request", how="anti", nulls_equal=True)
+            if current is None or current.height + todo.height > self.max_rows:
+                self.frame = _request_fields(requests.unique().to_frame()).rechunk()
+                self.generation += 1
+                stale = True
+            elif todo.height:
+                self.frame = pl.concat([current, _request_fields(todo)]).rechunk()  # one chunk: cheaper gathers
+            frame = self.frame
+        if stale:
+            return frame, _rows_of(requests, frame)
+        idx = missing.arg_true()
+        return frame, at.scatter(idx, _rows_of(requests.gather(idx), frame))
+
+
+def _rows_of(requests: pl.Series, frame: pl.DataFrame | None) -> pl.Series:
+    """Each request's row in ``frame`` (null where it is not there)."""
+    if frame is None:
+        return pl.repeat(None, requests.len(), dtype=pl.UInt32, eager=True).alias("_r")
+    keyed = frame.select("request", _r=pl.int_range(pl.len(), dtype=pl.UInt32))
+    return requests.to_frame("request").join(keyed, on="request", how="left", maintain_order="left",
+                                             nulls_equal=True).get_column("_r")
 
 
 #: Columns both parsing routes produce (strings as logged, ``status`` and ``bytes`` typed, ``local``
@@ -184,29 +212,35 @@ def _typed(fields: pl.DataFrame) -> pl.DataFrame:
     return fields.with_columns(status=pl.col("status").cast(pl.Int16), bytes=pl.col("bytes").cast(pl.Int64, strict=False))
 
 
-def _raw_fields(part: RawPart) -> pl.DataFrame:
-    """A raw part -> ``{source, line_no, invalid_utf8, line, *_FIELDS}`` in line order.
+def _raw_fields(parts: list[RawPart]) -> pl.DataFrame:
+    """Raw parts -> ``{source, line_no, invalid_utf8, line, *_FIELDS}`` in line order, in one chunk.
 
     Scanned natively (:func:`forensics.loaders.access_scan.scan_combined`: the lines it vouches for
-    come out typed, their text fields being views into the block), with the regex for the lines
-    it cannot vouch for; a block holding invalid UTF-8 is split the exact way and takes the line
+    come out typed, their text fields being views into the blocks), with the regex for the lines
+    it cannot vouch for. A part holding invalid UTF-8 is split the exact way and takes the line
     route (:func:`_line_fields`), which marks and escapes the bad lines. ``line`` is only filled
     for the lines the scan did not vouch for (the regex's input, and their reject excerpt).
     """
-    raw = part.raw
-    scanned = scan_combined(raw.data, raw.start, raw.end, raw.n)
+    scanned = scan_combined([(p.raw.data, p.raw.start, p.raw.end, p.raw.n) for p in parts])
     if scanned is None:
-        return _line_fields(raw.lines().with_columns(source=pl.lit(part.source, pl.String)))
+        if len(parts) > 1:  # scan the parts one by one: only the bad ones take the line route
+            return pl.concat([_raw_fields([p]) for p in parts])
+        raw = parts[0].raw
+        return _line_fields(raw.lines().with_columns(source=pl.lit(parts[0].source, pl.String)))
     fields, fast, line = scanned
     if not fast.all():
         idx = (~fast).arg_true()
         slow = _regex_fields(pl.DataFrame({"line": line.filter(~fast)}))
         fields = fields.with_columns(fields[c].clone().scatter(idx, slow[c]) for c in _FIELDS)
+    sources = [p.source for p in parts]
+    counts = [p.raw.n for p in parts]
+    if len(set(sources)) == 1:
+        source = pl.lit(sources[0], pl.String)
+    else:  # a batch that spans two files
+        source = pl.Series(sources, dtype=pl.String).gather(np.repeat(np.arange(len(parts)), counts))
+    line_no = np.concatenate([np.arange(p.raw.line_no, p.raw.line_no + p.raw.n, dtype=np.int64) for p in parts])
     meta = pl.DataFrame({"line": line}).select(
-        source=pl.lit(part.source, pl.String),
-        line_no=pl.int_range(raw.line_no, raw.line_no + raw.n, dtype=pl.Int64),
-        invalid_utf8=pl.lit(False),
-        line=pl.col("line"),
+        source=source, line_no=pl.Series(line_no), invalid_utf8=pl.lit(False), line=pl.col("line"),
     )
     return pl.concat([meta, fields.select(_FIELDS)], how="horizontal")
 
@@ -240,16 +274,8 @@ def _records(
         extra=pl.when(pl.col("extra") != "").then(pl.col("extra").str.strip_prefix(" ")),
         _lines=pl.lit(1, pl.Int64),
     )
-    distinct = df.select(pl.col("request").unique())
-    requests = cache.fields(distinct) if cache is not None else _request_fields(distinct)
-    # the row of each line's request in ``requests``, then one gather of its columns: the join
-    # itself carries a single integer column instead of all the line's columns
-    at = (
-        df.select("request")
-        .join(requests.select("request", _r=pl.int_range(pl.len(), dtype=pl.UInt32)), on="request", how="left",
-              maintain_order="left", nulls_equal=True)
-        .get_column("_r")
-    )
+    # the row of each line's request in the cache's frame, then one gather of its columns
+    requests, at = (cache or RequestCache()).rows(df.get_column("request"))
     derived = requests.drop("request")[at]
     df = pl.concat([df, derived], how="horizontal")
     records = df.select(*ACCESS_LOG.names(), "_lines").cast({**ACCESS_LOG, "_lines": pl.Int64})
@@ -266,9 +292,12 @@ def parse_access_lines(
 def parse_access_parts(
     parts: list, *, skew_seconds: float = 0, cache: RequestCache | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse one batch of ``iter_parsed(raw=True)`` parts (raw blocks cut at their quotes in this
+    """Parse one batch of ``iter_parsed(raw=True)`` parts (raw blocks, scanned together in this
     worker thread, or line frames) into (ACCESS_LOG rows + ``_lines``, REJECTS)."""
-    frames = [_raw_fields(p) if isinstance(p, RawPart) else _line_fields(p) for p in parts]
+    frames = []
+    for is_raw, run in itertools.groupby(parts, key=lambda p: isinstance(p, RawPart)):
+        # runs of raw parts are scanned together into one chunk; line frames (a damaged end) as they are
+        frames.extend([_raw_fields(list(run))] if is_raw else [_line_fields(p) for p in run])
     df = pl.concat(frames, how="vertical", rechunk=False) if len(frames) > 1 else frames[0]
     return _records(df, skew_seconds=skew_seconds, cache=cache)
 

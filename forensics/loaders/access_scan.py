@@ -31,6 +31,8 @@ caller splits it the exact way, which marks and escapes the bad lines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -90,10 +92,10 @@ def _first_bytes(k):
 
 
 @_native
-def _view(out, row, buf, words, s, e):
+def _view(out, row, buf, words, s, e, data_buffer):
     """Write the Arrow string view of ``buf[s:e]`` into ``out[row]`` (two uint64, little-endian:
     the int32 length, then the string inline when it is at most 12 bytes long, else its first 4
-    bytes, buffer 0 and its int32 offset in the block)."""
+    bytes, the int32 index of its data buffer and its int32 offset there)."""
     n = e - s
     x = _load8(buf, words, s)
     if n <= 12:
@@ -103,7 +105,7 @@ def _view(out, row, buf, words, s, e):
         out[row, 1] = (x >> np.uint64(32)) | (y << np.uint64(32))
     else:
         out[row, 0] = np.uint64(n) | ((x & _LOW32) << np.uint64(32))
-        out[row, 1] = np.uint64(s) << np.uint64(32)
+        out[row, 1] = (np.uint64(s) << np.uint64(32)) | np.uint64(data_buffer)
 
 
 @_native
@@ -165,7 +167,7 @@ def _utf8_length(buf, i, end):
 
 
 @_native
-def _line(buf, words, row, p, stop, nq, bs, q, views, line_view, local, offset, status, size, fast, months, month_days):
+def _line(buf, words, data_buffer, row, p, stop, nq, bs, q, views, line_view, local, offset, status, size, fast, months, month_days):
     """Vouch for the line ``buf[p:stop]`` (``stop``: its newline) and write its columns, or
     leave it to the exact route (its text in ``line_view``)."""
     e = stop - 1 if stop > p and buf[stop - 1] == 13 else stop  # a "\r" before the newline is not the line's
@@ -232,14 +234,14 @@ def _line(buf, words, row, p, stop, nq, bs, q, views, line_view, local, offset, 
         offset[row] = -m if buf[t + 22] == 45 else m
         status[row] = st
         size[row] = sz
-        _view(views[0], row, buf, words, p, s1)
-        _view(views[1], row, buf, words, s1 + 1, s2)
-        _view(views[2], row, buf, words, s2 + 1, s3)
-        _view(views[3], row, buf, words, q[0] + 1, q[1])
-        _view(views[4], row, buf, words, q[2] + 1, q[3])
-        _view(views[5], row, buf, words, q[4] + 1, q[5])
-        _view(views[6], row, buf, words, q[5] + 1, e)
-        _view(line_view, row, buf, words, p, p)
+        _view(views[0], row, buf, words, p, s1, data_buffer)
+        _view(views[1], row, buf, words, s1 + 1, s2, data_buffer)
+        _view(views[2], row, buf, words, s2 + 1, s3, data_buffer)
+        _view(views[3], row, buf, words, q[0] + 1, q[1], data_buffer)
+        _view(views[4], row, buf, words, q[2] + 1, q[3], data_buffer)
+        _view(views[5], row, buf, words, q[4] + 1, q[5], data_buffer)
+        _view(views[6], row, buf, words, q[5] + 1, e, data_buffer)
+        _view(line_view, row, buf, words, p, p, data_buffer)
     else:
         fast[row] = 0
         local[row] = 0
@@ -247,8 +249,8 @@ def _line(buf, words, row, p, stop, nq, bs, q, views, line_view, local, offset, 
         status[row] = 0
         size[row] = 0
         for f in range(7):
-            _view(views[f], row, buf, words, p, p)
-        _view(line_view, row, buf, words, p, e)
+            _view(views[f], row, buf, words, p, p, data_buffer)
+        _view(line_view, row, buf, words, p, e, data_buffer)
 
 
 _ONE = np.uint64(1)
@@ -267,7 +269,7 @@ def _zero_bytes(v):
 
 
 @_native
-def _scan(buf, words, start, end, n, views, line_view, local, offset, status, size, fast, q, months, month_days):
+def _scan(buf, words, data_buffer, start, end, n, row0, views, line_view, local, offset, status, size, fast, q, months, month_days):
     """One pass over ``buf[start:end]``, eight bytes at a time: the quotes, backslashes, newlines
     and bytes >= 0x80 of a word are flagged together (SWAR), visited lowest first (a flagged byte
     is checked, the flags above a true one may be false), and each line is finished at its
@@ -303,7 +305,7 @@ def _scan(buf, words, start, end, n, views, line_view, local, offset, status, si
             elif c == 10:
                 if row >= n:
                     return LINE_COUNT
-                _line(buf, words, row, p, i, nq, bs, q, views, line_view, local, offset, status, size, fast, months, month_days)
+                _line(buf, words, data_buffer, row0 + row, p, i, nq, bs, q, views, line_view, local, offset, status, size, fast, months, month_days)
                 row += 1
                 p = i + 1
                 nq = 0
@@ -318,45 +320,54 @@ def _scan(buf, words, start, end, n, views, line_view, local, offset, status, si
     return OK
 
 
-def _strings(views: np.ndarray, data_buffer: pa.Buffer, valid: np.ndarray | None = None) -> pl.Series:
+def _strings(views: np.ndarray, buffers: list[pa.Buffer], valid: np.ndarray | None = None) -> pl.Series:
     validity = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pl.Series(pa.Array.from_buffers(pa.string_view(), len(views), [validity, pa.py_buffer(views), data_buffer]))
+    return pl.Series(pa.Array.from_buffers(pa.string_view(), len(views), [validity, pa.py_buffer(views), *buffers]))
 
 
-def scan_combined(data: bytes, start: int, end: int, n: int) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
-    """Scan the ``n`` whole lines ``data[start:end]`` (each ending with ``\\n``).
+def scan_combined(blocks: Sequence[tuple[bytes, int, int, int]]) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
+    """Scan blocks of whole lines, ``(data, start, end, n)``: the ``n`` lines ``data[start:end]``,
+    each ending with ``\\n``, into one set of columns (one chunk, the blocks' lines in order).
 
     Returns
     -------
     (fields, fast, line) or None
         ``fields``: one row per line, ``client_ip, ident, remote_user, request, referer,
-        user_agent, extra`` (String, views into ``data``), ``local`` (Datetime[us], naive),
-        ``utc_offset_min`` (Int16), ``status`` (Int16), ``bytes`` (Int64, null for ``-``); filled
-        where ``fast`` (Boolean) is true, empty or zero elsewhere. ``line``: the text of every
-        line ``fast`` refused (null where it vouched), for the exact route. None when the block
-        holds invalid UTF-8 (or is too large for 32-bit view offsets): split it the exact way.
+        user_agent, extra`` (String, views into the blocks' bytes), ``local`` (Datetime[us],
+        naive), ``utc_offset_min`` (Int16), ``status`` (Int16), ``bytes`` (Int64, null for ``-``);
+        filled where ``fast`` (Boolean) is true, empty or zero elsewhere. ``line``: the text of
+        every line ``fast`` refused (null where it vouched), for the exact route. None when a
+        block holds invalid UTF-8 (or one is too large for 32-bit view offsets): split those the
+        exact way.
     """
-    if end > 2**31 - 1:
-        return None
-    buf = np.frombuffer(data, dtype=np.uint8)
-    words = np.frombuffer(data, dtype=np.uint64, count=len(data) // 8)  # words[j]: bytes 8j .. 8j+7
-    views = np.empty((len(TEXT_FIELDS), n, 2), dtype=np.uint64)
-    line_view = np.empty((n, 2), dtype=np.uint64)
-    local = np.empty(n, dtype=np.int64)
-    offset = np.empty(n, dtype=np.int16)
-    status = np.empty(n, dtype=np.int16)
-    size = np.empty(n, dtype=np.int64)
-    fast = np.empty(n, dtype=np.uint8)
-    code = _scan(buf, words, start, end, n, views, line_view, local, offset, status, size, fast,
-                 np.zeros(6, dtype=np.int64), _MONTHS, _MONTH_DAYS)
-    if code == INVALID_UTF8:
-        return None
-    if code != OK:
-        raise ValueError(f"access-log block: expected {n} whole lines in bytes {start}-{end}")
-    block = pa.py_buffer(data)
+    total = sum(n for _, _, _, n in blocks)
+    views = np.empty((len(TEXT_FIELDS), total, 2), dtype=np.uint64)
+    line_view = np.empty((total, 2), dtype=np.uint64)
+    local = np.empty(total, dtype=np.int64)
+    offset = np.empty(total, dtype=np.int16)
+    status = np.empty(total, dtype=np.int16)
+    size = np.empty(total, dtype=np.int64)
+    fast = np.empty(total, dtype=np.uint8)
+    q = np.zeros(6, dtype=np.int64)
+    buffers: dict[int, tuple[int, bytes]] = {}  # id(data) -> (index, data): blocks cut from one buffer share it
+    row = 0
+    for data, start, end, n in blocks:
+        if end > 2**31 - 1:
+            return None
+        b, _ = buffers.setdefault(id(data), (len(buffers), data))
+        buf = np.frombuffer(data, dtype=np.uint8)
+        words = np.frombuffer(data, dtype=np.uint64, count=len(data) // 8)  # words[j]: bytes 8j .. 8j+7
+        code = _scan(buf, words, b, start, end, n, row, views, line_view, local, offset, status, size, fast, q,
+                     _MONTHS, _MONTH_DAYS)
+        if code == INVALID_UTF8:
+            return None
+        if code != OK:
+            raise ValueError(f"access-log block: expected {n} whole lines in bytes {start}-{end}")
+        row += n
+    data_buffers = [pa.py_buffer(data) for _, data in buffers.values()]
     fast_mask = fast.view(np.bool_)
     fields = pl.DataFrame(
-        [_strings(views[k], block).alias(name) for k, name in enumerate(TEXT_FIELDS)]
+        [_strings(views[k], data_buffers).alias(name) for k, name in enumerate(TEXT_FIELDS)]
         + [
             pl.Series("local", local).cast(pl.Datetime("us")),
             pl.Series("utc_offset_min", offset),
@@ -364,4 +375,4 @@ def scan_combined(data: bytes, start: int, end: int, n: int) -> tuple[pl.DataFra
             pl.Series("bytes", size),
         ]
     ).with_columns(bytes=pl.when(pl.col("bytes") != _NULL_BYTES).then(pl.col("bytes")))
-    return fields, pl.Series("fast", fast_mask), _strings(line_view, block, ~fast_mask).alias("line")
+    return fields, pl.Series("fast", fast_mask), _strings(line_view, data_buffers, ~fast_mask).alias("line")

@@ -239,3 +239,63 @@ def test_symlinked_log_not_followed(write, tmp_path):
     assert loaded.records.height == 0
     assert loaded.rejects["reason"].to_list() == ["symlink: not followed (evidence is read without following links)"]
     assert loaded.counts.row(0, named=True)["rejected"] == 1
+
+
+def test_request_cache_rows_across_batches_threads_and_resets():
+    """Each line's row in the cache's frame holds its own request's columns, whatever the order in
+    which two threads add requests, and after the frame starts again (``max_rows`` reached)."""
+    import random
+    import threading
+
+    from forensics.loaders.access_log import RequestCache, _request_fields
+
+    rnd = random.Random(5)
+    pool = [f"GET /p.php?id={k}&q=%E6%9D%B1{k % 7} HTTP/1.1" for k in range(300)] + ["-", "", "GET /"]
+    batches = [pl.Series("request", [rnd.choice(pool[: 40 + 20 * b]) for _ in range(500)]) for b in range(12)]
+    expected = {r: row for row in _request_fields(pl.DataFrame({"request": pool})).to_dicts() for r in [row["request"]]}
+
+    for max_rows in (10_000, 90):  # 90: the frame starts again several times
+        cache = RequestCache(max_rows=max_rows)
+        failures: list = []
+
+        def work(mine, cache=cache, failures=failures):
+            for requests in mine:
+                frame, at = cache.rows(requests)
+                got = frame[at].to_dicts()
+                if at.null_count() or [g["request"] for g in got] != requests.to_list() \
+                        or any(g != expected[g["request"]] for g in got):
+                    failures.append(requests)
+
+        threads = [threading.Thread(target=work, args=(batches[k::2],)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures
+        assert cache.frame.height <= max(max_rows, 500)
+        assert cache.frame["request"].is_unique().all()
+
+
+def test_request_cache_frame_replaced_between_join_and_lock(monkeypatch):
+    """Another batch starts the frame again while this one was joining: its rows must not be used."""
+    from forensics.loaders import access_log
+
+    cache = access_log.RequestCache(max_rows=4)
+    first = pl.Series("request", ["GET /a HTTP/1.1", "GET /b HTTP/1.1"])
+    cache.rows(first)
+    mine = pl.Series("request", ["GET /a HTTP/1.1", "GET /b HTTP/1.1", "GET /new HTTP/1.1"])
+    other = pl.Series("request", ["GET /x HTTP/1.1", "GET /y HTTP/1.1", "GET /z HTTP/1.1"])  # 2 + 3 > 4: a new frame
+    join = access_log._rows_of
+    interleaved = []
+
+    def rows_of(requests, frame):
+        at = join(requests, frame)
+        if not interleaved:
+            interleaved.append(True)
+            cache.rows(other)  # runs between this batch's join and its turn for the lock
+        return at
+
+    monkeypatch.setattr(access_log, "_rows_of", rows_of)
+    frame, at = cache.rows(mine)
+    assert frame[at]["request"].to_list() == mine.to_list()
+    assert frame[at]["path"].to_list() == ["/a", "/b", "/new"]

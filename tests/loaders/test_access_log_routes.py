@@ -90,7 +90,7 @@ def block(lines: list[bytes]) -> bytes:
 
 def vouched(data: bytes) -> pl.Series | None:
     """The lines the native scan vouches for (None: it refused the block)."""
-    scanned = access_scan.scan_combined(data, 0, len(data), data.count(b"\n"))
+    scanned = access_scan.scan_combined([(data, 0, len(data), data.count(b"\n"))])
     return None if scanned is None else scanned[1]
 
 
@@ -236,3 +236,26 @@ def test_dates_crlf_and_sizes_at_the_edges():
     lines = [f'203.0.113.9 - - [{t}] "GET / HTTP/1.1" 200 {s} "-" "ua"'.encode() + (b"\r" if k % 2 else b"")
              for k, (t, s) in enumerate((t, s) for t in times for s in sizes)]
     assert_same(block(lines))
+
+
+def test_batch_of_parts_from_two_files_with_a_bad_block():
+    """One batch: pieces of two files, one holding invalid UTF-8, and a line frame (a damaged end)
+    between them: every line numbered and attributed to its file, in order."""
+    rnd = random.Random(9)
+    a = block([good_line(rnd).encode() for _ in range(300)])
+    b = block([good_line(rnd).encode() for _ in range(200)] + [b'bad \xff "x"'] + [good_line(rnd).encode() for _ in range(50)])
+    c = block([good_line(rnd).encode() for _ in range(100)])
+    cut = a.index(b"\n", len(a) // 2) + 1
+    na = a[:cut].count(b"\n")
+    tail = split_lines(c).with_columns(source=pl.lit("f2"), line_no=pl.col("line_no") + 251)
+    parts = [RawPart("f1", RawLines(a, 0, cut, na, 1)), RawPart("f1", RawLines(a, cut, len(a), 300 - na, na + 1)),
+             RawPart("f2", RawLines(b, 0, len(b), 251, 1)), tail]
+    rec, rej = al.parse_access_parts(parts)
+    refs = [reference(a, "f1"), reference(b, "f2"), reference(c, "f2")]
+    shift = [pl.col("line_no"), pl.col("line_no"), pl.col("line_no") + 251]  # c continues file f2
+    ref_rec = pl.concat([r.with_columns(line_no=k) for (r, _), k in zip(refs, shift)])
+    ref_rej = pl.concat([r.with_columns(line_no=k) for (_, r), k in zip(refs, shift)])
+    assert rec.equals(ref_rec) and rej.equals(ref_rej)
+    assert rec.height + rej.height == 651
+    assert {"source": "f2", "line_no": 201, "reason": "invalid UTF-8 (bytes shown as \\xNN)"} in \
+        rej.select("source", "line_no", "reason").to_dicts()

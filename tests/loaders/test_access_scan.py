@@ -18,7 +18,7 @@ T = "[31/Mar/2017:23:28:01 +0900]"
 
 def scan(data: bytes, start: int = 0, end: int | None = None):
     end = len(data) if end is None else end
-    return access_scan.scan_combined(data, start, end, data.count(b"\n", start, end))
+    return access_scan.scan_combined([(data, start, end, data.count(b"\n", start, end))])
 
 
 def line(ip="203.0.113.9", user="-", request="GET / HTTP/1.1", size="512", referer="-", ua="ua", extra="", t=T):
@@ -116,13 +116,26 @@ def test_sizes(size, value, ok):
 def test_a_wrong_line_count_is_an_error_not_a_guess():
     data = line() + b"\n" + line() + b"\n"
     with pytest.raises(ValueError, match="expected 3 whole lines"):
-        access_scan.scan_combined(data, 0, len(data), 3)
+        access_scan.scan_combined([(data, 0, len(data), 3)])
     with pytest.raises(ValueError, match="expected 1 whole lines"):
-        access_scan.scan_combined(data, 0, len(data), 1)
+        access_scan.scan_combined([(data, 0, len(data), 1)])
     with pytest.raises(ValueError):
-        access_scan.scan_combined(data + b"half", 0, len(data) + 4, 2)  # not ending with a newline
+        access_scan.scan_combined([(data + b"half", 0, len(data) + 4, 2)])  # not ending with a newline
+
+
+def test_blocks_of_several_buffers_make_one_chunk():
+    """Pieces of one buffer and of others, in order; the views name each piece's buffer."""
+    one = line(ua="first buffer, long enough") + b"\n" + line(ua="still the first one") + b"\n"
+    two = b"junk" + line(ua="second buffer here") + b"\n"
+    cut = one.index(b"\n") + 1
+    fields, fast, _ = access_scan.scan_combined([(one, cut, len(one), 1), (two, 4, len(two), 1), (one, 0, cut, 1)])
+    assert fast.all() and fields["user_agent"].n_chunks() == 1
+    assert fields["user_agent"].to_list() == ["still the first one", "second buffer here", "first buffer, long enough"]
+    bad = line(ua="x") + b"\xff\n"
+    assert access_scan.scan_combined([(one, 0, len(one), 2), (bad, 0, len(bad), 1)]) is None
 
 
 def test_empty_block():
     fields, fast, rest = scan(b"")
+    assert access_scan.scan_combined([]) is not None
     assert fields.height == 0 and fast.len() == 0 and rest.len() == 0
