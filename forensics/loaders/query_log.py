@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt, rel_source
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, line_excerpt, rel_source
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
     Loaded,
