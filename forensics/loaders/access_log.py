@@ -35,8 +35,8 @@ from forensics.loaders._common import (
     Loaded,
     RawPart,
     batch_loaded,
+    collect_loaded,
     iter_parsed,
-    load_line_files,
     shift_skew,
 )
 from forensics.loaders.access_scan import scan_combined
@@ -323,18 +323,12 @@ def read_access_logs(
         ``user_agent``, ``extra``); ``rejects``: REJECTS; ``counts``: per file
         ``source, records, rejected, rows``.
     """
-    cache = RequestCache()
-    return load_line_files(
-        [Path(p) for p in paths],
-        lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache),
-        schema=ACCESS_LOG,
-        case_root=Path(case_root) if case_root is not None else None,
-        desc="access logs",
-        max_decompressed=max_decompressed,
-        batch_lines=batch_lines,
-        show_progress=show_progress,
-        raw=True,
+    sources: list[str] = []
+    batches = iter_access_logs(
+        paths, case_root=case_root, skew_seconds=skew_seconds, max_decompressed=max_decompressed,
+        batch_lines=batch_lines, show_progress=show_progress, sources=sources,
     )
+    return collect_loaded(batches, sources, ACCESS_LOG)
 
 
 def iter_access_logs(
@@ -345,12 +339,14 @@ def iter_access_logs(
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
     batch_lines: int = DEFAULT_BATCH_LINES,
     show_progress: bool | None = None,
+    sources: list[str] | None = None,
 ) -> Iterator[Loaded]:
     """Stream the access logs batch by batch (files oldest first, lines in order).
 
     Each item is a :class:`Loaded` holding that batch's ``records`` (ACCESS_LOG), ``rejects`` and
     partial ``counts``. Memory stays bounded by the batch size whatever the number or size of the
     files: use this to aggregate or to write Parquet from logs that would not fit in memory.
+    ``sources`` (if given) receives every file's source name as it is opened.
     """
     cache = RequestCache()
     for records, rejects in iter_parsed(
@@ -361,6 +357,7 @@ def iter_access_logs(
         max_decompressed=max_decompressed,
         batch_lines=batch_lines,
         show_progress=show_progress,
+        sources=sources,
         raw=True,
     ):
         yield batch_loaded(records, rejects, ACCESS_LOG)
