@@ -16,6 +16,7 @@ from __future__ import annotations
 import polars as pl
 
 from forensics.cards import mask_pans_expr
+from forensics.ipaddr import IpSet
 
 __all__ = [
     "ADMIN_PAGES",
@@ -188,9 +189,14 @@ def baseline_admin_ips(logins: pl.DataFrame, before) -> pl.DataFrame:
 
 
 def new_ip_admin_logins(logins: pl.DataFrame, *, internal_ips, baseline_ips) -> pl.DataFrame:
-    """Successful logins from IPs that are neither internal nor baseline (CONTRACT section 6)."""
-    known = sorted(set(internal_ips) | set(baseline_ips))
-    return logins.filter((pl.col("outcome") == "success") & ~pl.col("ip").is_in(known))
+    """Successful logins from IPs that are neither internal nor baseline (CONTRACT section 6).
+
+    ``internal_ips``: addresses or networks, any spelling (:class:`forensics.ipaddr.IpSet`);
+    ``baseline_ips``: addresses as the logs give them (canonical spelling)."""
+    internal = internal_ips if isinstance(internal_ips, IpSet) else IpSet(internal_ips)
+    known = IpSet([*internal.items, *baseline_ips])
+    ok = logins.filter(pl.col("outcome") == "success")
+    return ok.filter(~known.expr(ok.get_column("ip"), "ip"))
 
 
 def _link_sid(reqs: pl.DataFrame, app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
@@ -231,7 +237,7 @@ def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | 
     low = pl.col("argument").str.to_lowercase()
     stmts = (
         query_log.lazy()
-        .filter(pl.col("command").is_in(["Query", "Execute"]))
+        .filter(pl.col("command").is_in(["Query", "Execute"]) & pl.col("ts").is_not_null())
         .with_columns(table=low.str.extract(r"(?s)^\s*select\b.*?\bfrom\s+`?(dtb_order|dtb_customer)`?(?:\s|$)", 1))
         .filter(pl.col("table").is_not_null() & ~low.str.contains(r"\blimit\s+\d") & ~low.str.contains(r"\bcount\s*\("))
         .select(pl.col("ts").alias("q_ts"), "table", pl.col("source").alias("q_source"), pl.col("line_no").alias("q_line_no"))

@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
+from forensics.ipaddr import canonical_ip_series
 from forensics.loaders._common import Loaded, load_line_files, local_to_utc, span_rejects
 from forensics.schemas import APP_LOG, REJECTS
 
@@ -98,6 +99,7 @@ def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float =
     for name, pattern in reversed(EVENTS):
         event = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(name)).otherwise(event)
     rec = rec.with_columns(event=event, log=log_name(pl.col("source")))
+    rec = rec.with_columns(ip=canonical_ip_series(rec.get_column("ip")))
     # extract_groups per event, then pick the row's event
     out = rec
     for name, pattern in EVENTS:

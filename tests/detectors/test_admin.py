@@ -103,3 +103,13 @@ def test_csv_mode_from_query_log():
     out = admin.attacker_admin_requests(reqs, S.APP.head(0), [S.ATT], S.ADMIN, query_log=q)
     assert out["page"].to_list() == ["order_list", "order_csv", "customer_list"]
     assert out["mode_source"].to_list() == [None, "query_log", None]
+
+
+def test_internal_networks_and_ipv6_spellings_are_not_new_ips():
+    """``facts.internal_ips`` holds networks and any spelling of an address: both match."""
+    lg = pl.DataFrame(
+        {"ts": [S.frames.ts("2018-05-03 03:00:10")] * 3, "source": ["a"] * 3, "line_no": [1, 2, 3],
+         "ip": ["203.0.113.45", "2001:db8::1", "192.0.2.9"], "outcome": ["success"] * 3,
+         "evidence": ["app_log"] * 3, "login_id": ["admin"] * 3, "sid": ["s1", "s2", "s3"]})
+    new = admin.new_ip_admin_logins(lg, internal_ips=["203.0.113.0/24", "2001:0db8:0:0::1"], baseline_ips=[])
+    assert new["ip"].to_list() == ["192.0.2.9"]

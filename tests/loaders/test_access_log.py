@@ -31,7 +31,7 @@ def load(write, text, name="access_log", gz=False, **kw):
         pytest.param(line(), {"client_ip": "203.0.113.9", "method": "GET", "path": "/", "status": 200, "bytes": 512,
                               "ts": dt.datetime(2017, 3, 31, 14, 28, 1, tzinfo=UTC), "utc_offset_min": 540}, id="combined-ipv4"),
         pytest.param(line(ip="2001:db8::7"), {"client_ip": "2001:db8::7"}, id="combined-ipv6"),
-        pytest.param(line(ip="::ffff:192.0.2.1"), {"client_ip": "::ffff:192.0.2.1"}, id="combined-ipv4-mapped-ipv6"),
+        pytest.param(line(ip="::ffff:192.0.2.1"), {"client_ip": "192.0.2.1"}, id="combined-ipv4-mapped-ipv6"),  # compared as the IPv4 address
         pytest.param(line(size="-"), {"bytes": None}, id="dash-size"),
         pytest.param(line(t="31/Mar/2017:07:28:01 -0700"), {"ts": dt.datetime(2017, 3, 31, 14, 28, 1, tzinfo=UTC),
                                                              "utc_offset_min": -420}, id="offset-negative"),
@@ -299,3 +299,14 @@ def test_request_cache_frame_replaced_between_join_and_lock(monkeypatch):
     frame, at = cache.rows(mine)
     assert frame[at]["request"].to_list() == mine.to_list()
     assert frame[at]["path"].to_list() == ["/a", "/b", "/new"]
+
+
+def test_client_address_in_canonical_spelling(tmp_path):
+    from forensics.loaders.access_log import read_access_logs
+
+    p = tmp_path / "access_log"
+    p.write_text('2001:0DB8:0:0::1 - - [31/Mar/2017:23:28:01 +0900] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+                 '::ffff:192.0.2.7 - - [31/Mar/2017:23:28:02 +0900] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+                 '192.0.2.8 - - [31/Mar/2017:23:28:03 +0900] "GET / HTTP/1.1" 200 5 "-" "x"\n')
+    got = read_access_logs([p], case_root=tmp_path).records["client_ip"].to_list()
+    assert got == ["2001:db8::1", "192.0.2.7", "192.0.2.8"]

@@ -111,3 +111,11 @@ def test_scan_is_lazy_and_typed(write, tmp_path):
     path = write("admin.log", "2017/03/31 23:28:10 [/a.php] ok from 1.2.3.4\n")
     lf = scan_app_logs([path], case_root=tmp_path, timezone="Asia/Tokyo")
     assert lf.collect_schema() == APP_LOG and lf.collect().height == 1
+
+
+def test_client_address_in_canonical_spelling(tmp_path):
+    from forensics.loaders.app_log import read_app_logs
+
+    p = tmp_path / "admin.log"
+    p.write_text("2017/03/31 23:28:10 [/admin/index.php] admin password incorrect. from 2001:0DB8:0:0::1\n")
+    assert read_app_logs([p], case_root=tmp_path, timezone="Asia/Tokyo").records["ip"].to_list() == ["2001:db8::1"]
