@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import glob as globmod
-import ipaddress
 import os
 import re
 import warnings
@@ -67,7 +66,7 @@ LOG_KEYS = ("access_logs", "app_logs", "query_logs", "fs_timeline")
 CACHED_KEYS = ("access_logs", "query_logs")
 EVIDENCE_KEYS = (*LOG_KEYS, "server_files", "db")
 TOP_KEYS = {"id", "title", "timezone", "site", "evidence", "facts"}
-SITE_KEYS = {"profile", "admin_dir"}
+SITE_KEYS = {"profile", "admin_dir", "document_root", "app_log_timezone", "proxies"}
 DB_KEYS = {"encoding", "dir"}
 FACT_KEYS = {"containment", "internal_ips", "test_markers", "card_payment_ids", "clock_skew"}
 MARKER_KEYS = {"customer_ids", "emails", "card_numbers"}
@@ -131,14 +130,36 @@ def _int_list(value: Any, key: str) -> list[int]:
     return out
 
 
-def _zone(value: Any) -> str:
+def _zone(value: Any, key: str = "timezone") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise CaseError("case.yml: 'timezone' must be an IANA time zone name such as Asia/Tokyo")
+        raise CaseError(f"case.yml: '{key}' must be an IANA time zone name such as Asia/Tokyo")
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise CaseError(f"case.yml: 'timezone' {value!r} is not a known IANA time zone (e.g. Asia/Tokyo)") from None
+        raise CaseError(f"case.yml: '{key}' {value!r} is not a known IANA time zone (e.g. Asia/Tokyo)") from None
     return value
+
+
+def _ip_list(value: Any, key: str) -> list[str]:
+    """Addresses or networks, v4 or v6, any spelling (checked; kept as written)."""
+    from forensics.ipaddr import parse_network
+
+    ips = _str_list(value, key)
+    for ip in ips:
+        try:
+            parse_network(ip)
+        except ValueError:
+            raise CaseError(f"case.yml: '{key}' {ip!r} is not an IP address or network") from None
+    return ips
+
+
+def _document_root(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "\n\r\0"):
+        raise CaseError(f"case.yml: 'site.document_root' must be an absolute server path such as "
+                        f"/var/www/html/eccube/html, got {value!r}")
+    return "/" + value.strip("/") if value.strip("/") else "/"
 
 
 def _instant(value: Any, key: str, tz: str) -> dt.datetime | None:
@@ -250,6 +271,11 @@ class Case:
         if self.profile not in PROFILES:
             raise CaseError(f"case.yml: 'site.profile' {self.profile!r} is not a known profile ({', '.join(sorted(PROFILES))})")
         self.admin_dir = _admin_dir(site.get("admin_dir"))
+        self.admin_dir_given = site.get("admin_dir") is not None
+        self.document_root = _document_root(site.get("document_root"))
+        self.app_log_timezone = _zone(site["app_log_timezone"], "site.app_log_timezone") \
+            if site.get("app_log_timezone") is not None else None
+        self.proxies = _ip_list(site.get("proxies"), "site.proxies")
 
         self.facts = self._facts(_check_keys(raw.get("facts"), FACT_KEYS, "facts"))
         self.evidence, self.db_encoding = self._evidence(_check_keys(raw.get("evidence"), set(EVIDENCE_KEYS), "evidence"))
@@ -274,12 +300,7 @@ class Case:
             emails=[e.lower() for e in _str_list(tm.get("emails"), "facts.test_markers.emails")],
             card_numbers=[c.replace(" ", "").replace("-", "") for c in cards],
         )
-        ips = _str_list(facts.get("internal_ips"), "facts.internal_ips")
-        for ip in ips:
-            try:
-                ipaddress.ip_network(ip, strict=False)
-            except ValueError:
-                raise CaseError(f"case.yml: 'facts.internal_ips' {ip!r} is not an IP address or network") from None
+        ips = _ip_list(facts.get("internal_ips"), "facts.internal_ips")
         skew_raw = _check_keys(facts.get("clock_skew"), set(LOG_KEYS), "facts.clock_skew")
         skew = {}
         for k, v in skew_raw.items():

@@ -80,7 +80,8 @@ APP_LOG = pl.Schema(
 #: MySQL general query log, 5.6 and 5.7+ layouts; one row per statement (multi-line joined).
 QUERY_LOG = pl.Schema(
     {
-        **PROVENANCE,  # line_no: the statement's first line
+        **PROVENANCE,  # line_no: the statement's first line; ts null: see ts_before
+        "ts_before": UTC_TS,  # an untimed 5.6 statement at the head of its file lies before this instant
         "line_count": pl.Int32,  # physical lines the statement spans
         "conn_id": pl.Int64,
         "command": pl.String,  # Connect, Query, Quit, Init DB, Prepare, Execute, ...
@@ -95,7 +96,11 @@ FS_FILES = pl.Schema(
         "source": pl.String,
         "line_no": pl.Int64,
         "md5": pl.String,
-        "name": pl.String,
+        "name": pl.String,  # the path, TSK's escapes undone and its labels moved to the columns below
+        "deleted": pl.Boolean,  # " (deleted)" / " (deleted-realloc)": the name is unallocated
+        "realloc": pl.Boolean,  # " (deleted-realloc)": its inode now belongs to another file
+        "fn_attr": pl.Boolean,  # " ($FILE_NAME)": NTFS $FILE_NAME times, not $STANDARD_INFORMATION
+        "link_target": pl.String,  # " -> TARGET" of a symbolic link
         "inode": pl.String,
         "mode": pl.String,
         "uid": pl.Int64,
@@ -114,6 +119,7 @@ FS_TIMELINE = pl.Schema(
         **PROVENANCE,
         "timestamp_desc": pl.String,  # Content Modification Time, Last Access Time, Metadata Modification Time, Creation Time
         "name": pl.String,
+        "deleted": pl.Boolean,
         "inode": pl.String,
         "size": pl.Int64,
         "mode": pl.String,

@@ -99,7 +99,7 @@ def test_fs_rows_for_named_files_with_tags():
             "source": ["fs/bodyfile.txt"] * 2, "line_no": [1, 2],
             "timestamp_desc": ["Creation Time", "Creation Time"],
             "name": ["/srv/shop/html/user_data/x1.php", "/srv/shop/html/index.php"],
-            "inode": ["1", "2"], "size": [10, 20], "mode": ["r/r", "r/r"],
+            "inode": ["1", "2"], "size": [10, 20], "mode": ["r/r", "r/r"], "deleted": [False, False],
         },
         schema=sc.FS_TIMELINE,
     )
@@ -107,3 +107,39 @@ def test_fs_rows_for_named_files_with_tags():
     assert tl["line_no"].to_list() == [1]
     assert tl["tags"].to_list() == [["fs", "backdoor"]]
     assert tl["timestamp_desc"].to_list() == ["Creation Time"]
+
+
+def test_attacker_app_lines_incident_fs_events_and_window_edges():
+    from forensics import schemas as sc
+
+    t0 = S.frames.ts("2018-05-03 03:00:00")
+    fs = pl.DataFrame(
+        {"ts": [S.frames.ts("2018-05-01 00:00:00"), S.frames.ts("2018-05-03 04:00:00")],
+         "source": ["fs/bodyfile.txt"] * 2, "line_no": [1, 2], "timestamp_desc": ["Content Modification Time"] * 2,
+         "name": ["/srv/a.php", "/srv/b.php"], "deleted": [False, True], "inode": ["1", "2"], "size": [1, 2],
+         "mode": ["r/r", "r/r"]}, schema=sc.FS_TIMELINE)
+    app = pl.DataFrame({"ts": [t0, t0], "source": ["logs/app.log"] * 2, "line_no": [7, 8], "log": ["admin"] * 2,
+                        "event": ["login", "access"], "message": ["login ok", "page"], "ip": ["192.0.2.9", "10.0.0.1"],
+                        "sid": [None, "s-att"]})
+    tl = timeline.build_timeline(fs_timeline=fs, incident=(t0, None), app_log=app, attacker_ips=["192.0.2.9"],
+                                 attacker_sids=["s-att"])
+    assert tl.filter(pl.col("source") == "fs/bodyfile.txt")["line_no"].to_list() == [2]  # inside the incident
+    assert tl.filter(pl.col("source") == "logs/app.log")["line_no"].to_list() == [7, 8]  # by IP, by session
+    w = timeline.with_windows(tl, {"backdoor": (t0, S.frames.ts("2018-05-04 00:00:00")), "skimmer": None})
+    edges = w.filter(pl.col("tags").list.contains("window"))
+    assert edges["message"].to_list() == ["backdoor window opens", "backdoor window closes"]
+
+
+def test_every_event_of_every_source_streams_to_one_file(tmp_path):
+    access = pl.LazyFrame({"ts": [S.frames.ts("2018-05-03 03:00:00")], "source": ["logs/access_log"], "line_no": [1],
+                           "client_ip": ["192.0.2.1"], "method": ["GET"], "target_raw": ["/?card=4111111111111111"],
+                           "status": [200], "user_agent": ["x"]})
+    query = pl.LazyFrame({"ts": [None, S.frames.ts("2018-05-03 03:00:01")], "ts_before": [S.frames.ts("2018-05-03 02:00:00")] * 2,
+                          "source": ["logs/q.log"] * 2, "line_no": [1, 2], "command": ["Query"] * 2, "conn_id": [3, 3],
+                          "argument": ["SELECT 1", "SELECT 2"]},
+                         schema_overrides={"ts": pl.Datetime("us", "UTC")})
+    path = timeline.write_full_timeline({"access_logs": access, "query_logs": query}, tmp_path / "all.jsonl", "Asia/Tokyo")
+    rows = [json.loads(ln) for ln in path.read_text().splitlines()]
+    assert [r["source"] for r in rows] == ["logs/access_log", "logs/q.log", "logs/q.log"]
+    assert rows[0]["datetime"] == "2018-05-03T12:00:00.000000+09:00" and "4111111111111111" not in rows[0]["message"]
+    assert rows[1]["timestamp_desc"] == "Statement Time (before)" and rows[2]["timestamp_desc"] == "Statement Time"

@@ -26,24 +26,3 @@ def indicator_list(text: pl.Expr, rules) -> pl.Expr:
     return pl.concat_list(
         [pl.when(text.str.contains(rx)).then(pl.lit(rid)).otherwise(pl.lit(None, pl.String)) for rid, rx, _c in rules]
     ).list.drop_nulls()
-
-
-def server_path_expr(name: pl.Expr) -> pl.Expr:
-    """Path relative to the case's ``server/`` folder from an absolute file-system name.
-
-    The server copy holds the document root ``html/`` and ``data/``: the path from the last
-    ``/html/`` or ``/data/`` segment on (``/var/www/shop/html/user_data/x.php`` ->
-    ``html/user_data/x.php``); null when neither is in the name.
-    """
-    return (
-        pl.when(name.str.contains(r"(?:^|/)html/"))
-        .then(name.str.extract(r"(?:^|/)(html/.*)$", 1))
-        .otherwise(name.str.extract(r"(?:^|/)(data/.*)$", 1))
-    )
-
-
-def url_path_expr(server_path: pl.Expr) -> pl.Expr:
-    """URL path of a server path under the document root (``html/`` maps to ``/``); else null."""
-    return pl.when(server_path.str.starts_with("html/")).then(
-        pl.lit("/") + server_path.str.strip_prefix("html/")
-    ).otherwise(pl.lit(None, pl.String))

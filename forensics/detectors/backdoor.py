@@ -18,7 +18,8 @@ import polars as pl
 
 from forensics.cards import mask_pans_expr
 
-from forensics.detectors._content import indicator_list, server_path_expr, url_path_expr, with_text
+from forensics.detectors._content import indicator_list, with_text
+from forensics.detectors.layout import ServerLayout, server_path_expr, url_path_expr
 
 __all__ = [
     "BACKDOOR_INDICATORS",
@@ -65,6 +66,7 @@ def uploads(
     admin_dir: str = "/admin/",
     *,
     tolerance: str = "5s",
+    layout: ServerLayout | None = None,
 ) -> pl.DataFrame:
     """File-manager uploads.
 
@@ -81,9 +83,9 @@ def uploads(
             "ts", "source", "line_no", "ip", "upload_dest", "sid",
             # some EC-CUBE builds log "upload: NAME -> DEST"; the label is not part of the name
             upload_name=pl.col("upload_name").str.replace(r"^upload\s*:\s*", ""),
-            server_path=server_path_expr(pl.col("upload_dest")),
+            server_path=server_path_expr(pl.col("upload_dest"), layout),
         )
-        .with_columns(url_path=url_path_expr(pl.col("server_path")))
+        .with_columns(url_path=url_path_expr(pl.col("server_path"), layout))
         .sort("ts")
         .collect()
     )
@@ -112,24 +114,28 @@ def uploads(
     ).drop("req_ts")
 
 
-def created_scripts(fs_files: pl.LazyFrame | pl.DataFrame, since=None) -> pl.DataFrame:
+def created_scripts(fs_files: pl.LazyFrame | pl.DataFrame, since=None, *, layout: ServerLayout | None = None) -> pl.DataFrame:
     """Script files under ``html/user_data/`` created (crtime, else ctime) from ``since`` on.
 
-    Returns ``source, line_no, name, server_path, url_path, created, mtime, ctime, crtime, size``.
+    Returns ``source, line_no, name, server_path, url_path, created, mtime, ctime, crtime, size,
+    deleted`` (a deleted name is still a file that existed).
     """
+    layout = layout or ServerLayout()
+    user_data = (layout.docroot_dir + "/" if layout.docroot_dir else "") + "user_data/"
     lf = (
         fs_files.lazy()
-        .with_columns(server_path=server_path_expr(pl.col("name")))
+        .with_columns(server_path=server_path_expr(pl.col("name"), layout))
         .filter(
-            pl.col("server_path").str.starts_with("html/user_data/")
+            pl.col("server_path").str.starts_with(user_data)
             & pl.col("server_path").str.to_lowercase().str.contains(_EXT_RX)
             & ~pl.col("mode").fill_null("").str.starts_with("d")
         )
-        .with_columns(created=pl.coalesce("crtime", "ctime"), url_path=url_path_expr(pl.col("server_path")))
+        .with_columns(created=pl.coalesce("crtime", "ctime"), url_path=url_path_expr(pl.col("server_path"), layout))
     )
     if since is not None:
         lf = lf.filter(pl.col("created") >= since)
-    return lf.select("source", "line_no", "name", "server_path", "url_path", "created", "mtime", "ctime", "crtime", "size").sort("created").collect()
+    return lf.select("source", "line_no", "name", "server_path", "url_path", "created", "mtime", "ctime", "crtime", "size",
+                     "deleted").sort("created").collect()
 
 
 def backdoor_indicators(contents: pl.DataFrame | None) -> pl.DataFrame:
@@ -160,6 +166,7 @@ def backdoors(
     since=None,
     contents: pl.DataFrame | None = None,
     match_window: str = "10m",
+    layout: ServerLayout | None = None,
 ) -> pl.DataFrame:
     """Backdoors, one row per URL path.
 
@@ -171,9 +178,9 @@ def backdoors(
     ``uploaded_by, upload_name, upload_source, upload_line_no, fs_source, fs_line_no, created,
     indicators, requests, gets, posts, requesters, first_request, last_request``.
     """
-    up = uploads(app_log, access, admin_dir)
+    up = uploads(app_log, access, admin_dir, layout=layout)
     up = up.filter(pl.col("server_path").is_not_null() & pl.col("server_path").str.to_lowercase().str.contains(_EXT_RX))
-    cr = created_scripts(fs_files, since)
+    cr = created_scripts(fs_files, since, layout=layout)
     if since is None:
         # without an attack start, a script file merely existing is no finding: only uploads count
         cr = cr.filter(pl.col("server_path").is_in(up["server_path"].to_list()))
@@ -189,7 +196,7 @@ def backdoors(
     out = (
         rows.join(up_first, on="server_path", how="left")
         .join(cr_first, on="server_path", how="left")
-        .with_columns(url_path=url_path_expr(pl.col("server_path")))
+        .with_columns(url_path=url_path_expr(pl.col("server_path"), layout))
     )
     # a creation long before or after its upload is a different file version: keep the upload time
     out = out.with_columns(installed=pl.coalesce("upload_ts", "created"))

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from forensics.detectors._content import indicator_list, server_path_expr, with_text
+from forensics.detectors._content import indicator_list, with_text
+from forensics.detectors.layout import ServerLayout, server_path_expr
 
 __all__ = ["CODE_FILE_RX", "SKIMMER_INDICATORS", "changed_code_files", "tampered_files"]
 
@@ -39,7 +40,8 @@ SKIMMER_INDICATORS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=None, *, require_change: bool = True) -> pl.DataFrame:
+def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=None, *, require_change: bool = True,
+                       layout: ServerLayout | None = None) -> pl.DataFrame:
     """Code files whose mtime or ctime is in [since, until] (every code file listed when
     ``require_change`` is False: a case without file times, judged by content alone).
 
@@ -47,7 +49,7 @@ def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=
     """
     lf = (
         fs_files.lazy()
-        .with_columns(path=server_path_expr(pl.col("name")))
+        .with_columns(path=server_path_expr(pl.col("name"), layout))
         .filter(pl.col("path").is_not_null() & pl.col("path").str.contains(CODE_FILE_RX) & ~pl.col("mode").fill_null("").str.starts_with("d"))
     )
 
@@ -67,26 +69,24 @@ def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=
     return lf.select("source", "line_no", "name", "path", "mtime", "ctime", "crtime", "size", "modified").sort("modified").collect()
 
 
-def _writes_to(text: pl.Expr) -> pl.Expr:
-    """The skim path written by the code, relative to server/ (null when not read from the code)."""
+def _writes_to(text: pl.Expr, layout: ServerLayout | None = None) -> pl.Expr:
+    """The skim path written by the code, relative to server/ (null when not read from the code).
+
+    The first argument of ``fopen``/``file_put_contents``: its string literals joined, after the
+    EC-CUBE constant it starts from (``HTML_REALDIR``, ``USER_REALDIR``, ``DATA_REALDIR``); an
+    absolute literal is a file-system name mapped through the case's layout."""
+    layout = layout or ServerLayout()
+    doc = layout.docroot_dir + "/" if layout.docroot_dir else ""
     arg = text.str.extract(r"(?is)\b(?:fopen|file_put_contents)\s*\(\s*([^,;]{1,300}),", 1)
     lit = arg.str.extract_all(r"['\"]([^'\"]+)['\"]").list.eval(pl.element().str.strip_chars("'\"")).list.join("")
-    base = (
-        pl.when(arg.str.contains(r"HTML_REALDIR|USER_REALDIR|HTML_PATH"))
-        .then(pl.lit("html/"))
-        .when(arg.str.contains(r"DATA_REALDIR"))
-        .then(pl.lit("data/"))
-        .otherwise(pl.lit(""))
-    )
-    joined = (base + pl.when(arg.str.contains("USER_REALDIR")).then(pl.lit("user_data/")).otherwise(pl.lit("")) + lit.str.strip_prefix("/"))
-    norm = joined.str.replace_all(r"(?:^|/)\.\.?/", "/").str.replace_all("//+", "/").str.strip_prefix("/")
+    rel = lit.str.replace_all(r"(?:^|/)\.\.?/", "/").str.replace_all("//+", "/").str.strip_prefix("/")
     return (
-        pl.when(norm.str.contains(r"(?:^|/)(?:html|data)/"))
-        .then(server_path_expr(norm))
-        .when(norm.str.contains(r"(?:^|/)user_data/"))
-        .then(pl.lit("html/") + norm.str.extract(r"(?:^|/)(user_data/.*)$", 1))
-        .when(norm.str.len_chars() > 0)
-        .then(norm)
+        pl.when(arg.str.contains(r"USER_REALDIR")).then(pl.lit(doc + "user_data/") + rel)
+        .when(arg.str.contains(r"HTML_REALDIR|HTML_PATH")).then(pl.lit(doc) + rel)
+        .when(arg.str.contains(r"DATA_REALDIR")).then(pl.lit(layout.data_dir + "/") + rel)
+        .when(lit.str.starts_with("/")).then(server_path_expr(lit.str.replace_all("//+", "/"), layout))
+        .when(rel.str.contains(r"^(?:\.?/)?user_data/")).then(pl.lit(doc) + rel.str.extract(r"(user_data/.*)$", 1))
+        .when(rel.str.len_chars() > 0).then(rel)
         .otherwise(pl.lit(None, pl.String))
     )
 
@@ -98,6 +98,7 @@ def tampered_files(
     since=None,
     until=None,
     require_change: bool = True,
+    layout: ServerLayout | None = None,
 ) -> pl.DataFrame:
     """Code files changed in the period with a skimmer in them.
 
@@ -108,11 +109,11 @@ def tampered_files(
     Returns ``path, modified, mtime, ctime, source, line_no`` (bodyfile row), ``indicators,
     writes_to, tampered`` (bool) for every changed code file, tampered first.
     """
-    changed = changed_code_files(fs_files, since, until, require_change=require_change)
+    changed = changed_code_files(fs_files, since, until, require_change=require_change, layout=layout)
     t = with_text(contents).select(
         "path",
         indicators=indicator_list(pl.col("text"), SKIMMER_INDICATORS),
-        writes_to=_writes_to(pl.col("text")),
+        writes_to=_writes_to(pl.col("text"), layout),
         has_text=pl.lit(True),
     )
     out = changed.join(t, on="path", how="left").with_columns(

@@ -6,6 +6,13 @@ Line layout (``fls -m`` / ``ils -m``)::
 
 Times are epoch seconds (UTC; a fraction is accepted); ``0`` means "not recorded" and gives
 null. A name may itself contain ``|``: the first field and the last nine are taken from the ends.
+
+TSK writes more than the path into the name field (``tsk_fs_name_print_mac_md5``): an NTFS
+alternate stream as ``:stream``, then `` ($FILE_NAME)`` for an NTFS $FILE_NAME entry, `` -> TARGET``
+for a symbolic link and `` (deleted)`` / `` (deleted-realloc)`` for an unallocated name; newer
+versions escape ``|`` and ``\`` in names as ``\|`` and ``\\``. Those labels become columns
+(``deleted``, ``realloc``, ``fn_attr``, ``link_target``) and the escapes are undone, so ``name`` is
+the path itself: a deleted web shell still maps to its URL.
 The timeline has one row per recorded timestamp, plaso style (``timestamp_desc``):
 
 ======  ===========================
@@ -65,6 +72,23 @@ def _numbers_ok() -> pl.Expr:
     return pl.all_horizontal(*ints, *times)
 
 
+_DELETED = r" \(deleted(-realloc)?\)$"
+
+
+def _name_fields(name: pl.Expr, mode: pl.Expr) -> pl.Expr:
+    """TSK's name field -> struct ``{name, deleted, realloc, fn_attr, link_target}`` (see the
+    module docstring); labels are taken off the end in the reverse order TSK appends them."""
+    deleted = name.str.contains(_DELETED)
+    realloc = name.str.ends_with(" (deleted-realloc)")
+    rest = name.str.replace(_DELETED, "")
+    is_link = mode.str.starts_with("l")
+    link = pl.when(is_link).then(rest.str.extract(r"(?s) -> (.*)$", 1))
+    rest = pl.when(is_link & link.is_not_null()).then(rest.str.replace(r"(?s) -> .*$", "")).otherwise(rest)
+    fn_attr = rest.str.ends_with(" ($FILE_NAME)")
+    rest = rest.str.strip_suffix(" ($FILE_NAME)").str.replace_all(r"\\([|\\])", "${1}")
+    return pl.struct(name=rest, deleted=deleted, realloc=realloc, fn_attr=fn_attr, link_target=link).alias("_n")
+
+
 def parse_body_lines(lines: pl.DataFrame, *, skew_seconds: float = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     df = lines.with_columns(m=pl.when(~pl.col("invalid_utf8")).then(pl.col("line")).str.extract_groups(BODY)).unnest("m")
     matched = pl.col("size").is_not_null()
@@ -77,7 +101,8 @@ def parse_body_lines(lines: pl.DataFrame, *, skew_seconds: float = 0) -> tuple[p
         .otherwise(pl.lit("not a bodyfile 3.x line (11 |-separated fields, numeric uid/gid/size/times)")),
         excerpt=line_excerpt(),
     ).cast(REJECTS)
-    df = df.filter(ok).with_columns(
+    df = df.filter(ok).with_columns(_name_fields(pl.col("name"), pl.col("mode"))).drop("name").unnest("_n")
+    df = df.with_columns(
         *(_epoch(c, skew_seconds).alias(c) for c in TIMESTAMP_DESC),
         uid=pl.col("uid").cast(pl.Int64),
         gid=pl.col("gid").cast(pl.Int64),
@@ -118,7 +143,7 @@ def fs_timeline_from_files(files: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     parts = [
         lf.filter(pl.col(col).is_not_null()).select(
             ts=pl.col(col), source="source", line_no="line_no", timestamp_desc=pl.lit(desc),
-            name="name", inode="inode", size="size", mode="mode",
+            name="name", deleted="deleted", inode="inode", size="size", mode="mode",
         )
         for col, desc in TIMESTAMP_DESC.items()
     ]
