@@ -61,11 +61,14 @@ def primary_keys(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str,
 
 
 def statement_table(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-    """The query log in replay order, with ``seq`` (UInt32, 0..), ``conn_key`` (``conn_id#n``: the
+    """The query log in replay order (time; an untimed statement at the place its bound gives), with
+    ``seq`` (UInt32, 0..), ``conn_key`` (``conn_id#n``: the
     n-th connection that used the id, split at each ``Connect``) and ``keyword`` (first word of a
     Query/Execute argument, upper case)."""
     q = query_log.lazy() if isinstance(query_log, pl.DataFrame) else query_log
-    df = q.sort(["ts", "source", "line_no"], maintain_order=True).collect()
+    # an untimed statement (head of a 5.6 file) sits just before the first time of its file
+    df = q.with_columns(_order=pl.coalesce("ts", "ts_before")).sort(
+        ["_order", "source", "line_no"], maintain_order=True).drop("_order").collect()
     df = df.with_row_index("seq")
     df = df.with_columns(
         (pl.col("command") == "Connect").cast(pl.Int32).cum_sum().over("conn_id").alias("_n"),

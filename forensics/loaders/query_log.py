@@ -14,8 +14,14 @@ UTC (``Z``; an explicit ``+hh:mm`` offset, as ``log_timestamps=SYSTEM`` writes, 
 A line that starts neither way continues the statement above (multi-line statements are joined
 with ``\n``; ``line_no`` is the first line, ``line_count`` the lines spanned). The server banner
 (``mysqld, Version: ... started with:``, ``Tcp port: ...``, ``Time Id Command Argument``) is
-recognised and accounted for as records, but yields no rows. In 5.6 files the time carries
-forward across the rotated set (read oldest first); statements before any time are rejected.
+recognised and accounted for as records, but yields no rows.
+
+5.6 prints a time only when it changes, so a statement's time is the last one printed before it.
+That time carries from one file to the next only within one rotated series (``general.log.2``,
+``general.log.1``, ``general.log`` read oldest first; series are told apart by folder and base
+name), never into an unrelated log. Statements at the head of a series, before its first printed
+time, are kept as records: ``ts`` null and ``ts_before`` the first time of their file (they ran
+before it), so nothing is guessed and nothing is lost.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from forensics.loaders._common import (
     collect_loaded,
     in_time_order,
     local_to_utc,
+    rotation_key,
     progress,
     shift_skew,
     span_rejects,
@@ -59,24 +66,32 @@ BANNER = (
 
 
 def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``{source, line_no, line, invalid_utf8}`` -> (QUERY_LOG rows + ``_lines``/``_keep``, REJECTS)."""
+    """``{source, line_no, line, invalid_utf8}`` (and optionally ``series``) -> (QUERY_LOG rows +
+    ``_lines``/``_keep``, REJECTS). Without ``series`` each file is its own series."""
     records, rejects, _, _ = _parse_statements(lines, timezone=timezone, skew_seconds=skew_seconds)
     return records, rejects
 
 
-def _parse_statements(
-    lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0, carry_time: dt.datetime | None = None,
-    hold_back: bool = False,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dt.datetime | None]:
-    """:func:`parse_query_lines` for one batch of a stream: ``(records, rejects, held, carry_time)``.
+Carry = tuple[str, dt.datetime]  # (series, the 5.6 naive time in force)
 
-    ``carry_time``: the 5.6 time in force before the batch (5.6 prints it only when it changes).
-    With ``hold_back``, the batch's last statement (it may go on in the next batch) is not parsed
-    to the end: its lines come back as ``held``, to be put in front of the next batch. When the
-    statements at the end are in a repeated DST hour, the hold-back starts where that stretch of
-    ambiguous times starts, so the repeated-hour rule sees the whole stretch in one batch.
-    The returned ``carry_time`` is the 5.6 time in force before the first held line.
+
+def _parse_statements(
+    lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0, carry: Carry | None = None,
+    hold_back: bool = False, hold_untimed: bool = True,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Carry | None]:
+    """:func:`parse_query_lines` for one batch of a stream: ``(records, rejects, held, carry)``.
+
+    ``carry``: the 5.6 time in force before the batch and the series it belongs to (5.6 prints the
+    time only when it changes; it carries only within a series). With ``hold_back``, the batch's
+    last statement (it may go on in the next batch) is not parsed to the end: its lines come back
+    as ``held``, to be put in front of the next batch. When the statements at the end are in a
+    repeated DST hour, the hold-back starts where that stretch of ambiguous times starts, so the
+    repeated-hour rule sees the whole stretch in one batch; with ``hold_untimed``, untimed
+    statements at the head of the last file wait, too, until their file's first time is known.
+    The returned ``carry`` is the 5.6 time in force before the first held line.
     """
+    if "series" not in lines.columns:
+        lines = lines.with_columns(series=pl.col("source"))
     df = lines.with_columns(
         banner=pl.col("line").str.contains(BANNER) & ~pl.col("invalid_utf8"),
         m=pl.when(~pl.col("invalid_utf8")).then(pl.col("line")).str.extract_groups(ENTRY),
@@ -96,6 +111,7 @@ def _parse_statements(
         piece=pl.when(pl.col("start")).then(pl.col("argument").fill_null("")).otherwise(pl.col("line"))
     )
     rec = df.group_by("source", "grp", maintain_order=True).agg(
+        series=pl.col("series").first(),
         line_no=pl.col("line_no").first(),
         line=pl.col("line").first(),
         banner=pl.col("banner").first(),
@@ -114,11 +130,19 @@ def _parse_statements(
     local56 = pl.concat_str(t56.str.slice(0, 6), pl.lit(" "), t56.str.slice(7).str.strip_chars().str.zfill(8)).str.to_datetime(
         "%y%m%d %H:%M:%S", time_unit="us", strict=False
     )
-    # 5.6 prints the time only when it changes: carry it forward (banner rows reset nothing)
+    carry_series, carry_time = carry if carry is not None else (None, None)
+    # 5.6 prints the time only when it changes: carry it forward within the series (banner rows
+    # reset nothing); the time in force before the batch applies to its own series only
     rec = rec.with_columns(
-        _has56=t56.is_not_null(),
-        _local56=pl.when(pl.col("t57").is_null() & ~pl.col("banner")).then(local56),
-    ).with_columns(_local56=pl.col("_local56").forward_fill().fill_null(pl.lit(carry_time, pl.Datetime("us"))))
+        _printed56=pl.when(pl.col("t57").is_null() & ~pl.col("banner")).then(local56),
+    ).with_columns(
+        _local56=pl.col("_printed56").forward_fill().over("series"),
+        _first56=pl.col("_printed56").drop_nulls().first().over("source"),
+    ).with_columns(
+        _local56=pl.when(pl.col("_local56").is_null() & (pl.col("series") == pl.lit(carry_series, pl.String)))
+        .then(pl.lit(carry_time, pl.Datetime("us"))).otherwise(pl.col("_local56")),
+    )
+    untimed = pl.col("t57").is_null() & ~pl.col("banner") & pl.col("_local56").is_null() & pl.col("t56").is_null()
     tz = pl.col("tz57")
     off_min = pl.when(tz == "Z").then(0).otherwise(
         (pl.when(tz.str.slice(0, 1) == "-").then(-1).otherwise(1))
@@ -128,18 +152,20 @@ def _parse_statements(
         pl.col("t57").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False) - pl.duration(minutes=off_min)
     ).dt.replace_time_zone("UTC")
     rec = rec.with_columns(
+        _untimed=untimed,
         ts=pl.when(pl.col("t57").is_not_null())
         .then(shift_skew(utc57, skew_seconds))
         .otherwise(local_to_utc(pl.col("_local56"), timezone, skew_seconds, in_order_over="source")),
+        ts_before=pl.when(untimed).then(local_to_utc(pl.col("_first56"), timezone, skew_seconds)),
         layout=pl.when(pl.col("t57").is_not_null()).then(pl.lit("mysql5.7")).otherwise(pl.lit("mysql5.6")),
     )
-    bad = ~pl.col("banner") & (pl.col("ts").is_null() | pl.col("bad_utf8"))
+    bad = ~pl.col("banner") & ((pl.col("ts").is_null() & ~pl.col("_untimed")) | pl.col("bad_utf8"))
     rejects.append(
         rec.filter(bad).select(
             "source", "line_no",
             reason=pl.when(pl.col("bad_utf8")).then(pl.lit("invalid UTF-8 in statement (bytes shown as \\xNN)"))
             .when(pl.col("t57").is_not_null()).then(pl.lit("impossible date or time"))
-            .when(pl.col("_local56").is_null()).then(pl.lit("5.6 statement before any time in the log (time is printed only when it changes)"))
+            .when(pl.col("_local56").is_null()).then(pl.lit("impossible date or time"))
             .otherwise(pl.lit(f"time does not exist in {timezone} (DST gap)")),
             excerpt=line_excerpt(),
         )
@@ -147,24 +173,27 @@ def _parse_statements(
     # a multi-line statement rejected as a whole still accounts for its other lines
     rejects.append(span_rejects(rec.filter(bad), "continuation of a rejected statement"))
     held = lines.clear()
-    carry_out = rec["_local56"].drop_nulls().tail(1).to_list()
-    carry_out = carry_out[0] if carry_out else carry_time
     if hold_back and rec.height:
         last = rec["source"][-1]
-        tail = rec.filter(pl.col("source") == last).select("line_no", "_local56")
+        tail = rec.filter(pl.col("source") == last).select("line_no", "_local56", "_untimed", "ts_before")
         early = pl.col("_local56").dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         late = pl.col("_local56").dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
         amb = tail.select((early != late).fill_null(False))[:, 0]
         # the trailing run of ambiguous statements, or at least the last statement
         n_amb = _trailing_true(amb)
         start = max(tail.height - max(n_amb, 1), 0)
+        if hold_untimed:
+            # untimed head statements whose file's first time is not in this batch yet
+            waiting = tail.select(pl.col("_untimed") & pl.col("ts_before").is_null())[:, 0].arg_true()
+            if waiting.len():
+                start = min(start, int(waiting[0]))
         cut = tail["line_no"][start]
-        before = rec.filter((pl.col("source") != last) | (pl.col("line_no") < cut))["_local56"].tail(1).to_list()
-        carry_out = before[0] if before else carry_time
         keep_row = (pl.col("source") != last) | (pl.col("line_no") < cut)
         held = lines.filter(~keep_row)
         rec = rec.filter(keep_row)
         rejects = [r.filter(keep_row) for r in rejects]
+    timed = rec.filter(pl.col("_local56").is_not_null())
+    carry_out = (timed["series"][-1], timed["_local56"][-1]) if timed.height else carry
     rec = rec.filter(~bad).with_columns(_keep=~pl.col("banner"))
     records = rec.select(*QUERY_LOG.names(), "_lines", "_keep").cast({**QUERY_LOG, "_lines": pl.Int64})
     return records, pl.concat(rejects).cast(REJECTS), held, carry_out
@@ -174,6 +203,18 @@ def _trailing_true(mask: pl.Series) -> int:
     """How many values at the end of a boolean series are true."""
     false_at = (~mask).arg_true()
     return mask.len() if false_at.len() == 0 else mask.len() - 1 - int(false_at[-1])
+
+
+def series_name(path: Path) -> str:
+    """The rotated series a file belongs to (folder and base name: ``general.log.3.gz`` and
+    ``general.log`` are one series; ``slow/general.log`` or ``query.log`` another)."""
+    folder, base, *_ = rotation_key(path)
+    return f"{folder}\0{base}"
+
+
+#: Lines an untimed head of a file may be held back while its file's first time is awaited (in
+#: batches of ``batch_lines``): past it the statements are given without a bound.
+UNTIMED_HOLD_BATCHES = 4
 
 
 def iter_query_logs(
@@ -193,29 +234,31 @@ def iter_query_logs(
     partial ``counts``; memory stays bounded by ``batch_lines`` whatever the size of the logs.
     The result is the same as reading everything at once: a statement that goes on past a batch
     is held back and parsed with the next one, the 5.6 time carries forward from batch to batch
-    (and file to file), and a repeated DST hour is never cut. ``sources`` (if given) receives
-    each file's source name as it is opened.
+    (and from file to file of one rotated series), and a repeated DST hour is never cut.
+    ``sources`` (if given) receives each file's source name as it is opened.
     """
     root = Path(case_root) if case_root is not None else None
     pending: list[pl.DataFrame] = []
     pending_n = 0
-    carry: dt.datetime | None = None
+    carry: Carry | None = None
     held_n = 0
 
     def parse(final: bool) -> Loaded:
         nonlocal pending, pending_n, carry, held_n
         batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
         records, rejects, held, carry = _parse_statements(
-            batch, timezone=timezone, skew_seconds=skew_seconds, carry_time=carry, hold_back=not final)
+            batch, timezone=timezone, skew_seconds=skew_seconds, carry=carry, hold_back=not final,
+            hold_untimed=held_n < UNTIMED_HOLD_BATCHES * batch_lines)
         pending, pending_n, held_n = ([held], held.height, held.height) if held.height else ([], 0, 0)
         return batch_loaded(records, rejects, QUERY_LOG)
 
     for path in progress(in_time_order(Path(p) for p in paths), "query logs", show_progress):
         source = rel_source(path, root)
+        series = series_name(path)
         if sources is not None:
             sources.append(source)
         for lines, tail in _pieces(path, max_decompressed):
-            lines = lines.with_columns(source=pl.lit(source, pl.String))
+            lines = lines.with_columns(source=pl.lit(source, pl.String), series=pl.lit(series, pl.String))
             start = 0
             while start < lines.height:
                 # a statement held back for long (a huge one) waits for twice its size: no re-parsing loop

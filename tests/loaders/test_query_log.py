@@ -70,7 +70,6 @@ def test_time_carries_across_rotated_files(write, tmp_path):
 @pytest.mark.parametrize(
     "text, reason",
     [
-        pytest.param("\t\t   12 Query\tSELECT 1\n", "before any time", id="no-time-yet"),
         pytest.param("garbage first\n170331 23:31:02\t   12 Query\tSELECT 1\n", "not a query-log entry", id="leading-garbage"),
         pytest.param(b"\xff\xfe\x00\n170331 23:31:02\t   12 Query\tSELECT 1\n", "invalid UTF-8", id="binary-first-line"),
     ],
@@ -141,3 +140,34 @@ def test_streamed_batches_give_the_same_table_as_one_batch(tmp_path, batch_lines
     lines = {p.name: p.read_bytes().count(b"\n") for p in paths}
     for row in streamed.counts.iter_rows(named=True):
         assert row["records"] + row["rejected"] == lines[row["source"]]
+
+
+def test_untimed_head_statements_are_kept_with_their_bound(write):
+    """5.6 prints a time only when it changes: statements before the first time of a file are
+    records with no time and the bound they lie in, not rejects."""
+    loaded = load(write, "\t\t   12 Query\tSELECT 1\n\t\t   12 Query\tSELECT 2\n170331 23:31:02\t   12 Query\tSELECT 3\n")
+    assert loaded.rejects.is_empty()
+    r = loaded.records
+    assert r["ts"].to_list()[:2] == [None, None]
+    assert r["ts_before"].to_list() == [dt.datetime(2017, 3, 31, 14, 31, 2, tzinfo=UTC)] * 2 + [None]
+    assert r["ts"][2] == dt.datetime(2017, 3, 31, 14, 31, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("batch_lines", [1, 2, 5, 10**9])
+def test_time_carries_only_within_one_rotated_series(tmp_path, batch_lines):
+    """Two unrelated logs read together: the last time of one is never given to the head of the
+    other (it once dated statements years early); within a rotated series it carries."""
+    old = tmp_path / "old_server"
+    new = tmp_path / "new_server"
+    old.mkdir()
+    new.mkdir()
+    (old / "general.log").write_text("150101 10:00:00\t    1 Query\tSELECT 'old'\n")
+    (new / "general.log.1").write_text("170331 23:00:00\t    2 Query\tSELECT 'rotated'\n")
+    (new / "general.log").write_text("\t\t    3 Query\tSELECT 'carried'\n170401  0:00:00\t    3 Query\tSELECT 'x'\n")
+    (new / "query.log").write_text("\t\t    4 Query\tSELECT 'head'\n170402  1:00:00\t    4 Query\tSELECT 'y'\n")
+    paths = [old / "general.log", new / "general.log", new / "general.log.1", new / "query.log"]
+    r = read_query_logs(paths, case_root=tmp_path, timezone="Asia/Tokyo", batch_lines=batch_lines,
+                        show_progress=False).records
+    by = {a: (t, b) for a, t, b in r.select("argument", "ts", "ts_before").iter_rows()}
+    assert by["SELECT 'carried'"] == (dt.datetime(2017, 3, 31, 14, 0, tzinfo=UTC), None)
+    assert by["SELECT 'head'"] == (None, dt.datetime(2017, 4, 1, 16, 0, tzinfo=UTC))
