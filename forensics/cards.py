@@ -1,26 +1,34 @@
-"""Card data: Luhn, masking, keyed hashing and a card-number scanner for folders.
+"""Card data: Luhn, finding card numbers in text, masking, keyed hashing, and the output scan.
 
-CONTRACT section 7: no output contains a full card number or a security code. Everything here
-is built so that a full number exists only inside the function that reads it:
+No output contains a full card number or a security code: card numbers appear as first 6 + last 4
+at most. Everything here is built so that a full number exists only inside the function that
+reads it.
 
-- :func:`mask_pan` keeps first 6 + last 4 (PCI DSS display rule), e.g. ``411111******1111``.
-- :func:`card_key` is an HMAC-SHA256 of the digits under a secret key, used to tell whether two
-  records hold the same card (matching skim records to orders, counting distinct cards) without
-  keeping the number. A plain SHA-256 would not do: with first 6 + last 4 public, only 10**5..10**9
-  middle digits remain and an unkeyed hash is reversed by brute force in seconds.
+What counts as a card number. A run of decimal digits (ASCII or any other Unicode digits, such as
+full-width ``４１１１``) in which single separators may stand between digits (space, ``-``, ``.``,
+the ideographic space, dashes, full-width ``－`` and ``．``), whatever stands next to the run
+(``x4111...``, ``card_4111...``): 13 to 19 digits that pass the Luhn check and whose length fits
+the brand the first digits announce (:func:`plausible_iin`). Two ways to look at a run:
 
-Key choice (documented for the report):
+- :func:`find_pans` parses it (reading a skim file): the whole run when its digits are one card
+  number, or groups of it split at separators that form one (``4111 1111 1111 1111`` is one
+  number; ``1491703205 4111111111111111`` is an epoch time and a number). Digits glued to more
+  digits are not read as a card number there.
+- :func:`mask_text` and :func:`scan_text_for_card_data` (anything leaving the toolkit) take every
+  13..19-digit window of a run that is a plausible, Luhn-valid number, glued digits included, and
+  mask its middle digits. Over-masking is the safe side; the two share one detector, so the output
+  scan flags exactly what the masking would have changed.
 
-- default: :func:`run_key`, 32 random bytes drawn once per Python process (``secrets``). Hashes
-  match within one run (one report) and mean nothing outside it; nothing to store or leak.
-- :func:`derive_key(case_id, secret)`: when hashes must match across runs (e.g. comparing two
-  reports of the same case), derive the key from a secret the analyst holds (HKDF-like, HMAC of
-  the case id under the secret). The secret is never written to any output.
+Our own SHA-256 digests (of the evidence files, taken for the manifest) are hex and may hold a
+digit window that looks like a card number by chance: :func:`register_digests` lists them, and
+masking and scanning leave a registered digest whole. Nothing an attacker writes can become one.
+The same holds for the 32-hex-digit model ids the widget library writes into a notebook's
+metadata (the folder scan registers the ids a notebook declares there).
 
-:func:`scan_for_card_data` walks any folder (a report, a case, notebook outputs) and lists
-full card numbers (13..19 digits, optional space/dash separators, a length that fits the brand the
-first digits announce, Luhn-valid, not part of a longer alphanumeric token)
-and security-code-labelled fields; hits carry only the masked number and a keyed hash.
+:func:`card_key` is an HMAC-SHA256 of the digits under a secret key, used to tell whether two
+records hold the same card without keeping the number (a plain hash of 6 + 4 known digits and
+10**5..10**9 unknown ones is reversed by brute force). Key: :func:`run_key` (random, one per
+process) or :func:`derive_key` (from a secret the analyst holds, for comparisons across runs).
 """
 
 from __future__ import annotations
@@ -30,10 +38,13 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "CVV_RE",
     "CardHit",
     "card_key",
     "derive_key",
@@ -42,6 +53,9 @@ __all__ = [
     "luhn_valid",
     "mask_pan",
     "mask_pans_expr",
+    "mask_text",
+    "plausible_iin",
+    "register_digests",
     "run_key",
     "scan_for_card_data",
     "scan_text_for_card_data",
@@ -49,27 +63,41 @@ __all__ = [
 
 _RUN_KEY = secrets.token_bytes(32)
 
-#: Candidate card number: 13..19 digits, optionally grouped with one kind of separator
-#: (space or dash), not part of a longer digit run. First digit 2..6 (Mastercard 2-series,
-#: Amex/Diners/JCB 3, Visa 4, Mastercard 5, Discover/UnionPay 6).
-#: Letters or digits right before/after mean the run is part of a longer token (a SHA-256 hex
-#: digest, base64 text, an identifier), not a card number on its own.
-PAN_RE = re.compile(r"(?<![0-9A-Za-z])[2-6](?:[0-9]|[ -](?=[0-9])){12,24}(?![0-9A-Za-z])")
+#: Characters that may stand between two digits of one card number.
+SEPARATORS = " -.\u3000\u2010\u2011\u2012\u2013\u2014\u2212\uff0d\uff0e"
+_SEP = "[" + re.escape(SEPARATORS) + "]"
+#: A digit run: digits with single separators between them, at least 13 digits.
+RUN_RE = re.compile(rf"\d(?:{_SEP}?\d){{12,}}")
+#: The same for polars (Rust regex; ``\d`` is Unicode there too).
+RUN_RX = r"\d(?:[ \-.\x{3000}\x{2010}-\x{2014}\x{2212}\x{ff0d}\x{ff0e}]?\d){12,}"
 
-#: A security code given with a label (form field names, JSON keys, Japanese label).
+#: A security code given with a label (form field names, JSON keys, the Japanese label).
+#: Bounded repetitions: linear time on any input.
 CVV_RE = re.compile(
     r"(?i)(?:cvv2?|cvc2?|csc|security[_ -]?code|card[_ -]?cvv|sec[_ -]?code|"
     r"\u30bb\u30ad\u30e5\u30ea\u30c6\u30a3\u30b3\u30fc\u30c9)"  # セキュリティコード
-    r"[\"'\]\s]*(?:=>|[:=])\s*[\"']?([0-9]{3,4})(?![0-9])"
+    r"[\"'\]]{0,3}\s{0,3}(?:=>|[:=])\s{0,3}[\"']?(\d{3,4})(?!\d)"
 )
+
+#: A security-code label, for polars prefilters (no look-around in Rust regex).
+_CVV_LABEL_RX = r"(?i)cvv|cvc|csc|sec(?:urity)?[_ -]?code|\x{30bb}\x{30ad}\x{30e5}"
 
 #: Bytes read per file by the folder scanner (larger files are read up to this size).
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 
+_DIGESTS: set[str] = set()
+_HEX_TOKEN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?:[0-9a-fA-F]{32})?(?![0-9a-fA-F])")
+
+
+def register_digests(digests: Iterable[str | None]) -> None:
+    """Declare hex tokens the toolkit made itself: SHA-256 digests (64 hex digits) and widget model
+    ids (32); masking and scanning keep them whole."""
+    _DIGESTS.update(d.lower() for d in digests if d and len(d) in (32, 64) and _HEX_TOKEN.fullmatch(d))
+
 
 def luhn_valid(digits: str) -> bool:
     """True when ``digits`` (only 0-9) passes the Luhn check."""
-    if not digits.isdigit():
+    if not digits.isascii() or not digits.isdigit():
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -87,83 +115,11 @@ def luhn_check_digit(partial: str) -> str:
     for d in "0123456789":
         if luhn_valid(partial + d):
             return d
-    raise ValueError("not digits")  # unreachable for digit strings
+    raise ValueError("not digits")
 
 
-def mask_pan(digits: str) -> str:
-    """First 6 + last 4, the middle as ``*``: ``411111******1111``. Short input is fully masked."""
-    digits = re.sub(r"[^0-9]", "", digits)
-    if len(digits) < 13:
-        return "*" * len(digits)
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
-
-
-#: (regex, replacement) applied in order by :func:`mask_pans_expr`: plain runs, 4-4-4-4 and
-#: 4-6-5 groupings. Rust regex: no look-around, so word boundaries stand in for the scanner's
-#: alphanumeric boundaries.
-_MASK_RULES: tuple[tuple[str, str], ...] = (
-    (r"\b([2-6][0-9]{5})[0-9]{3,9}([0-9]{4})\b", "${1}******${2}"),
-    (r"\b([2-6][0-9]{3})([ -])([0-9]{2})[0-9]{2}[ -][0-9]{4}[ -]([0-9]{4})\b", "${1}${3}******${4}"),
-    (r"\b(3[0-9]{3})[ -]([0-9]{2})[0-9]{4}[ -][0-9]([0-9]{4})\b", "${1}${2}*****${3}"),
-)
-
-
-def mask_pans_expr(expr):
-    """Polars expression: ``expr`` (text) with every card-number-shaped digit run masked to
-    first 6 + last 4. For display of attacker-controlled text (URLs, payloads, user agents): it
-    masks any 13..19-digit run starting with 2..6, Luhn-valid or not, which is the safe side."""
-    for rx, repl in _MASK_RULES:
-        expr = expr.str.replace_all(rx, repl)
-    return expr
-
-
-def run_key() -> bytes:
-    """This process's random HMAC key (32 bytes): hashes match within one run only."""
-    return _RUN_KEY
-
-
-def derive_key(case_id: str, secret: bytes | str) -> bytes:
-    """A key stable across runs for one case: HMAC-SHA256(secret, "card-key:" + case_id)."""
-    if isinstance(secret, str):
-        secret = secret.encode("utf-8")
-    return hmac.new(secret, b"card-key:" + case_id.encode("utf-8"), hashlib.sha256).digest()
-
-
-def card_key(digits: str, key: bytes | None = None) -> str:
-    """Keyed hash of a card number (separators ignored): ``hk:`` + 24 hex chars of HMAC-SHA256."""
-    digits = re.sub(r"[^0-9]", "", digits)
-    mac = hmac.new(key if key is not None else _RUN_KEY, digits.encode("ascii"), hashlib.sha256)
-    return "hk:" + mac.hexdigest()[:24]
-
-
-@dataclass(frozen=True)
-class _Pan:
-    start: int
-    end: int
-    masked: str
-    key: str
-    # the digits themselves are never stored in the result objects
-
-
-def _valid_candidate(text: str) -> str | None:
-    seps = {c for c in text if not c.isdigit()}
-    if len(seps) > 1:
-        return None
-    digits = text.replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19:
-        return None
-    if seps:
-        # grouped numbers: groups of 4 (Visa/MC), 4-6-5 / 4-6-4 (Amex, Diners); no empty groups
-        groups = [len(g) for g in re.split(r"[ -]", text)]
-        if min(groups) < 4 or max(groups) > 6:
-            return None
-    if not _plausible_iin(digits):
-        return None
-    return digits if luhn_valid(digits) else None
-
-
-def _plausible_iin(digits: str) -> bool:
-    """Length fits the brand the first digits announce (keeps e.g. 14-digit timestamps out)."""
+def plausible_iin(digits: str) -> bool:
+    """The length fits the brand the first digits announce (keeps e.g. 14-digit timestamps out)."""
     n, d1, d2 = len(digits), digits[0], digits[:2]
     if d1 == "4":
         return n in (13, 16, 19)
@@ -180,18 +136,167 @@ def _plausible_iin(digits: str) -> bool:
     return False
 
 
-def find_pans(text: str, key: bytes | None = None) -> list[tuple[int, int, str, str]]:
-    """Full card numbers in ``text``: ``(start, end, masked, card_key)`` per hit, no digits kept."""
-    out = []
-    for m in PAN_RE.finditer(text):
-        cand = m.group(0).rstrip(" -")
-        digits = _valid_candidate(cand)
-        if digits is None:
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and plausible_iin(digits) and luhn_valid(digits)
+
+
+def _ascii_digits(text: str) -> str:
+    """The digits of ``text`` as ASCII (full-width and other Unicode digits by their value)."""
+    return "".join(str(unicodedata.digit(c)) for c in text if c.isdecimal())
+
+
+def mask_pan(digits: str) -> str:
+    """First 6 + last 4, the middle as ``*``: ``411111******1111``. Short input is fully masked."""
+    digits = _ascii_digits(digits)
+    if len(digits) < 13:
+        return "*" * len(digits)
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def run_key() -> bytes:
+    """This process's random HMAC key (32 bytes): hashes match within one run only."""
+    return _RUN_KEY
+
+
+def derive_key(case_id: str, secret: bytes | str) -> bytes:
+    """A key stable across runs for one case: HMAC-SHA256(secret, "card-key:" + case_id)."""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    return hmac.new(secret, b"card-key:" + case_id.encode("utf-8"), hashlib.sha256).digest()
+
+
+def card_key(digits: str, key: bytes | None = None) -> str:
+    """Keyed hash of a card number (separators ignored): ``hk:`` + 24 hex chars of HMAC-SHA256."""
+    digits = _ascii_digits(digits)
+    mac = hmac.new(key if key is not None else _RUN_KEY, digits.encode("ascii"), hashlib.sha256)
+    return "hk:" + mac.hexdigest()[:24]
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+def _protected(text: str) -> list[tuple[int, int]]:
+    """Spans of registered digests in ``text``."""
+    if not _DIGESTS:
+        return []
+    return [m.span() for m in _HEX_TOKEN.finditer(text) if m.group(0).lower() in _DIGESTS]
+
+
+def _runs(text: str):
+    """``(start, end, [(digit position in text, ascii digit), ...])`` of each digit run outside a
+    registered digest."""
+    keep = _protected(text)
+    for m in RUN_RE.finditer(text):
+        s, e = m.span()
+        if any(a <= s and e <= b for a, b in keep):
             continue
-        out.append((m.start(), m.start() + len(cand), mask_pan(digits), card_key(digits, key)))
-        del digits
+        yield s, e, [(s + i, str(unicodedata.digit(c))) for i, c in enumerate(m.group(0)) if c.isdecimal()]
+
+
+def _groups(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """A run split where separators stand (digits next to each other stay in one group)."""
+    out: list[list[tuple[int, str]]] = []
+    for pos, d in run:
+        if out and out[-1][-1][0] == pos - 1:
+            out[-1].append((pos, d))
+        else:
+            out.append([(pos, d)])
     return out
 
+
+def _parsed_numbers(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """Card numbers a run is made of, read the strict way: one group of 13..19 digits, or
+    consecutive groups of 4..6 digits (4-4-4-4, 4-6-5, ...) that together make one; longest
+    first, left to right, never overlapping."""
+    groups = _groups(run)
+    out = []
+    i = 0
+    while i < len(groups):
+        best = None
+        for j in range(len(groups), i, -1):
+            part = groups[i:j]
+            if j - i > 1 and not all(4 <= len(g) <= 6 for g in part):
+                continue
+            digits = [d for g in part for d in g]
+            if _is_card("".join(d for _p, d in digits)):
+                best = (j, digits)
+                break
+        if best is None:
+            i += 1
+        else:
+            i, digits = best
+            out.append(digits)
+    return out
+
+
+def _windows(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """Every 13..19-digit window of a run that is a plausible, Luhn-valid card number."""
+    digits = "".join(d for _p, d in run)
+    out = []
+    for s in range(len(digits) - 12):
+        if digits[s] not in "23456":
+            continue
+        for n in range(13, min(19, len(digits) - s) + 1):
+            if _is_card(digits[s:s + n]):
+                out.append(run[s:s + n])
+    return out
+
+
+def find_pans(text: str, key: bytes | None = None) -> list[tuple[int, int, str, str]]:
+    """Card numbers in ``text``, read strictly (see the module docstring): ``(start, end, masked,
+    card_key)`` per number, in text order; the digits themselves are not kept."""
+    out = []
+    for _s, _e, run in _runs(text):
+        for number in _parsed_numbers(run):
+            digits = "".join(d for _p, d in number)
+            out.append((number[0][0], number[-1][0] + 1, mask_pan(digits), card_key(digits, key)))
+            del digits
+    return out
+
+
+def _masked_positions(text: str) -> tuple[set[int], list[tuple[int, str]]]:
+    """Positions of digits to mask (the middle of every card-number window) and, per window, its
+    first position and masked form."""
+    hide: set[int] = set()
+    found = []
+    for _s, _e, run in _runs(text):
+        for w in _windows(run):
+            hide.update(p for p, _d in w[6:-4])
+            found.append((w[0][0], mask_pan("".join(d for _p, d in w))))
+    return hide, found
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every card-number window's middle digits as ``*`` (first 6 + last 4 kept) and
+    every labelled security code as ``***``."""
+    if not isinstance(text, str) or not text:
+        return text
+    hide, _ = _masked_positions(text) if RUN_RE.search(text) else (set(), [])
+    if hide:
+        chars = list(text)
+        for p in hide:
+            chars[p] = "*"
+        text = "".join(chars)
+    if CVV_RE.search(text):
+        text = CVV_RE.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + "*" * len(m.group(1)), text)
+    return text
+
+
+def mask_pans_expr(expr):
+    """Polars expression: :func:`mask_text` applied to a String column (only values holding a
+    13-digit run are handed to Python)."""
+    import polars as pl
+
+    def mask_series(s: pl.Series) -> pl.Series:
+        hit = s.str.contains(RUN_RX).fill_null(False) | s.str.contains(_CVV_LABEL_RX).fill_null(False)
+        idx = hit.arg_true()
+        if idx.len() == 0:
+            return s
+        return s.scatter(idx, pl.Series([mask_text(v) for v in s.gather(idx).to_list()], dtype=pl.String))
+
+    return expr.map_batches(mask_series, return_dtype=pl.String, is_elementwise=True)  # streams batch by batch
+
+
+# --- scanning outputs ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class CardHit:
@@ -204,13 +309,9 @@ class CardHit:
     card_key: str | None = field(default=None)
 
 
-#: The scanner (not the masking) skips digit runs right after "<digit>.": the fraction of a decimal
-#: number, such as the coordinates of a chart in an SVG or a notebook (70.39710205585564).
-_DECIMAL_FRACTION = re.compile(r"[0-9]\.")
-
-
 def scan_text_for_card_data(text: str, *, path: str = "<text>", key: bytes | None = None) -> list[CardHit]:
-    """Card numbers and labelled security codes in ``text`` (line numbers 1-based)."""
+    """Card numbers (every window :func:`mask_text` would mask) and labelled security codes in
+    ``text`` (line numbers 1-based)."""
     hits: list[CardHit] = []
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
@@ -224,10 +325,12 @@ def scan_text_for_card_data(text: str, *, path: str = "<text>", key: bytes | Non
                 hi = mid
         return lo + 1
 
-    for start, _end, masked, ck in find_pans(text, key):
-        if _DECIMAL_FRACTION.match(text, max(start - 2, 0)) and start >= 2:
-            continue  # digits after "<digit>." are a fraction (SVG coordinates), not a card number
-        hits.append(CardHit(path, line_of(start), "pan", masked, ck))
+    if RUN_RE.search(text):
+        seen = set()
+        for start, masked in _masked_positions(text)[1]:
+            if (start, masked) not in seen:
+                seen.add((start, masked))
+                hits.append(CardHit(path, line_of(start), "pan", masked, None))
     for m in CVV_RE.finditer(text):
         hits.append(CardHit(path, line_of(m.start()), "security_code", "*" * len(m.group(1)), None))
     hits.sort(key=lambda h: (h.line_no, h.kind))
@@ -250,8 +353,8 @@ def _read_text(p: Path) -> str:
         return data.decode("latin-1")
 
 
-#: A value worth a closer look: a run of 13+ digits (separators allowed) or a security-code label.
-_CANDIDATE_RX = r"(?i)[0-9](?:[0-9]|[ -][0-9]){12,}|cvv|cvc|csc|sec(?:urity)?[_ -]?code|\x{30bb}\x{30ad}\x{30e5}"
+#: A value worth a closer look: a 13-digit run or a security-code label (polars regex).
+_CANDIDATE_RX = RUN_RX + "|" + _CVV_LABEL_RX
 
 
 def _parquet_hits(p: Path, rel: str, key: bytes | None) -> list[CardHit] | None:
@@ -289,7 +392,7 @@ def scan_for_card_data(path: str | Path, *, key: bytes | None = None) -> list[Ca
 
     Symlinks are not followed; gzip files are read decompressed; Parquet tables value by value
     (hits name ``file[column]`` and the row). Returns hits sorted by path and line; each hit
-    holds the masked number and a keyed hash, never the number itself.
+    holds the masked number, never the number itself.
     """
     root = Path(path)
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
@@ -305,8 +408,22 @@ def scan_for_card_data(path: str | Path, *, key: bytes | None = None) -> list[Ca
             text = _read_text(p)
         except OSError:
             continue
+        if p.suffix.lower() == ".ipynb":
+            register_digests(_widget_ids(text))
         hits.extend(scan_text_for_card_data(text, path=rel, key=key))
     return hits
+
+
+def _widget_ids(notebook_text: str) -> list[str]:
+    """Model ids of the widget state a notebook stores in its metadata (none when it is not JSON)."""
+    import json
+
+    try:
+        meta = json.loads(notebook_text).get("metadata") or {}
+        state = (meta.get("widgets") or {}).get("application/vnd.jupyter.widget-state+json") or {}
+        return [k for k in (state.get("state") or {}) if isinstance(k, str)]
+    except (ValueError, AttributeError):
+        return []
 
 
 def _is_parquet(p: Path) -> bool:

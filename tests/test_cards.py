@@ -145,10 +145,55 @@ def test_scan_single_file(tmp_path):
     assert [h.kind for h in cards.scan_for_card_data(f)] == ["pan"]
 
 
-def test_digit_run_inside_token_ignored():
+@pytest.mark.parametrize("fmt", ["ab{p}cd", "x{p}.php", "card_{p}", "x={p};", "{p}_x", "\u3042{p}\u3044"])
+def test_any_neighbour(fmt):
+    """A number glued to letters or ``_`` is still a number (a file named ``x<PAN>.php``)."""
     pan = make_pan("4", 16)
-    assert cards.find_pans("ab" + pan + "cd") == []
-    assert len(cards.find_pans("x=" + pan + ";")) == 1
+    assert [h[2] for h in cards.find_pans(fmt.format(p=pan))] == [cards.mask_pan(pan)]
+    assert cards.mask_text(fmt.format(p=pan)) == fmt.format(p=cards.mask_pan(pan))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda p: " ".join(p[i:i + 4] for i in range(0, 16, 4)), id="spaces-4"),
+        pytest.param(lambda p: p[:8] + " " + p[8:], id="groups-8-8"),
+        pytest.param(lambda p: ".".join(p[i:i + 4] for i in range(0, 16, 4)), id="dots"),
+        pytest.param(lambda p: "\u3000".join(p[i:i + 4] for i in range(0, 16, 4)), id="ideographic-space"),
+        pytest.param(lambda p: p.translate(str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")),
+                     id="full-width-digits"),
+        pytest.param(lambda p: "-".join(p[i:i + 4] for i in range(0, 16, 4)), id="dashes"),
+    ],
+)
+def test_every_separator_and_digit_form_is_masked(shape):
+    pan = make_pan("5", 16)
+    text = "holder X " + shape(pan) + " exp 12/20"
+    masked = cards.mask_text(text)
+    assert cards.scan_text_for_card_data(masked) == []
+    assert len(cards.scan_text_for_card_data(text)) >= 1
+    assert pan not in "".join(c for c in cards.mask_text(text) if c.isascii())
+
+
+def test_digits_glued_to_more_digits_are_masked_but_not_parsed():
+    pan = make_pan("4", 16)
+    text = "20170409" + pan  # a compact date in front: not one card number when reading a skim file
+    assert cards.find_pans(text) == []
+    assert pan not in cards.mask_text(text) and cards.scan_text_for_card_data(text)
+
+
+def test_registered_digests_stay_whole():
+    pan = make_pan("4", 16)
+    digest = ("ab" + pan + "cd" * 30)[:64]
+    assert cards.mask_text(digest) != digest
+    cards.register_digests([digest])
+    assert cards.mask_text(f"sha256 {digest}") == f"sha256 {digest}"
+    assert cards.scan_text_for_card_data(digest) == []
+    assert pan not in cards.mask_text("ab" + pan + "cd")  # the same digits outside a digest
+
+
+def test_labelled_security_codes_are_masked():
+    assert cards.mask_text('{"cvv": "123", "x": 1}') == '{"cvv": "***", "x": 1}'
+    assert cards.mask_text("security_code=4567&a=1") == "security_code=****&a=1"
 
 
 def test_timestamps_are_not_cards_even_when_luhn_valid():
@@ -163,9 +208,9 @@ def test_timestamps_are_not_cards_even_when_luhn_valid():
     "text,masked",
     [
         pytest.param("q={p}&x=1", "q={m}&x=1", id="plain"),
-        pytest.param("{g}", "{m}", id="grouped"),
+        pytest.param("{g}", "{gm}", id="grouped"),  # separators stay where they were
         pytest.param("id=12345678901234", "id=12345678901234", id="starts-with-1"),
-        pytest.param("a{p}b", "a{p}b", id="inside-token"),
+        pytest.param("a{p}b", "a{m}b", id="inside-token"),
     ],
 )
 def test_mask_pans_expr(text, masked):
@@ -175,4 +220,22 @@ def test_mask_pans_expr(text, masked):
     g = " ".join(pan[i : i + 4] for i in range(0, 16, 4))
     frame = pl.DataFrame({"t": [text.format(p=pan, g=g)]})
     got = frame.select(cards.mask_pans_expr(pl.col("t")))["t"][0]
-    assert got == masked.format(p=pan, m=cards.mask_pan(pan))
+    m = cards.mask_pan(pan)
+    gm = " ".join(m[i : i + 4] for i in range(0, 16, 4))
+    assert got == masked.format(p=pan, m=m, gm=gm)
+
+
+def test_widget_model_ids_of_a_notebook_are_not_card_numbers(tmp_path):
+    import json
+
+    pan = "4" + "1" * 14
+    pan += cards.luhn_check_digit(pan)
+    model_id = "ab" + pan + "cdefabcdefabcd"
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [
+        {"data": {"application/vnd.jupyter.widget-view+json": {"model_id": model_id}}}]}],
+          "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {model_id: {}}}}}}
+    (tmp_path / "a.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    assert cards.scan_for_card_data(tmp_path) == []
+    nb["cells"][0]["source"] = f"ref {model_id[:-2]}"  # the same digits outside an id the notebook declares
+    (tmp_path / "a.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    assert [h.kind for h in cards.scan_for_card_data(tmp_path)] == ["pan"]

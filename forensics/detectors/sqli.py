@@ -92,7 +92,7 @@ SQLI_RULES: tuple[tuple[str, str, str, str], ...] = (
      "sqlmap's combined SQL/XSS heuristic: 3'abcd<'\">efgh"),
     # --- UNION ---------------------------------------------------------------------------------
     ("union-select", "union",
-     r"\bunion(?:\s+(?:all|distinct))?[\s(]*select\b",
+     r"\bunion(?:\s+(?:all|distinct))?(?:\s+|\s*\(\s*)select\b",
      "UNION [ALL] SELECT (also union(select ...)); 'union jack glass' has no select"),
     ("order-by-probe", "union",
      r"(?:['\")]\s*order\s+by\s+\d+|\border\s+by\s+\d+\s*(?:--|#))",
@@ -320,7 +320,7 @@ def sqli_query_reach(
     Returns ``ts, source, line_no, conn_id, statement`` (first 500 characters),
     ``techniques, rule_ids, tables, columns`` and, when matched, ``req_source, req_line_no, client_ip``.
     """
-    q = query_log.lazy().filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]))
+    q = query_log.lazy().filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]) & pl.col("ts").is_not_null())
     req = None
     if sqli is not None:
         req = (
