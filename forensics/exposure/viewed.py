@@ -381,7 +381,8 @@ def viewed_records(
 
     # ---- attribution --------------------------------------------------------------------------
     tol = dt.timedelta(seconds=tolerance_s)
-    starts = conns.filter(pl.col("n_person_selects") > 0).select(pl.col("start").alias("_cs")).sort("_cs")
+    starts = conns.filter((pl.col("n_person_selects") > 0) & pl.col("start").is_not_null()).select(
+        pl.col("start").alias("_cs")).sort("_cs")
     if oth.height and starts.height:
         # only requests near a connection that read person tables matter for time attribution
         oth = (oth.sort("ts").join_asof(starts, left_on="ts", right_on="_cs", strategy="nearest",
@@ -407,7 +408,8 @@ def viewed_records(
         if sid and sid in attacker_sids:
             rec["attribution"], rec["method"] = "attacker", "sid"
             cands = att_by_sid.get(sid, [])
-            near = [r for r in cands if abs(r["ts"] - c["start"]) <= max(tol, dt.timedelta(seconds=30))]
+            near = [r for r in cands if c["start"] is not None
+                    and abs(r["ts"] - c["start"]) <= max(tol, dt.timedelta(seconds=30))]
             if near:
                 def _score(r):
                     return (not _compatible(r["page"], tabs_read),
@@ -416,6 +418,8 @@ def viewed_records(
                 chosen = min(near, key=_score)
         elif sid and sid in known:
             rec["attribution"], rec["method"] = "staff", "sid"
+        elif c["start"] is None:  # untimed statements at the head of a 5.6 file: no time to match
+            rec["attribution"], rec["method"] = "unattributed", "time"
         else:
             lo = bisect.bisect_left(req_ts, c["start"] - tol)
             hi = bisect.bisect_right(req_ts, c["start"] + tol)
@@ -665,18 +669,28 @@ def viewed_upper_bound(
     *,
     window_end: dt.datetime | None,
 ) -> pl.DataFrame:
-    """Every person the given display requests' pages could have shown: rows of the pages'
-    tables created by ``window_end`` (all rows when unknown), deleted ones included. Columns of
-    ``persons`` minus the view times: ``person_key, person_kind, customer_id, email, items``."""
+    """Every person the given display requests' pages could have shown: the rows of each page's
+    table that existed when the last page reading that table was shown (a row created later was
+    never on screen), deleted ones included; ``window_end`` bounds requests without a time (all
+    rows when unknown). Columns of ``persons`` minus the view times: ``person_key, person_kind,
+    customer_id, email, items``."""
     pages = set(display_requests["page"].drop_nulls().to_list()) if display_requests.height else set()
     want = sorted({DISPLAY_PAGES[p] for p in pages if p in DISPLAY_PAGES})
+    last_shown: dict[str, dt.datetime | None] = {}
+    for t in want:
+        shown = display_requests.filter(pl.col("page").replace_strict(DISPLAY_PAGES, default=None) == t)
+        times = shown["ts"] if "ts" in shown.columns else None
+        untimed = times is None or times.null_count() > 0
+        latest = times.max() if times is not None else None
+        last_shown[t] = window_end if untimed else latest
     parts = []
     for t in want:
         f = tables.get(t)
         if f is None:
             continue
-        if window_end is not None and "create_date" in f.columns:
-            f = f.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= window_end))
+        cutoff = last_shown[t]
+        if cutoff is not None and "create_date" in f.columns:
+            f = f.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= cutoff))
         items = sorted({it for c in f.columns if (it := _item_of(c))})
         cid = pl.col("customer_id").cast(pl.Int64, strict=False) if "customer_id" in f.columns else pl.lit(None, pl.Int64)
         em_col = "order_email" if "order_email" in f.columns else ("email" if "email" in f.columns else None)

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from forensics.exposure.viewed import admin_page, person_key, viewed_records
-from tests.exposure.world import CUST_EDIT, CUST_LIST, ORDER_LIST, TZ, QueryLog, customers, orders, requests
+from tests.exposure.world import CUST_EDIT, CUST_LIST, ORDER_LIST, TZ, QueryLog, customers, jst, orders, requests
 
 ATT_SID = "attackersid0001"
 STAFF_SID = "staffsid0000001"
@@ -163,6 +163,21 @@ def test_missing_query_log_gives_upper_bound(tables):
     assert res.mode == "upper_bound" and res.count is None
     assert res.count_upper == 4
     assert "no MySQL query log" in res.reason
+
+
+def test_upper_bound_counts_the_persons_that_existed_when_the_pages_were_shown(tables):
+    tables = dict(tables)
+    tables["dtb_customer"] = pl.concat([tables["dtb_customer"], customers([
+        {"customer_id": 5, "create_date": "2017-04-02 10:30:00"},  # after the last list page
+        {"customer_id": 6, "create_date": "2017-04-02 11:59:00"},  # after it too, before the window ends
+    ])])
+    att = requests([{"ts": "2017-04-02 09:00:00", "sid": ATT_SID, "page": "customer_list"},
+                    {"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"},
+                    {"ts": "2017-04-02 12:00:00", "sid": ATT_SID, "page": "order_list"}])
+    res = run(tables, None, att, window_end=jst("2017-04-02 12:00:00"))
+    assert res.mode == "upper_bound"
+    shown = res.upper.filter(pl.col("person_key").str.starts_with("customer:"))["customer_id"].to_list()
+    assert sorted(shown) == [1, 2, 3, 4]  # 5 and 6 registered after the last customer page
 
 
 def test_non_select_is_never_executed_and_failures_are_reported(tables):
