@@ -1,7 +1,10 @@
 """Card exposure (CONTRACT section 6): card entries, confirmed and possible cards.
 
-- Card entries: orders paid by a credit-card payment method (:func:`card_payment_methods` reads
-  ``dtb_payment``), at their ``create_date``, whatever their status.
+- Card entries: orders paid by a credit-card payment method, at their ``create_date``, whatever
+  their status. :func:`classify_payment_methods` reads ``dtb_payment``: a method is a card method
+  by what it is (its name, the file of its payment module), never by the module folder it shares
+  with other methods (one module often serves card, convenience-store and bank payments); where
+  its signs disagree or say nothing it is undetermined, and ``facts.card_payment_ids`` decides.
 - Confirmed card: a distinct card number (``card_key``, keyed hash) found in a skim file, matched
   to its order where one matches: the card entry closest in time to the skim record's entry time
   (within ``tolerance``), preferring one whose order name shares a token with the card holder.
@@ -26,9 +29,11 @@ import polars as pl
 from forensics.exposure.windows import Interval, Window
 
 __all__ = [
-    "CARD_METHOD_RULES",
+    "PAYMENT_METHOD_RULES",
+    "PaymentRule",
     "TestMarkers",
     "card_payment_methods",
+    "classify_payment_methods",
     "card_entries",
     "confirmed_cards",
     "possible_cards",
@@ -36,11 +41,38 @@ __all__ = [
 
 UTC = pl.Datetime("us", "UTC")
 
-#: How a payment method is recognised as a credit-card method. id, column regex, value regex, comment.
-CARD_METHOD_RULES: list[tuple[str, str, str, str]] = [
-    ("pay-name", r"^payment_method$", r"(?i)クレジット|カード|credit|card", "method name (クレジットカード決済, Credit card)"),
-    ("pay-module", r"^(module_path|module_code|memo0[1-9]|memo10)$", r"(?i)credit|card|クレジット|mdl_.*(sln|gmo|veri|zeus|paygent|sbps|epsilon).*", "payment module fields naming a card module"),
-]
+@dataclass(frozen=True)
+class PaymentRule:
+    """One sign of what a payment method is: ``pattern`` (regex, case-insensitive) found in
+    ``field`` ("name": ``payment_method``; "module_file": the file name of ``module_path``, its
+    folder left out) makes the method ``kind`` ("card" or "not_card")."""
+
+    id: str
+    field: str
+    pattern: str
+    kind: str
+    comment: str
+
+
+#: Signs of a payment method's kind. Wallets and carrier billing are not card methods of the shop:
+#: the card, if any, is entered at the provider, not on the shop's form.
+PAYMENT_METHOD_RULES: tuple[PaymentRule, ...] = (
+    PaymentRule("name-card", "name", r"クレジット|カード|credit|card|デビット|debit|visa|master|jcb|amex|diners",
+                "card", "the method's name names a card (クレジットカード決済, Credit card)"),
+    PaymentRule("name-other", "name",
+                r"コンビニ|convenience|\bcvs\b|銀行|振込|振替|bank|transfer|代金引換|代引|cash on delivery|\bcod\b|"
+                r"現金|cash|ペイジー|pay-?easy|後払|atm|ネットバンク|キャリア|carrier|電子マネー|e-?money|edy|suica|"
+                r"webmoney|paypal|amazon ?pay|楽天ペイ|rakuten ?pay|line ?pay|paypay|請求書|invoice|ポイント|point",
+                "not_card", "the method's name names another way to pay (コンビニ決済, 銀行振込, 代金引換, ...)"),
+    PaymentRule("module-file-card", "module_file", r"card|credit|\bcc\b|クレジット", "card",
+                "the payment module's file for this method is its card page (card.php, credit.php)"),
+    PaymentRule("module-file-other", "module_file",
+                r"conveni|\bcvs|bank|payeasy|pay_easy|\batm|netbank|carrier|career|emoney|edy|paypal|deferred|atobarai",
+                "not_card", "the payment module's file for this method is another payment's page (conveni.php, bank.php)"),
+)
+
+_PAYMENT_SCHEMA = {"payment_id": pl.Int64, "payment_method": pl.String, "module_file": pl.String,
+                   "kind": pl.String, "rule_ids": pl.String, "reason": pl.String}
 
 
 @dataclass(frozen=True)
@@ -72,29 +104,59 @@ class TestMarkers:
         return "test card number" if card_key and card_key in self.card_keys else None
 
 
-def card_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] | None = None) -> pl.DataFrame:
-    """Payment methods that are credit-card methods: ``payment_id, payment_method, rule_id, reason``.
+def _module_file(module_path: object) -> str | None:
+    """The file name of a payment module path without its extension (``mdl_x/card.php`` -> ``card``)."""
+    if not module_path:
+        return None
+    name = re.split(r"[\\/]", str(module_path).strip())[-1]
+    return re.sub(r"\.php$", "", name, flags=re.IGNORECASE) or None
 
-    ``override`` (``facts.card_payment_ids``) replaces the rules when given."""
-    schema = {"payment_id": pl.Int64, "payment_method": pl.String, "rule_id": pl.String, "reason": pl.String}
-    if override is not None:
-        ids = sorted({int(i) for i in override})
-        names = {}
-        if payments is not None and "payment_id" in payments.columns and "payment_method" in payments.columns:
-            names = dict(zip(payments["payment_id"].to_list(), payments["payment_method"].to_list()))
-        return pl.DataFrame([{"payment_id": i, "payment_method": names.get(i), "rule_id": "facts",
-                              "reason": "facts.card_payment_ids"} for i in ids], schema=schema)
+
+def classify_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] | None = None) -> pl.DataFrame:
+    """Every payment method of ``dtb_payment`` and what it is: ``payment_id, payment_method,
+    module_file, kind`` ("card", "not_card", "undetermined"), ``rule_ids`` (the
+    :data:`PAYMENT_METHOD_RULES` that matched, comma-separated), ``reason`` (one line).
+
+    A method is card or not card when its signs agree; undetermined when they disagree or none
+    applies (EC-CUBE's generic ``load_payment_module.php`` tells nothing). ``override``
+    (``facts.card_payment_ids``) decides: the listed ids are card methods, all others not, and the
+    reason says what the signs alone gave."""
     if payments is None or "payment_id" not in payments.columns:
-        return pl.DataFrame(schema=schema)
-    out = []
+        ids = sorted({int(i) for i in override or ()})
+        return pl.DataFrame([{"payment_id": i, "payment_method": None, "module_file": None, "kind": "card",
+                              "rule_ids": "facts", "reason": "listed in facts.card_payment_ids"} for i in ids],
+                            schema=_PAYMENT_SCHEMA)
+    chosen = {int(i) for i in override} if override is not None else None
+    rows = []
     for r in payments.iter_rows(named=True):
-        for rid, col_rx, val_rx, _ in CARD_METHOD_RULES:
-            hit = next((c for c in r if re.match(col_rx, c) and r[c] is not None and re.search(val_rx, str(r[c]))), None)
-            if hit:
-                out.append({"payment_id": r["payment_id"], "payment_method": r.get("payment_method"),
-                            "rule_id": rid, "reason": f"{hit} = {str(r[hit])[:60]}"})
-                break
-    return pl.DataFrame(out, schema=schema)
+        try:
+            pid = int(r["payment_id"])
+        except (TypeError, ValueError):
+            continue
+        values = {"name": r.get("payment_method"), "module_file": _module_file(r.get("module_path"))}
+        hits = [rule for rule in PAYMENT_METHOD_RULES
+                if values[rule.field] and re.search(rule.pattern, str(values[rule.field]), re.IGNORECASE)]
+        kinds = {rule.kind for rule in hits}
+        signs = "; ".join(f"{'name' if rule.field == 'name' else 'module file'} {values[rule.field]!s:.60} "
+                          f"({'card' if rule.kind == 'card' else 'not card'})" for rule in hits)
+        if len(kinds) == 1:
+            kind, reason = kinds.pop(), signs
+        elif kinds:
+            kind, reason = "undetermined", f"signs disagree: {signs}"
+        else:
+            kind, reason = "undetermined", "neither the name nor the payment module's file says what it is"
+        rule_ids = ",".join(rule.id for rule in hits)
+        if chosen is not None:
+            reason = f"facts.card_payment_ids {'lists' if pid in chosen else 'does not list'} it (signs: {reason})"
+            kind, rule_ids = ("card" if pid in chosen else "not_card"), "facts"
+        rows.append({"payment_id": pid, "payment_method": values["name"], "module_file": values["module_file"],
+                     "kind": kind, "rule_ids": rule_ids, "reason": reason})
+    return pl.DataFrame(rows, schema=_PAYMENT_SCHEMA).sort("payment_id")
+
+
+def card_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] | None = None) -> pl.DataFrame:
+    """The card methods of :func:`classify_payment_methods` (same columns)."""
+    return classify_payment_methods(payments, override).filter(pl.col("kind") == "card")
 
 
 def card_entries(orders: pl.DataFrame | None, card_payment_ids: Iterable[int], markers: TestMarkers) -> pl.DataFrame:

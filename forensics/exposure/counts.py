@@ -26,6 +26,7 @@ def exposure_counts(
     viewed_reason: str | None = None,
     confirmed_reason: str | None = None,
     possible_reason: str | None = None,
+    possible_upper: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """``viewed_persons`` (None when only bounded, then ``viewed_persons_upper``),
     ``cards_confirmed_customer``, ``cards_confirmed_test``, ``cards_possible_customer``,
@@ -35,7 +36,10 @@ def exposure_counts(
     ``viewed_mode`` and ``*_reason``. A ``*_reason`` argument makes that count null (not
     established) with the reason: ``confirmed_reason`` when no skim file could be read,
     ``possible_reason`` when card entries are unknown (then ``cards_total`` is null and
-    ``cards_total_lower`` holds the confirmed cards)."""
+    ``cards_total_lower`` holds the confirmed cards) or only bounded: ``possible_upper``, the
+    possible cards counting the orders of payment methods not known to be card methods, gives
+    ``cards_possible_lower`` / ``cards_possible_upper`` and ``cards_total_lower`` /
+    ``cards_total_upper``."""
     out: dict[str, Any] = {}
     if viewed is None:
         out.update(viewed_persons=None, viewed_mode="none",
@@ -67,6 +71,11 @@ def exposure_counts(
         out["cards_possible_reason"] = possible_reason
         out["cards_total"] = None
         out["cards_total_lower"] = confirmed.height
+        if possible_upper is not None:
+            out["cards_possible_lower"] = possible.height
+            out["cards_possible_upper"] = possible_upper.height
+            out["cards_total_lower"] = confirmed.height + possible.height
+            out["cards_total_upper"] = confirmed.height + possible_upper.height
     return out
 
 

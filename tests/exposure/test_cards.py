@@ -6,7 +6,14 @@ import polars as pl
 
 from forensics import cards as cardlib
 from forensics.detectors.skim import SKIM_RECORD_SCHEMA
-from forensics.exposure.cards import TestMarkers, card_entries, card_payment_methods, confirmed_cards, possible_cards
+from forensics.exposure.cards import (
+    TestMarkers,
+    card_entries,
+    card_payment_methods,
+    classify_payment_methods,
+    confirmed_cards,
+    possible_cards,
+)
 from forensics.exposure.counts import affected_persons, exposure_counts, mask_email
 from forensics.exposure.windows import Interval
 from tests.exposure.world import jst, orders, payments
@@ -54,6 +61,59 @@ def world():
 def test_card_payment_method_by_name_and_override():
     assert card_payment_methods(payments())["payment_id"].to_list() == [2]
     assert card_payment_methods(payments(), override=[1, 3])["payment_id"].to_list() == [1, 3]
+
+
+def shared_module() -> pl.DataFrame:
+    """One payment module serving card and convenience-store payments, and a generic method."""
+    return pl.DataFrame({
+        "payment_id": [1, 2, 3, 4, 5],
+        "payment_method": ["クレジットカード決済", "コンビニ決済", "銀行振込", "決済サービス", "Credit card (Pay-easy)"],
+        "module_path": ["/var/www/data/downloads/module/mdl_xxx/card.php",
+                        "/var/www/data/downloads/module/mdl_xxx/conveni.php", None,
+                        "mdl_xxx/load_payment_module.php", None],
+    })
+
+
+def test_a_method_is_a_card_method_by_what_it_is_not_by_its_module_folder():
+    pay = classify_payment_methods(shared_module())
+    kinds = dict(zip(pay["payment_id"].to_list(), pay["kind"].to_list()))
+    assert kinds == {1: "card", 2: "not_card", 3: "not_card", 4: "undetermined", 5: "undetermined"}
+    reasons = dict(zip(pay["payment_id"].to_list(), pay["reason"].to_list()))
+    assert "card.php" not in reasons[1] and "module file card" in reasons[1]
+    assert reasons[4].startswith("neither") and reasons[5].startswith("signs disagree")
+    assert card_payment_methods(shared_module())["payment_id"].to_list() == [1]
+
+
+def test_module_file_decides_when_the_name_is_silent():
+    pay = pl.DataFrame({"payment_id": [7, 8], "payment_method": ["決済A", "決済B"],
+                        "module_path": ["mdl_sln/credit.php", "mdl_sln/cvs.php"]})
+    assert classify_payment_methods(pay)["kind"].to_list() == ["card", "not_card"]
+
+
+def test_facts_decide_undetermined_methods_and_say_what_the_signs_gave():
+    pay = classify_payment_methods(shared_module(), override=[1, 4])
+    assert pay.filter(pl.col("kind") == "card")["payment_id"].to_list() == [1, 4]
+    assert set(pay["kind"]) == {"card", "not_card"}
+    assert "does not list it (signs: name コンビニ決済" in pay.filter(pl.col("payment_id") == 2)["reason"][0]
+
+
+def test_orders_of_undetermined_methods_bound_the_possible_cards():
+    o, _ = world()
+    o = o.with_columns(payment_id=pl.when(pl.col("order_id") == 8).then(4).otherwise(pl.col("payment_id")))
+    pay = classify_payment_methods(shared_module().with_columns(
+        payment_id=pl.Series([2, 1, 3, 4, 5])))  # card is id 2 here, as in the world's orders
+    card = pay.filter(pl.col("kind") == "card")["payment_id"].to_list()
+    undetermined = pay.filter(pl.col("kind") == "undetermined")["payment_id"].to_list()
+    assert card == [2] and 4 in undetermined
+    markers = TestMarkers.of()
+    empty = confirmed_cards(pl.DataFrame(schema=SKIM_RECORD_SCHEMA), card_entries(o, card, markers), markers)
+    lower = possible_cards(card_entries(o, card, markers), empty, BACKDOOR)
+    upper = possible_cards(card_entries(o, card + undetermined, markers), empty, BACKDOOR)
+    assert upper.height == lower.height + 1  # order 8 (customer 9) may be a card entry
+    c = exposure_counts(None, empty, lower, possible_reason="methods not classified", possible_upper=upper)
+    assert c["cards_possible_customer"] is None and c["cards_total"] is None
+    assert (c["cards_possible_lower"], c["cards_possible_upper"]) == (lower.height, upper.height)
+    assert (c["cards_total_lower"], c["cards_total_upper"]) == (lower.height, upper.height)
 
 
 def test_confirmed_possible_and_test_split():
