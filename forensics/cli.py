@@ -20,7 +20,7 @@ class UserError(Exception):
 def _cmd_run(args: argparse.Namespace) -> int:
     from forensics.pipeline import run_case
 
-    result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None)
+    result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None, timeline=args.timeline)
     print(result.summary())
     return 0
 
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help=COMMANDS["run"][1])
     run.add_argument("case_yml", help="path to the case's case.yml")
     run.add_argument("--out", help="output folder (default reports/<case id>/)")
+    run.add_argument("--timeline", choices=("findings", "all"), default="findings",
+                     help="'all' also writes timeline_all.jsonl: every event of every source (for Timesketch)")
     sample = sub.add_parser("sample", help=COMMANDS["sample"][1])
     sample.add_argument("dir", help="folder to write the case into")
     sample.add_argument("--scale", type=int, default=1, help="multiplies background traffic and customers")

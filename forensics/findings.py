@@ -17,10 +17,12 @@ import polars as pl
 
 from forensics import cards as cardlib
 from forensics.detectors.suite import Detections, detect_all
-from forensics.exposure.cards import TestMarkers, card_entries, card_payment_methods, confirmed_cards, possible_cards
+from forensics.exposure.cards import TestMarkers, card_entries, classify_payment_methods, confirmed_cards, possible_cards
 from forensics.exposure.counts import affected_persons, count_evidence, exposure_counts
 from forensics.exposure.viewed import ViewedResult, viewed_records
 from forensics.exposure.windows import Window, exposure_windows
+from forensics.gaps import not_established
+from forensics.timeline import with_windows
 
 __all__ = ["Investigation", "investigate", "findings_dict", "evidence_table"]
 
@@ -44,7 +46,8 @@ class Investigation:
     windows : name -> :class:`~forensics.exposure.windows.Window` (admin_access, backdoor, skimmer).
     viewed : :class:`~forensics.exposure.viewed.ViewedResult` (connections, replays, rows, persons,
         upper bound, uncovered requests), None without attacker admin requests or exports.
-    payment_methods : card payment methods (dtb_payment) and the rule that recognised each.
+    payment_methods : every payment method (dtb_payment) classified card / not_card / undetermined,
+        with the rules that matched and why.
     card_entries : card-paid orders at their create_date, with person and test marker.
     cards_confirmed : distinct skimmed cards (masked, keyed hash), each matched to its order.
     cards_possible : persons with a card entry in the backdoor window and no confirmed card.
@@ -105,7 +108,10 @@ class Investigation:
 
     @property
     def timeline(self) -> pl.DataFrame:
-        return self.detections.timeline
+        """The detections' super-timeline with the edges of the exposure windows."""
+        spans = {name: (w.interval.start, w.interval.end) if w.interval is not None else None
+                 for name, w in self.windows.items()}
+        return with_windows(self.detections.timeline, spans)
 
     @property
     def timezone(self) -> str:
@@ -214,13 +220,26 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     markers = TestMarkers.of(
         customer_ids=markers_cfg.customer_ids, emails=markers_cfg.emails,
         card_keys=[cardlib.card_key(n, key) for n in markers_cfg.card_numbers])
-    pay = card_payment_methods(db.get("dtb_payment"), getattr(case.facts, "card_payment_ids", None))
-    if pay.height == 0:
-        notes["card_entries"] = ("no credit-card payment method identified in dtb_payment"
+    pay = classify_payment_methods(db.get("dtb_payment"), getattr(case.facts, "card_payment_ids", None))
+    card_ids = pay.filter(pl.col("kind") == "card")["payment_id"].to_list()
+    open_ids = pay.filter(pl.col("kind") == "undetermined")["payment_id"].to_list()
+    if not card_ids and not open_ids:
+        notes["card_entries"] = ("no credit-card payment method in dtb_payment"
                                  if "dtb_payment" in db else "no dtb_payment export: card entries unknown")
-    entries = card_entries(db.get("dtb_order"), pay["payment_id"].to_list(), markers)
+    entries = card_entries(db.get("dtb_order"), card_ids, markers)
     confirmed = confirmed_cards(det.skim_records, entries, markers)
     possible = possible_cards(entries, confirmed, windows["backdoor"])
+    possible_upper = None
+    if open_ids:
+        # methods whose kind the evidence cannot tell: their orders in the window may be card entries
+        upper = possible_cards(card_entries(db.get("dtb_order"), card_ids + open_ids, markers), confirmed,
+                               windows["backdoor"])
+        names = ", ".join(f"{r['payment_method'] or '?'} (id {r['payment_id']})"
+                          for r in pay.filter(pl.col("kind") == "undetermined").iter_rows(named=True))
+        notes["payment_methods"] = (f"payment methods not classified as card or not: {names}; "
+                                    "facts.card_payment_ids decides")
+        if upper.height > possible.height:
+            possible_upper = upper
     # each counted card names the window it falls in (traceability: order, skim record, window)
     confirmed = confirmed.with_columns(
         pl.when(windows["skimmer"].contains_expr("first_entered")).then(pl.lit("skimmer"))
@@ -229,15 +248,18 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     possible = possible.with_columns(pl.lit("backdoor").alias("window"))
     if "dtb_order" not in db:
         notes["cards_possible"] = "no dtb_order export: card entries unknown"
-    elif pay.height == 0:
+    elif not card_ids and not open_ids:
         notes["cards_possible"] = notes["card_entries"]
+    elif possible_upper is not None:
+        notes["cards_possible"] = (f"{notes['payment_methods']}; their orders in the backdoor window make "
+                                   f"{possible_upper.height - possible.height} more possible card(s)")
     elif windows["backdoor"].interval is None:
         notes["cards_possible"] = f"backdoor window {windows['backdoor'].reason}"
     if "server_files" not in getattr(case, "available", {"server_files"}):
         notes["cards_confirmed"] = "no server copy in the case: skim files cannot be read"
     counts = exposure_counts(viewed, confirmed, possible, viewed_reason=notes.get("viewed_persons"),
                              confirmed_reason=notes.get("cards_confirmed"),
-                             possible_reason=notes.get("cards_possible"))
+                             possible_reason=notes.get("cards_possible"), possible_upper=possible_upper)
     if counts.get("viewed_persons_reason"):
         notes["viewed_persons"] = counts["viewed_persons_reason"]
     sessions = det.sessions
@@ -263,12 +285,14 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
     ``viewed`` (replay summary), ``cards`` (masked confirmed/possible lists), ``skim_candidates``."""
     tz = inv.timezone
     zone = ZoneInfo(tz)
+    gaps = list(getattr(inv.detections, "gaps", []) or [])
     phases, reasons, pev = {}, {}, {}
     for name in PHASE_NAMES:
         p = inv.phases.get(name)
         phases[name] = _iso(p.ts if p else None, zone)
         if p is None or p.ts is None:
-            reasons[name] = p.note if p else "not computed"
+            # not found, or not established when the evidence it needs was absent or unusable
+            reasons[name] = not_established(name, gaps) or (p.note if p else "not computed")
         if p is not None and p.evidence is not None and p.evidence.height:
             pev[name] = [{"source": r["source"], "line_no": r["line_no"], "ts": _iso(r["ts"], zone)}
                          for r in p.evidence.sort("source", "line_no").iter_rows(named=True)]
@@ -316,7 +340,10 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
             for r in inv.cards_confirmed.iter_rows(named=True)
         ],
         "possible_orders": sorted(o for r in inv.cards_possible.iter_rows(named=True) for o in r["order_ids"]),
-        "payment_methods": inv.payment_methods["payment_id"].to_list(),
+        "payment_methods": inv.payment_methods.filter(pl.col("kind") == "card")["payment_id"].to_list(),
+        "payment_methods_undetermined": [
+            {"payment_id": r["payment_id"], "payment_method": r["payment_method"], "reason": r["reason"]}
+            for r in inv.payment_methods.filter(pl.col("kind") == "undetermined").iter_rows(named=True)],
     }
     return {
         "case": inv.case.id,
@@ -326,6 +353,8 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "phases_reason": reasons,
         "phase_evidence": pev,
         "attacker_ips": inv.attacker_ip_list,
+        "attacker_ips_reason": None if inv.attacker_ip_list else (not_established("attacker_ips", gaps)
+                                                                  or "no IP met the attacker rules"),
         "attacker_ip_reasons": {r["ip"]: r["reasons"] for r in inv.attacker_ips.sort("ip").iter_rows(named=True)},
         "backdoor_paths": sorted(p for p in inv.backdoors["url_path"].to_list() if p),
         "tampered_files": sorted(tampered["path"].to_list()),
@@ -336,7 +365,7 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "window_evidence": wev,
         "counts": counts,
         "counts_reason": creasons,
-        "gaps": list(getattr(inv.detections, "gaps", []) or []),
+        "gaps": [{k: g[k] for k in ("evidence", "path", "reason", "affects")} for g in gaps],
         "viewed": viewed_summary,
         "cards": cards,
         "evidence": [

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from forensics.cards import register_digests
 from forensics.evidence import open_readonly, rel_source
 
 
@@ -30,7 +31,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     with open_readonly(path) as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    register_digests([digest])
+    return digest
 
 
 def hash_inputs(case) -> list[dict]:

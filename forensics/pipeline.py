@@ -20,10 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forensics.cards import register_digests, scan_for_card_data
+
 __all__ = [
     "NOTEBOOKS_DIR",
     "PipelineError",
     "RunResult",
+    "card_data_in_outputs",
     "case_key",
     "ensure_manifest",
     "list_notebooks",
@@ -48,7 +51,6 @@ class RunResult:
     findings: dict
     notebooks: list[Path] = field(default_factory=list)
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def report_path(self) -> Path:
@@ -77,7 +79,6 @@ class RunResult:
                 n("cards_possible_test"), n("cards_total")),
             f"report: {self.report_path}",
         ]
-        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -119,7 +120,9 @@ def _sha256(path: Path) -> str:
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    register_digests([digest])
+    return digest
 
 
 def ensure_manifest(case, out_dir: Path, *, overwrite: bool = False) -> Path:
@@ -172,8 +175,12 @@ def _one_line(text: object) -> str:
 
 def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
              notebooks_dir: str | os.PathLike | None = None, kernel_name: str = "python3",
-             cell_timeout: int = 4 * 3600) -> RunResult:
+             cell_timeout: int = 4 * 3600, timeline: str = "findings") -> RunResult:
     """Execute the notebook series on ``case_yml``; outputs go to ``out_dir`` (default ``reports/<id>/``).
+
+    ``timeline``: "findings" (``timeline.jsonl``: the attacker's events, the detections, the file
+    system in the incident period, the windows) or "all" (also :data:`FULL_TIMELINE`: every event
+    of every source).
 
     Raises :class:`PipelineError` (one-line message) when a notebook fails or an output is missing;
     ``open_case`` raises its own clear error for a bad case.yml.
@@ -190,12 +197,13 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     cache = tempfile.mkdtemp(prefix="forensics-run-tables-")
     try:
         return _run_case(case_yml, out_dir, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
-                         cell_timeout=cell_timeout, table_cache=Path(cache))
+                         cell_timeout=cell_timeout, table_cache=Path(cache), timeline=timeline)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeout: int, table_cache: Path) -> RunResult:
+def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeout: int, table_cache: Path,
+              timeline: str = "findings") -> RunResult:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -250,9 +258,11 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
     if missing:
         raise PipelineError(f"run finished but outputs are missing from {out}: {', '.join(missing)}")
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
-    warnings = _card_data_warnings(out)
+    if timeline == "all":
+        write_all_events(case, out / FULL_TIMELINE)
+    _check_no_card_data(out)  # raises: an output holding card data fails the run
     return RunResult(case_id=case.id, out_dir=out, findings=findings, notebooks=executed,
-                     seconds=time.monotonic() - started, warnings=warnings)
+                     seconds=time.monotonic() - started)
 
 
 def _source_cell_number(notebook: Path, executed_index: int) -> int:
@@ -334,11 +344,43 @@ def _kernel_stderr_to(log: Path):
             os.close(saved)
 
 
-def _card_data_warnings(out: Path) -> list[str]:
-    """CONTRACT section 7 check of our own outputs: no full card number or security code
-    (the same scan as the acceptance checks; chart coordinates are rounded so they cannot
-    pass for card numbers)."""
-    from forensics.cards import scan_for_card_data
+#: ``--timeline all``: every event of every source, for Timesketch.
+FULL_TIMELINE = "timeline_all.jsonl"
 
-    hits = scan_for_card_data(out)
-    return [f"card data in output {h.path}:{h.line_no} ({h.kind} {h.masked})" for h in hits[:5]]
+
+def write_all_events(case, path: Path) -> Path:
+    """Every event of the case's access logs, app logs, query logs and bodyfile, streamed to one
+    JSON-lines file (``forensics.timeline.write_full_timeline``) from the run's table cache."""
+    from forensics.timeline import write_full_timeline
+
+    have = set(getattr(case, "available", set()))
+    sources = {"access_logs": case.access_log, "app_logs": case.app_log, "query_logs": case.query_log,
+               "fs_timeline": case.fs_timeline}
+    return write_full_timeline({k: f() for k, f in sources.items() if k in have}, path, case.timezone)
+
+
+def card_data_in_outputs(out: Path) -> list:
+    """Full card numbers and security codes in the files of an output folder (``CardHit`` list,
+    masked): the same detector the masking uses, so it flags exactly what masking should have
+    changed. The SHA-256 digests the folder's manifest lists are ours (of the evidence files) and
+    are left whole."""
+    out = Path(out)
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        try:
+            listed = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            listed = {}
+        register_digests(f.get("sha256") for f in listed.get("files", []) if isinstance(f, dict))
+        register_digests([listed.get("case_yml_sha256")])
+    return scan_for_card_data(out)
+
+
+def _check_no_card_data(out: Path) -> None:
+    """Fail the run when any output file holds card data (:func:`card_data_in_outputs`)."""
+    hits = card_data_in_outputs(out)
+    if hits:
+        h = hits[0]
+        more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
+        raise PipelineError(f"card data in output {out / h.path}, line {h.line_no}: {h.kind} {h.masked}{more}; "
+                            "the outputs must not be shared as they are")

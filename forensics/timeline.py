@@ -27,8 +27,12 @@ __all__ = [
     "MESSAGE_TEMPLATES",
     "build_timeline",
     "neutralise_expr",
+    "SOURCE_TEMPLATES",
+    "source_events",
     "timeline_export_frame",
+    "with_windows",
     "write_timeline_csv",
+    "write_full_timeline",
     "write_timeline_jsonl",
 ]
 
@@ -47,6 +51,8 @@ MESSAGE_TEMPLATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] 
     "phase": ("Phase", "Phase {}: {}", ("phase", "evidence_note"), ("phase",)),
     "card_entry": ("Request Time", "Card entry from {} -> {} ({})", ("client_ip", "status", "outcome"), ("card_entry",)),
     "attacker_request": ("Request Time", "Request from attacker IP {}: {} {} -> {}", ("client_ip", "method", "target_raw", "status"), ("attacker",)),
+    "attacker_app": ("Log Time", "Application log ({} {}) from {} (session {}): {}", ("log", "event", "ip", "sid", "message"), ("attacker", "app_log")),
+    "window": ("Window", "{} window {}", ("window", "edge"), ("window",)),
 }
 
 
@@ -95,13 +101,20 @@ def build_timeline(
     card_entries: pl.DataFrame | None = None,
     access: pl.LazyFrame | pl.DataFrame | None = None,
     attacker_ips=(),
+    app_log: pl.LazyFrame | pl.DataFrame | None = None,
+    attacker_sids=(),
+    incident: tuple | None = None,
+    windows: dict | None = None,
 ) -> pl.DataFrame:
     """The super-timeline (``schemas.TIMELINE``), sorted by ``ts``.
 
     Every input is optional (a case may lack any evidence). ``fs_timeline`` rows are kept for the
     files named in ``fs_names`` (bodyfile names ending with one of them: backdoors, tampered and
-    skim files). Attacker-IP requests of ``access`` not already in another kind are added with the
-    tag ``attacker``. ``phases`` is :func:`forensics.detectors.phases.phases_frame`.
+    skim files; tagged so), and every row inside ``incident`` (``(start, end)``, UTC; either side
+    None for open). Attacker-IP requests of ``access`` not already in another kind are added with
+    the tag ``attacker``, and ``app_log`` lines of the attacker IPs or of ``attacker_sids``.
+    ``phases`` is :func:`forensics.detectors.phases.phases_frame`; ``windows``: name -> ``(start,
+    end)`` (UTC), each edge one event.
     """
     parts = []
     if sqli is not None:
@@ -126,17 +139,40 @@ def build_timeline(
     if phases is not None and not phases.is_empty():
         p = phases.with_columns(ts=pl.coalesce("ts", "phase_ts"), evidence_note=pl.coalesce("evidence_note", "note"))
         parts.append(_events(p, "phase", extra_tags=pl.concat_list([pl.col("phase")])))
-    if fs_timeline is not None and fs_names:
+    if fs_timeline is not None and (fs_names or incident):
         # a list of names, or {name: tag} to say what each file is (backdoor, tampered, skim)
         named = fs_names if isinstance(fs_names, dict) else {n: None for n in fs_names}
         named = {n: t for n, t in named.items() if n}
-        if named:
-            match = [(pl.col("name").str.ends_with("/" + n) | (pl.col("name") == n), t) for n, t in named.items()]
-            tag = pl.lit(None, pl.String)
-            for cond, t in reversed(match):
-                tag = pl.when(cond).then(pl.lit(t, pl.String)).otherwise(tag)
-            f = fs_timeline.lazy().filter(pl.any_horizontal([c for c, _t in match])).with_columns(__tag=tag).collect()
-            parts.append(_events(f, "fs", desc=pl.col("timestamp_desc"), extra_tags=pl.concat_list([pl.col("__tag")]).list.drop_nulls()))
+        match = [(pl.col("name").str.ends_with("/" + n) | (pl.col("name") == n), t) for n, t in named.items()]
+        tag = pl.lit(None, pl.String)
+        for cond, t in reversed(match):
+            tag = pl.when(cond).then(pl.lit(t, pl.String)).otherwise(tag)
+        keep = pl.any_horizontal([c for c, _t in match]) if match else pl.lit(False)
+        if incident:
+            start, end = incident
+            inside = pl.col("ts").is_not_null()
+            if start is not None:
+                inside &= pl.col("ts") >= start
+            if end is not None:
+                inside &= pl.col("ts") <= end
+            keep = keep | inside
+        f = fs_timeline.lazy().filter(keep).with_columns(__tag=tag).collect()
+        parts.append(_events(f, "fs", desc=pl.col("timestamp_desc"),
+                             extra_tags=pl.concat_list([pl.col("__tag")]).list.drop_nulls()))
+    if app_log is not None and (attacker_ips or attacker_sids):
+        cond = pl.col("ip").is_in(sorted(set(attacker_ips)))
+        if attacker_sids:
+            cond = cond | pl.col("sid").is_in(sorted(set(attacker_sids)))
+        a = app_log.lazy().filter(cond.fill_null(False)).collect()
+        parts.append(_events(a, "attacker_app", extra_tags=pl.concat_list([pl.col("event")]).list.drop_nulls()))
+    if windows:
+        rows = [{"ts": when, "source": None, "line_no": None, "window": name, "edge": edge}
+                for name, span in sorted(windows.items()) if span
+                for edge, when in zip(("opens", "closes"), span) if when is not None]
+        if rows:
+            w = pl.DataFrame(rows, schema={"ts": schemas.UTC_TS, "source": pl.String, "line_no": pl.Int64,
+                                           "window": pl.String, "edge": pl.String})
+            parts.append(_events(w, "window", extra_tags=pl.concat_list([pl.col("window")])))
     if card_entries is not None:
         c = card_entries.with_columns(outcome=pl.when(pl.col("failed")).then(pl.lit("failed")).otherwise(pl.lit("ok")))
         parts.append(_events(c, "card_entry", extra_tags=pl.concat_list([pl.col("outcome")])))
@@ -152,6 +188,70 @@ def build_timeline(
     return pl.concat(parts).select(list(schemas.TIMELINE.names())).cast(dict(schemas.TIMELINE)).sort(
         "ts", "source", "line_no", nulls_last=True, maintain_order=True
     )
+
+
+def with_windows(timeline: pl.DataFrame, windows: dict) -> pl.DataFrame:
+    """``timeline`` with an event at each edge of each window (name -> ``(start, end)``, UTC,
+    either None when not established), sorted as :func:`build_timeline` sorts."""
+    w = build_timeline(windows=windows)
+    return pl.concat([timeline.cast(dict(schemas.TIMELINE)), w]).sort(
+        "ts", "source", "line_no", nulls_last=True, maintain_order=True)
+
+
+#: Every event of every source (``--timeline all``): evidence key -> (timestamp_desc, message
+#: template, columns, tags). Attacker text is inserted as data, masked and cut like the rest.
+SOURCE_TEMPLATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "access_logs": ("Request Time", "{} {} {} -> {} ({})", ("client_ip", "method", "target_raw", "status", "user_agent"),
+                    ("access_log",)),
+    "app_logs": ("Log Time", "[{} {}] {} (from {}, session {})", ("log", "event", "message", "ip", "sid"), ("app_log",)),
+    "query_logs": ("Statement Time", "{} (connection {}): {}", ("command", "conn_id", "argument"), ("query_log",)),
+    "fs_timeline": ("", "{} {} (size {})", ("timestamp_desc", "name", "size"), ("fs",)),
+}
+
+
+def source_events(key: str, frame: pl.LazyFrame, tz: str) -> pl.LazyFrame:
+    """Every row of one evidence source as export rows (:func:`timeline_export_frame` fields),
+    lazily: nothing is collected, so the rows can be streamed to a file. Query-log statements
+    without a time of their own (MySQL 5.6 files that start before their first timestamp) take
+    the bound they are known to lie before, described as such."""
+    tdesc, template, cols, tags = SOURCE_TEMPLATES[key]
+    lf = frame.lazy()
+    names = lf.collect_schema().names()
+    lf = lf.with_columns([pl.lit(None, pl.String).alias(c) for c in cols if c not in names])
+    ts, desc = pl.col("ts"), pl.lit(tdesc)
+    if key == "fs_timeline":
+        desc = pl.col("timestamp_desc")
+    if key == "query_logs" and "ts_before" in names:
+        desc = pl.when(pl.col("ts").is_null()).then(pl.lit("Statement Time (before)")).otherwise(desc)
+        ts = pl.coalesce("ts", "ts_before")
+    return lf.select(
+        pl.format(template, *[_s(c) for c in cols]).alias("message"),
+        ts.cast(schemas.UTC_TS).dt.convert_time_zone(tz).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z").alias("datetime"),
+        desc.fill_null("").alias("timestamp_desc"),
+        pl.col("source").cast(pl.String),
+        pl.col("line_no").cast(pl.Int64),
+        pl.lit(list(tags), pl.List(pl.String)).alias("tags"),
+    ).filter(pl.col("datetime").is_not_null())
+
+
+def write_full_timeline(sources: dict[str, pl.LazyFrame], path: str | Path, tz: str) -> Path:
+    """Stream every event of every source (``key -> LazyFrame`` of :data:`SOURCE_TEMPLATES`) to
+    one JSON-lines file, source by source, each sunk in batches: memory stays flat whatever the
+    evidence size. Returns the path."""
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    with open(path, "wb") as out, tempfile.TemporaryDirectory(prefix="forensics-timeline-") as tmp:
+        for key in SOURCE_TEMPLATES:
+            if key not in sources:
+                continue
+            part = Path(tmp) / f"{key}.jsonl"
+            source_events(key, sources[key], tz).sink_ndjson(part)
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+            part.unlink()
+    return path
 
 
 def timeline_export_frame(frame: pl.DataFrame, tz: str) -> pl.DataFrame:

@@ -49,12 +49,15 @@ def small_investigation() -> Investigation:
         tampered=pl.DataFrame({"path": ["b.tpl.php", "a.tpl.php"], "tampered": [True, None]}),
         skim_candidates=pl.DataFrame({"path": ["html/x.gif"]}),
         skim_records=pl.DataFrame({"skim_file": []}, schema={"skim_file": pl.String}),
-        gaps=["no query log: what the injected SQL reached in the database is not known"])
+        gaps=[{"evidence": "query_logs", "path": None, "reason": "no database query log in the case",
+               "affects": ["viewed_persons", "sqli_reach"]}])
     return Investigation(
         case=SimpleNamespace(id="t-1", title="t", timezone="Asia/Tokyo"),
         evidence=pl.DataFrame({"path": ["logs/b", "logs/a"], "kind": ["x", "x"], "sha256": ["b" * 64, "a" * 64],
                                "size": [1, 2], "records": [3, 4], "rejected": [0, 1]}),
-        rejects=empty, detections=det, windows=w, viewed=None, payment_methods=pl.DataFrame({"payment_id": [2]}),
+        rejects=empty, detections=det, windows=w, viewed=None, payment_methods=pl.DataFrame(
+            {"payment_id": [2, 3], "payment_method": ["クレジット", "決済"], "kind": ["card", "undetermined"],
+             "reason": ["name クレジット (card)", "neither the name nor the payment module's file says what it is"]}),
         card_entries=e, cards_confirmed=c, cards_possible=p, counts=counts,
         count_table=count_evidence(counts, None, c, p, w), affected=empty,
         notes={"viewed_persons": "no attacker admin requests found"},
@@ -75,6 +78,10 @@ def test_findings_dict_format():
     assert f["counts"]["viewed_persons"] is None and f["counts_reason"]["viewed_persons"]
     assert f["counts"]["cards_possible_customer"] == 1 and f["counts"]["cards_total"] == 1
     assert [e["path"] for e in f["evidence"]] == ["logs/a", "logs/b"]
+    assert f["cards"]["payment_methods"] == [2]
+    assert [m["payment_id"] for m in f["cards"]["payment_methods_undetermined"]] == [3]
+    assert f["gaps"] == [{"evidence": "query_logs", "path": None, "reason": "no database query log in the case",
+                          "affects": ["viewed_persons", "sqli_reach"]}]
     assert set(f["evidence"][0]) == {"path", "sha256", "records", "rejected"}
     json.dumps(f)  # serialisable as it is
 

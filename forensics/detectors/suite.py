@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from forensics.detectors import admin, attackers, backdoor, payment, phases, skim, sqli, tampering
+from forensics.detectors.layout import ServerLayout, infer_layout
+from forensics.gaps import evidence_gaps
 
 __all__ = ["Detections", "detect_all"]
 
@@ -50,7 +52,8 @@ class Detections:
     phases: dict
     phases_frame: pl.DataFrame
     timeline: pl.DataFrame
-    gaps: list[str] = field(default_factory=list)
+    gaps: list[dict] = field(default_factory=list)  # forensics.gaps.evidence_gaps
+    layout: ServerLayout = field(default_factory=ServerLayout)
 
     @property
     def attacker_ip_list(self) -> list[str]:
@@ -89,17 +92,10 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     """
     from forensics import timeline as tl
 
-    gaps: list[str] = []
-    have = set(getattr(case, "available", set()))
-    for k, why in (
-        ("access_logs", "no access log: SQLi, logins by status, backdoor requests and payment failures cannot be seen"),
-        ("app_logs", "no app log: admin sessions (sid) and uploads cannot be tied to logins"),
-        ("query_logs", "no query log: what the injected SQL reached in the database is not known"),
-        ("fs_timeline", "no bodyfile: file creation/modification times unknown"),
-        ("server_files", "no server copy: backdoor content, skimmer code and skim files cannot be read"),
-    ):
-        if k not in have:
-            gaps.append(why)
+    counts = case.record_counts()
+    empty = counts.filter(pl.col("records") == 0)["source"].to_list()
+    gaps = evidence_gaps(getattr(case, "available", set()), counts,
+                         case.rejects().filter(pl.col("source").is_in(empty)).select("source", "reason").collect())
     admin_dir = case.admin_dir
     # only the columns detectors read: a large case's access table is collected without the rest
     access = case.access_log().select(ACCESS_COLUMNS).collect()
@@ -108,15 +104,28 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     sf = case.server_files().collect()
     qlog = case.query_log().collect()  # read once: SQLi reach and CSV-export detection both use it
 
+    config = _bytes(case, ["data/config/config.php"])
+    config_text = None
+    if config is not None and config["content"][0] is not None:
+        config_text = bytes(config["content"][0]).decode("utf-8", "replace")
+    layout = infer_layout(
+        document_root=getattr(case, "document_root", None),
+        fs_names=fs.get_column("name") if fs.height else None,
+        upload_dests=app.filter(pl.col("upload_dest").str.starts_with("/"))["upload_dest"] if app.height else None,
+        server_paths=sf.get_column("path") if sf.height else None,
+        config_text=config_text,
+    )
+
     s = sqli.detect_sqli(access).collect()
     reach = sqli.sqli_query_reach(qlog, s)
     logins = admin.admin_logins(access, app, admin_dir)
     first_sqli = attackers.first_attack(s)
 
-    up = backdoor.uploads(app, access, admin_dir)
-    created = backdoor.created_scripts(fs, first_sqli)
+    up = backdoor.uploads(app, access, admin_dir, layout=layout)
+    created = backdoor.created_scripts(fs, first_sqli, layout=layout)
     bd_paths = [p for p in up["server_path"].to_list() + created["server_path"].to_list() if p]
-    bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first_sqli, contents=_bytes(case, bd_paths))
+    bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first_sqli,
+                             contents=_bytes(case, bd_paths), layout=layout)
     hits = backdoor.backdoor_requests(access, bds["url_path"].drop_nulls().to_list())
     # the attack starts at the first SQLi, or (without it) at the login that planted a backdoor
     first = attackers.first_attack(s, hits, backdoors=bds, logins=logins)
@@ -138,10 +147,13 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
             size=pl.lit(None, pl.Int64), atime="mtime", mtime="mtime", ctime="mtime", crtime="mtime",
         )
         changed_paths = code["path"].to_list()
-        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths), require_change=False)
+        copy_layout = ServerLayout(docroot_dir=layout.docroot_dir, data_dir=layout.data_dir,
+                                   docroot_fs="/" + layout.docroot_dir if layout.docroot_dir else "", data_fs="/" + layout.data_dir,
+                                   url_root=layout.url_root)
+        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths), require_change=False, layout=copy_layout)
     else:
-        changed = tampering.changed_code_files(fs, since=first)
-        tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first)
+        changed = tampering.changed_code_files(fs, since=first, layout=layout)
+        tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first, layout=layout)
     writes_to = tamp.filter(pl.col("tampered").fill_null(False))["writes_to"].drop_nulls().to_list()
     cand = skim.skim_candidates(sf, writes_to)
     recs = skim.skim_records(_bytes(case, cand["path"].to_list()), tz=case.timezone, key=key)
@@ -160,15 +172,20 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         **{p: "tampered" for p in tamp.filter(pl.col("tampered").fill_null(False))["path"].to_list()},
         **{p: "skim" for p in recs["skim_file"].to_list()},
     }
+    attacker_sids = sessions.filter(pl.col("opened_ip").is_in(ip_list))["sid"].drop_nulls().to_list() if sessions.height else []
+    incident_end = case.facts.containment
+    if incident_end is None and ip_list:
+        incident_end = access.filter(pl.col("client_ip").is_in(ip_list))["ts"].max()
     timeline = tl.build_timeline(
         sqli=s, logins=logins, admin_requests=areq, uploads=up, backdoor_requests=hits, tampered=tamp, skim=recs,
         phases=pf, fs_timeline=case.fs_timeline(), fs_names=fs_names, card_entries=entries, access=access,
-        attacker_ips=ip_list,
+        attacker_ips=ip_list, app_log=app, attacker_sids=attacker_sids,
+        incident=(first, incident_end) if first is not None else None,
     )
     return Detections(
         sqli=s, sqli_by_ip=sqli.sqli_by_ip(s), sqli_reach=reach, sqli_reach_summary=sqli.sqli_reach_summary(s, reach),
         logins=logins, baseline_ips=baseline, new_ip_logins=new, sessions=sessions, uploads=up, backdoors=bds,
         backdoor_requests=hits, attacker_ips=ips, attacker_admin_requests=areq, tampered=tamp, skim_candidates=cand,
         skim_records=recs, card_entries=entries, payment_failure_rate=rate, payment_change_point=cp, phases=ph,
-        phases_frame=pf, timeline=timeline, gaps=gaps,
+        phases_frame=pf, timeline=timeline, gaps=gaps, layout=layout,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from forensics.cards import register_digests
 from forensics.evidence import escape_py, open_readonly, rel_source, safe_name, unsafe_name
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.schemas import REJECTS, SERVER_FILES
@@ -131,7 +132,9 @@ def read_server_files(root: str | Path | None, *, case_root: str | Path | None =
             continue
         kind = detect_type(head)
         mismatch = ext in EXPECTED and kind not in EXPECTED[ext]
-        rows.append((source, rel, st.st_size, h.hexdigest(), kind, ext, mismatch, False))
+        digest = h.hexdigest()
+        register_digests([digest])
+        rows.append((source, rel, st.st_size, digest, kind, ext, mismatch, False))
     records = pl.DataFrame(rows, schema=SERVER_FILES, orient="row")
     rej = pl.DataFrame(rejects, schema=REJECTS, orient="row")
     counts = pl.concat(

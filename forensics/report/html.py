@@ -99,11 +99,116 @@ def _when(value: object, tz: str, lang: str, reason: object = None) -> Markup:
 
 
 def _date(value: object, tz: str, lang: str) -> str:
-    t = _instant(value)
-    if t is None:
-        return "—"
-    local = t.astimezone(ZoneInfo(tz))
+    """The local date (和暦 in Japanese); only called with a value that is there."""
+    local = _instant(value).astimezone(ZoneInfo(tz))
     return to_wareki(local) if lang == "ja" else local.strftime("%Y-%m-%d")
+
+
+def _why(reason: object, lang: str) -> str:
+    if not reason:
+        return ""
+    return f"（{reason}）" if lang == "ja" else f" ({reason})"
+
+
+#: Summary sentences per phase: (found ja, found en, not found ja, not found en); ``{d}`` is the date.
+SUMMARY_PHASES = {
+    "sqli_first": ("{d}以降、当該サイトに対する SQL インジェクション攻撃が確認された。",
+                   "SQL injection against the shop is seen from {d}.",
+                   "SQL インジェクション攻撃は確認されなかった{r}。", "No SQL injection was found{r}."),
+    "attacker_admin_login": ("{d}に攻撃者が管理画面へログインした。", "On {d} the attacker logged into the admin panel.",
+                             "攻撃者による管理画面へのログインは確認されなかった{r}。",
+                             "No attacker login to the admin panel was found{r}."),
+    "backdoor_installed": ("{d}にバックドアが設置された。", "On {d} a backdoor was installed.",
+                           "バックドアの設置は確認されなかった{r}。", "No backdoor installation was found{r}."),
+    "card_form_tampered": ("{d}にカード情報入力フォームが改ざんされた。", "On {d} the card-entry form was tampered with.",
+                           "カード情報入力フォームの改ざんは確認されなかった{r}。",
+                           "No tampering of the card-entry form was found{r}."),
+}
+
+
+def _summary_sentences(f: Mapping, lang: str) -> list[str]:
+    """The summary, one sentence per finding: what was found with its date, what was not with
+    the reason; counts as established, bounded, or not established with the reason."""
+    ja = lang == "ja"
+    tz = f.get("timezone") or "UTC"
+    phases, reasons = f.get("phases") or {}, f.get("phases_reason") or {}
+    counts = f.get("counts") or {}
+    out = []
+    for key, (fj, fe, nj, ne) in SUMMARY_PHASES.items():
+        if phases.get(key):
+            out.append((fj if ja else fe).format(d=_date(phases[key], tz, lang)))
+        else:
+            out.append((nj if ja else ne).format(r=_why(reasons.get(key), lang)))
+    out += _count_sentences(f, lang)
+    if phases.get("containment"):
+        out.append(f"{_date(phases['containment'], tz, lang)}に攻撃元を遮断した。" if ja
+                   else f"The attacker was blocked on {_date(phases['containment'], tz, lang)}.")
+    else:
+        out.append(f"遮断の日時は記録されていない{_why(reasons.get('containment'), lang)}。" if ja
+                   else f"No containment time is recorded{_why(reasons.get('containment'), lang)}.")
+    return out
+
+
+def _gap_sentences(f: Mapping, lang: str) -> list[str]:
+    """One sentence per gap: the evidence the case lacks, and each supplied file that could not be
+    used, with the reason and the conclusions left open."""
+    ja = lang == "ja"
+    out = []
+    for g in f.get("gaps") or []:
+        affects = ("、" if ja else ", ").join(g.get("affects") or [])
+        if g.get("path"):
+            out.append(f"{g['path']} は証拠として使えなかった（{g['reason']}）。影響：{affects}。" if ja else
+                       f"{g['path']} could not be used ({g['reason']}); it bears on: {affects}.")
+        else:
+            out.append(f"{g['reason']}（影響：{affects}）。" if ja else f"{g['reason'][:1].upper()}{g['reason'][1:]} "
+                       f"(bears on: {affects}).")
+    return out
+
+
+def _count_sentences(f: Mapping, lang: str) -> list[str]:
+    """Persons viewed and card entries leaked: each established, bounded, or not established with
+    the reason."""
+    ja = lang == "ja"
+    counts = f.get("counts") or {}
+    out = []
+    viewed, upper = counts.get("viewed_persons"), counts.get("viewed_persons_upper")
+    if viewed is not None:
+        out.append(f"管理画面で閲覧された顧客は {viewed:,} 人である。" if ja
+                   else f"{viewed:,} persons' records were viewed in the admin panel.")
+    elif upper is not None:
+        out.append(f"管理画面で閲覧された顧客の人数は確定できず、上限は {upper:,} 人である{_why(_reason(f, 'viewed_persons'), lang)}。"
+                   if ja else f"The number of persons whose records were viewed is not established; at most {upper:,}"
+                   f"{_why(_reason(f, 'viewed_persons'), lang)}.")
+    else:
+        out.append(f"管理画面で閲覧された顧客の人数は確定できない{_why(_reason(f, 'viewed_persons'), lang)}。" if ja
+                   else f"The number of persons whose records were viewed is not established"
+                   f"{_why(_reason(f, 'viewed_persons'), lang)}.")
+    total = counts.get("cards_total")
+    parts = [counts.get(k) for k in ("cards_confirmed_customer", "cards_confirmed_test",
+                                     "cards_possible_customer", "cards_possible_test")]
+    if total is not None and None not in parts:
+        out.append(f"流出又は流出のおそれのあるクレジットカード情報は {total:,} 件（確定 顧客 {parts[0]}・テスト {parts[1]}、"
+                   f"可能性 顧客 {parts[2]}・テスト {parts[3]}）である。" if ja else
+                   f"{total:,} card entries leaked or possibly leaked (confirmed: {parts[0]} customer, {parts[1]} test; "
+                   f"possible: {parts[2]} customer, {parts[3]} test).")
+    elif counts.get("cards_total_upper") is not None:
+        lo, hi = counts.get("cards_total_lower"), counts["cards_total_upper"]
+        r = _why(_reason(f, "cards_possible"), lang)
+        out.append(f"流出又は流出のおそれのあるクレジットカード情報は {lo:,} 件以上 {hi:,} 件以下で、確定できない{r}。" if ja
+                   else f"Between {lo:,} and {hi:,} card entries leaked or possibly leaked; the number is not "
+                   f"established{r}.")
+    else:
+        r = _why(_reason(f, "cards_possible") or _reason(f, "cards_confirmed") or _reason(f, "cards_total"), lang)
+        out.append(f"流出又は流出のおそれのあるクレジットカード情報の件数は確定できない{r}。" if ja
+                   else f"The number of card entries leaked or possibly leaked is not established{r}.")
+    for m in (f.get("cards") or {}).get("payment_methods_undetermined") or []:
+        name = f"{m.get('payment_method') or '?'}（id {m.get('payment_id')}）" if ja else \
+            f"{m.get('payment_method') or '?'} (id {m.get('payment_id')})"
+        out.append(f"支払方法 {name} がカード決済かどうかは証拠から判断できない（{m.get('reason')}）。"
+                   "facts.card_payment_ids で指定する。" if ja else
+                   f"Whether payment method {name} is a card method cannot be told from the evidence "
+                   f"({m.get('reason')}); facts.card_payment_ids decides.")
+    return out
 
 
 def _unknown(lang: str, reason: object = None) -> Markup:
@@ -264,10 +369,11 @@ def _grid(head: list[str], rows: Iterable[list[object]], num_cols: set[int] = fr
     )
 
 
-def _code_list(items: Iterable[object], lang: str) -> Markup:
+def _code_list(items: Iterable[object], lang: str, reason: object = None) -> Markup:
     items = list(items or [])
     if not items:
-        return el("span", "なし（証拠上確認されず）" if lang == "ja" else "none found in the evidence", cls="unknown")
+        return el("span", ("なし（証拠上確認されず）" if lang == "ja" else "none found in the evidence")
+                  + _why(reason, lang), cls="unknown")
     return el("ul", [el("li", el("code", i)) for i in items])
 
 
@@ -291,7 +397,8 @@ def _confirmed_cards(f: Mapping, tz: str, lang: str) -> Markup:
     kind = (lambda r: "テスト" if r.get("test") else "顧客") if ja else (lambda r: "test" if r.get("test") else "customer")
     return Markup(
         el("p", "窃取ファイルで確認されたカード：" if ja else "Cards found in the skim files:")
-        + _grid(head, [[el("code", r.get("card")), r.get("order_id") if r.get("order_id") is not None else "—",
+        + _grid(head, [[el("code", r.get("card")), r.get("order_id") if r.get("order_id") is not None
+                        else el("span", "対応する注文なし" if ja else "no matching order", cls="unknown"),
                         _when(r.get("first_entered"), tz, lang), kind(r)] for r in rows])
     )
 
@@ -309,33 +416,10 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
     def chart(stem: str) -> Markup:
         return el("div", _svg(charts[stem]), cls="chart") if stem in charts else Markup("")
 
-    viewed = counts.get("viewed_persons")
-    viewed_note = Markup("")
-    if viewed is None and counts.get("viewed_persons_upper") is not None:
-        viewed_note = el("p", (f"クエリログがないため閲覧人数は確定できず、上限 {counts['viewed_persons_upper']} 人として報告する。"
-                               if ja else f"Without the query log the number of persons viewed cannot be "
-                               f"established; the upper bound is {counts['viewed_persons_upper']}."), cls="unknown")
+    count_note = el("p", ("" if ja else " ").join(_count_sentences(f, lang)))
 
-    # 1. summary
-    summary_ja = (
-        f"{_date(phases.get('sqli_first'), tz, lang)}以降、当該サイトに対する SQL インジェクション攻撃が確認された。"
-        f"{_date(phases.get('attacker_admin_login'), tz, lang)}に攻撃者が管理画面へログインし、"
-        f"バックドアが設置された。管理画面で閲覧された顧客は {viewed if viewed is not None else '（確定できず）'} 人、"
-        f"流出又は流出のおそれのあるクレジットカード情報は {counts.get('cards_total', '—')} 件"
-        f"（確定 顧客 {counts.get('cards_confirmed_customer', '—')}・テスト {counts.get('cards_confirmed_test', '—')}、"
-        f"可能性 {counts.get('cards_possible_customer', '—')}）である。"
-        f"{_date(phases.get('containment'), tz, lang)}に攻撃元を遮断した。"
-    )
-    summary_en = (
-        f"SQL injection against the shop is seen from {_date(phases.get('sqli_first'), tz, lang)}. "
-        f"On {_date(phases.get('attacker_admin_login'), tz, lang)} the attacker logged into the admin panel and "
-        f"installed a backdoor. {viewed if viewed is not None else 'An unknown number of'} customers' records were "
-        f"viewed in the admin panel; {counts.get('cards_total', '—')} card entries leaked or possibly leaked "
-        f"(confirmed: {counts.get('cards_confirmed_customer', '—')} customer, {counts.get('cards_confirmed_test', '—')} "
-        f"test; possible: {counts.get('cards_possible_customer', '—')}). The attacker was blocked on "
-        f"{_date(phases.get('containment'), tz, lang)}."
-    )
-    summary = summary_ja if ja else summary_en
+    # 1. summary: one sentence per finding, each only as far as the evidence goes
+    summary = ("" if ja else " ").join(_summary_sentences(f, lang))
 
     parts: list[Markup] = [
         el("h2", "1. 概要" if ja else "1. Summary"),
@@ -357,7 +441,7 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
               [[r[1] if ja else r[2], _n(counts.get(r[0]), lang, _reason(f, r[0])), r[3] if ja else r[4]]
                for r in COUNT_ROWS],
               num_cols={1}),
-        viewed_note,
+        count_note,
         chart("exposure_counts"),
         chart("exposure_windows"),
         chart("payment_failure"),
@@ -378,7 +462,7 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
         el("h2", "5. 判明した原因" if ja else "5. Causes found"),
         el("ol", [el("li", L(c)) for c in causes]) if causes else el("p", _todo(lang)),
         _table([
-            ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), lang)),
+            ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), lang, f.get("attacker_ips_reason"))),
             ("バックドア（URL）" if ja else "backdoors (URL path)", _code_list(f.get("backdoor_paths"), lang)),
             ("改ざんされたファイル" if ja else "tampered files", _code_list(f.get("tampered_files"), lang)),
             ("カード情報の記録ファイル" if ja else "files holding skimmed cards", _code_list(f.get("skim_files"), lang)),
@@ -386,20 +470,10 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
     ]
 
     # 6. PPC report items
-    persons = (
-        el("span", "閲覧：", _n(viewed if viewed is not None else counts.get("viewed_persons_upper"), lang),
-           " 人" + ("（上限）" if viewed is None else "") + "、カード情報：", _n(counts.get("cards_total"), lang),
-           f" 件（確定 顧客{counts.get('cards_confirmed_customer', '—')}・テスト{counts.get('cards_confirmed_test', '—')}"
-           f"、可能性 顧客{counts.get('cards_possible_customer', '—')}・テスト{counts.get('cards_possible_test', '—')}）")
-        if ja else
-        el("span", "viewed: ", _n(viewed if viewed is not None else counts.get("viewed_persons_upper"), lang),
-           " persons" + (" (upper bound)" if viewed is None else "") + "; cards: ", _n(counts.get("cards_total"), lang),
-           f" (confirmed {counts.get('cards_confirmed_customer', '—')} customer + {counts.get('cards_confirmed_test', '—')} "
-           f"test; possible {counts.get('cards_possible_customer', '—')} customer + {counts.get('cards_possible_test', '—')} test)")
-    )
+    persons = el("span", ("" if ja else " ").join(_count_sentences(f, lang)))
     other_rows = [
         ("封じ込め" if ja else "containment", _when(phases.get("containment"), tz, lang)),
-        ("攻撃元IP" if ja else "attacker IPs", ", ".join(f.get("attacker_ips") or []) or "—"),
+        ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), lang, f.get("attacker_ips_reason"))),
         ("証拠の一覧は下記「証拠」を参照。" if ja else "see the evidence list below", ""),
     ]
     ppc_values = {
@@ -432,6 +506,9 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
         _grid(["ファイル" if ja else "file", "SHA-256", "レコード" if ja else "records", "不採用" if ja else "rejected"],
               [[el("code", e.get("path")), el("code", e.get("sha256")), e.get("records", ""), e.get("rejected", "")]
                for e in evidence], num_cols={2, 3}),
+        el("h3", "証拠の欠落" if ja else "Gaps in the evidence"),
+        el("ul", [el("li", s) for s in _gap_sentences(f, lang)]) if f.get("gaps") else
+        el("p", "なし" if ja else "none"),
     ]
     return el("div", *parts, cls=lang, lang=lang)
 

@@ -249,10 +249,13 @@ class Run:
 
     # ---------------------------------------------------------------- 02 SQL injection
     def phases_text(self, names: Sequence[str] | None = None) -> str:
-        """``name  ISO time (case zone)`` per phase, one a line (``None`` where not established)."""
-        phases = self.findings().get("phases") or {}
+        """``name  ISO time (case zone)`` per phase, one a line; a phase not found says so, with
+        the reason."""
+        f = self.findings()
+        phases, reasons = f.get("phases") or {}, f.get("phases_reason") or {}
         names = list(names) if names is not None else list(phases)
-        return "\n".join(f"{n:<22}{_local(phases.get(n), self.tz)}" for n in names)
+        return "\n".join(f"{n:<22}{_local(phases.get(n), self.tz) or 'not found: ' + (reasons.get(n) or 'no evidence')}"
+                         for n in names)
 
     def sqli_by_ip(self) -> pl.DataFrame:
         """Per IP: first and last SQLi request (case zone), requests, techniques, tables targeted."""
@@ -326,6 +329,12 @@ class Run:
 
         return self.ws.table("card_entry_requests", compute)
 
+    def payment_methods(self) -> pl.DataFrame:
+        """Every payment method and how it was classified: ``payment_id, payment_method,
+        module_file, kind`` (card / not_card / undetermined), ``rule_ids, reason``."""
+        t = self.inv_table("payment_methods")
+        return t if t is not None else pl.DataFrame()
+
     def payment_change_point(self) -> dict | None:
         """Where card payments started failing: ``ts`` (case zone), entries and failures before/after."""
         self.investigate()
@@ -353,7 +362,16 @@ class Run:
                 "cards_possible_test", "cards_total"]
         if c.get("viewed_persons") is None:
             keys.insert(1, "viewed_persons_upper")
-        lines = [f"{k}: {c.get(k)}" for k in keys]
+        reasons = self.findings().get("counts_reason") or {}
+
+        def value(k: str) -> str:
+            if c.get(k) is not None:
+                return str(c[k])
+            bounds = [f"{side} {c[f'{k}_{side}']}" for side in ("lower", "upper") if c.get(f"{k}_{side}") is not None]
+            why = c.get(f"{k}_reason") or reasons.get(k) or reasons.get(k.rsplit("_", 1)[0]) or "see the findings"
+            return "not established" + (f" ({', '.join(bounds)})" if bounds else "") + f": {why}"
+
+        lines = [f"{k}: {value(k)}" for k in keys]
         parts = [c.get("cards_confirmed_customer"), c.get("cards_confirmed_test"),
                  c.get("cards_possible_customer"), c.get("cards_possible_test")]
         if None not in parts:

@@ -11,7 +11,7 @@ The runs happen once per session (``runs`` fixture in conftest.py). What is chec
 - the file outside the case (reached by symlinks from server/) is never read: its text is in no
   output and it is not hashed through the link;
 - the decompression bomb is a reject with its reason, not a failure;
-- no output of either case holds a full card number (cards.scan_for_card_data);
+- no output of either case holds a full card number (pipeline.card_data_in_outputs);
 - two runs give the same findings, tables, timeline and manifest hashes; notebooks differ only in
   execution metadata; the case folders are untouched.
 """
@@ -29,7 +29,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from forensics.cards import scan_for_card_data
+from forensics.pipeline import card_data_in_outputs
 from forensics.timeline import write_timeline_csv
 from tests.hardening.conftest import output_files, snapshot
 from tests.hardening.hostile_case import AT_FORMULA, FORMULA, IMG_XSS, JS_URL, OUTSIDE_TEXT, PAN, SCRIPT
@@ -144,7 +144,7 @@ def test_every_hostile_line_is_accounted_for(runs):
 def test_no_card_number_in_any_output(runs, which):
     run = getattr(runs, which)
     assert run.code == 0, run.stderr
-    hits = scan_for_card_data(run.out)
+    hits = card_data_in_outputs(run.out)
     assert not hits, [(h.path, h.line_no, h.kind, h.masked) for h in hits[:10]]
     for p in output_files(run.out):
         assert PAN.encode() not in p.read_bytes(), p  # the planted number, whatever the format

@@ -87,7 +87,7 @@ def test_unknown_values_are_said_to_be_unknown(findings):
     findings["counts"]["viewed_persons_upper"] = 70
     page = render_report(findings)
     assert "証拠から確定できず" in page and "not established from the evidence" in page
-    assert "上限 70 人" in page
+    assert "上限は 70 人" in page
 
 
 def test_write_report_reads_the_chart_folder(findings, tmp_path):
