@@ -381,10 +381,25 @@ def _svg(svg: str) -> Markup:
     from forensics.charts import tidy_svg
 
     svg = tidy_svg(re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg))
-    # Only vl-convert output is inlined; refuse anything that could run or fetch.
-    if re.search(r"<script|<foreignObject|\bon\w+\s*=|(?:href|src)\s*=\s*[\"'](?!#|data:)", svg, re.I):
-        raise ValueError("chart SVG holds scripts or external references; refusing to inline it")
+    # Only vl-convert output is inlined; refuse markup that could run or fetch. The markup is
+    # checked, not the text: a label showing attacker text such as "x.onmouseover=1" is escaped
+    # character data and harmless.
+    for tag in _SVG_TAG.finditer(svg):
+        body = tag.group(1)
+        name = body.split(None, 1)[0].lstrip("/").lower() if body.strip() else ""
+        if name in _SVG_FORBIDDEN:
+            raise ValueError(f"chart SVG holds a <{name}> element; refusing to inline it")
+        for attr, value in _SVG_ATTR.findall(body):
+            attr = attr.lower()
+            if attr.startswith("on") or (attr in ("href", "xlink:href", "src")
+                                         and not value.strip("\"'").startswith(("#", "data:"))):
+                raise ValueError(f"chart SVG holds a {attr} attribute; refusing to inline it")
     return Markup(svg)
+
+
+_SVG_TAG = re.compile(r"<([^<>]*)>")
+_SVG_ATTR = re.compile(r"([^\s=/\"']+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)")
+_SVG_FORBIDDEN = {"script", "foreignobject", "iframe", "object", "embed"}
 
 
 def _confirmed_cards(f: Mapping, tz: str, lang: str) -> Markup:
@@ -466,6 +481,10 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
             ("バックドア（URL）" if ja else "backdoors (URL path)", _code_list(f.get("backdoor_paths"), lang)),
             ("改ざんされたファイル" if ja else "tampered files", _code_list(f.get("tampered_files"), lang)),
             ("カード情報の記録ファイル" if ja else "files holding skimmed cards", _code_list(f.get("skim_files"), lang)),
+            ("読めなかった記録ファイル候補" if ja else "candidate skim files not read",
+             el("ul", [el("li", el("code", s["path"]), ("：" if ja else ": ") + str(s.get("reason") or s.get("status")))
+                       for s in f.get("skim_files_not_decoded")])
+             if f.get("skim_files_not_decoded") else el("span", "なし" if ja else "none", cls="unknown")),
         ]),
     ]
 

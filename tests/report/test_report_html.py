@@ -79,6 +79,16 @@ def test_chart_svg_inlined(page):
 def test_unsafe_svg_refused(findings):
     with pytest.raises(ValueError, match="refusing"):
         render_report(findings, charts={"attack_timeline": '<svg><image href="https://example.com/a.png"/></svg>'})
+    for markup in ('<svg><rect onclick="x()"/></svg>', "<svg><script>x()</script></svg>",
+                   "<svg><foreignObject><p/></foreignObject></svg>"):
+        with pytest.raises(ValueError, match="refusing"):
+            render_report(findings, charts={"attack_timeline": markup})
+
+
+def test_attacker_text_in_a_chart_label_is_shown_not_refused(findings):
+    label = "198.18.0.1.onmouseover=1 src=http://x &lt;script&gt;"
+    page = render_report(findings, charts={"attack_timeline": f'<svg><g><text x="1">{label}</text></g></svg>'})
+    assert label in page and "<script>" not in page
 
 
 def test_unknown_values_are_said_to_be_unknown(findings):
@@ -159,3 +169,10 @@ def test_confirmed_cards_are_listed_masked(findings):
                                         "2017-04-09T11:21:04+09:00", "test": True}]}
     page = render_report(findings)
     assert "411111******1111" in page and "テスト" in page and "test" in page
+
+
+def test_candidate_skim_files_not_read_are_named_with_the_reason(findings):
+    findings["skim_files_not_decoded"] = [{"path": "html/user_data/x.gif", "status": "not_decoded",
+                                           "reason": "not in the server copy"}]
+    page = render_report(findings)
+    assert page.count("html/user_data/x.gif") == 2 and page.count("not in the server copy") == 2  # ja and en
