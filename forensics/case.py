@@ -261,7 +261,7 @@ class Case:
             if key not in raw or raw[key] in (None, ""):
                 raise CaseError(f"case.yml: required key '{key}' is missing")
         self.id = str(raw["id"])
-        if not ID_RE.match(self.id):
+        if not ID_RE.fullmatch(self.id):
             raise CaseError(f"case.yml: 'id' {self.id!r} must match [a-z0-9-]+ (lower-case letters, digits, '-')")
         self.timezone = _zone(raw["timezone"])
         self.title = str(raw.get("title") or self.id)
@@ -584,6 +584,31 @@ class Case:
         return sorted(files)
 
 
+#: A case file is a few hundred bytes; anything near this is not one.
+MAX_CASE_YML_CHARS = 1 << 20
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as a case file needs it: no aliases (``&a`` / ``*a`` expand a few bytes into gigabytes)
+    and no key given twice (YAML would keep the last one silently)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a case file",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def open_case(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
               table_cache: str | os.PathLike | None = "auto") -> Case:
     """Validate ``case.yml`` and return the :class:`Case` (no evidence is read yet).
@@ -606,8 +631,10 @@ def open_case(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DE
         raise CaseError(f"case file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseError(f"cannot read case file {path}: {exc}") from None
+    if len(text) > MAX_CASE_YML_CHARS:
+        raise CaseError(f"{path}: {len(text):,} characters; a case file is at most {MAX_CASE_YML_CHARS:,}")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader without aliases or duplicates
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -136,10 +136,22 @@ def _bad(tmp_path, text):
         pytest.param("id: x\ntimezone: UTC\nevidence:\n  db: {encoding: klingon, dir: .}\n", "evidence.db.encoding", id="bad-encoding"),
         pytest.param("id: x\ntimezone: UTC\nevidence: [a]\n", "'evidence' must be a mapping", id="evidence-not-mapping"),
         pytest.param("id: [x\n", "not valid YAML", id="bad-yaml"),
+        pytest.param('id: "abc\\n"\ntimezone: UTC\n', "[a-z0-9-]+", id="id-with-newline"),
+        pytest.param("id: x\nid: y\ntimezone: UTC\n", "'id' is given twice", id="duplicate-key"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  internal_ips: &a [1.1.1.1]\n  test_markers: {customer_ids: *a}\n",
+                     "aliases", id="alias"),
+        pytest.param("id: x\ntimezone: UTC\ntitle: '" + "a" * (1 << 20) + "'\n", "at most", id="huge-file"),
     ],
 )
 def test_validation_errors(tmp_path, text, needle):
     assert needle in _bad(tmp_path, text)
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+    assert "aliases" in _bad(tmp_path, "id: x\ntimezone: UTC\nfacts:\n  containment: 2017-01-01T00:00:00Z\n" + bomb)
 
 
 def test_missing_case_file(tmp_path):
