@@ -217,8 +217,7 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
     case = open_case(case_yml, table_cache=table_cache)
     out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
     out = out.expanduser().resolve()
-    if out == case_yml.parent or out.is_relative_to(case_yml.parent):
-        raise PipelineError(f"output folder {out} is inside the case folder; evidence must stay read-only")
+    _check_out_apart_from_evidence(out, case)
     out.mkdir(parents=True, exist_ok=True)
     ensure_manifest(case, out, overwrite=True)  # before any analysis
 
@@ -263,6 +262,24 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
     _check_no_card_data(out)  # raises: an output holding card data fails the run
     return RunResult(case_id=case.id, out_dir=out, findings=findings, notebooks=executed,
                      seconds=time.monotonic() - started)
+
+
+def _check_out_apart_from_evidence(out: Path, case) -> None:
+    """Refuse an output folder that overlaps the case folder or any evidence path, either way (the
+    outputs inside the evidence or the folder of an evidence file, or the evidence inside the
+    folder the outputs are written to)."""
+    places = [Path(case.root)]
+    for paths in case.evidence.values():
+        for p in paths:
+            places.append(Path(p) if Path(p).is_dir() else Path(p).parent)
+    for place in places:
+        place = Path(os.path.abspath(place))
+        real = place.resolve()
+        for p in {place, real}:
+            if out == p or out.is_relative_to(p):
+                raise PipelineError(f"output folder {out} is inside the evidence ({p}); evidence must stay read-only")
+            if p.is_relative_to(out):
+                raise PipelineError(f"output folder {out} holds the evidence ({p}); choose a folder apart from the case")
 
 
 def _source_cell_number(notebook: Path, executed_index: int) -> int:

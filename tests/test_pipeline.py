@@ -107,8 +107,24 @@ def test_missing_outputs_are_listed(tmp_path):
 
 
 def test_output_inside_case_folder_is_refused(fake_case):
-    with pytest.raises(pipeline.PipelineError, match="inside the case folder"):
+    with pytest.raises(pipeline.PipelineError, match="inside the evidence"):
         pipeline.run_case(fake_case / "case.yml", fake_case / "out")
+
+
+def test_output_overlapping_any_evidence_path_is_refused(fake_case, tmp_path, monkeypatch):
+    # the parent of the case folder: the case would be inside the outputs
+    with pytest.raises(pipeline.PipelineError, match="holds the evidence"):
+        pipeline.run_case(fake_case / "case.yml", tmp_path)
+    # evidence outside the case folder, outputs inside it
+    outside = tmp_path / "evidence"
+    (outside / "logs").mkdir(parents=True)
+    (outside / "logs" / "access_log").write_text("line\n")
+    import forensics.case as case_module
+
+    monkeypatch.setattr(case_module, "open_case", lambda path, **o: type("C", (), {
+        "id": "fake-case", "root": fake_case, "evidence": {"access_logs": [outside / "logs" / "access_log"]}})())
+    with pytest.raises(pipeline.PipelineError, match="inside the evidence"):
+        pipeline.run_case(fake_case / "case.yml", outside / "logs" / "out")
 
 
 def test_missing_case_file_is_one_line(tmp_path):
