@@ -274,6 +274,12 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     )
 
 
+def _skim_status(inv: Investigation) -> pl.DataFrame:
+    status = getattr(inv.detections, "skim_files_status", None)
+    return status if isinstance(status, pl.DataFrame) and "status" in status.columns else pl.DataFrame(
+        schema={"skim_file": pl.String, "status": pl.String, "reason": pl.String})
+
+
 def _iso(t: dt.datetime | None, zone: ZoneInfo) -> str | None:
     return t.astimezone(zone).isoformat() if t is not None else None
 
@@ -366,6 +372,9 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "counts": counts,
         "counts_reason": creasons,
         "gaps": [{k: g[k] for k in ("evidence", "path", "reason", "affects")} for g in gaps],
+        "skim_files_not_decoded": [
+            {"path": r["skim_file"], "status": r["status"], "reason": r["reason"]}
+            for r in _skim_status(inv).filter(pl.col("status") != "decoded").iter_rows(named=True)],
         "viewed": viewed_summary,
         "cards": cards,
         "evidence": [

@@ -180,3 +180,18 @@ def test_sample_whatif_is_fast_and_consistent(sample):
     r = whatif(inv, backdoor_start=b.start + timedelta(days=2))
     assert time.perf_counter() - t0 < 0.2
     assert r["cards_possible_customer"] <= base["cards_possible_customer"]
+
+
+def test_candidate_skim_files_that_were_not_read_are_listed():
+    from forensics.detectors.skim import SKIM_FILE_SCHEMA
+
+    inv = small_investigation()
+    inv.detections.skim_files_status = pl.DataFrame(
+        [("html/a.gif", "decoded", "base64", 2, 5, None),
+         ("html/b.gif", "not_decoded", None, 0, 0, "not in the server copy"),
+         ("html/c.gif", "no_card_data", None, 0, 40, "no card number in any of 40 decodings")],
+        schema=SKIM_FILE_SCHEMA, orient="row")
+    f = findings_dict(inv)
+    assert [(s["path"], s["status"]) for s in f["skim_files_not_decoded"]] == [
+        ("html/b.gif", "not_decoded"), ("html/c.gif", "no_card_data")]
+    assert "not in the server copy" in f["skim_files_not_decoded"][0]["reason"]

@@ -53,6 +53,8 @@ class Detections:
     phases_frame: pl.DataFrame
     timeline: pl.DataFrame
     gaps: list[dict] = field(default_factory=list)  # forensics.gaps.evidence_gaps
+    #: per candidate skim file: decoded / no_card_data / not_decoded, with the reason (skim.SKIM_FILE_SCHEMA)
+    skim_files_status: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=skim.SKIM_FILE_SCHEMA))
     layout: ServerLayout = field(default_factory=ServerLayout)
 
     @property
@@ -156,7 +158,9 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first, layout=layout)
     writes_to = tamp.filter(pl.col("tampered").fill_null(False))["writes_to"].drop_nulls().to_list()
     cand = skim.skim_candidates(sf, writes_to)
-    recs = skim.skim_records(_bytes(case, cand["path"].to_list()), tz=case.timezone, key=key)
+    decoding = skim.decode_skim_files(_bytes(case, cand["path"].to_list()), tz=case.timezone, key=key,
+                                      expected=writes_to)
+    recs = decoding.records
 
     entries = payment.card_entries(access)
     rate = payment.failure_rate(entries, "1d")
@@ -186,6 +190,6 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         sqli=s, sqli_by_ip=sqli.sqli_by_ip(s), sqli_reach=reach, sqli_reach_summary=sqli.sqli_reach_summary(s, reach),
         logins=logins, baseline_ips=baseline, new_ip_logins=new, sessions=sessions, uploads=up, backdoors=bds,
         backdoor_requests=hits, attacker_ips=ips, attacker_admin_requests=areq, tampered=tamp, skim_candidates=cand,
-        skim_records=recs, card_entries=entries, payment_failure_rate=rate, payment_change_point=cp, phases=ph,
+        skim_records=recs, skim_files_status=decoding.files, card_entries=entries, payment_failure_rate=rate, payment_change_point=cp, phases=ph,
         phases_frame=pf, timeline=timeline, gaps=gaps, layout=layout,
     )
