@@ -1,6 +1,8 @@
 """The ``forensics`` command line: a thin layer over the library (CONTRACT section 4).
 
-- ``forensics run CASE_YML [--out DIR]``: run the notebook pipeline on a case.
+- ``forensics run CASE_YML [--out DIR] [--timeline all]``: run the notebook pipeline on a case.
+  SIGTERM or Ctrl-C stops it cleanly: its kernels are stopped and its private table cache (parsed
+  evidence) removed; it exits 130.
 - ``forensics sample DIR [--scale N] [--seed S]``: write the synthetic reference case.
 
 Errors print one line ``forensics: <reason>`` and exit non-zero; ``--debug`` shows the traceback.
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from forensics.pipeline import RunInterrupted
 
 
 class UserError(Exception):
@@ -68,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command][0]
     try:
         return handler(args)
+    except RunInterrupted as exc:
+        print(f"forensics: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)
         return 130

@@ -11,6 +11,7 @@ A failing notebook stops the run with one line naming the notebook and the cell.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -194,12 +195,93 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     import shutil
     import tempfile
 
-    cache = tempfile.mkdtemp(prefix="forensics-run-tables-")
+    remove_stale_caches()
+    cache = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")  # 0700: the analyst's account only
     try:
-        return _run_case(case_yml, out_dir, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
-                         cell_timeout=cell_timeout, table_cache=Path(cache), timeline=timeline)
+        with _stopped_by_signals():
+            return _run_case(case_yml, out_dir, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
+                             cell_timeout=cell_timeout, table_cache=Path(cache), timeline=timeline)
     finally:
+        _stop_kernels()
         shutil.rmtree(cache, ignore_errors=True)
+
+
+#: Name prefix of a run's private table cache in the temporary folder, followed by the pid of
+#: the process that owns it.
+CACHE_PREFIX = "forensics-run-tables-"
+
+
+def remove_stale_caches(folder: str | os.PathLike | None = None) -> list[Path]:
+    """Remove the table caches of runs whose process is gone (killed with SIGKILL, or the machine
+    stopped): they hold parsed evidence. Returns the folders removed."""
+    import shutil
+    import tempfile
+
+    removed = []
+    for d in Path(folder or tempfile.gettempdir()).glob(f"{CACHE_PREFIX}*"):
+        pid = d.name[len(CACHE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not d.is_dir() or d.is_symlink() or d.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its run is still going
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
+class RunInterrupted(PipelineError):
+    """The run was stopped by SIGTERM or SIGINT (its kernels are stopped and its cache removed)."""
+
+
+@contextmanager
+def _stopped_by_signals():
+    """SIGTERM and SIGINT end the run through the normal way out (kernels stopped, cache removed)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise RunInterrupted(f"run stopped by {signal.Signals(signum).name}; kernels stopped, parsed evidence removed")
+
+    saved = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def _stop_kernels() -> None:
+    """Terminate kernels this process started that are still running (a run never leaves one behind)."""
+    import psutil
+
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    kernels = [c for c in children if _is_kernel(c)]
+    for k in kernels:
+        with contextlib.suppress(psutil.Error):
+            k.terminate()
+    _gone, alive = psutil.wait_procs(kernels, timeout=5)
+    for k in alive:
+        with contextlib.suppress(psutil.Error):
+            k.kill()
+
+
+def _is_kernel(proc) -> bool:
+    try:
+        return "ipykernel_launcher" in " ".join(proc.cmdline())
+    except Exception:  # noqa: BLE001 - gone or not ours to read
+        return False
 
 
 def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeout: int, table_cache: Path,

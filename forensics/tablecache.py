@@ -170,6 +170,7 @@ class TableCache:
 @contextlib.contextmanager
 def _locked(path: Path):
     with open(path, "a+b") as fh:
+        os.fchmod(fh.fileno(), 0o600)
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -206,6 +207,9 @@ def _build(folder: Path, key: str, schema: pl.Schema, batches, sources: list[str
     (folder / "rejects.parquet.tmp").replace(folder / "rejects.parquet")
     (folder / "key.json").write_text(json.dumps({"key": key, "records": records.rows, "rejects": rejects.rows}),
                                      encoding="utf-8")
+    for p in folder.iterdir():  # parsed evidence: readable by the analyst's account only
+        with contextlib.suppress(OSError):
+            p.chmod(0o600)
 
 
 def log_bytes(files: Iterable[Path]) -> int:

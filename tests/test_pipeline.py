@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -173,3 +174,47 @@ def test_sample_case_end_to_end(tmp_path):
     assert pipeline.required_outputs(result.out_dir) == []
     c = result.findings["counts"]
     assert (c["viewed_persons"], c["cards_total"]) == (55, 13)
+
+
+def test_caches_of_runs_that_are_gone_are_removed(tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{pipeline.CACHE_PREFIX}{dead.pid}-abc"
+    live = tmp_path / f"{pipeline.CACHE_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "forensics-run-tables-notapid"
+    for d in (stale, live, other):
+        d.mkdir()
+        (d / "records.parquet").write_bytes(b"PAR1")
+    assert pipeline.remove_stale_caches(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.is_file(), reason="sample case not generated (make sample)")
+def test_sigterm_stops_kernels_and_removes_the_parsed_evidence(tmp_path):
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "forensics.cli", "run", str(SAMPLE), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = Path(tempfile.gettempdir()) / f"{pipeline.CACHE_PREFIX}{proc.pid}-"
+    deadline = time.monotonic() + 120
+    kernels = []
+    while time.monotonic() < deadline and not kernels:
+        time.sleep(0.5)
+        kernels = [c for c in psutil.Process(proc.pid).children(recursive=True) if pipeline._is_kernel(c)]
+    assert kernels, "no kernel started"
+    caches = list(cache.parent.glob(cache.name + "*"))
+    assert caches and all((c.stat().st_mode & 0o077) == 0 for c in caches)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "SIGTERM" in err and err.count("\n") == 1
+    assert not list(cache.parent.glob(cache.name + "*"))
+    time.sleep(1)
+    assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels)

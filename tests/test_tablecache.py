@@ -100,3 +100,13 @@ def test_auto_spills_large_logs_to_a_private_folder_removed_with_the_case(monkey
     del case
     gc.collect()
     assert not folder.exists()
+
+
+def test_cached_tables_are_readable_by_the_owner_only(tmp_path):
+    cache = tablecache.TableCache(tmp_path / "cache")
+    log = tmp_path / "a.log"
+    log.write_text("x\n")
+    cache.log("t", [log], pl.Schema({"x": pl.String}), lambda seen: iter(()))
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert files and all(p.stat().st_mode & 0o077 == 0 for p in files)
+    assert (tmp_path / "cache").stat().st_mode & 0o077 == 0
