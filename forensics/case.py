@@ -60,7 +60,10 @@ class CaseWarning(UserWarning):
     """Something worth telling the analyst that does not stop the case (e.g. an empty glob)."""
 
 
-PROFILES = {"eccube2"}
+#: Shop platforms, each with the zone its application log is written in whatever the server's
+#: clock (None: the case's ``timezone``). EC-CUBE 2 calls date_default_timezone_set('Asia/Tokyo')
+#: unconditionally at start-up (data/class/SC_Initial.php), so its log times are Tokyo times.
+PROFILES: dict[str, str | None] = {"eccube2": "Asia/Tokyo"}
 LOG_KEYS = ("access_logs", "app_logs", "query_logs", "fs_timeline")
 #: Line logs that can outgrow memory: kept as Parquet when the case has a table cache.
 CACHED_KEYS = ("access_logs", "query_logs")
@@ -274,7 +277,7 @@ class Case:
         self.admin_dir_given = site.get("admin_dir") is not None
         self.document_root = _document_root(site.get("document_root"))
         self.app_log_timezone = _zone(site["app_log_timezone"], "site.app_log_timezone") \
-            if site.get("app_log_timezone") is not None else None
+            if site.get("app_log_timezone") is not None else (PROFILES[self.profile] or self.timezone)
         self.proxies = _ip_list(site.get("proxies"), "site.proxies")
 
         self.facts = self._facts(_check_keys(raw.get("facts"), FACT_KEYS, "facts"))
@@ -448,7 +451,7 @@ class Case:
         elif key == "access_logs":
             res = access_log.read_access_logs(files, skew_seconds=self.skew(key), **common)
         elif key == "app_logs":
-            res = app_log.read_app_logs(files, timezone=self.timezone, skew_seconds=self.skew(key), **common)
+            res = app_log.read_app_logs(files, timezone=self.app_log_timezone, skew_seconds=self.skew(key), **common)
         elif key == "query_logs":
             res = query_log.read_query_logs(files, timezone=self.timezone, skew_seconds=self.skew(key), **common)
         elif key == "fs_timeline":

@@ -52,6 +52,7 @@ def _case(root: Path, skew: str = "  clock_skew: {fs_timeline: 90}\n") -> Path:
     yml = root / "case.yml"
     yml.write_text(
         "id: dst-case\ntimezone: America/New_York\n"
+        "site: {app_log_timezone: America/New_York}\n"  # a shop whose application logs local time
         "evidence:\n  access_logs: [logs/httpd/*access_log*]\n  app_logs: [logs/eccube/*.log]\n"
         "  query_logs: [logs/mysql/*.log]\n  fs_timeline: fs/bodyfile.txt\n"
         f"facts:\n  containment: 2017-11-05T01:30:00-05:00\n{skew}"
@@ -97,6 +98,18 @@ def test_a_log_that_steps_back_in_the_repeated_hour_is_in_its_second_pass(tmp_pa
     (tmp_path / "site.log").write_text("2017/11/05 01:10:00 [/x.php] m from 203.0.113.9\n")
     both = read_app_logs([tmp_path / "admin.log", tmp_path / "site.log"], case_root=tmp_path, timezone="America/New_York")
     assert both.records.filter(pl.col("source") == "site.log")["ts"].dt.strftime("%H:%M").to_list() == ["05:10"]
+
+
+def test_eccube_application_logs_are_tokyo_time_whatever_the_server_zone(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "admin.log").write_text(
+        "2017/11/05 14:30:00 [/admin/index.php] admin password incorrect. from 203.0.113.9\n")
+    (tmp_path / "case.yml").write_text("id: utc-server\ntimezone: UTC\nsite: {profile: eccube2}\n"
+                                       "evidence:\n  app_logs: [logs/admin.log]\n")
+    assert open_case(tmp_path / "case.yml").app_log().collect()["ts"].to_list() == [INSTANT]  # 14:30 JST
+    (tmp_path / "case.yml").write_text("id: utc-server\ntimezone: UTC\nsite: {app_log_timezone: UTC}\n"
+                                       "evidence:\n  app_logs: [logs/admin.log]\n")
+    assert open_case(tmp_path / "case.yml").app_log().collect()["ts"].to_list() == [INSTANT + dt.timedelta(hours=9)]
 
 
 def test_naive_time_in_the_skipped_hour_is_rejected_with_reason(case):
