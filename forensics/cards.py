@@ -52,6 +52,8 @@ __all__ = [
     "luhn_check_digit",
     "luhn_valid",
     "mask_pan",
+    "mask_frame",
+    "mask_json",
     "mask_pans_expr",
     "mask_text",
     "plausible_iin",
@@ -205,7 +207,7 @@ def _groups(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
 
 def _parsed_numbers(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """Card numbers a run is made of, read the strict way: one group of 13..19 digits, or
-    consecutive groups of 4..6 digits (4-4-4-4, 4-6-5, ...) that together make one; longest
+    consecutive groups of 4..8 digits (4-4-4-4, 4-6-5, 8-8, ...) that together make one; longest
     first, left to right, never overlapping."""
     groups = _groups(run)
     out = []
@@ -214,7 +216,7 @@ def _parsed_numbers(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
         best = None
         for j in range(len(groups), i, -1):
             part = groups[i:j]
-            if j - i > 1 and not all(4 <= len(g) <= 6 for g in part):
+            if j - i > 1 and not all(4 <= len(g) <= 8 for g in part):
                 continue
             digits = [d for g in part for d in g]
             if _is_card("".join(d for _p, d in digits)):
@@ -294,6 +296,40 @@ def mask_pans_expr(expr):
         return s.scatter(idx, pl.Series([mask_text(v) for v in s.gather(idx).to_list()], dtype=pl.String))
 
     return expr.map_batches(mask_series, return_dtype=pl.String, is_elementwise=True)  # streams batch by batch
+
+
+def mask_json(obj):
+    """A JSON-like value (dicts, lists, strings, numbers) with :func:`mask_text` applied to every
+    string, keys included: what a writer of findings, manifests and saved objects calls last."""
+    if isinstance(obj, str):
+        return mask_text(obj)
+    if isinstance(obj, dict):
+        return {mask_json(k) if isinstance(k, str) else k: mask_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [mask_json(v) for v in obj]
+    return obj
+
+
+def mask_frame(frame):
+    """A polars DataFrame with :func:`mask_text` applied to every text value: String columns and
+    lists of strings (what a writer of tables calls last). An integer column that holds a card
+    number (a 13-19-digit value) becomes a String column with it masked; other integers stay."""
+    import polars as pl
+
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            exprs.append(mask_pans_expr(pl.col(name)).alias(name))
+        elif dtype == pl.List(pl.String):
+            exprs.append(pl.col(name).list.eval(mask_pans_expr(pl.element())).alias(name))
+        elif dtype in (pl.Int64, pl.UInt64) and frame.height:
+            col = frame[name]
+            if col.null_count() < col.len() and col.cast(pl.Float64).abs().max() >= 1e12:
+                text = col.cast(pl.String)
+                masked = text.to_frame().select(mask_pans_expr(pl.col(name))).to_series()
+                if not masked.equals(text):
+                    exprs.append(pl.lit(masked).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
 
 
 # --- scanning outputs ---------------------------------------------------------------------------

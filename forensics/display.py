@@ -127,13 +127,16 @@ def enable_offline_charts() -> str:
 
 
 def inert_frame(df):
-    """``df`` with control characters (ANSI escapes, NUL, C1, bidi overrides) in its text columns
-    shown as ``\\xNN``: what a notebook displays of attacker text cannot drive a terminal or
-    reorder what the analyst reads. Values are unchanged in the tables themselves."""
+    """``df`` as a notebook shows it: card numbers masked (:func:`forensics.cards.mask_frame`) and
+    control characters (ANSI escapes, NUL, C1, bidi overrides) in its text columns shown as
+    ``\\xNN``, so what a notebook displays of attacker text cannot drive a terminal or reorder what
+    the analyst reads. Values are unchanged in the tables themselves."""
     import polars as pl
 
+    from forensics.cards import mask_frame
     from forensics.evidence import escape_text
 
+    df = mask_frame(df)
     cols = [c for c, t in df.schema.items() if t == pl.String]
     return df.with_columns(escape_text(pl.col(c), backslash=False) for c in cols) if cols else df
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.cards import register_digests
+from forensics.cards import mask_json, register_digests
 from forensics.evidence import open_readonly, rel_source
 
 
@@ -76,5 +76,5 @@ def write_manifest(case, path: str | os.PathLike) -> Path:
         raise ValueError(f"manifest path {path} is inside the case folder; evidence stays read-only")
     manifest = build_manifest(case)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(mask_json(manifest), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path

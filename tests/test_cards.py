@@ -239,3 +239,22 @@ def test_widget_model_ids_of_a_notebook_are_not_card_numbers(tmp_path):
     nb["cells"][0]["source"] = f"ref {model_id[:-2]}"  # the same digits outside an id the notebook declares
     (tmp_path / "a.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     assert [h.kind for h in cards.scan_for_card_data(tmp_path)] == ["pan"]
+
+
+def test_writers_mask_every_text_value():
+    import polars as pl
+
+    pan = "4" + "9" * 14
+    pan += cards.luhn_check_digit(pan)
+    df = pl.DataFrame({"path": [f"html/user_data/x{pan}.php"], "tags": [[f"card_{pan}"]], "n": [int(pan)], "id": [7]})
+    out = cards.mask_frame(df)
+    assert pan not in str(out.to_dicts()) and out["id"].to_list() == [7] and out["path"][0].startswith("html/user_data/x499999")
+    obj = cards.mask_json({"files": [{f"k{pan}": [f"{pan[:8]} {pan[8:]}"]}], "count": 3})
+    assert pan[:8] + " " + pan[8:] not in str(obj) and obj["count"] == 3
+
+
+def test_a_number_grouped_eight_and_eight_is_read():
+    pan = "4" + "9" * 14
+    pan += cards.luhn_check_digit(pan)
+    found = cards.find_pans(f"{pan[:8]} {pan[8:]}|TARO YAMADA|04/21")
+    assert [m for _s, _e, m, _k in found] == [cards.mask_pan(pan)]

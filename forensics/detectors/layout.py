@@ -58,22 +58,25 @@ def _prefix(folder: str) -> str:
 
 def server_path_expr(name: pl.Expr, layout: ServerLayout | None = None) -> pl.Expr:
     """File-system name -> path relative to the case's ``server/`` folder (null when the file is in
-    neither the document root nor the data folder)."""
+    neither the document root nor the data folder). A name outside the known document root (a
+    log that spells the server path another way) falls back to its last ``html/`` or
+    ``public_html/`` folder, as when the document root is not known."""
     layout = layout or ServerLayout()
     doc, data = _prefix(layout.docroot_dir), _prefix(layout.data_dir)
     expr = pl.lit(None, pl.String)
+    if not layout.data_fs:  # the last data/ folder
+        expr = pl.when(name.str.contains(r"(?:^|/)data/")).then(
+            pl.lit(data) + name.str.extract(r"^(?:.*/)?data/(.*)$", 1)).otherwise(expr)
+    # the last html/ (or public_html/) folder of the name
+    tail = name.str.extract(r"^(?:.*/)?(?:html|public_html)/(.*)$", 1)
+    expr = pl.when(tail.is_not_null()).then(pl.lit(doc) + tail).otherwise(expr)
     if layout.data_fs:
         expr = pl.when(name.str.starts_with(layout.data_fs + "/")).then(
             pl.lit(data) + name.str.strip_prefix(layout.data_fs + "/")).otherwise(expr)
-    else:  # the last data/ folder
-        expr = pl.when(name.str.contains(r"(?:^|/)data/")).then(
-            pl.lit(data) + name.str.extract(r"^(?:.*/)?data/(.*)$", 1)).otherwise(expr)
     if layout.docroot_fs:
-        return pl.when(name.str.starts_with(layout.docroot_fs + "/")).then(
+        expr = pl.when(name.str.starts_with(layout.docroot_fs + "/")).then(
             pl.lit(doc) + name.str.strip_prefix(layout.docroot_fs + "/")).otherwise(expr)
-    # the last html/ (or public_html/) folder of the name
-    tail = name.str.extract(r"^(?:.*/)?(?:html|public_html)/(.*)$", 1)
-    return pl.when(tail.is_not_null()).then(pl.lit(doc) + tail).otherwise(expr)
+    return expr
 
 
 def url_path_expr(server_path: pl.Expr, layout: ServerLayout | None = None) -> pl.Expr:

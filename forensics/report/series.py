@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from forensics import charts as ch
+from forensics.cards import mask_json
 from forensics.report.workspace import Workspace, json_default, resolve_path
 
 __all__ = ["Run", "open_run", "code_key", "enable_tidy_offline_charts", "CHART_STEMS"]
@@ -476,9 +477,8 @@ class Run:
         from forensics.report.html import write_report
         from forensics.timeline import write_timeline_jsonl
 
-        f = self.findings()
-        self.ws.findings_path.write_text(
-            json.dumps(f, ensure_ascii=False, indent=2, default=json_default) + "\n", encoding="utf-8")
+        f = mask_json(json.loads(json.dumps(self.findings(), default=json_default)))
+        self.ws.findings_path.write_text(json.dumps(f, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written = [self.ws.findings_path]
         for stem, chart in self.all_charts().items():
             written += ch.save_chart(chart, stem, self.ws.charts_dir)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from forensics.cards import mask_frame, mask_json, register_digests
+
 __all__ = ["Workspace", "notebook_dir", "resolve_path", "json_default"]
 
 
@@ -67,6 +69,17 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _key_token(key: str | None) -> str | None:
+    """How a key is stored beside a table: a base32 digest, letters and the digits 2-7, so a stored
+    key never holds a digit run that passes for a card number (hex keys do, by chance)."""
+    if key is None:
+        return None
+    import base64
+    import hashlib
+
+    return base64.b32encode(hashlib.sha256(key.encode("utf-8")).digest()).decode("ascii").rstrip("=").lower()
+
+
 class Workspace:
     """``OUT/`` of one case: paths of every output, and Parquet/JSON tables shared by notebooks.
 
@@ -84,6 +97,19 @@ class Workspace:
         self.key = key
         for d in (self.root, self.tables_dir, self.charts_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self.register_manifest_digests()
+
+    def register_manifest_digests(self) -> None:
+        """The evidence digests of this folder's manifest are ours: masking keeps them whole (a
+        SHA-256 may hold a run of digits that passes for a card number)."""
+        manifest = self.root / "manifest.json"
+        if not manifest.is_file():
+            return
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or []
+        except (OSError, ValueError, AttributeError):
+            return
+        register_digests(f.get("sha256") for f in files if isinstance(f, dict))
 
     # -- paths -----------------------------------------------------------------------------------
     @property
@@ -130,16 +156,16 @@ class Workspace:
         return self.tables_dir / f".{name}.key"
 
     def _stamp(self, name: str) -> None:
-        _atomic_write(self._key_path(name), json.dumps(self.key))
+        _atomic_write(self._key_path(name), json.dumps(_key_token(self.key)))
 
     def has(self, name: str) -> bool:
         """A table or JSON object of this name exists and was computed from the same evidence."""
         exists = self.table_path(name).is_file() or self.json_path(name).is_file()
         kp = self._key_path(name)
-        return exists and kp.is_file() and json.loads(kp.read_text(encoding="utf-8")) == self.key
+        return exists and kp.is_file() and json.loads(kp.read_text(encoding="utf-8")) == _key_token(self.key)
 
     def save_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame) -> Path:
-        df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        df = mask_frame(frame.collect() if isinstance(frame, pl.LazyFrame) else frame)
         path = self.table_path(name)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         df.write_parquet(tmp)
@@ -155,7 +181,8 @@ class Workspace:
 
     def save_json(self, name: str, obj: object) -> Path:
         path = self.json_path(name)
-        _atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=1, default=json_default))
+        text = json.dumps(obj, ensure_ascii=False, indent=1, default=json_default)
+        _atomic_write(path, json.dumps(mask_json(json.loads(text)), ensure_ascii=False, indent=1))
         self._stamp(name)
         return path
 

@@ -70,3 +70,9 @@ def test_deleted_webshell_under_a_subfolder_install_is_a_backdoor():
     row = out.row(0, named=True)
     assert row["url_path"] == "/user_data/x.php" and row["server_path"] == "html/user_data/x.php"
     assert row["requests"] == 1 and row["requesters"] == ["192.0.2.233"]
+
+
+def test_a_name_outside_the_known_document_root_falls_back_to_its_last_html_folder():
+    layout = infer_layout(document_root="/var/www/eccube/html", server_paths=pl.Series(["html/index.php"]))
+    assert _map(layout, "/var/www/html/user_data/x.php") == ("html/user_data/x.php", "/user_data/x.php")
+    assert _map(layout, "/var/www/eccube/data/Smarty/templates_c/a.tpl.php")[0] == "data/Smarty/templates_c/a.tpl.php"

