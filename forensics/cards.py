@@ -205,6 +205,10 @@ def _groups(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     return out
 
 
+#: Groups of 4..8 digits making 13..19 digits: at most 4 of them (bounds the work per run).
+MAX_GROUPS = 4
+
+
 def _parsed_numbers(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """Card numbers a run is made of, read the strict way: one group of 13..19 digits, or
     consecutive groups of 4..8 digits (4-4-4-4, 4-6-5, 8-8, ...) that together make one; longest
@@ -214,7 +218,7 @@ def _parsed_numbers(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     i = 0
     while i < len(groups):
         best = None
-        for j in range(len(groups), i, -1):
+        for j in range(min(len(groups), i + MAX_GROUPS), i, -1):  # a number has at most 4 groups
             part = groups[i:j]
             if j - i > 1 and not all(4 <= len(g) <= 8 for g in part):
                 continue

@@ -24,7 +24,8 @@ class UserError(Exception):
 def _cmd_run(args: argparse.Namespace) -> int:
     from forensics.pipeline import run_case
 
-    result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None, timeline=args.timeline)
+    result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None, timeline=args.timeline,
+                      cell_timeout=max(1, int(args.cell_minutes * 60)))
     print(result.summary())
     return 0
 
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help=COMMANDS["run"][1])
     run.add_argument("case_yml", help="path to the case's case.yml")
     run.add_argument("--out", help="output folder (default reports/<case id>/)")
+    run.add_argument("--cell-minutes", type=float, default=30,
+                     help="minutes one notebook cell may run before the run fails (default 30)")
     run.add_argument("--timeline", choices=("findings", "all"), default="findings",
                      help="'all' also writes timeline_all.jsonl: every event of every source (for Timesketch)")
     sample = sub.add_parser("sample", help=COMMANDS["sample"][1])

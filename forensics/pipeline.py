@@ -176,7 +176,7 @@ def _one_line(text: object) -> str:
 
 def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
              notebooks_dir: str | os.PathLike | None = None, kernel_name: str = "python3",
-             cell_timeout: int = 4 * 3600, timeline: str = "findings") -> RunResult:
+             cell_timeout: int = CELL_TIMEOUT, timeline: str = "findings") -> RunResult:
     """Execute the notebook series on ``case_yml``; outputs go to ``out_dir`` (default ``reports/<id>/``).
 
     ``timeline``: "findings" (``timeline.jsonl``: the attacker's events, the detections, the file
@@ -190,7 +190,8 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     into a private table cache (:mod:`forensics.tablecache`, a temporary folder of mode 0700
     outside ``out_dir``: it holds parsed evidence) that every kernel of the run scans lazily
     (``FORENSICS_TABLE_CACHE``); it is deleted when the run ends. ``cell_timeout``: seconds a
-    single cell may run (a scale case's investigation cell takes minutes).
+    single cell may run (:data:`CELL_TIMEOUT`; a scale case's investigation cell takes minutes),
+    after which the run fails naming the notebook and its kernel is stopped.
     """
     import shutil
     import tempfile
@@ -205,6 +206,9 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
         _stop_kernels()
         shutil.rmtree(cache, ignore_errors=True)
 
+
+#: Seconds one notebook cell may run: a cell stuck on hostile evidence ends the run in minutes.
+CELL_TIMEOUT = 30 * 60
 
 #: Name prefix of a run's private table cache in the temporary folder, followed by the pid of
 #: the process that owns it.
