@@ -35,6 +35,9 @@ __all__ = [
     "run_case",
 ]
 
+#: Seconds one notebook cell may run: a cell stuck on hostile evidence ends the run in minutes.
+CELL_TIMEOUT = 30 * 60
+
 #: The numbered notebook series shipped with the package (repository folder ``notebooks/``).
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -206,9 +209,6 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
         _stop_kernels()
         shutil.rmtree(cache, ignore_errors=True)
 
-
-#: Seconds one notebook cell may run: a cell stuck on hostile evidence ends the run in minutes.
-CELL_TIMEOUT = 30 * 60
 
 #: Name prefix of a run's private table cache in the temporary folder, followed by the pid of
 #: the process that owns it.
