@@ -1,4 +1,4 @@
-"""Opening a case: ``open_case("case.yml") -> Case`` (CONTRACT section 3).
+"""Opening a case: ``open_case("case.yml") -> Case`` (the case file).
 
 ``open_case`` validates ``case.yml`` and resolves its globs; the ``Case`` gives every evidence
 table lazily (nothing is read until a frame is collected; each evidence type is then parsed once
@@ -18,7 +18,7 @@ naming the key or path):
   zone); ``facts.internal_ips``: IP addresses or networks; ``facts.test_markers``:
   ``customer_ids`` (integers), ``emails`` (fnmatch globs), ``card_numbers`` (digits).
 
-Optional extensions (compatible with CONTRACT section 3):
+Optional extensions (compatible with the case file):
 
 - ``facts.card_payment_ids: [int, ...]``: the ``dtb_payment.payment_id`` values that are card
   payments, when the payment names do not say so.
@@ -78,7 +78,7 @@ ID_RE = re.compile(r"^[a-z0-9-]+$")
 
 @dataclass(frozen=True)
 class TestMarkers:
-    """How test entries are told from customers (CONTRACT section 3)."""
+    """How test entries are told from customers (the case file)."""
 
     __test__ = False  # not a pytest class
 

@@ -1,4 +1,4 @@
-"""The ``forensics`` command line: a thin layer over the library (CONTRACT section 4).
+"""The ``forensics`` command line: a thin layer over the library.
 
 - ``forensics run CASE_YML [--out DIR] [--timeline all]``: run the notebook pipeline on a case.
   SIGTERM or Ctrl-C stops it cleanly: its kernels are stopped and its private table cache (parsed

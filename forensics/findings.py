@@ -1,4 +1,4 @@
-"""The investigation in one call, and findings.json (CONTRACT section 5).
+"""The investigation in one call, and findings.json (the findings format).
 
 :func:`investigate` runs every detector and exposure calculator on a case and keeps every table
 in an :class:`Investigation`; :func:`findings_dict` turns it into the findings.json object.
@@ -285,7 +285,7 @@ def _iso(t: dt.datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def findings_dict(inv: Investigation) -> dict[str, Any]:
-    """The findings.json object (CONTRACT section 5) plus extra keys:
+    """The findings.json object (the findings format) plus extra keys:
     ``phases_reason``, ``windows_reason``, ``counts_reason`` (why a value is null),
     ``phase_evidence`` / ``window_evidence`` (rows that set each value), ``attacker_ip_reasons``,
     ``viewed`` (replay summary), ``cards`` (masked confirmed/possible lists), ``skim_candidates``."""

@@ -1,8 +1,8 @@
-"""Run the investigation notebooks on a case with papermill (``forensics run``, CONTRACT section 4).
+"""Run the investigation notebooks on a case with papermill (``forensics run``).
 
 :func:`run_case` validates the case, writes ``OUT/manifest.json`` before any analysis, executes
 ``notebooks/NN_*.ipynb`` in order into ``OUT/notebooks/`` (each notebook reads the tables the
-previous ones left in ``OUT/tables/``), and checks that every output of CONTRACT section 4 exists.
+previous ones left in ``OUT/tables/``), and checks that every output of a run exists.
 A failing notebook stops the run with one line naming the notebook and the cell.
 
 >>> result = run_case(Path("sample_data/toshomart-2017/case.yml"))   # doctest: +SKIP
@@ -164,7 +164,7 @@ def ensure_manifest(case, out_dir: Path, *, overwrite: bool = False) -> Path:
 
 
 def required_outputs(out_dir: Path) -> list[str]:
-    """CONTRACT section 4 outputs that are missing from ``out_dir`` (empty when complete)."""
+    """Outputs of the command line that are missing from ``out_dir`` (empty when complete)."""
     out = Path(out_dir)
     missing = [n for n in ("findings.json", "report.html", "manifest.json", "timeline.jsonl") if not (out / n).is_file()]
     for pattern in ("notebooks/*.ipynb", "charts/*.svg", "charts/*.png"):

@@ -140,7 +140,7 @@ SERVER_FILES = pl.Schema(
     }
 )
 
-#: Attacker IPs (CONTRACT section 6), one row per IP with the reasons it is in the set.
+#: Attacker IPs (the counting rules), one row per IP with the reasons it is in the set.
 ATTACKER_IPS = pl.Schema(
     {
         "ip": pl.String,

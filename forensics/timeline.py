@@ -9,7 +9,7 @@ Exports:
 
 - :func:`write_timeline_jsonl`: one JSON object per line with ``message, datetime`` (ISO 8601
   with the case zone's offset), ``timestamp_desc, source, line_no, tags`` -- Timesketch imports it
-  as it is (CONTRACT section 4).
+  as it is (the command line and its outputs).
 - :func:`write_timeline_csv`: same fields; cells starting with ``= + - @`` (or tab / CR) are
   prefixed with ``'`` so spreadsheets do not run them as formulas.
 """

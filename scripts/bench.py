@@ -8,7 +8,7 @@ and types every line (``iter_access_logs``: files streamed in bounded pieces, ba
 worker threads, each batch's table handed to the consumer and dropped), so peak memory does not grow
 with the number or size of the log files.
 
-Targets (issue 3): >= 1.2 M lines/s, <= 4x the baseline's time.
+Targets: >= 1.2 M lines/s, <= 4x the baseline's time.
 """
 
 from __future__ import annotations

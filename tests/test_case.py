@@ -1,4 +1,4 @@
-"""open_case: case.yml validation (CONTRACT section 3), globs, lazy tables, accounting."""
+"""open_case: case.yml validation (the case file), globs, lazy tables, accounting."""
 
 from __future__ import annotations
 

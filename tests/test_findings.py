@@ -1,4 +1,4 @@
-"""findings.json (CONTRACT section 5): format on a hand-built investigation, and the whole
+"""findings.json (the findings format): format on a hand-built investigation, and the whole
 analysis on the sample case against its truth.json."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Admin panel: logins, sessions, the baseline of admin IPs, and the attacker's admin requests.
 
-EC-CUBE 2.13 (CONTRACT section 2): the login form posts to ``{admin_dir}index.php``; success
+EC-CUBE 2.13 (the evidence formats): the login form posts to ``{admin_dir}index.php``; success
 answers 302 (to ``home.php``) and writes ``login: user=ID(N) ... sid=SID`` to admin.log, failure
 answers 200 and writes ``ID password incorrect.``. Every later admin page writes
 ``access : user=ID auth=N sid=SID``. Admin navigation is POST, so request lines carry neither
@@ -81,7 +81,7 @@ def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin
         .filter(pl.col("path").str.starts_with(admin_dir))
         .with_columns(mode=mode_expr(pl.col("query")))
         .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir))
-        # attacker text: card-number-shaped runs masked (CONTRACT section 7)
+        # attacker text: card-number-shaped runs masked (the handling of evidence)
         .with_columns(query=mask_pans_expr(pl.col("query")), user_agent=mask_pans_expr(pl.col("user_agent")))
         .select("ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "user_agent", "mode", "page")
     )
@@ -189,7 +189,7 @@ def baseline_admin_ips(logins: pl.DataFrame, before) -> pl.DataFrame:
 
 
 def new_ip_admin_logins(logins: pl.DataFrame, *, internal_ips, baseline_ips) -> pl.DataFrame:
-    """Successful logins from IPs that are neither internal nor baseline (CONTRACT section 6).
+    """Successful logins from IPs that are neither internal nor baseline (the counting rules).
 
     ``internal_ips``: addresses or networks, any spelling (:class:`forensics.ipaddr.IpSet`);
     ``baseline_ips``: addresses as the logs give them (canonical spelling)."""

@@ -1,4 +1,4 @@
-"""Attacker IPs (CONTRACT section 6).
+"""Attacker IPs (the counting rules).
 
 An IP is an attacker when it
 

@@ -2,7 +2,7 @@
 
 A card entry is ``POST /shopping/load_payment_module.php`` (configurable); on EC-CUBE a good card
 entry answers 302 (to the next step), anything else counts as a failure (configurable). After the
-card form was tampered with, payments failed (CONTRACT section 6), which is what the customer
+card form was tampered with, payments failed (the counting rules), which is what the customer
 noticed. :func:`failure_change_point` finds the split of the binary series (in time order) that
 maximises the likelihood of two Bernoulli segments, with the later segment failing more often.
 """

@@ -1,4 +1,4 @@
-"""Phases of the incident (CONTRACT section 5 ``phases``), each with the evidence rows behind it.
+"""Phases of the incident (the findings format: ``phases``), each with the evidence rows behind it.
 
 - ``sqli_first``: the first SQL injection request.
 - ``attacker_admin_login``: the first successful admin login from an attacker IP (access-log 302

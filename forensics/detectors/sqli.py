@@ -262,7 +262,7 @@ def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] 
         .filter(pl.col("rule_ids").list.len() > 0)
         .with_columns(tables=tables, columns=columns)
     )
-    # attacker text is shown with card-number-shaped digit runs masked (CONTRACT section 7);
+    # attacker text is shown with card-number-shaped digit runs masked (the handling of evidence);
     # source and line_no lead back to the line as logged
     return (
         lf.join(flagged, on="__text", how="inner")

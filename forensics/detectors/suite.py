@@ -63,7 +63,7 @@ class Detections:
 
     @property
     def backdoor_paths(self) -> list[str]:
-        """URL paths (CONTRACT section 5 ``backdoor_paths``)."""
+        """URL paths (the findings format: ``backdoor_paths``)."""
         return sorted(p for p in self.backdoors["url_path"].to_list() if p)
 
     @property

@@ -1,4 +1,4 @@
-"""Exposure: what the attacker saw and which cards may have leaked (CONTRACT section 6).
+"""Exposure: what the attacker saw and which cards may have leaked (the counting rules).
 
 - :mod:`~forensics.exposure.windows`: ``Interval`` / ``IntervalSet`` (closed, tz-aware; ``|``, ``&``,
   ``-``, ``in``, ``contains_expr``) and ``exposure_windows`` (admin_access, backdoor, skimmer with

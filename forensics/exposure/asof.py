@@ -1,7 +1,7 @@
 """Tables as they stood at an earlier moment, and a locked-down DuckDB to replay SELECTs on them.
 
 The database exports show rows as they stood at the end. The query log's INSERT / UPDATE / DELETE
-statements tell how a row stood earlier (CONTRACT section 6). :class:`AsOfTables` combines both:
+statements tell how a row stood earlier (the counting rules). :class:`AsOfTables` combines both:
 
 - a row whose INSERT was logged after the moment, or whose ``create_date`` is after it, is left out;
 - a row deleted later is kept (from the export when soft-deleted, rebuilt from its logged INSERT

@@ -1,4 +1,4 @@
-"""Card exposure (CONTRACT section 6): card entries, confirmed and possible cards.
+"""Card exposure (the counting rules): card entries, confirmed and possible cards.
 
 - Card entries: orders paid by a credit-card payment method, at their ``create_date``, whatever
   their status. :func:`classify_payment_methods` reads ``dtb_payment``: a method is a card method

@@ -1,4 +1,4 @@
-"""Counts for findings.json (CONTRACT section 5) and the tables the report and letters use.
+"""Counts for findings.json (the findings format) and the tables the report and letters use.
 
 - :func:`exposure_counts`: the ``counts`` object (plus extra keys saying how each was reached).
 - :func:`affected_persons`: one row per affected person and category, masked for notification

@@ -1,4 +1,4 @@
-"""Viewed records: which persons' records the attacker's admin requests displayed (CONTRACT s. 6).
+"""Viewed records: which persons' records the attacker's admin requests displayed (the counting rules).
 
 Steps (:func:`viewed_records`):
 
@@ -52,7 +52,7 @@ __all__ = [
 
 UTC = pl.Datetime("us", "UTC")
 
-#: Admin pages that display person records (CONTRACT s. 6) -> the table whose rows they show.
+#: Admin pages that display person records (the counting rules) -> the table whose rows they show.
 DISPLAY_PAGES: dict[str, str] = {
     "customer_list": "dtb_customer",
     "customer_edit": "dtb_customer",
@@ -486,7 +486,7 @@ def viewed_records(
                     continue
                 if ci["page"] not in DISPLAY_PAGES:
                     rep["status"] = "not_display_page"
-                    rep["reason"] = f"page {ci['page']} is not a display page (CONTRACT s. 6)"
+                    rep["reason"] = f"page {ci['page']} is not a display page (the counting rules)"
                     replays.append(rep)
                     continue
                 now_local = s["ts"].astimezone(zone).replace(tzinfo=None)

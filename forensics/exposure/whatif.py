@@ -75,7 +75,7 @@ def whatif(
     containment: dt.datetime | None = None,
     attacker_ips: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Counts (CONTRACT section 5 keys) for alternative edges; ``None`` arguments keep the base.
+    """Counts (findings.json keys) for alternative edges; ``None`` arguments keep the base.
 
     >>> whatif(inv, backdoor_start=inv.windows["backdoor"].start + timedelta(days=1))
     {'viewed_persons': 55, 'cards_confirmed_customer': 2, ...}

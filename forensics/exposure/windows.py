@@ -1,4 +1,4 @@
-"""Exposure windows as first-class values (CONTRACT section 6).
+"""Exposure windows as first-class values (the counting rules).
 
 An :class:`Interval` is a closed interval ``[start, end]`` of tz-aware instants; an
 :class:`IntervalSet` is a normalised (sorted, merged) union of them. Both support union (``|``),
@@ -225,7 +225,7 @@ class Window:
         return self.interval.to_iso(tz) if self.interval else None
 
 
-#: CONTRACT section 6: window name -> (opening edge, closing edge). Edges are phase names, or
+#: The counting rules: window name -> (opening edge, closing edge). Edges are phase names, or
 #: ``last_attacker_admin_request`` (the last attacker admin request, from the access/app logs).
 WINDOW_RULES: dict[str, tuple[str, str]] = {
     "admin_access": ("attacker_admin_login", "last_attacker_admin_request"),
@@ -248,7 +248,7 @@ def exposure_windows(
     last_admin_request: dt.datetime | None = None,
     evidence: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Window]:
-    """The three windows of CONTRACT section 6.
+    """The three windows of the counting rules.
 
     Parameters
     ----------

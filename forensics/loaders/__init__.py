@@ -1,4 +1,4 @@
-"""One loader per evidence type (CONTRACT section 2), polars style.
+"""One loader per evidence type (the evidence formats), polars style.
 
 ``scan_*`` return a ``pl.LazyFrame`` of a schema in :mod:`forensics.schemas` (nothing is read until
 collected); ``read_*`` return a :class:`~forensics.loaders._common.Loaded` (``records``, ``rejects``,

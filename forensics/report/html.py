@@ -536,7 +536,7 @@ def render_report(findings: Mapping, *, charts: Mapping[str, str] | None = None,
                   generated: dt.date | None = None) -> str:
     """The whole report as one HTML string (see the module docstring).
 
-    ``findings``: the findings.json object (CONTRACT section 5). ``charts``: stem -> SVG text
+    ``findings``: the findings.json object (the findings format). ``charts``: stem -> SVG text
     (``attack_timeline``, ``requests_per_day``, ``exposure_windows``, ``exposure_counts``,
     ``payment_failure``; missing ones are left out). ``generated``: the report date.
     """

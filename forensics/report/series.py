@@ -223,7 +223,7 @@ class Run:
         })
 
     def findings(self) -> dict:
-        """findings.json content (CONTRACT section 5), computed by :meth:`investigate` if needed."""
+        """findings.json content (the findings format), computed by :meth:`investigate` if needed."""
         return self.investigate()
 
     def inv_table(self, *names: str) -> pl.DataFrame | None:

@@ -5,7 +5,7 @@ Parquet; later notebooks load them instead of recomputing. A table is tied to th
 was computed from by a key (the SHA-256 digests of the case's inputs, from the manifest), so a
 changed case is never answered from stale tables.
 
-Layout (CONTRACT section 4 plus the tables)::
+Layout (the run's outputs plus the tables)::
 
     OUT/manifest.json  findings.json  report.html  timeline.jsonl
     OUT/charts/*.svg *.png

@@ -1,4 +1,4 @@
-"""Ground truth from the simulation's own records, by the CONTRACT section 6 rules.
+"""Ground truth from the simulation's own records, by the counting rules.
 
 Pure functions over small record types, so tests can feed a hand-built state. Nothing here knows
 the expected numbers: they come out of what the simulated attacker looked at and what the
@@ -25,7 +25,7 @@ class View:
 
 @dataclass(frozen=True)
 class CardEntry:
-    """An order paid with a card payment method (CONTRACT: a card entry at its create_date)."""
+    """An order paid with a card payment method (a card entry at its create_date)."""
 
     order_id: int
     t: int

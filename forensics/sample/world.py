@@ -22,7 +22,7 @@ T0 = jst(2017, 3, 13)
 DAYS = 35
 T_END = T0 + DAYS * 86400
 
-#: Facts of the incident (CONTRACT section 1). The attack script is timed from these.
+#: Facts of the incident (the reference incident). The attack script is timed from these.
 CONTAINMENT = jst(2017, 4, 10, 13, 0, 0)
 CARD_STOPPED = jst(2017, 4, 10, 11, 42, 18)
 

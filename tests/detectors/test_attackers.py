@@ -1,4 +1,4 @@
-"""Attacker IPs by CONTRACT section 6, with reasons."""
+"""Attacker IPs by the counting rules, with reasons."""
 
 from __future__ import annotations
 

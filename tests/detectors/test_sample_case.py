@@ -1,5 +1,5 @@
-"""Acceptance (issue 4): the detectors on the shipped sample case agree with truth.json and with
-CONTRACT section 1, and nothing they return holds a full card number.
+"""Acceptance: the detectors on the shipped sample case agree with truth.json and with
+the reference incident, and nothing they return holds a full card number.
 
 Uses ``sample_data/toshomart-2017`` when present, otherwise writes the sample with the
 ``forensics sample`` command into a temporary folder (the tests never import the generator).
@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "sample_data" / "toshomart-2017" / "case.yml"
 JST = ZoneInfo("Asia/Tokyo")
 
-#: CONTRACT section 1, JST: phase -> the minute it happened (sqli_first: the day).
-CONTRACT_MINUTES = {
+#: The public notice of the reference incident, JST: phase -> the minute it happened (sqli_first: the day).
+NOTICE_MINUTES = {
     "attacker_admin_login": datetime(2017, 3, 31, 23, 28, tzinfo=JST),
     "backdoor_installed": datetime(2017, 3, 31, 23, 31, tzinfo=JST),
     "card_form_tampered": datetime(2017, 4, 8, 21, 14, tzinfo=JST),
@@ -61,7 +61,7 @@ def test_phases_match_truth_and_contract(detections, truth):
         got = detections.phases[name].ts
         assert got is not None, name
         assert abs(got - datetime.fromisoformat(want)) <= timedelta(seconds=60), (name, got, want)
-    for name, minute in CONTRACT_MINUTES.items():
+    for name, minute in NOTICE_MINUTES.items():
         got = detections.phases[name].ts.astimezone(JST)
         assert minute <= got < minute + timedelta(seconds=60), (name, got)
     assert detections.phases["sqli_first"].ts.astimezone(JST).date().isoformat() == "2017-03-19"

@@ -1,6 +1,6 @@
 """A small case folder whose evidence was written, in part, by an attacker.
 
-Every hostile shape of issue 7 is planted here, with known line numbers, so tests can check
+Every hostile shape we know of is planted here, with known line numbers, so tests can check
 what the toolkit did with each: scripts and ``javascript:`` in user agents, referers and paths;
 spreadsheet formulas in values that end up in CSV exports; ANSI escapes in log lines; file
 names with ``../``, newlines and non-UTF-8 bytes; a symlink in ``server/`` pointing outside the

@@ -1,6 +1,6 @@
 """Every loader on hostile bytes: nothing lost, nothing raised, a reason for every reject.
 
-Property (CONTRACT section 7): for each input file, ``records + rejected`` equals the lines it
+Property (the handling of evidence): for each input file, ``records + rejected`` equals the lines it
 holds (data rows for a CSV), no exception escapes, and every reject carries a reason. Inputs mix
 well-formed lines with arbitrary bytes, NUL bytes, invalid UTF-8 / CP932, CRLF, lines cut short
 (missing fields), impossible and out-of-range dates; plain and gzip, and gzip truncated or

@@ -1,4 +1,4 @@
-"""Access-log loader: every format variant of CONTRACT section 2 and full line accounting."""
+"""Access-log loader: every format variant of the evidence formats and full line accounting."""
 
 from __future__ import annotations
 
