@@ -72,6 +72,9 @@ class Investigation:
     affected: pl.DataFrame
     session_ips: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: query-log statements with no time of their own (a MySQL 5.6 file starting before its first
+    #: time line): kept with the bound they lie before, never placed at a guessed time
+    untimed_statements: int = 0
 
     # detector outputs, by name
     @property
@@ -270,8 +273,15 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         count_table=count_evidence(counts, viewed, confirmed, possible, windows, tz),
         affected=affected_persons(viewed, confirmed, possible, db),
         session_ips={r["sid"]: r["opened_ip"] for r in sessions.iter_rows(named=True) if r["opened_ip"]},
+        untimed_statements=_untimed_statements(case),
         notes=notes,
     )
+
+
+def _untimed_statements(case) -> int:
+    if "query_logs" not in getattr(case, "available", set()):
+        return 0
+    return int(case.query_log().filter(pl.col("ts").is_null()).select(pl.len()).collect().item())
 
 
 def _skim_status(inv: Investigation) -> pl.DataFrame:
@@ -372,6 +382,7 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "counts": counts,
         "counts_reason": creasons,
         "gaps": [{k: g[k] for k in ("evidence", "path", "reason", "affects")} for g in gaps],
+        "query_log_untimed_statements": getattr(inv, "untimed_statements", 0),
         "skim_files_not_decoded": [
             {"path": r["skim_file"], "status": r["status"], "reason": r["reason"]}
             for r in _skim_status(inv).filter(pl.col("status") != "decoded").iter_rows(named=True)],

@@ -80,6 +80,7 @@ def test_findings_dict_format():
     assert [e["path"] for e in f["evidence"]] == ["logs/a", "logs/b"]
     assert f["cards"]["payment_methods"] == [2]
     assert [m["payment_id"] for m in f["cards"]["payment_methods_undetermined"]] == [3]
+    assert f["query_log_untimed_statements"] == 0
     assert f["gaps"] == [{"evidence": "query_logs", "path": None, "reason": "no database query log in the case",
                           "affects": ["viewed_persons", "sqli_reach"]}]
     assert set(f["evidence"][0]) == {"path", "sha256", "records", "rejected"}
@@ -195,3 +196,12 @@ def test_candidate_skim_files_that_were_not_read_are_listed():
     assert [(s["path"], s["status"]) for s in f["skim_files_not_decoded"]] == [
         ("html/b.gif", "not_decoded"), ("html/c.gif", "no_card_data")]
     assert "not in the server copy" in f["skim_files_not_decoded"][0]["reason"]
+
+
+def test_untimed_query_log_statements_are_counted():
+    from forensics.findings import _untimed_statements
+
+    q = pl.LazyFrame({"ts": [None, jst("2017-04-01 10:00:00")]}, schema={"ts": pl.Datetime("us", "UTC")})
+    case = SimpleNamespace(available={"query_logs"}, query_log=lambda: q)
+    assert _untimed_statements(case) == 1
+    assert _untimed_statements(SimpleNamespace(available=set())) == 0

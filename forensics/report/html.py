@@ -525,6 +525,11 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
         _grid(["ファイル" if ja else "file", "SHA-256", "レコード" if ja else "records", "不採用" if ja else "rejected"],
               [[el("code", e.get("path")), el("code", e.get("sha256")), e.get("records", ""), e.get("rejected", "")]
                for e in evidence], num_cols={2, 3}),
+        el("p", (f"クエリログの {f['query_log_untimed_statements']:,} 件の文は、ファイル先頭の最初の時刻行より前にあり時刻がない。"
+                 "その時刻より前であることのみ確かで、時刻を推定して配置していない。" if ja else
+                 f"{f['query_log_untimed_statements']:,} query-log statements stand before the first time line of their "
+                 "file and have no time of their own: they are known only to lie before it and are not placed at a "
+                 "guessed time.")) if f.get("query_log_untimed_statements") else Markup(""),
         el("h3", "証拠の欠落" if ja else "Gaps in the evidence"),
         el("ul", [el("li", s) for s in _gap_sentences(f, lang)]) if f.get("gaps") else
         el("p", "なし" if ja else "none"),

@@ -176,3 +176,11 @@ def test_candidate_skim_files_not_read_are_named_with_the_reason(findings):
                                            "reason": "not in the server copy"}]
     page = render_report(findings)
     assert page.count("html/user_data/x.gif") == 2 and page.count("not in the server copy") == 2  # ja and en
+
+
+def test_untimed_query_log_statements_are_said_to_be_untimed(findings):
+    findings["query_log_untimed_statements"] = 3
+    page = render_report(findings)
+    assert "3 件の文" in page and "3 query-log statements stand before the first time line" in page
+    findings["query_log_untimed_statements"] = 0
+    assert "query-log statements stand before" not in render_report(findings)
