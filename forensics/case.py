@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob as globmod
+import math
 import os
 import re
 import warnings
@@ -136,6 +137,9 @@ def _int_list(value: Any, key: str) -> list[int]:
 def _zone(value: Any, key: str = "timezone") -> str:
     if not isinstance(value, str) or not value.strip():
         raise CaseError(f"case.yml: '{key}' must be an IANA time zone name such as Asia/Tokyo")
+    if value.strip().lower() in ("localtime", "local", "posixrules", "factory"):
+        # the machine's own zone: the answer would change with the machine that runs the case
+        raise CaseError(f"case.yml: '{key}' {value!r} names no zone of its own; give the IANA name (e.g. Asia/Tokyo)")
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
@@ -179,7 +183,22 @@ def _instant(value: Any, key: str, tz: str) -> dt.datetime | None:
         raise CaseError(f"case.yml: '{key}' must be an ISO 8601 time such as 2017-04-10T13:00:00+09:00, got {value!r}")
     if t.tzinfo is None:
         t = t.replace(tzinfo=zoneinfo.ZoneInfo(tz))
-    return t.astimezone(dt.timezone.utc)
+    t = t.astimezone(dt.timezone.utc)
+    if not (MIN_INSTANT <= t <= MAX_INSTANT):
+        raise CaseError(f"case.yml: '{key}' {value!s} lies outside {MIN_INSTANT.year}..{MAX_INSTANT.year - 1}")
+    return t
+
+
+#: Codecs Python knows that are not how a CSV export's bytes are text (UTF-16/32 exports carry a
+#: BOM and are read by ``auto``; a codec naming one byte order misreads the other).
+TEXT_CODECS_REFUSED = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "utf-7", "idna",
+                       "punycode", "raw-unicode-escape", "unicode-escape", "palmos"}
+
+#: Instants a case may name (web shops and their logs): anything outside is a typo.
+MIN_INSTANT = dt.datetime(1995, 1, 1, tzinfo=dt.timezone.utc)
+MAX_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+#: A clock error larger than this is not a skew but a wrong clock or a wrong zone.
+MAX_SKEW_SECONDS = 7 * 24 * 3600
 
 
 def _has_magic(pattern: str) -> bool:
@@ -309,6 +328,9 @@ class Case:
         for k, v in skew_raw.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise CaseError(f"case.yml: 'facts.clock_skew.{k}' must be a number of seconds, got {v!r}")
+            if not math.isfinite(v) or abs(v) > MAX_SKEW_SECONDS:
+                raise CaseError(f"case.yml: 'facts.clock_skew.{k}' must be a finite number of seconds within "
+                                f"±{MAX_SKEW_SECONDS:,} (a week), got {v!r}")
             skew[k] = float(v)
         pay = facts.get("card_payment_ids")
         return Facts(
@@ -346,9 +368,12 @@ class Case:
 
             if encoding.lower() != "auto":
                 try:
-                    codecs.lookup(encoding)
+                    info = codecs.lookup(encoding)
                 except LookupError:
-                    raise CaseError(f"case.yml: 'evidence.db.encoding' {encoding!r} is not a known encoding (utf-8, cp932 or auto)") from None
+                    info = None
+                if info is None or not getattr(info, "_is_text_encoding", True) or info.name in TEXT_CODECS_REFUSED:
+                    raise CaseError(f"case.yml: 'evidence.db.encoding' {encoding!r} is not a text encoding of CSV "
+                                    "exports (utf-8, cp932, euc-jp, shift_jis or auto)")
             if db.get("dir") is None:
                 raise CaseError("case.yml: 'evidence.db.dir' is missing (the folder holding dtb_*.csv)")
             dirs, notes = _resolve(self.root, _str_list(db.get("dir"), "evidence.db.dir"), "db", want_dir=True)

@@ -290,21 +290,49 @@ def _is_kernel(proc) -> bool:
 
 def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeout: int, table_cache: Path,
               timeline: str = "findings") -> RunResult:
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     started = time.monotonic()
     case_yml = Path(case_yml).expanduser().resolve()
     if not case_yml.is_file():
         raise PipelineError(f"case file not found: {case_yml}")
     from forensics.case import open_case
-    from forensics.tablecache import ENV_VAR
 
     case = open_case(case_yml, table_cache=table_cache)
     out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
     out = out.expanduser().resolve()
     _check_out_apart_from_evidence(out, case)
     out.mkdir(parents=True, exist_ok=True)
+    with _output_lock(out):
+        return _run_in(case, case_yml, out, started, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
+                       cell_timeout=cell_timeout, table_cache=table_cache, timeline=timeline)
+
+
+#: Lock file of a run in its output folder: one run at a time writes into a folder.
+RUN_LOCK = ".forensics-run.lock"
+
+
+@contextmanager
+def _output_lock(out: Path):
+    """Hold the output folder for this run; a second run into it is refused at once."""
+    import fcntl
+
+    with open(out / RUN_LOCK, "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PipelineError(f"output folder {out} is in use by another run; wait for it or choose another folder") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_in(case, case_yml: Path, out: Path, started: float, *, notebooks_dir, kernel_name: str, cell_timeout: int,
+            table_cache: Path, timeline: str) -> RunResult:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from forensics.tablecache import ENV_VAR
+
     ensure_manifest(case, out, overwrite=True)  # before any analysis
 
     books = list_notebooks(Path(notebooks_dir) if notebooks_dir else None)

@@ -141,6 +141,13 @@ def _bad(tmp_path, text):
         pytest.param("id: x\ntimezone: UTC\nfacts:\n  internal_ips: &a [1.1.1.1]\n  test_markers: {customer_ids: *a}\n",
                      "aliases", id="alias"),
         pytest.param("id: x\ntimezone: UTC\ntitle: '" + "a" * (1 << 20) + "'\n", "at most", id="huge-file"),
+        pytest.param("id: x\ntimezone: localtime\n", "'timezone'", id="localtime"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  containment: 9999-01-01T00:00:00Z\n", "'facts.containment'", id="far-future"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  clock_skew: {access_logs: .inf}\n", "'facts.clock_skew.access_logs'", id="skew-inf"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  clock_skew: {access_logs: .nan}\n", "'facts.clock_skew.access_logs'", id="skew-nan"),
+        pytest.param("id: x\ntimezone: UTC\nfacts:\n  clock_skew: {access_logs: 1e12}\n", "'facts.clock_skew.access_logs'", id="skew-huge"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  db: {encoding: base64, dir: .}\n", "'evidence.db.encoding'", id="encoding-base64"),
+        pytest.param("id: x\ntimezone: UTC\nevidence:\n  db: {encoding: utf-16, dir: .}\n", "'evidence.db.encoding'", id="encoding-utf16"),
     ],
 )
 def test_validation_errors(tmp_path, text, needle):

@@ -218,3 +218,15 @@ def test_sigterm_stops_kernels_and_removes_the_parsed_evidence(tmp_path):
     assert not list(cache.parent.glob(cache.name + "*"))
     time.sleep(1)
     assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels)
+
+
+def test_a_second_run_into_the_same_output_folder_is_refused(fake_case, tmp_path):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / pipeline.RUN_LOCK, "a+b") as held:  # a run in progress holds the folder
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(pipeline.PipelineError, match="in use by another run") as err:
+            pipeline.run_case(fake_case / "case.yml", out)
+        assert "\n" not in str(err.value)

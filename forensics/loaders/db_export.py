@@ -70,6 +70,7 @@ def read_db_export(path: str | Path, *, case_root: str | Path | None = None, enc
         empty = pl.DataFrame(schema={"source": pl.String, "line_no": pl.Int64})
         return Loaded(empty, rej, pl.DataFrame([(source, 0, 1, 0)], schema=COUNTS, orient="row"))
     text, enc = _decode(raw.data, encoding)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # no field limit below the file's own size
     reader = csv.reader(io.StringIO(text, newline=""), strict=False)
     rejects: list[tuple] = []
     if raw.tail_problem:

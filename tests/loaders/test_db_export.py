@@ -78,3 +78,14 @@ def test_symlinked_export_not_followed(write, tmp_path):
     os.symlink(target, tmp_path / "dtb_customer.csv")
     loaded = read_db_export(tmp_path / "dtb_customer.csv", case_root=tmp_path)
     assert loaded.records.height == 0 and "symlink" in loaded.rejects["reason"][0]
+
+
+def test_a_field_larger_than_128_kib_is_one_field(tmp_path):
+    from forensics.loaders.db_export import read_db_export
+
+    big = "x" * (200 * 1024) + "\nline,2,3"  # a long note with a newline and commas inside quotes
+    (tmp_path / "dtb_customer.csv").write_text(
+        f'customer_id,note,email\n1,"{big}",a@example.jp\n2,short,b@example.jp\n', encoding="utf-8")
+    res = read_db_export(tmp_path / "dtb_customer.csv", case_root=tmp_path)
+    assert res.records["customer_id"].cast(str).to_list() == ["1", "2"] and res.rejects.height == 0
+    assert res.counts["records"].to_list() == [2]
