@@ -120,9 +120,8 @@ def test_output_overlapping_any_evidence_path_is_refused(fake_case, tmp_path, mo
     outside = tmp_path / "evidence"
     (outside / "logs").mkdir(parents=True)
     (outside / "logs" / "access_log").write_text("line\n")
-    import forensics.case as case_module
-
-    monkeypatch.setattr(case_module, "open_case", lambda path, **o: type("C", (), {
+    stand_in = sys.modules["forensics.case"]  # the fixture's module, whatever imported the real one before
+    monkeypatch.setattr(stand_in, "open_case", lambda path, **o: type("C", (), {
         "id": "fake-case", "root": fake_case, "evidence": {"access_logs": [outside / "logs" / "access_log"]}})())
     with pytest.raises(pipeline.PipelineError, match="inside the evidence"):
         pipeline.run_case(fake_case / "case.yml", outside / "logs" / "out")
