@@ -200,13 +200,14 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     import tempfile
 
     remove_stale_caches()
+    before = _kernel_pids()  # kernels this process already had (a notebook's own) are left alone
     cache = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")  # 0700: the analyst's account only
     try:
         with _stopped_by_signals():
             return _run_case(case_yml, out_dir, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
                              cell_timeout=cell_timeout, table_cache=Path(cache), timeline=timeline)
     finally:
-        _stop_kernels()
+        _stop_kernels(keep=before)
         shutil.rmtree(cache, ignore_errors=True)
 
 
@@ -263,15 +264,25 @@ def _stopped_by_signals():
             signal.signal(s, h)
 
 
-def _stop_kernels() -> None:
-    """Terminate kernels this process started that are still running (a run never leaves one behind)."""
+def _kernel_pids() -> set[int]:
+    import psutil
+
+    try:
+        return {c.pid for c in psutil.Process().children(recursive=True) if _is_kernel(c)}
+    except psutil.Error:
+        return set()
+
+
+def _stop_kernels(keep: set[int] = frozenset()) -> None:
+    """Terminate the kernels the run started that are still running (a run never leaves one
+    behind); ``keep``: kernels that were there before the run."""
     import psutil
 
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return
-    kernels = [c for c in children if _is_kernel(c)]
+    kernels = [c for c in children if c.pid not in keep and _is_kernel(c)]
     for k in kernels:
         with contextlib.suppress(psutil.Error):
             k.terminate()
