@@ -36,6 +36,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import unicodedata
@@ -58,6 +59,7 @@ __all__ = [
     "mask_text",
     "plausible_iin",
     "register_digests",
+    "register_manifest_digests",
     "run_key",
     "scan_for_card_data",
     "scan_text_for_card_data",
@@ -95,6 +97,19 @@ def register_digests(digests: Iterable[str | None]) -> None:
     """Declare hex tokens the toolkit made itself: SHA-256 digests (64 hex digits) and widget model
     ids (32); masking and scanning keep them whole."""
     _DIGESTS.update(d.lower() for d in digests if d and len(d) in (32, 64) and _HEX_TOKEN.fullmatch(d))
+
+
+def register_manifest_digests(path: str | Path) -> None:
+    """Declare the SHA-256 digests a written ``manifest.json`` lists (of the evidence files and the
+    case file) as ours, so masking and the output scan keep them whole (a digest may hold a run of
+    digits that passes for a card number). A missing or unreadable manifest declares nothing."""
+    try:
+        listed = json.loads(Path(path).read_text(encoding="utf-8"))
+        files = listed.get("files") or []
+    except (OSError, ValueError, AttributeError):
+        return
+    register_digests(f.get("sha256") for f in files if isinstance(f, dict))
+    register_digests([listed.get("case_yml_sha256")])
 
 
 def luhn_valid(digits: str) -> bool:
@@ -456,8 +471,6 @@ def scan_for_card_data(path: str | Path, *, key: bytes | None = None) -> list[Ca
 
 def _widget_ids(notebook_text: str) -> list[str]:
     """Model ids of the widget state a notebook stores in its metadata (none when it is not JSON)."""
-    import json
-
     try:
         meta = json.loads(notebook_text).get("metadata") or {}
         state = (meta.get("widgets") or {}).get("application/vnd.jupyter.widget-state+json") or {}

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forensics.cards import register_digests, scan_for_card_data
+from forensics.cards import register_digests, register_manifest_digests, scan_for_card_data
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -507,14 +507,7 @@ def card_data_in_outputs(out: Path) -> list:
     changed. The SHA-256 digests the folder's manifest lists are ours (of the evidence files) and
     are left whole."""
     out = Path(out)
-    manifest = out / "manifest.json"
-    if manifest.is_file():
-        try:
-            listed = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            listed = {}
-        register_digests(f.get("sha256") for f in listed.get("files", []) if isinstance(f, dict))
-        register_digests([listed.get("case_yml_sha256")])
+    register_manifest_digests(out / "manifest.json")
     return scan_for_card_data(out)
 
 

@@ -209,6 +209,11 @@ SOURCE_TEMPLATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] =
 }
 
 
+def _local_iso(ts: pl.Expr, tz: str) -> pl.Expr:
+    """A UTC instant as ISO 8601 text with the case zone's offset (the exports' ``datetime``)."""
+    return ts.dt.convert_time_zone(tz).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z")
+
+
 def source_events(key: str, frame: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     """Every row of one evidence source as export rows (:func:`timeline_export_frame` fields),
     lazily: nothing is collected, so the rows can be streamed to a file. Query-log statements
@@ -226,7 +231,7 @@ def source_events(key: str, frame: pl.LazyFrame, tz: str) -> pl.LazyFrame:
         ts = pl.coalesce("ts", "ts_before")
     return lf.select(
         pl.format(template, *[_s(c) for c in cols]).alias("message"),
-        ts.cast(schemas.UTC_TS).dt.convert_time_zone(tz).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z").alias("datetime"),
+        _local_iso(ts.cast(schemas.UTC_TS), tz).alias("datetime"),
         desc.fill_null("").alias("timestamp_desc"),
         pl.col("source").cast(pl.String),
         pl.col("line_no").cast(pl.Int64),
@@ -259,7 +264,7 @@ def timeline_export_frame(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
     source, line_no, tags``."""
     return frame.select(
         pl.col("message").fill_null(""),
-        pl.col("ts").dt.convert_time_zone(tz).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z").alias("datetime"),
+        _local_iso(pl.col("ts"), tz).alias("datetime"),
         pl.col("timestamp_desc").fill_null(""),
         "source",
         "line_no",

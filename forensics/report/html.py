@@ -213,9 +213,7 @@ def _count_sentences(f: Mapping, lang: str) -> list[str]:
 
 def _unknown(lang: str, reason: object = None) -> Markup:
     text = "証拠から確定できず" if lang == "ja" else "not established from the evidence"
-    if reason:
-        text += f"（{reason}）" if lang == "ja" else f" ({reason})"
-    return el("span", text, cls="unknown")
+    return el("span", text + _why(reason, lang), cls="unknown")
 
 
 def _todo(lang: str) -> Markup:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.cards import mask_frame, mask_json, register_digests
+from forensics.cards import mask_frame, mask_json, register_manifest_digests
 
 __all__ = ["Workspace", "notebook_dir", "resolve_path", "json_default"]
 
@@ -97,19 +97,7 @@ class Workspace:
         self.key = key
         for d in (self.root, self.tables_dir, self.charts_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.register_manifest_digests()
-
-    def register_manifest_digests(self) -> None:
-        """The evidence digests of this folder's manifest are ours: masking keeps them whole (a
-        SHA-256 may hold a run of digits that passes for a card number)."""
-        manifest = self.root / "manifest.json"
-        if not manifest.is_file():
-            return
-        try:
-            files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or []
-        except (OSError, ValueError, AttributeError):
-            return
-        register_digests(f.get("sha256") for f in files if isinstance(f, dict))
+        register_manifest_digests(self.root / "manifest.json")  # masking keeps our own digests whole
 
     # -- paths -----------------------------------------------------------------------------------
     @property
