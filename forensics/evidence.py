@@ -15,6 +15,8 @@ the lines of a log. The rules every loader relies on:
   ``line_no`` is 1-based in the decompressed file.
 - A line that is not valid UTF-8 is carried with its invalid bytes shown as ``\\xNN`` escapes and
   the flag ``invalid_utf8``; loaders reject it (never guess an encoding for log text).
+- A line longer than :data:`MAX_LINE_BYTES` is one reject (its size and first characters), never
+  held in memory whole: the reader skips to its end, so memory stays bounded whatever one line holds.
 
 So for every file: ``records + rejected == lines`` where ``lines`` counts the decompressed lines, plus
 one for an unreadable gzip tail.
@@ -54,6 +56,11 @@ def _bomb_problem(out_bytes: int, in_bytes: int) -> str | None:
         )
     return None
 
+
+#: Longest line a reader hands to a parser (bytes). A longer line is one reject with its size;
+#: its bytes are skipped as they stream by. Real log lines are kilobytes (Apache caps a request
+#: line at 8 KiB by default); 64 MiB leaves room for any statement a web application sends.
+MAX_LINE_BYTES = 64 * 1024**2
 
 #: Characters of a line kept in a reject's excerpt.
 EXCERPT_CHARS = 160
@@ -314,6 +321,39 @@ def _block_lines(carry: bytes, block: bytes) -> tuple[pl.DataFrame, bytes] | Non
     return pl.concat([head, body], how="vertical", rechunk=False), block[cut + 1 :]
 
 
+class _LongLine:
+    """Skips a line over ``limit`` bytes as its blocks stream by, remembering its size and head."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.size = 0
+        self.head = b""
+
+    @property
+    def active(self) -> bool:
+        return self.size > 0
+
+    def start(self, carry: bytes) -> None:
+        self.size, self.head = len(carry), carry[: EXCERPT_CHARS * 4]
+
+    def feed(self, block: bytes) -> bytes | None:
+        """The rest of ``block`` after the long line ends (None: it goes on past the block)."""
+        nl = block.find(b"\n")
+        if nl < 0:
+            self.size += len(block)
+            return None
+        self.size += nl
+        return block[nl + 1 :]
+
+    def reject(self, line_no: int, ended: bool = True) -> pl.DataFrame:
+        """One tail-reject row for the skipped line; resets."""
+        text = self.head.decode("utf-8", "backslashreplace")
+        size = f"{self.size:,} bytes" if ended else f"{self.size:,} bytes (the last, without newline)"
+        row = (line_no, f"line of {size} exceeds the limit of {self.limit:,} bytes: not parsed", escape_py(text))
+        self.size, self.head = 0, b""
+        return pl.DataFrame([row], schema=_TAIL, orient="row")
+
+
 def _damaged_end(data: bytes, base: int, problem: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The last piece of a damaged stream (``base`` lines handed out before it): its whole lines
     kept, then as tail rejects the cut line (escaped excerpt) and one row for the unreadable rest."""
@@ -335,6 +375,7 @@ def iter_lines(
     *,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ):
     """Stream one evidence file as ``(lines, tail_rejects)`` pieces of about ``chunk_bytes``.
 
@@ -346,7 +387,20 @@ def iter_lines(
     carry = b""
     base = 0
     empty_tail = pl.DataFrame(schema=_TAIL)
+    long = _LongLine(max(max_line_bytes, chunk_bytes))
     for block, problem in _blocks(path, max_decompressed, chunk_bytes):
+        if carry and problem is None and len(carry) + max(block.find(b"\n"), 0) > long.limit:
+            long.start(carry)  # the line begun in carry ends (or goes on) past the limit
+            carry = b""
+        if long.active:
+            rest = long.feed(block)
+            if rest is None and problem is None:
+                continue
+            base += 1
+            yield pl.DataFrame(schema=LINES), long.reject(base, ended=rest is not None)
+            block = rest or b""
+            if problem is None and not block:
+                continue
         if problem is None and (whole := _block_lines(carry, block)) is not None:
             lines, carry = whole
             if base:
@@ -359,6 +413,9 @@ def iter_lines(
             cut = data.rfind(b"\n")
             if cut < 0:
                 carry = data
+                if len(carry) > long.limit:
+                    long.start(carry)
+                    carry = b""
                 continue
             part, carry = data[: cut + 1], data[cut + 1 :]
             lines = split_lines(part)
@@ -369,7 +426,9 @@ def iter_lines(
             continue
         yield _damaged_end(data, base, problem)
         return
-    if carry:  # a final line without newline
+    if long.active:
+        yield pl.DataFrame(schema=LINES), long.reject(base + 1, ended=False)
+    elif carry:  # a final line without newline
         lines = split_lines(carry).with_columns(pl.col("line_no") + base)
         yield lines, empty_tail
 
@@ -421,6 +480,7 @@ def iter_raw_lines(
     *,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ):
     """Like :func:`iter_lines`, but whole lines come as :class:`RawLines` (not split) where it can.
 
@@ -432,11 +492,27 @@ def iter_raw_lines(
     carry = b""
     base = 0  # lines handed out so far
     empty_tail = pl.DataFrame(schema=_TAIL)
+    long = _LongLine(max(max_line_bytes, chunk_bytes))
     for block, problem in _blocks(path, max_decompressed, chunk_bytes):
+        if carry and problem is None and len(carry) + max(block.find(b"\n"), 0) > long.limit:
+            long.start(carry)  # the line begun in carry ends (or goes on) past the limit
+            carry = b""
+        if long.active:
+            rest = long.feed(block)
+            if rest is None and problem is None:
+                continue
+            base += 1
+            yield pl.DataFrame(schema=LINES), long.reject(base, ended=rest is not None)
+            block = rest or b""
+            if problem is None and not block:
+                continue
         if problem is None:
             first = block.find(b"\n")
             if first < 0:
                 carry = carry + block if carry else block
+                if len(carry) > long.limit:
+                    long.start(carry)
+                    carry = b""
                 continue
             cut = block.rfind(b"\n")
             if carry:
@@ -454,7 +530,9 @@ def iter_raw_lines(
             continue
         yield _damaged_end(carry + block if carry else block, base, problem)
         return
-    if carry:  # a final line without newline
+    if long.active:
+        yield pl.DataFrame(schema=LINES), long.reject(base + 1, ended=False)
+    elif carry:  # a final line without newline
         yield split_lines(carry).with_columns(pl.col("line_no") + base), empty_tail
 
 

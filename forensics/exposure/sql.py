@@ -85,8 +85,21 @@ def _unquote(text: str) -> str:
                   flags=re.DOTALL)
 
 
+#: Longest statement tokenised (characters). Tokens take about 50 bytes of memory per character
+#: of SQL, so a longer statement (only a bulk load or an attacker writes one) is reported as not
+#: parsed instead of exhausting the memory.
+MAX_PARSED_CHARS = 16 * 1024**2
+
+
+class TooLong(RewriteError):
+    """A statement over :data:`MAX_PARSED_CHARS`: not tokenised."""
+
+
 def tokenize(sql: str) -> list[Token]:
-    """Tokens of one MySQL statement; raises :class:`RewriteError` on text it cannot read."""
+    """Tokens of one MySQL statement; raises :class:`RewriteError` on text it cannot read
+    (:class:`TooLong` over :data:`MAX_PARSED_CHARS`)."""
+    if len(sql) > MAX_PARSED_CHARS:
+        raise TooLong(f"statement of {len(sql):,} characters exceeds the parsing limit of {MAX_PARSED_CHARS:,}: not parsed")
     toks: list[Token] = []
     i, n = 0, len(sql)
     match = _TOKEN_RE.match
@@ -124,7 +137,7 @@ def first_keyword(sql: str) -> str:
     try:
         toks = _sig(tokenize(sql))
     except RewriteError:
-        m = re.match(r"\s*\(?\s*([A-Za-z]+)", sql)
+        m = re.match(r"\s*(?:/\*.{0,200}?\*/\s*)*\(?\s*([A-Za-z]+)", sql[:4096], re.S)
         return m.group(1).upper() if m else ""
     for t in toks:
         if t.kind == "op" and t.text == "(":
@@ -312,6 +325,21 @@ def _norm_pk(v: Any) -> Any:
     return v
 
 
+_TARGET_RE = re.compile(
+    r"\s*(?:/\*.{0,200}?\*/\s*)*(?:(?:INSERT|REPLACE)(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE))*(?:\s+INTO)?"
+    r"|UPDATE(?:\s+(?:LOW_PRIORITY|IGNORE))*|DELETE(?:\s+(?:LOW_PRIORITY|QUICK|IGNORE))*\s+FROM)\s+"
+    r"(?:`?\w{1,64}`?\.)?`?(\w{1,64})`?",
+    re.I | re.S,
+)
+
+
+def _change_target(sql: str) -> str | None:
+    """The table a data change names right after its keyword, read from the statement's head only
+    (for a statement too long to tokenise)."""
+    m = _TARGET_RE.match(sql[:4096])
+    return m.group(1).lower() if m else None
+
+
 def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | None = None) -> Change | None:
     """Parse an INSERT / REPLACE / UPDATE / DELETE on a table of ``pk_of`` (table -> pk column).
 
@@ -323,7 +351,8 @@ def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | No
     except RewriteError as e:
         kw = first_keyword(sql)
         if kw in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
-            tabs = referenced_tables(sql, set(pk_of)) & set(pk_of)
+            tabs = ({t for t in (_change_target(sql),) if t} if isinstance(e, TooLong)
+                    else referenced_tables(sql, set(pk_of))) & set(pk_of)
             if tabs:
                 return Change(kw.lower(), sorted(tabs)[0], error=str(e))
         return None

@@ -22,6 +22,11 @@ COUNTS = pl.Schema({"source": pl.String, "records": pl.Int64, "rejected": pl.Int
 #: Lines parsed together in one vectorised pass; bounds memory whatever the number of files.
 DEFAULT_BATCH_LINES = 400_000
 
+#: Bytes of lines parsed together at most (a batch ends at whichever bound comes first): with long
+#: lines, memory stays bounded by bytes, not by a count of lines. Ordinary logs (lines of a few
+#: hundred bytes) never reach it before :data:`DEFAULT_BATCH_LINES`.
+BATCH_BYTES = 64 * 1024**2
+
 
 @dataclass
 class Loaded:
@@ -168,7 +173,8 @@ def iter_parsed(
     ``parse`` gets ``{line_no, line, invalid_utf8, source}`` and returns ``(records, rejects)``;
     ``records`` carry ``source`` and ``_lines`` (physical lines each record used). Files are
     streamed in pieces (:func:`forensics.evidence.iter_lines`) and cut into batches of about
-    ``batch_lines`` lines; a batch may hold several small files. The calling
+    ``batch_lines`` lines or :data:`BATCH_BYTES` bytes, whichever comes first; a batch may hold
+    several small files. The calling
     thread reads and decompresses (zlib and polars release the GIL) while up to ``workers``
     threads parse earlier batches; at most ``workers + 1`` batches are in memory, so peak memory
     depends on the batch size, not on the number or size of the files. ``sources`` (if given)
@@ -177,18 +183,19 @@ def iter_parsed(
     workers = workers or min(2, os.cpu_count() or 1)
     pending: list[pl.DataFrame] = []
     pending_n = 0
+    pending_bytes = 0
     inflight: deque[Future] = deque()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
 
         def submit() -> None:
-            nonlocal pending, pending_n
+            nonlocal pending, pending_n, pending_bytes
             if pending:
                 if raw:
                     batch = pending
                 else:
                     batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
-                pending, pending_n = [], 0
+                pending, pending_n, pending_bytes = [], 0, 0
                 inflight.append(pool.submit(parse, batch))
 
         for path in progress(in_time_order(paths), desc, show_progress):
@@ -203,7 +210,8 @@ def iter_parsed(
                         part, piece = piece.cut(room) if piece.n > room else (piece, RawLines(b"", 0, 0, 0, 0))
                         pending.append(RawPart(source, part))
                         pending_n += part.n
-                        if pending_n >= batch_lines:
+                        pending_bytes += part.end - part.start
+                        if pending_n >= batch_lines or pending_bytes >= BATCH_BYTES:
                             submit()
                 elif lines.height:
                     lines = lines.with_columns(source=pl.lit(source, pl.String))
@@ -213,7 +221,8 @@ def iter_parsed(
                         start += part.height
                         pending.append(part)
                         pending_n += part.height
-                        if pending_n >= batch_lines:
+                        pending_bytes += line_bytes(part)
+                        if pending_n >= batch_lines or pending_bytes >= BATCH_BYTES:
                             submit()
                 if tail.height:  # rejects of a damaged gzip's end: no parsing needed
                     done: Future = Future()
@@ -224,6 +233,11 @@ def iter_parsed(
         submit()
         while inflight:
             yield inflight.popleft().result()
+
+
+def line_bytes(lines: pl.DataFrame) -> int:
+    """Bytes of text in a :data:`~forensics.evidence.LINES` frame."""
+    return int(lines["line"].str.len_bytes().sum() or 0) if lines.height else 0
 
 
 def batch_counts(records: pl.DataFrame | None, rejects: pl.DataFrame) -> pl.DataFrame:

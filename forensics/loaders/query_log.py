@@ -22,6 +22,10 @@ That time carries from one file to the next only within one rotated series (``ge
 name), never into an unrelated log. Statements at the head of a series, before its first printed
 time, are kept as records: ``ts`` null and ``ts_before`` the first time of their file (they ran
 before it), so nothing is guessed and nothing is lost.
+
+A statement longer than :data:`MAX_STATEMENT_BYTES` (its lines joined) is rejected with its size:
+its first line says why, its other lines are continuations of it. A longer *line* is already one
+reject from the reader (:data:`forensics.evidence.MAX_LINE_BYTES`).
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, line_excerpt, rel_source
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, MAX_LINE_BYTES, line_excerpt, rel_source
 from forensics.loaders._common import (
+    BATCH_BYTES,
     DEFAULT_BATCH_LINES,
     Loaded,
     _pieces,
     batch_loaded,
     collect_loaded,
     in_time_order,
+    line_bytes,
     local_to_utc,
     rotation_key,
     progress,
@@ -63,6 +69,23 @@ BANNER = (
     r"|Tcp port: \d+\s+Unix socket: .*"
     r"|Time\s+Id\s+Command\s+Argument)\s*$"
 )
+
+
+#: Longest statement parsed (bytes, its lines joined with ``\n``); the same bound as one line.
+MAX_STATEMENT_BYTES = MAX_LINE_BYTES
+
+
+def _over_limit(size: pl.Expr) -> pl.Expr:
+    return pl.format("statement of {} bytes exceeds the limit of {} bytes: not parsed",
+                     size, pl.lit(f"{MAX_STATEMENT_BYTES:,}"))
+
+
+def _statement_starts(lines: pl.DataFrame) -> pl.Series:
+    """Which lines begin a statement or are a server banner (as :func:`_parse_statements` reads them)."""
+    line = pl.when(~pl.col("invalid_utf8")).then(pl.col("line"))
+    return lines.select(
+        line.str.extract_groups(ENTRY).struct.field("command").is_not_null() | line.str.contains(BANNER)
+    ).to_series().fill_null(False)
 
 
 def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -125,6 +148,7 @@ def _parse_statements(
         invalid_utf8=pl.col("invalid_utf8").first(),
         _lines=pl.len().cast(pl.Int64),
         line_count=pl.len().cast(pl.Int32),
+        _bytes=(pl.col("piece").str.len_bytes().sum() + pl.len() - 1).cast(pl.Int64),
     )
     t56 = pl.col("t56")
     local56 = pl.concat_str(t56.str.slice(0, 6), pl.lit(" "), t56.str.slice(7).str.strip_chars().str.zfill(8)).str.to_datetime(
@@ -159,11 +183,13 @@ def _parse_statements(
         ts_before=pl.when(untimed).then(local_to_utc(pl.col("_first56"), timezone, skew_seconds)),
         layout=pl.when(pl.col("t57").is_not_null()).then(pl.lit("mysql5.7")).otherwise(pl.lit("mysql5.6")),
     )
-    bad = ~pl.col("banner") & ((pl.col("ts").is_null() & ~pl.col("_untimed")) | pl.col("bad_utf8"))
+    huge = pl.col("_bytes") > MAX_STATEMENT_BYTES
+    bad = ~pl.col("banner") & ((pl.col("ts").is_null() & ~pl.col("_untimed")) | pl.col("bad_utf8") | huge)
     rejects.append(
         rec.filter(bad).select(
             "source", "line_no",
-            reason=pl.when(pl.col("bad_utf8")).then(pl.lit("invalid UTF-8 in statement (bytes shown as \\xNN)"))
+            reason=pl.when(huge).then(_over_limit(pl.col("_bytes")))
+            .when(pl.col("bad_utf8")).then(pl.lit("invalid UTF-8 in statement (bytes shown as \\xNN)"))
             .when(pl.col("t57").is_not_null()).then(pl.lit("impossible date or time"))
             .when(pl.col("_local56").is_null()).then(pl.lit("impossible date or time"))
             .otherwise(pl.lit(f"time does not exist in {timezone} (DST gap)")),
@@ -239,17 +265,31 @@ def iter_query_logs(
     """
     root = Path(case_root) if case_root is not None else None
     pending: list[pl.DataFrame] = []
-    pending_n = 0
+    pending_n = pending_bytes = 0
     carry: Carry | None = None
-    held_n = 0
+    held_n = held_bytes = 0
+    skipping: str | None = None  # source whose statement over the limit goes on: its lines are skipped
 
     def parse(final: bool) -> Loaded:
-        nonlocal pending, pending_n, carry, held_n
+        nonlocal pending, pending_n, pending_bytes, carry, held_n, held_bytes, skipping
         batch = pl.concat(pending, how="vertical") if len(pending) > 1 else pending[0]
-        records, rejects, held, carry = _parse_statements(
+        records, rejects, held, carry_out = _parse_statements(
             batch, timezone=timezone, skew_seconds=skew_seconds, carry=carry, hold_back=not final,
             hold_untimed=held_n < UNTIMED_HOLD_BATCHES * batch_lines)
-        pending, pending_n, held_n = ([held], held.height, held.height) if held.height else ([], 0, 0)
+        size = line_bytes(held) + held.height
+        if size > MAX_STATEMENT_BYTES:  # the statement that goes on is already over the limit
+            last = int(_statement_starts(held).arg_true()[-1])
+            big, held = held.slice(last), held.head(last)
+            # the time it printed still carries to the statements after it
+            carry_out = _parse_statements(big.head(1), timezone=timezone, skew_seconds=skew_seconds,
+                                          carry=carry_out)[3]
+            size = line_bytes(big) + big.height - 1
+            rejects = pl.concat([rejects, _skipped(big, _over_limit(pl.lit(f"at least {size:,}")))])
+            skipping = big["source"][0]
+        carry = carry_out
+        pending = [held] if held.height else []
+        pending_n = held_n = held.height
+        pending_bytes = held_bytes = line_bytes(held)
         return batch_loaded(records, rejects, QUERY_LOG)
 
     for path in progress(in_time_order(Path(p) for p in paths), "query logs", show_progress):
@@ -259,20 +299,44 @@ def iter_query_logs(
             sources.append(source)
         for lines, tail in _pieces(path, max_decompressed):
             lines = lines.with_columns(source=pl.lit(source, pl.String), series=pl.lit(series, pl.String))
+            if skipping is not None and skipping != source:
+                skipping = None  # a new file begins with a statement of its own
             start = 0
             while start < lines.height:
                 # a statement held back for long (a huge one) waits for twice its size: no re-parsing loop
                 want = max(batch_lines, 2 * held_n)
                 part = lines.slice(start, max(want - pending_n, 1))
                 start += part.height
+                if skipping is not None:  # the rest of a statement over the limit
+                    starts = _statement_starts(part).arg_true()
+                    cont = part.head(int(starts[0]) if starts.len() else part.height)
+                    if cont.height:
+                        yield batch_loaded(None, _skipped(cont), QUERY_LOG)
+                        part = part.slice(cont.height)
+                    if starts.len():
+                        skipping = None
+                    if not part.height:
+                        continue
                 pending.append(part)
                 pending_n += part.height
-                if pending_n >= want:
+                pending_bytes += line_bytes(part)
+                if pending_n >= want or pending_bytes >= max(BATCH_BYTES, 2 * held_bytes):
                     yield parse(final=False)
             if tail.height:  # rejects of a damaged gzip's end
                 yield batch_loaded(None, tail_rejects(tail, source), QUERY_LOG)
     if pending:
         yield parse(final=True)
+
+
+def _skipped(lines: pl.DataFrame, first: pl.Expr | None = None) -> pl.DataFrame:
+    """REJECTS for lines of a statement over the limit: ``first`` the reason of the first line
+    (None: every line is a continuation)."""
+    cont = pl.lit("continuation of a rejected statement")
+    reason = cont if first is None else pl.when(pl.int_range(pl.len()) == 0).then(first).otherwise(cont)
+    return lines.select(
+        "source", "line_no", reason=reason,
+        excerpt=pl.when(pl.int_range(pl.len()) == 0).then(line_excerpt()).otherwise(pl.lit("")),
+    ).cast(REJECTS)
 
 
 def read_query_logs(
