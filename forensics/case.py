@@ -9,8 +9,12 @@ naming the key or path):
 
 - unknown keys at any level; ``id`` (``[a-z0-9-]+``) and ``timezone`` (an IANA zone) required;
 - ``site.profile`` must be a known profile (``eccube2``); ``site.admin_dir`` a URL path;
-- evidence paths are relative to ``case.yml``. A literal path (no ``*?[``) that does not exist is
-  an error; so is an evidence file that is a symbolic link (never read through), a FIFO or device,
+- evidence paths are relative to ``case.yml`` and stay inside the case folder: an absolute path,
+  or one that leads out with ``..``, is an error unless ``evidence.allow_outside: true`` (then the
+  manifest lists each such file with ``"outside_case": true``). No component of an evidence path
+  below the case folder (below the pattern's fixed folder, for a path outside) may be a symbolic
+  link: evidence is never read through a link, a folder's included. A literal path (no ``*?[``)
+  that does not exist is an error; so is an evidence file that is a FIFO or device,
   or cannot be opened, and a log key whose files are all empty; a glob that matches nothing is a
   warning (``CaseWarning``, also in ``case.warnings``)
   and the evidence type is simply absent, since a case may lack any evidence;
@@ -69,6 +73,8 @@ LOG_KEYS = ("access_logs", "app_logs", "query_logs", "fs_timeline")
 #: Line logs that can outgrow memory: kept as Parquet when the case has a table cache.
 CACHED_KEYS = ("access_logs", "query_logs")
 EVIDENCE_KEYS = (*LOG_KEYS, "server_files", "db")
+#: Settings under ``evidence:`` that are not evidence keys.
+EVIDENCE_SETTINGS = ("allow_outside",)
 TOP_KEYS = {"id", "title", "timezone", "site", "evidence", "facts"}
 SITE_KEYS = {"profile", "admin_dir", "document_root", "app_log_timezone", "proxies"}
 DB_KEYS = {"encoding", "dir"}
@@ -205,23 +211,69 @@ def _has_magic(pattern: str) -> bool:
     return globmod.has_magic(pattern)
 
 
-def _resolve(root: Path, patterns: list[str], key: str, want_dir: bool = False) -> tuple[list[Path], list[str]]:
-    """Files (or a folder) a key names; literal paths must exist, empty globs give a warning."""
+def _inside(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # another drive
+        return False
+
+
+def _fixed_part(full: str) -> str:
+    """The folder a pattern names before its first glob character."""
+    parts = Path(full).parts
+    fixed = []
+    for part in parts:
+        if _has_magic(part):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) if fixed else os.sep
+
+
+def _check_no_link(base: str, path: Path, pat: str, key: str) -> None:
+    """No folder of ``path`` below ``base`` is a symbolic link (the last component is checked by
+    the caller, with the message fit for a file or a folder)."""
+    rel = Path(os.path.relpath(path, base))
+    cur = Path(base)
+    for part in rel.parts[:-1]:
+        cur = cur / part
+        if cur.is_symlink():
+            shown = os.path.relpath(cur, base)
+            raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} goes through the symbolic link {shown!r} "
+                            f"(to {os.readlink(cur)!r}); evidence is never read through a link: copy it into the case")
+
+
+def _resolve(root: Path, patterns: list[str], key: str, want_dir: bool = False,
+             allow_outside: bool = False) -> tuple[list[Path], list[str]]:
+    """Files (or a folder) a key names; literal paths must exist, empty globs give a warning.
+
+    Paths stay inside ``root`` unless ``allow_outside``; no component below ``root`` (below the
+    pattern's fixed folder, outside it) may be a symbolic link."""
     found: set[Path] = set()
     notes: list[str] = []
+    base_root = os.path.abspath(root)
     for pat in patterns:
-        full = pat if os.path.isabs(pat) else str(root / pat)
+        full = os.path.normpath(pat if os.path.isabs(pat) else os.path.join(base_root, pat))
+        outside = not _inside(full, base_root) or not _inside(os.path.normpath(_fixed_part(full)), base_root)
+        if outside and not allow_outside:
+            raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} lies outside the case folder; copy the evidence "
+                            "into the case, or set 'evidence.allow_outside: true' to read it where it is")
+        base = os.path.dirname(_fixed_part(full)) if outside else base_root
         if _has_magic(pat):
             hits = [Path(h) for h in globmod.glob(full, recursive=True)]
+            if not outside:  # a glob such as */../../x may still climb out
+                hits = [h for h in hits if _inside(os.path.normpath(h), base_root)]
             # files: everything that is not a folder (a FIFO or a link is an error below, not skipped)
             hits = [h for h in hits if (h.is_dir() and not h.is_symlink()) == want_dir]
             if not hits:
                 notes.append(f"evidence.{key}: {pat!r} matches no file")
+            for h in hits:
+                _check_no_link(base, h, pat, key)
             found.update(hits)
         else:
             p = Path(full)
             if not (p.exists() or p.is_symlink()):
                 raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} does not exist ({p})")
+            _check_no_link(base, p, pat, key)
             if want_dir and p.is_symlink():
                 raise CaseError(f"case.yml: 'evidence.{key}': {pat!r} is a symbolic link; evidence is never read through a link")
             if want_dir and not p.is_dir():
@@ -300,7 +352,8 @@ class Case:
         self.proxies = _ip_list(site.get("proxies"), "site.proxies")
 
         self.facts = self._facts(_check_keys(raw.get("facts"), FACT_KEYS, "facts"))
-        self.evidence, self.db_encoding = self._evidence(_check_keys(raw.get("evidence"), set(EVIDENCE_KEYS), "evidence"))
+        self.evidence, self.db_encoding = self._evidence(
+            _check_keys(raw.get("evidence"), {*EVIDENCE_KEYS, *EVIDENCE_SETTINGS}, "evidence"))
         for note in self.warnings:
             warnings.warn(note, CaseWarning, stacklevel=3)
         self._loaded: dict[str, Any] = {}
@@ -343,8 +396,12 @@ class Case:
 
     def _evidence(self, ev: dict) -> tuple[dict[str, list[Path]], str]:
         out: dict[str, list[Path]] = {k: [] for k in EVIDENCE_KEYS}
+        outside = ev.get("allow_outside", False)
+        if not isinstance(outside, bool):
+            raise CaseError(f"case.yml: 'evidence.allow_outside' must be true or false, got {outside!r}")
+        self.allow_outside = outside
         for key in LOG_KEYS:
-            files, notes = _resolve(self.root, _str_list(ev.get(key), f"evidence.{key}"), key)
+            files, notes = _resolve(self.root, _str_list(ev.get(key), f"evidence.{key}"), key, allow_outside=outside)
             if files and all(p.stat().st_size == 0 for p in files):
                 # one empty file in a rotated set is normal (a quiet night); all empty is a wrong path
                 names = ", ".join(repr(os.path.relpath(p, self.root)) for p in files[:3])
@@ -354,7 +411,8 @@ class Case:
             self.warnings += notes
         server = ev.get("server_files")
         if server is not None:
-            dirs, notes = _resolve(self.root, _str_list(server, "evidence.server_files"), "server_files", want_dir=True)
+            dirs, notes = _resolve(self.root, _str_list(server, "evidence.server_files"), "server_files", want_dir=True,
+                                   allow_outside=outside)
             out["server_files"] = dirs
             self.warnings += notes
         db = ev.get("db")
@@ -376,15 +434,22 @@ class Case:
                                     "exports (utf-8, cp932, euc-jp, shift_jis or auto)")
             if db.get("dir") is None:
                 raise CaseError("case.yml: 'evidence.db.dir' is missing (the folder holding dtb_*.csv)")
-            dirs, notes = _resolve(self.root, _str_list(db.get("dir"), "evidence.db.dir"), "db", want_dir=True)
+            dirs, notes = _resolve(self.root, _str_list(db.get("dir"), "evidence.db.dir"), "db", want_dir=True,
+                                   allow_outside=outside)
             self.warnings += notes
             files = sorted({p for d in dirs for p in d.glob("dtb_*.csv")})
+            for p in files:
+                _check_readable(self.root, p, "db")
             if dirs and not files:
                 self.warnings.append(f"evidence.db: no dtb_*.csv in {', '.join(str(d) for d in dirs)}")
             out["db"] = files
         return out, encoding
 
     # -- properties --
+
+    def outside_case(self, path: Path) -> bool:
+        """Whether an input file lies outside the case folder (read only with ``allow_outside``)."""
+        return not _inside(os.path.abspath(path), os.path.abspath(self.root))
 
     @property
     def available(self) -> set[str]:

@@ -9,7 +9,9 @@ followed), then parses the evidence to add ``records`` and ``rejected`` per file
 
 ``path`` is relative to the case folder ("/" separated). ``records`` + ``rejected`` = lines the
 file holds (data rows for a DB CSV; for a file under ``server/``: 1 + 0, or 0 + 1 when unreadable).
-A symlink is listed with ``"symlink": true`` and the link text, never hashed through.
+A symlink is listed with ``"symlink": true`` and the link text, never hashed through. A file
+read from outside the case folder (the case file says ``evidence.allow_outside: true``) has its
+absolute path and ``"outside_case": true``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def hash_inputs(case) -> list[dict]:
             out.append({"path": rel, "size": os.stat(p).st_size, "sha256": sha256_file(p)})
         except OSError as exc:
             out.append({"path": rel, "size": None, "sha256": None, "error": exc.strerror or str(exc)})
+        if case.outside_case(p):  # read where it is, as the case file allows
+            out[-1]["outside_case"] = True
     return out
 
 

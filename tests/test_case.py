@@ -176,3 +176,58 @@ def test_empty_glob_is_a_warning(tmp_path):
 def test_naive_containment_in_case_zone(tmp_path):
     (tmp_path / "case.yml").write_text("id: x\ntimezone: Asia/Tokyo\nfacts:\n  containment: '2017-04-10 13:00:00'\n")
     assert open_case(tmp_path / "case.yml").facts.containment == dt.datetime(2017, 4, 10, 4, 0, tzinfo=UTC)
+
+
+def _with_access_logs(case_dir, value: str, extra: str = "") -> None:
+    text = GOOD.replace("  access_logs: [logs/httpd/access_log*]", f"  access_logs: {value}{extra}")
+    (case_dir / "case.yml").write_text(text)
+
+
+@pytest.mark.parametrize("value", ["[/etc/passwd]", "[../../../../etc/passwd]", "['/etc/sha*']",
+                                   "[logs/../../outside.log]", "['logs/*/../../../outside.log']"])
+def test_evidence_outside_the_case_is_refused(case_dir, value):
+    (case_dir.parent / "outside.log").write_text("x\n")
+    _with_access_logs(case_dir, value)
+    with pytest.raises(CaseError, match=r"^case\.yml: 'evidence\.access_logs': .* lies outside the case folder"):
+        open_case(case_dir / "case.yml")
+
+
+def test_evidence_outside_the_case_is_read_when_the_case_allows_it_and_the_manifest_says_so(case_dir, tmp_path_factory):
+    from forensics.manifest import build_manifest
+
+    elsewhere = tmp_path_factory.mktemp("mounted")
+    (elsewhere / "access_log").write_text(
+        '203.0.113.9 - - [31/Mar/2017:23:28:31 +0900] "GET / HTTP/1.1" 200 5 "-" "ua"\n')
+    _with_access_logs(case_dir, f"['{elsewhere}/access_log*']", "\n  allow_outside: true")
+    case = open_case(case_dir / "case.yml")
+    assert case.evidence["access_logs"] == [elsewhere / "access_log"]
+    entries = {f["path"]: f for f in build_manifest(case)["files"]}
+    assert entries[str(elsewhere / "access_log")]["outside_case"] is True
+    assert entries[str(elsewhere / "access_log")]["records"] == 1
+    assert "outside_case" not in entries["logs/eccube/admin.log"]
+
+
+def test_allow_outside_must_be_a_boolean(case_dir):
+    _with_access_logs(case_dir, "[logs/httpd/access_log*]", "\n  allow_outside: 'yes'")
+    with pytest.raises(CaseError, match=r"^case\.yml: 'evidence\.allow_outside' must be true or false"):
+        open_case(case_dir / "case.yml")
+
+
+@pytest.mark.parametrize("value", ["[linked/access_log]", "['linked/access_log*']", "['**/access_log']"])
+def test_a_symlinked_folder_inside_an_evidence_path_is_never_read_through(case_dir, tmp_path_factory, value):
+    target = tmp_path_factory.mktemp("elsewhere")
+    (target / "access_log").write_text("secret\n")
+    (case_dir / "linked").symlink_to(target, target_is_directory=True)
+    _with_access_logs(case_dir, value)
+    with pytest.raises(CaseError, match=r"goes through the symbolic link 'linked'"):
+        open_case(case_dir / "case.yml")
+
+
+def test_a_symlinked_folder_above_a_server_or_db_folder_is_refused(case_dir, tmp_path_factory):
+    target = tmp_path_factory.mktemp("elsewhere")
+    (target / "db").mkdir()
+    (target / "db/dtb_customer.csv").write_text("customer_id\n1\n")
+    (case_dir / "exports").symlink_to(target, target_is_directory=True)
+    (case_dir / "case.yml").write_text(GOOD.replace("dir: db/", "dir: exports/db/"))
+    with pytest.raises(CaseError, match=r"'evidence\.db': 'exports/db/' goes through the symbolic link 'exports'"):
+        open_case(case_dir / "case.yml")
