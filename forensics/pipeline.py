@@ -12,6 +12,7 @@ A failing notebook stops the run with one line naming the notebook and the cell.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forensics.cards import register_digests, register_manifest_digests, scan_for_card_data
+from forensics.cards import register_manifest_digests, scan_for_card_data
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -29,6 +30,7 @@ __all__ = [
     "RunResult",
     "card_data_in_outputs",
     "case_key",
+    "current_manifest",
     "ensure_manifest",
     "list_notebooks",
     "required_outputs",
@@ -95,72 +97,57 @@ def list_notebooks(folder: Path | None = None) -> list[Path]:
     return books
 
 
-def _evidence_files(case) -> list[Path]:
-    files: set[Path] = set()
-    for paths in case.evidence.values():
-        for p in paths:
-            p = Path(p)
-            if p.is_dir():
-                files.update(q for q in p.rglob("*") if q.is_file() or q.is_symlink())
-            elif p.exists() or p.is_symlink():
-                files.add(p)
-    return sorted(files)
+#: Set by a run for the kernels it starts: the path of the manifest that run has just written
+#: (its digests are current; a notebook opened by hand checks them against the evidence instead).
+FRESH_MANIFEST_ENV = "FORENSICS_FRESH_MANIFEST"
 
 
-def case_key(case) -> str:
-    """Cheap identity of a case's evidence (paths, sizes, mtimes; case.yml content) for table reuse."""
+def case_key(case, manifest: dict) -> str:
+    """Identity of a case's evidence for reusing tables: ``case.yml``'s content and every input
+    file's path and SHA-256 (from ``manifest``). Reuse hangs on content, never on sizes or times:
+    a file changed in place with its size and mtime kept gives another key."""
     h = hashlib.sha256()
     yml = Path(case.root) / "case.yml"
     if yml.is_file():
         h.update(yml.read_bytes())
-    for p in _evidence_files(case):
-        st = p.lstat()
-        h.update(os.fsencode(p) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())  # file names may not be UTF-8
+    for f in sorted(manifest.get("files", []), key=lambda f: f["path"]):
+        h.update(f"{f['path']}\0{f.get('sha256')}\0{f.get('target')}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
-    register_digests([digest])
-    return digest
-
-
 def ensure_manifest(case, out_dir: Path, *, overwrite: bool = False) -> Path:
-    """Write ``out_dir/manifest.json`` (every input file, size, SHA-256) unless it is there.
+    """``out_dir/manifest.json`` (every input file, size, SHA-256, accounting), written when it is
+    missing or ``overwrite``."""
+    from forensics.manifest import write_manifest
 
-    Uses ``forensics.manifest.write_manifest`` when that module exists; otherwise lists the
-    files of ``case.evidence`` itself (same fields).
-    """
     out_dir = Path(out_dir)
     path = out_dir / "manifest.json"
-    if path.is_file() and not overwrite:
-        return path
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from forensics.manifest import write_manifest
-    except ImportError:
-        write_manifest = None
-    if write_manifest is not None:
-        written = write_manifest(case, path)
-        return Path(written) if isinstance(written, (str, os.PathLike)) else path
-    root = Path(case.root)
-    files = []
-    for p in _evidence_files(case):
-        rel = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
-        if p.is_symlink():
-            files.append({"path": rel, "size": None, "sha256": None, "symlink": True})
-        else:
-            files.append({"path": rel, "size": p.stat().st_size, "sha256": _sha256(p)})
-    manifest = {"case": case.id, "case_yml": "case.yml", "files": files}
-    yml = root / "case.yml"
-    if yml.is_file():
-        manifest["case_yml_sha256"] = _sha256(yml)
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    if overwrite or not path.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_manifest(case, path)
     return path
+
+
+def current_manifest(case, out_dir: Path) -> dict:
+    """The manifest of ``out_dir`` as it must stand for the evidence now.
+
+    Trusted as it is when the running ``forensics run`` wrote it (:data:`FRESH_MANIFEST_ENV`);
+    otherwise every input is hashed again and a missing manifest, or one whose digests differ
+    from the evidence on disk, is written anew (before any table is reused)."""
+    from forensics.cards import mask_json
+    from forensics.manifest import hash_inputs
+
+    path = Path(out_dir) / "manifest.json"
+    if path.is_file() and os.environ.get(FRESH_MANIFEST_ENV) == str(path):
+        return json.loads(path.read_text(encoding="utf-8"))
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        now = mask_json(hash_inputs(case))
+        same = [(f["path"], f.get("sha256")) for f in now] == [(f["path"], f.get("sha256")) for f in old.get("files", [])]
+        if same:
+            return old
+    ensure_manifest(case, out_dir, overwrite=True)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def required_outputs(out_dir: Path) -> list[str]:
@@ -344,7 +331,8 @@ def _run_in(case, case_yml: Path, out: Path, started: float, *, notebooks_dir, k
 
     from forensics.tablecache import ENV_VAR
 
-    ensure_manifest(case, out, overwrite=True)  # before any analysis
+    _begin_outputs(out)
+    manifest = ensure_manifest(case, out, overwrite=True)  # before any analysis
 
     books = list_notebooks(Path(notebooks_dir) if notebooks_dir else None)
     executed_dir = out / "notebooks"
@@ -368,7 +356,8 @@ def _run_in(case, case_yml: Path, out: Path, started: float, *, notebooks_dir, k
         return target
 
     executed: list[Path] = []
-    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), _batch_environment({ENV_VAR: str(table_cache)}):
+    with _kernel_stderr_to(out / "notebooks" / "kernels.log"), \
+            _batch_environment({ENV_VAR: str(table_cache), FRESH_MANIFEST_ENV: str(manifest)}):
         for stage in stages(books):
             if len(stage) == 1:
                 executed.append(execute(stage[0]))
@@ -385,8 +374,34 @@ def _run_in(case, case_yml: Path, out: Path, started: float, *, notebooks_dir, k
     if timeline == "all":
         write_all_events(case, out / FULL_TIMELINE)
     _check_no_card_data(out)  # raises: an output holding card data fails the run
+    (out / INCOMPLETE).unlink()
     return RunResult(case_id=case.id, out_dir=out, findings=findings, notebooks=executed,
                      seconds=time.monotonic() - started)
+
+
+#: ``--timeline all``: every event of every source, for Timesketch.
+FULL_TIMELINE = "timeline_all.jsonl"
+
+#: Written in the output folder when a run starts and removed when it has succeeded: a folder
+#: holding it has the outputs of a run that was stopped or failed.
+INCOMPLETE = "RUN-INCOMPLETE.txt"
+
+#: Outputs of an earlier run removed when a run starts (so a stopped run never leaves old
+#: findings beside a new manifest); the tables stay, reused only for the same evidence digests.
+_RUN_OUTPUTS = ("findings.json", "report.html", "timeline.jsonl", FULL_TIMELINE, "charts/*.svg", "charts/*.png",
+                "notebooks/*.ipynb")
+
+
+def _begin_outputs(out: Path) -> None:
+    """Mark the run as under way and remove the previous run's outputs."""
+    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    (out / INCOMPLETE).write_text(
+        f"A run into this folder started at {started} and has not finished: the outputs here are partial "
+        "or missing. This file is removed when a run succeeds.\n", encoding="utf-8")
+    for pattern in _RUN_OUTPUTS:
+        for p in out.glob(pattern):
+            if p.is_file() and not p.is_symlink():
+                p.unlink()
 
 
 def _check_out_apart_from_evidence(out: Path, case) -> None:
@@ -484,10 +499,6 @@ def _kernel_stderr_to(log: Path):
             sys.stderr.flush()
             os.dup2(saved, fd)
             os.close(saved)
-
-
-#: ``--timeline all``: every event of every source, for Timesketch.
-FULL_TIMELINE = "timeline_all.jsonl"
 
 
 def write_all_events(case, path: Path) -> Path:

@@ -12,7 +12,8 @@ Layout of a cache folder (one sub-folder per case.yml evidence key)::
     DIR/access_logs/records.parquet  rejects.parquet  counts.parquet  key.json
     DIR/query_logs/...
 
-``key.json`` ties the tables to what they were parsed from (each file's path, size and mtime,
+``key.json`` ties the tables to what they were parsed from (each file's path, size, mtime, inode
+and ctime: a file rewritten in place with its size and mtime put back still changes its ctime;
 the case's zone, the clock skew, the gzip limit, and the loader code), so a changed case or a
 changed loader never reads stale tables; it is written last, after the Parquet files are
 complete. Builders take an exclusive ``flock`` on ``DIR/<key>.lock``: two kernels asking at once
@@ -72,7 +73,8 @@ def _evidence_key(files: Iterable[Path], options: dict) -> str:
                                   default=str).encode())
     for p in files:
         st = Path(p).lstat()
-        h.update(os.fsencode(Path(p).absolute()) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(os.fsencode(Path(p).absolute())
+                 + f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
     return h.hexdigest()
 
 

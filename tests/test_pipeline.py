@@ -22,7 +22,20 @@ class FakeCase:
     def __init__(self, root: Path):
         self.id = "fake-case"
         self.root = root
+        self.timezone = "UTC"
         self.evidence = {"access_logs": [root / "logs" / "access_log"], "server_files": [root / "server"]}
+
+    def input_files(self) -> list[Path]:
+        return sorted([self.root / "logs" / "access_log", *(self.root / "server").rglob("*.php")])
+
+    def outside_case(self, path: Path) -> bool:
+        return False
+
+    def count_records(self):
+        import polars as pl
+
+        return pl.DataFrame(schema={"source": pl.String, "records": pl.Int64, "rejected": pl.Int64,
+                                    "rows": pl.Int64, "evidence": pl.String})
 
 
 @pytest.fixture
@@ -36,7 +49,6 @@ def fake_case(tmp_path, monkeypatch):
     module = types.ModuleType("forensics.case")
     module.open_case = lambda path, **options: FakeCase(Path(path).parent)
     monkeypatch.setitem(sys.modules, "forensics.case", module)
-    monkeypatch.setitem(sys.modules, "forensics.manifest", None)  # the fallback manifest: FakeCase is minimal
     return root
 
 
@@ -83,6 +95,7 @@ def test_run_case_with_a_tiny_series(fake_case, tmp_path):
     assert (out / "notebooks" / "02_second.ipynb").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["path"] for f in manifest["files"]} >= {"logs/access_log", "server/html/index.php"}
+    assert not (out / pipeline.INCOMPLETE).exists()
     text = result.summary()
     assert "viewed persons: 55" in text
     assert "confirmed customer 2 + confirmed test 3, possible customer 8 + possible test 0, total 13" in text
@@ -90,15 +103,46 @@ def test_run_case_with_a_tiny_series(fake_case, tmp_path):
 
 
 @pytest.mark.slow
-def test_failure_names_notebook_and_cell(fake_case, tmp_path):
+def test_failure_names_notebook_and_cell_and_leaves_no_earlier_findings_beside_the_new_manifest(fake_case, tmp_path):
     books = tmp_path / "books"
     books.mkdir()
     _notebook(books / "01_boom.ipynb", "y = 2", "raise ValueError('bad\\nthing')")
+    out = tmp_path / "out"
+    (out / "charts").mkdir(parents=True)
+    for name in ("findings.json", "report.html", "timeline.jsonl", "charts/c.svg"):  # an earlier run's answer
+        (out / name).write_text("old")
+    (out / "tables").mkdir()
+    (out / "tables" / "kept.parquet").write_text("tables are keyed by content and stay")
     with pytest.raises(pipeline.PipelineError) as err:
-        pipeline.run_case(fake_case / "case.yml", tmp_path / "out", notebooks_dir=books)
+        pipeline.run_case(fake_case / "case.yml", out, notebooks_dir=books)
     msg = str(err.value)
     assert "01_boom.ipynb" in msg and "cell 3 [raise ValueError" in msg and "ValueError: bad thing" in msg
     assert "\n" not in msg
+    assert not any((out / n).exists() for n in ("findings.json", "report.html", "timeline.jsonl", "charts/c.svg"))
+    assert "has not finished" in (out / pipeline.INCOMPLETE).read_text()
+    assert (out / "manifest.json").is_file() and (out / "tables" / "kept.parquet").is_file()
+
+
+def test_tables_are_reused_only_for_the_same_content_whatever_the_size_and_mtime(fake_case, tmp_path, monkeypatch):
+    from forensics.case import open_case
+
+    monkeypatch.delenv(pipeline.FRESH_MANIFEST_ENV, raising=False)
+    case = open_case(fake_case / "case.yml")
+    out = tmp_path / "out"
+    first = pipeline.current_manifest(case, out)
+    assert pipeline.current_manifest(case, out) == first  # unchanged evidence: the same manifest, not rewritten
+    log = fake_case / "logs" / "access_log"
+    st = log.stat()
+    log.write_text("LINE\n")  # same size; then the old times put back
+    os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (log.stat().st_size, log.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    second = pipeline.current_manifest(case, out)
+    assert pipeline.case_key(case, second) != pipeline.case_key(case, first)
+    assert json.loads((out / "manifest.json").read_text()) == second
+    # a run's own kernels trust the manifest that run has just written
+    (out / "manifest.json").write_text(json.dumps(first))
+    monkeypatch.setenv(pipeline.FRESH_MANIFEST_ENV, str(out / "manifest.json"))
+    assert pipeline.current_manifest(case, out) == first
 
 
 def test_missing_outputs_are_listed(tmp_path):

@@ -75,6 +75,11 @@ def test_cache_is_reused_and_rebuilt_when_the_evidence_changes(tmp_path):
     changed = open_case(tmp_path / "case" / "case.yml", table_cache=tmp_path / "cache")
     assert changed.access_log().collect().height == 3  # stale key: parsed again
     assert changed.record_counts().filter(pl.col("evidence") == "access_logs")["records"].to_list() == [3]
+    st = log.stat()
+    log.write_text(line.replace("/a ", "/b ") * 3)  # rewritten in place: same size, the old mtime put back
+    os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewritten = open_case(tmp_path / "case" / "case.yml", table_cache=tmp_path / "cache")
+    assert set(rewritten.access_log().collect()["path"]) == {"/b"}
 
 
 def test_cache_inside_the_case_folder_is_refused():

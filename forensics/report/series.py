@@ -43,17 +43,18 @@ _EMPTY_REQ = pl.Schema({"ts": UTC, "client_ip": pl.String})
 def open_run(case_path: str, out_dir: str, *, base: str | Path | None = None, charts_inline: bool = True) -> Run:
     """Open the case and its output folder, paths relative to the notebook's folder (or ``base``).
 
-    Also writes ``OUT/manifest.json`` when it is not there yet (``forensics run`` writes it
-    before the first notebook) and switches altair to the offline SVG renderer.
+    Also writes ``OUT/manifest.json`` when it is missing or no longer matches the evidence
+    (``forensics run`` writes it before the first notebook); tables are reused only for the same
+    content digests. Switches altair to the offline SVG renderer.
     """
     from forensics.case import open_case
-    from forensics.pipeline import case_key, ensure_manifest
+    from forensics.pipeline import case_key, current_manifest
 
     case_yml = resolve_path(case_path, base)
     out = resolve_path(out_dir, base)
     case = open_case(case_yml)
-    ws = Workspace(out, key=f"{case_key(case)}-{code_key()}")
-    ensure_manifest(case, out)
+    manifest = current_manifest(case, out)
+    ws = Workspace(out, key=f"{case_key(case, manifest)}-{code_key()}")
     from forensics.display import enable_inert_frames
 
     enable_inert_frames()  # frames shown in the notebook: attacker control characters as \xNN
