@@ -25,6 +25,7 @@ one for an unreadable gzip tail.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import zlib
 from dataclasses import dataclass
@@ -596,15 +597,22 @@ def empty_rejects() -> pl.DataFrame:
 
 
 def safe_name(name: str) -> str:
-    """A file name as text: bytes that are not UTF-8 (surrogate-escaped by the OS layer) as ``\\xNN``."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A file name as text, unambiguously: bytes that are not UTF-8 (surrogate-escaped by the OS
+    layer) as ``\\xNN`` and a backslash of the name doubled, so a name holding the byte 0xff
+    (``\\xff``) and one holding the four characters backslash, x, f, f (``\\\\xff``) stay apart.
+
+    >>> safe_name(os.fsdecode(b"a\\xff.gif")), safe_name("a\\\\xff.gif")
+    ('a\\\\xff.gif', 'a\\\\\\\\xff.gif')
+    """
+    return name.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_SAFE_ESCAPE = re.compile(r"\\\\|\\x([89a-f][0-9a-f])")
 
 
 def unsafe_name(text: str) -> str:
     """Inverse of :func:`safe_name` for looking a listed name up on disk."""
-    import re
-
-    return re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
+    return _SAFE_ESCAPE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)) if m.group(1) else "\\", text)
 
 
 def rel_source(path: Path, case_root: Path | None) -> str:

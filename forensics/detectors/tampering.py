@@ -79,6 +79,9 @@ def _writes_to(text: pl.Expr, layout: ServerLayout | None = None) -> pl.Expr:
     doc = layout.docroot_dir + "/" if layout.docroot_dir else ""
     arg = text.str.extract(r"(?is)\b(?:fopen|file_put_contents)\s*\(\s*([^,;]{1,300}),", 1)
     lit = arg.str.extract_all(r"['\"]([^'\"]+)['\"]").list.eval(pl.element().str.strip_chars("'\"")).list.join("")
+    # as file names are shown (evidence.safe_name): a backslash doubled, a byte that is not UTF-8
+    # (raw in the code, or PHP's "\xNN") as \xNN
+    lit = lit.str.replace_all("\\", "\\\\", literal=True).str.replace_all(r"\\\\x([89a-f][0-9a-f])", r"\x$1")
     rel = lit.str.replace_all(r"(?:^|/)\.\.?/", "/").str.replace_all("//+", "/").str.strip_prefix("/")
     return (
         pl.when(arg.str.contains(r"USER_REALDIR")).then(pl.lit(doc + "user_data/") + rel)

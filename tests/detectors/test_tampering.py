@@ -55,3 +55,35 @@ def test_without_file_times_content_decides():
     out = tampering.tampered_files(fs, contents(), require_change=False)
     assert out.filter(pl.col("tampered"))["path"].to_list() == [S.TEMPLATE]
     assert out["modified"].to_list() == [None, None]
+
+
+def test_a_skim_file_named_with_a_raw_byte_is_found_read_and_decoded(tmp_path):
+    """Names are bytes: the path the tampered code names with a byte that is not UTF-8 is the very
+    file on disk, read and decoded (not hidden behind a replacement character)."""
+    import base64
+    import os
+
+    from forensics.detectors.skim import decode_skim_files
+    from forensics.loaders import read_server_files, server_file_bytes
+
+    raw_skim = S.SKIM.replace("spin.gif", "sp\x9fin.gif").encode("latin-1")
+    code = S.SKIMMER_PHP.replace(b"spin.gif", b"sp\x9fin.gif")
+    record = "|".join(["2018-05-04 12:40:00", "4111111111111111", "TARO", "12/20", "123"]).encode()
+    line = base64.b64encode(bytes(b ^ 0x33 for b in record)) + b"\n"
+    server = tmp_path / "server"
+    skim = os.fsencode(str(server)) + b"/" + raw_skim
+    os.makedirs(os.path.dirname(skim))
+    with open(skim, "wb") as f:
+        f.write(line)
+    (server / "html" / "user_data" / "packages" / "default" / "img" / "sp\\x9fin.gif").write_bytes(b"GIF89a decoy")
+    listed = read_server_files(server).records["path"].to_list()
+    assert len(set(listed)) == 2  # the byte 0x9f and the text "\x9f" are two names
+
+    t = tampering.tampered_files(S.FS, pl.DataFrame({"path": [S.TEMPLATE], "content": [code]}),
+                                 since=ts("2018-05-02 00:00:00"))
+    target = t.filter(pl.col("tampered"))["writes_to"].to_list()
+    assert len(target) == 1 and target[0] in listed
+    contents = server_file_bytes(server, target)
+    assert contents["content"].to_list() == [line]
+    decoded = decode_skim_files(contents, expected=target)
+    assert decoded.records["card_masked"].to_list() == ["411111******1111"]
