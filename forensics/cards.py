@@ -5,9 +5,10 @@ at most. Everything here is built so that a full number exists only inside the f
 reads it.
 
 What counts as a card number. A run of decimal digits (ASCII or any other Unicode digits, such as
-full-width ``４１１１``) in which single separators may stand between digits (space, ``-``, ``.``,
-the ideographic space, dashes, full-width ``－`` and ``．``), whatever stands next to the run
-(``x4111...``, ``card_4111...``): 13 to 19 digits that pass the Luhn check and whose length fits
+full-width ``４１１１``) in which single separators may stand between digits (space, ``-``, ``.``, ``+``, ``_``,
+tab, the ideographic space, dashes, full-width ``－`` and ``．``), whatever stands next to the run
+(``x4111...``, ``card_4111...``); an escaped character counts as a separator
+(``4111%201111...``, ``4111\\t1111...``, ``\\x20``, ``\\u3000``): 13 to 19 digits that pass the Luhn check and whose length fits
 the brand the first digits announce (:func:`plausible_iin`). Two ways to look at a run:
 
 - :func:`find_pans` parses it (reading a skim file): the whole run when its digits are one card
@@ -21,7 +22,8 @@ the brand the first digits announce (:func:`plausible_iin`). Two ways to look at
 
 Our own SHA-256 digests (of the evidence files, taken for the manifest) are hex and may hold a
 digit window that looks like a card number by chance: :func:`register_digests` lists them, and
-masking and scanning leave a registered digest whole. Nothing an attacker writes can become one.
+masking and scanning leave a registered digest whole (and its first 16 or more hex digits, as a
+table shows a digest cut short). Nothing an attacker writes can become one.
 The same holds for the 32-hex-digit model ids the widget library writes into a notebook's
 metadata (the folder scan registers the ids a notebook declares there).
 
@@ -67,13 +69,19 @@ __all__ = [
 
 _RUN_KEY = secrets.token_bytes(32)
 
-#: Characters that may stand between two digits of one card number.
-SEPARATORS = " -.\u3000\u2010\u2011\u2012\u2013\u2014\u2212\uff0d\uff0e"
-_SEP = "[" + re.escape(SEPARATORS) + "]"
+#: Characters that may stand between two digits of one card number (``+`` is a space in a form
+#: submission, ``_`` and tab as people and scripts write them).
+SEPARATORS = " -.+_\t\u3000\u2010\u2011\u2012\u2013\u2014\u2212\uff0d\uff0e"
+#: An escaped character between digits is a separator too: a percent-encoded byte
+#: (``4111%201111...`` in a URL) and the escapes of shown text and JSON (``\t``, ``\xNN``, ``\uNNNN``).
+_ESCAPE = r"%[0-9A-Fa-f]{2}|\\(?:[tnr\\]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})"
+_SEP = "(?:[" + re.escape(SEPARATORS) + "]|" + _ESCAPE + ")"
 #: A digit run: digits with single separators between them, at least 13 digits.
 RUN_RE = re.compile(rf"\d(?:{_SEP}?\d){{12,}}")
 #: The same for polars (Rust regex; ``\d`` is Unicode there too).
-RUN_RX = r"\d(?:[ \-.\x{3000}\x{2010}-\x{2014}\x{2212}\x{ff0d}\x{ff0e}]?\d){12,}"
+RUN_RX = (r"\d(?:(?:[ \-.+_\t\x{3000}\x{2010}-\x{2014}\x{2212}\x{ff0d}\x{ff0e}]|" + _ESCAPE + r")?\d){12,}")
+#: The digits of a run, never those spelling an escape.
+_RUN_DIGIT = re.compile(_ESCAPE + r"|(\d)")
 
 #: A security code given with a label (form field names, JSON keys, the Japanese label).
 #: Bounded repetitions: linear time on any input.
@@ -90,13 +98,29 @@ _CVV_LABEL_RX = r"(?i)cvv|cvc|csc|sec(?:urity)?[_ -]?code|\x{30bb}\x{30ad}\x{30e
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 
 _DIGESTS: set[str] = set()
+_SORTED_DIGESTS: list[str] = []
 _HEX_TOKEN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?:[0-9a-fA-F]{32})?(?![0-9a-fA-F])")
+#: A hex token that may be a registered digest cut short for display (a table cell shows
+#: ``482e55dd3a7d5633487782214647…``): at least this many hex digits of its start.
+MIN_DIGEST_PREFIX = 16
+_HEX_PREFIX = re.compile(rf"(?<![0-9a-fA-F])[0-9a-fA-F]{{{MIN_DIGEST_PREFIX},64}}(?![0-9a-fA-F])")
 
 
 def register_digests(digests: Iterable[str | None]) -> None:
     """Declare hex tokens the toolkit made itself: SHA-256 digests (64 hex digits) and widget model
     ids (32); masking and scanning keep them whole."""
     _DIGESTS.update(d.lower() for d in digests if d and len(d) in (32, 64) and _HEX_TOKEN.fullmatch(d))
+
+
+def _registered_prefix(token: str) -> bool:
+    """Whether ``token`` is a registered digest or its start (a digest cut short for display)."""
+    import bisect
+
+    if len(_SORTED_DIGESTS) != len(_DIGESTS):  # registered since the last look
+        _SORTED_DIGESTS[:] = sorted(_DIGESTS)
+    token = token.lower()
+    i = bisect.bisect_left(_SORTED_DIGESTS, token)
+    return i < len(_SORTED_DIGESTS) and _SORTED_DIGESTS[i].startswith(token)
 
 
 def register_manifest_digests(path: str | Path) -> None:
@@ -195,7 +219,7 @@ def _protected(text: str) -> list[tuple[int, int]]:
     """Spans of registered digests in ``text``."""
     if not _DIGESTS:
         return []
-    return [m.span() for m in _HEX_TOKEN.finditer(text) if m.group(0).lower() in _DIGESTS]
+    return [m.span() for m in _HEX_PREFIX.finditer(text) if _registered_prefix(m.group(0))]
 
 
 def _runs(text: str):
@@ -206,7 +230,8 @@ def _runs(text: str):
         s, e = m.span()
         if any(a <= s and e <= b for a, b in keep):
             continue
-        yield s, e, [(s + i, str(unicodedata.digit(c))) for i, c in enumerate(m.group(0)) if c.isdecimal()]
+        yield s, e, [(s + d.start(1), str(unicodedata.digit(d.group(1))))
+                     for d in _RUN_DIGIT.finditer(m.group(0)) if d.group(1)]
 
 
 def _groups(run: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:

@@ -188,7 +188,10 @@ def test_registered_digests_stay_whole():
     cards.register_digests([digest])
     assert cards.mask_text(f"sha256 {digest}") == f"sha256 {digest}"
     assert cards.scan_text_for_card_data(digest) == []
-    assert pan not in cards.mask_text("ab" + pan + "cd")  # the same digits outside a digest
+    assert pan not in cards.mask_text("ef" + pan + "cd")  # the same digits outside a digest
+    shown = digest[:30] + "…"  # a table cell shows the digest cut short
+    assert cards.mask_text(shown) == shown and cards.scan_text_for_card_data(shown) == []
+    assert pan not in cards.mask_text("ab" + pan + "ce…")  # looks like its start, but is not
 
 
 def test_labelled_security_codes_are_masked():
@@ -236,7 +239,7 @@ def test_widget_model_ids_of_a_notebook_are_not_card_numbers(tmp_path):
           "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {model_id: {}}}}}}
     (tmp_path / "a.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     assert cards.scan_for_card_data(tmp_path) == []
-    nb["cells"][0]["source"] = f"ref {model_id[:-2]}"  # the same digits outside an id the notebook declares
+    nb["cells"][0]["source"] = f"ref {model_id[:-2]}99"  # the same digits outside an id the notebook declares
     (tmp_path / "a.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     assert [h.kind for h in cards.scan_for_card_data(tmp_path)] == ["pan"]
 
@@ -258,3 +261,14 @@ def test_a_number_grouped_eight_and_eight_is_read():
     pan += cards.luhn_check_digit(pan)
     found = cards.find_pans(f"{pan[:8]} {pan[8:]}|TARO YAMADA|04/21")
     assert [m for _s, _e, m, _k in found] == [cards.mask_pan(pan)]
+
+
+@pytest.mark.parametrize("sep", ["+", "_", "\t", "%20", "%2D", "\\t", "\\x20", "\\u3000", "\\\\"])
+def test_escaped_and_form_encoded_separators_still_hide_a_number(sep):
+    pan = make_pan("4", 16)
+    text = "card_no=" + sep.join(pan[i:i + 4] for i in range(0, 16, 4)) + "&x=1"
+    masked = cards.mask_text(text)
+    assert masked.startswith("card_no=" + pan[:4]) and masked.endswith(pan[-4:] + "&x=1")
+    assert "*" * 2 in masked and pan not in masked.replace(sep, "")
+    assert [h.kind for h in cards.scan_text_for_card_data(text)] == ["pan"]
+    assert cards.scan_text_for_card_data(masked) == []

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from forensics.cards import mask_text
 from forensics.report.wareki import to_wareki, wareki_datetime
 
 __all__ = ["Markup", "el", "esc", "TODO", "render_report", "write_report", "PPC_ITEMS"]
@@ -30,15 +31,6 @@ TODO = ("要記入", "to be completed by the analyst")
 
 class Markup(str):
     """Text that is already safe HTML (only the builder makes these)."""
-
-
-def _redact_pans(text: str) -> str:
-    from forensics.cards import find_pans
-
-    hits = find_pans(text)
-    for start, end, masked, _key in reversed(hits):
-        text = text[:start] + masked + text[end:]
-    return text
 
 
 #: Control characters (ANSI escapes, NUL, C1) and bidi overrides in attacker text: shown as
@@ -56,7 +48,7 @@ def esc(value: object) -> Markup:
         return value
     if value is None:
         return Markup("")
-    return Markup(html.escape(_show_controls(_redact_pans(str(value))), quote=True))
+    return Markup(html.escape(_show_controls(mask_text(str(value))), quote=True))
 
 
 def el(tag: str, *children: object, **attrs: object) -> Markup:
