@@ -64,15 +64,16 @@ APP_LOG = pl.Schema(
         "script": pl.String,  # SCRIPT_NAME, e.g. /admin/index.php
         "message": pl.String,
         "ip": pl.String,
-        # kind of message: login, login_failed, access, upload, order_complete, other
+        # kind of message: login, login_failed, access, upload, upload_failed, download_copy, unpack,
+        # order_complete, other
         "event": pl.String,
         "login_id": pl.String,  # login / login_failed / access
         "member_id": pl.Int64,  # login: user=ID(N)
         "authority": pl.Int32,
         "sid": pl.String,  # admin session id
         "last_login": pl.String,
-        "upload_name": pl.String,  # upload: ORIGNAME
-        "upload_dest": pl.String,  # upload: DIR/FILE as logged
+        "upload_name": pl.String,  # upload, upload_failed: ORIGNAME; unpack: the archive
+        "upload_dest": pl.String,  # upload, upload_failed, download_copy: DIR/FILE as logged; unpack: the folder
         "order_id": pl.Int64,  # order complete
     }
 )

@@ -1,8 +1,11 @@
 """Admin panel: logins, sessions, the baseline of admin IPs, and the attacker's admin requests.
 
 EC-CUBE 2.13 (the evidence formats): the login form posts to ``{admin_dir}index.php``; success
-answers 302 (to ``home.php``) and writes ``login: user=ID(N) ... sid=SID`` to admin.log, failure
-answers 200 and writes ``ID password incorrect.``. Every later admin page writes
+answers 302 (to ``home.php``) and writes ``login: user=ID(N) ... sid=SID`` to admin.log. A failure
+goes to ``SC_Utils::sfDispError(LOGIN_ERROR)``, whose page (``LC_Page_Error_DispError``) answers
+500; a wrong password also writes ``ID password incorrect.``, a login ID failing the form's check
+(any injection in the login form) writes nothing. Builds that answer a failure with the form
+again (200) are counted as failures too (:data:`FAILURE_STATUS`). Every later admin page writes
 ``access : user=ID auth=N sid=SID``. Admin navigation is POST, so request lines carry neither
 record IDs nor the ``mode`` (except when it is in the query string); the page is told from the
 path (:data:`ADMIN_PAGES`).
@@ -41,6 +44,10 @@ ADMIN_PAGES: tuple[tuple[str, str, str], ...] = (
     ("order_edit", r"order/edit\.php", "one order with the orderer's details"),
     ("file_manager", r"contents/file_manager\.php", "file manager: uploads under html/user_data/"),
 )
+
+#: Access-log statuses of a POST to the login page that mean the login failed: 500 is what
+#: EC-CUBE 2.13 answers (``LC_Page_Error_DispError``), 200 the form shown again.
+FAILURE_STATUS: tuple[int, ...] = (500, 200)
 
 #: Seconds between an access-log request and its app-log line for them to be the same request
 #: (both logs are written within the request; the app log has second resolution).
@@ -107,7 +114,7 @@ def admin_logins(
         .select(
             "ts", "source", "line_no", pl.col("client_ip").alias("ip"),
             outcome=pl.when(pl.col("status").is_in(list(success_status))).then(pl.lit("success"))
-            .when(pl.col("status") == 200).then(pl.lit("failure"))
+            .when(pl.col("status").is_in(list(FAILURE_STATUS))).then(pl.lit("failure"))
             .otherwise(pl.lit(None, pl.String)),
             evidence=pl.lit("access_log"),
             login_id=pl.lit(None, pl.String),
@@ -301,7 +308,7 @@ def attacker_admin_requests(
             .filter(
                 pl.col("script").str.starts_with(admin_dir)
                 & (pl.col("ip").is_in(attackers) | pl.col("sid").is_in(bad_sids))
-                & pl.col("event").is_in(["login", "access", "upload", "login_failed"])
+                & pl.col("event").is_in(["login", "access", "upload", "upload_failed", "unpack", "download_copy", "login_failed"])
             )
             .select(
                 "ts", "source", "line_no", pl.col("ip").alias("client_ip"),

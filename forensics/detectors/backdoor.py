@@ -78,7 +78,7 @@ def uploads(
     fm = admin_dir + "contents/file_manager.php"
     app = (
         app_log.lazy()
-        .filter((pl.col("event") == "upload") | (pl.col("upload_dest").is_not_null()))
+        .filter(pl.col("event") == "upload")  # a failed upload wrote nothing; a copy is no upload
         .select(
             "ts", "source", "line_no", "ip", "upload_dest", "sid",
             # some EC-CUBE builds log "upload: NAME -> DEST"; the label is not part of the name

@@ -9,12 +9,23 @@ errors and dumps that way): a line that does not start with a date continues the
 it and is joined to its message with ``\n``; ``line_no`` is the record's first line. Structured
 messages recognised (``event``):
 
-- ``login``: ``login : user=ID(N) auth=N lastlogin=... sid=SID`` (``login:`` also accepted)
+- ``login``: ``login: user=ID(N) auth=N lastlogin=... sid=SID`` (``LC_Page_Admin_Index``; the sid
+  is empty when the session had no certificate yet, as on a fresh login: ``sid`` null)
 - ``login_failed``: ``ID password incorrect.``
-- ``access``: ``access : user=ID auth=N sid=SID``
-- ``upload``: ``ORIGNAME -> DIR/FILE``
+- ``access``: ``access : user=ID auth=N sid=SID`` (``SC_Session``, every admin page)
+- ``upload_failed``: ``File Upload Error!: ORIGNAME -> DIR/FILE`` (``SC_UploadFile::makeTempFile``
+  when the move fails: no file was written)
+- ``upload``: ``ORIGNAME -> DIR/FILE`` (``SC_UploadFile::makeTempFile``: the file manager, template
+  and plugin packages, download-product files)
+- ``download_copy``: ``1 -> DIR/FILE`` outside the file manager: ``SC_UploadFile::makeTempDownFile``
+  logs the result of ``copy()`` (``1``), not a name; a product's download file put in the temp folder
+- ``unpack``: ``解凍：ARCHIVE->DIR`` (template package, ``SC_Helper_FileManager::unpackFile``) and
+  ``解凍: ARCHIVE -> DIR`` (plugin package): files written from an uploaded archive
 - ``order_complete``: ``order complete. order_id=N``
 - ``other``: anything else (kept whole in ``message``).
+
+Line formats and messages as ``EC-CUBE 2.13.5`` writes them (``data/class/util/GC_Utils.php``
+``gfPrintLog``; the messages from the classes named above).
 """
 
 from __future__ import annotations
@@ -41,12 +52,17 @@ RECORD = (
 #: event -> (regex on the message, captured fields); first match wins, in this order.
 EVENTS: list[tuple[str, str]] = [
     ("login", r"(?s)^login\s*:\s*user=(?P<login_id>.*?)\((?P<member_id>\d+)\)\s+auth=(?P<authority>-?\d+)"
-              r"\s+lastlogin=(?P<last_login>.*?)\s+sid=(?P<sid>\S+)\s*$"),
+              r"\s+lastlogin=(?P<last_login>.*?)\s+sid=(?P<sid>\S*)\s*$"),
     ("access", r"(?s)^access\s*:\s*user=(?P<login_id>\S*)\s+auth=(?P<authority>-?\d+)\s+sid=(?P<sid>\S+)\s*$"),
     ("login_failed", r"(?s)^(?P<login_id>.*?) password incorrect\.?\s*$"),
     ("order_complete", r"(?s)^order complete\.?\s*order_id=(?P<order_id>\d+)\s*$"),
+    ("upload_failed", r"(?s)^File Upload Error!:\s*(?P<upload_name>.*?) -> (?P<upload_dest>.+?)\s*$"),
+    ("unpack", r"(?s)^解凍\s*[：:]\s*(?P<upload_name>.+?)\s*->\s*(?P<upload_dest>.+?)\s*$"),
     ("upload", r"(?s)^(?P<upload_name>.+?) -> (?P<upload_dest>.+?)\s*$"),
 ]
+
+#: Pages whose ``NAME -> DEST`` lines are uploads whatever the name (a file may be named ``1``).
+UPLOAD_PAGES = r"contents/file_manager\.php|design/up_down\.php|ownersstore/"
 
 _FIELDS = {"login_id": pl.String, "member_id": pl.Int64, "authority": pl.Int32, "sid": pl.String,
            "last_login": pl.String, "upload_name": pl.String, "upload_dest": pl.String, "order_id": pl.Int64}
@@ -98,17 +114,24 @@ def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float =
     event = pl.lit("other")
     for name, pattern in reversed(EVENTS):
         event = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(name)).otherwise(event)
+    # makeTempDownFile logs copy()'s result ("1"), not a name: a download file put in the temp folder
+    copy = (event == "upload") & pl.col("message").str.starts_with("1 -> ") & ~pl.col("script").str.contains(UPLOAD_PAGES)
+    event = pl.when(copy).then(pl.lit("download_copy")).otherwise(event)
     rec = rec.with_columns(event=event, log=log_name(pl.col("source")))
     rec = rec.with_columns(ip=canonical_ip_series(rec.get_column("ip")))
     # extract_groups per event, then pick the row's event
     out = rec
     for name, pattern in EVENTS:
+        picked = pl.col("event") == name
+        if name == "upload":  # the copy's destination is kept (its "name" is copy()'s result)
+            picked = picked | (pl.col("event") == "download_copy")
         out = out.with_columns(
-            pl.when(pl.col("event") == name).then(pl.col("message")).str.extract_groups(pattern).alias(f"_{name}")
+            pl.when(picked).then(pl.col("message")).str.extract_groups(pattern).alias(f"_{name}")
         )
     for field, dtype in _FIELDS.items():
         parts = [pl.col(f"_{name}").struct.field(field) for name, pattern in EVENTS if f"?P<{field}>" in pattern]
         out = out.with_columns(pl.coalesce(parts).str.strip_chars().cast(dtype, strict=False).alias(field))
+    out = out.with_columns(sid=pl.when(pl.col("sid") != "").then(pl.col("sid")))  # "sid=" says none
     records = out.select(*APP_LOG.names(), "_lines").cast({**APP_LOG, "_lines": pl.Int64})
     return records, pl.concat(rejects).cast(REJECTS)
 

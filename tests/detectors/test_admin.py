@@ -113,3 +113,11 @@ def test_internal_networks_and_ipv6_spellings_are_not_new_ips():
          "evidence": ["app_log"] * 3, "login_id": ["admin"] * 3, "sid": ["s1", "s2", "s3"]})
     new = admin.new_ip_admin_logins(lg, internal_ips=["203.0.113.0/24", "2001:0db8:0:0::1"], baseline_ips=[])
     assert new["ip"].to_list() == ["192.0.2.9"]
+
+
+@pytest.mark.parametrize("status, outcome", [(302, "success"), (500, "failure"), (200, "failure"), (403, None)])
+def test_a_failed_login_answers_500_and_counts_without_the_app_log(status, outcome):
+    acc = access([{"ts": "2018-05-01 10:00:00", "client_ip": S.ATT, "method": "POST", "target": S.ADMIN + "index.php",
+                   "status": status}])
+    got = admin.admin_logins(acc, S.APP.head(0), S.ADMIN)
+    assert got["outcome"].to_list() == ([outcome] if outcome else [])

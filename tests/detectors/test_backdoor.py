@@ -46,3 +46,18 @@ def test_backdoor_found_from_bodyfile_alone():
 def test_benign_php_has_no_indicators():
     out = backdoor.backdoor_indicators(pl.DataFrame({"path": ["a.php"], "content": [b"<?php echo 'hello'; ?>"]}))
     assert out["indicators"].to_list() == [[]]
+
+
+def test_a_failed_upload_or_a_copy_is_no_upload():
+    from .frames import app_log
+
+    app = app_log([
+        {"ts": "2018-05-03 03:01:22", "script": S.ADMIN + "contents/file_manager.php", "ip": S.ATT, "event": "upload_failed",
+         "upload_name": "x1.php", "upload_dest": "/srv/shop/html/user_data/x1.php"},
+        {"ts": "2018-05-03 03:01:40", "script": S.ADMIN + "products/product.php", "ip": S.ATT, "event": "download_copy",
+         "upload_dest": "/srv/shop/data/download/temp/05030301_ab.zip"},
+        {"ts": "2018-05-03 03:02:00", "script": S.ADMIN + "contents/file_manager.php", "ip": S.ATT, "event": "upload",
+         "upload_name": "x1.php", "upload_dest": "/srv/shop/html/user_data/x1.php"},
+    ])
+    up = backdoor.uploads(app, None, S.ADMIN)
+    assert up["ts"].to_list() == [ts("2018-05-03 03:02:00")]  # installed when the file was written

@@ -32,6 +32,17 @@ def load(write, text, name="admin.log", tz="Asia/Tokyo", **kw):
         pytest.param("my file.gif -> user_data/my file.gif", {"event": "upload", "upload_name": "my file.gif"}, id="upload-spaces"),
         pytest.param("order complete. order_id=1234", {"event": "order_complete", "order_id": 1234}, id="order-complete"),
         pytest.param("member login. customer_id=73", {"event": "other", "sid": None}, id="other"),
+        # the messages of EC-CUBE 2.13.5 (LC_Page_Admin_Index, SC_UploadFile, SC_Helper_FileManager)
+        pytest.param("login: user=admin(2) auth=0 lastlogin=2017-03-30 10:00:00 sid=",
+                     {"event": "login", "login_id": "admin", "member_id": 2, "sid": None}, id="login-fresh-session"),
+        pytest.param("File Upload Error!: x.php -> /var/www/html/user_data/x.php",
+                     {"event": "upload_failed", "upload_name": "x.php", "upload_dest": "/var/www/html/user_data/x.php"},
+                     id="upload-failed"),
+        pytest.param("解凍：/var/www/html/upload/temp_template/t.tar.gz->/var/www/html/upload/temp_template/t",
+                     {"event": "unpack", "upload_name": "/var/www/html/upload/temp_template/t.tar.gz",
+                      "upload_dest": "/var/www/html/upload/temp_template/t"}, id="unpack-template"),
+        pytest.param("解凍: /var/www/html/upload/temp_plugin/p.tar.gz -> /var/www/html/upload/temp_plugin/p/",
+                     {"event": "unpack", "upload_dest": "/var/www/html/upload/temp_plugin/p/"}, id="unpack-plugin"),
     ],
 )
 def test_messages(write, message, expect):
@@ -119,3 +130,13 @@ def test_client_address_in_canonical_spelling(tmp_path):
     p = tmp_path / "admin.log"
     p.write_text("2017/03/31 23:28:10 [/admin/index.php] admin password incorrect. from 2001:0DB8:0:0::1\n")
     assert read_app_logs([p], case_root=tmp_path, timezone="Asia/Tokyo").records["ip"].to_list() == ["2001:db8::1"]
+
+
+@pytest.mark.parametrize("script, event", [
+    ("/admin/products/product.php", "download_copy"),  # makeTempDownFile: copy()'s result, then the temp file
+    ("/admin/contents/file_manager.php", "upload"),  # a file really named "1", uploaded
+])
+def test_a_copy_result_is_no_upload(write, script, event):
+    line = f"2017/03/31 23:28:10 [{script}] 1 -> /var/www/data/download/temp/03312328_5a1b2c.zip from 203.0.113.9\n"
+    row = load(write, line).records.row(0, named=True)
+    assert row["event"] == event and row["upload_dest"] == "/var/www/data/download/temp/03312328_5a1b2c.zip"
