@@ -75,6 +75,8 @@ APP_LOG = pl.Schema(
         "upload_name": pl.String,  # upload, upload_failed: ORIGNAME; unpack: the archive
         "upload_dest": pl.String,  # upload, upload_failed, download_copy: DIR/FILE as logged; unpack: the folder
         "order_id": pl.Int64,  # order complete
+        "customer_id": pl.Int64,  # verbose record on a shop page: customer_id = N
+        "backtrace": pl.String,  # verbose record: FILE(LINE): Class->function lines
     }
 )
 

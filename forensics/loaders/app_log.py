@@ -6,8 +6,12 @@ Line layout, as ``GC_Utils::gfPrintLog`` writes it::
 
 The time is naive wall-clock time in the case zone. A message may span lines (EC-CUBE logs SQL
 errors and dumps that way): a line that does not start with a date continues the record above
-it and is joined to its message with ``\n``; ``line_no`` is the record's first line. Structured
-messages recognised (``event``):
+it and is joined to its message with ``\n``; ``line_no`` is the record's first line. A verbose
+record (``error.log`` always, every log under ``DEBUG_MODE``) goes on after ``from REMOTE_ADDR``
+with the session (``customer_id = N`` on shop pages, ``login_id = ID(AUTH)[SID]`` on admin pages)
+and a backtrace (``FILE(LINE): Class->function`` per line): one record, the session's id in
+``customer_id`` / ``sid`` (and ``login_id`` when the message names none), the backtrace in
+``backtrace``. Structured messages recognised (``event``):
 
 - ``login``: ``login: user=ID(N) auth=N lastlogin=... sid=SID`` (``LC_Page_Admin_Index``; the sid
   is empty when the session had no certificate yet, as on a fresh login: ``sid`` null)
@@ -46,7 +50,12 @@ RECORD = (
     r"(?s)^(?P<t>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)"  # naive local time
     r" \[(?P<script>[^\]]*)\]"  # [SCRIPT_NAME]
     r" ?(?P<message>.*?)"  # MESSAGE (may hold newlines once joined)
-    r" from (?P<ip>[0-9A-Fa-f.:]+|unknown|-)\s*$"  # from REMOTE_ADDR (always written)
+    r" from (?P<ip>[0-9A-Fa-f.:]+|unknown|-)"  # from REMOTE_ADDR (always written)
+    # verbose (error.log always, every log under DEBUG_MODE): the session, then a backtrace
+    r"(?:\ncustomer_id = (?P<customer_id>[^\n]*))?"
+    r"(?:\nlogin_id = (?P<v_login_id>[^\n]*?)\((?P<v_authority>-?\d*)\)\[(?P<v_sid>[^\]\n]*)\])?"
+    r"(?P<backtrace>(?:\n[^\n]*\(\d*\): [^\n]*)*)"
+    r"\s*$"
 )
 
 #: event -> (regex on the message, captured fields); first match wins, in this order.
@@ -132,6 +141,14 @@ def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float =
         parts = [pl.col(f"_{name}").struct.field(field) for name, pattern in EVENTS if f"?P<{field}>" in pattern]
         out = out.with_columns(pl.coalesce(parts).str.strip_chars().cast(dtype, strict=False).alias(field))
     out = out.with_columns(sid=pl.when(pl.col("sid") != "").then(pl.col("sid")))  # "sid=" says none
+    # the verbose session lines: the request's own session, where the message names none
+    out = out.with_columns(
+        sid=pl.coalesce("sid", pl.when(pl.col("v_sid") != "").then(pl.col("v_sid"))),
+        login_id=pl.coalesce("login_id", pl.when(pl.col("v_login_id") != "").then(pl.col("v_login_id"))),
+        authority=pl.coalesce("authority", pl.col("v_authority").cast(pl.Int32, strict=False)),
+        customer_id=pl.col("customer_id").str.strip_chars().cast(pl.Int64, strict=False),
+        backtrace=pl.when(pl.col("backtrace") != "").then(pl.col("backtrace").str.strip_chars_start("\n")),
+    )
     records = out.select(*APP_LOG.names(), "_lines").cast({**APP_LOG, "_lines": pl.Int64})
     return records, pl.concat(rejects).cast(REJECTS)
 

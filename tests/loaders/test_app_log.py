@@ -140,3 +140,42 @@ def test_a_copy_result_is_no_upload(write, script, event):
     line = f"2017/03/31 23:28:10 [{script}] 1 -> /var/www/data/download/temp/03312328_5a1b2c.zip from 203.0.113.9\n"
     row = load(write, line).records.row(0, named=True)
     assert row["event"] == event and row["upload_dest"] == "/var/www/data/download/temp/03312328_5a1b2c.zip"
+
+
+#: An SQL error as EC-CUBE 2.13.5 writes it to error.log (SC_Query::error -> trigger_error ->
+#: SC_Helper_HandleError, gfPrintLog verbose): the message spans lines, " from ADDR" ends its last
+#: line, then the session and the backtrace follow.
+VERBOSE_SQL_ERROR = (
+    "2017/04/01 10:00:00 [/products/list.php] Fatal error(E_USER_ERROR): DB処理でエラーが発生しました。\n"
+    "SQL: [SELECT * FROM dtb_products WHERE category_id = '1'' AND del_flg = 0]\n"
+    "MDB2 Error: syntax error\n"
+    "[Native code: 1064]\n"
+    " on [/var/www/eccube/data/class/SC_Query.php(1097)] from 203.0.113.66\n"
+    "customer_id = \n"
+    "/var/www/eccube/html/products/list.php(11): LC_Page_Products_List_Ex->process\n"
+    "/var/www/eccube/data/class/SC_Query.php(250): SC_Query->error\n"
+    "(): trigger_error\n"
+    "2017/04/01 10:00:05 [/admin/order/index.php] Warning(E_USER_WARNING): x on [/a.php(3)] from 203.0.113.66\n"
+    "login_id = admin(0)[k9s8d7]\n"
+    "/var/www/eccube/html/admin/order/index.php(30): LC_Page_Admin_Order_Ex->process\n"
+)
+
+
+def test_a_verbose_record_is_one_record_with_its_session_and_backtrace(write):
+    loaded = load(write, VERBOSE_SQL_ERROR, name="error.log")
+    assert loaded.rejects.height == 0
+    c = loaded.counts.row(0, named=True)
+    assert (c["records"], c["rows"]) == (12, 2)
+    sql, adm = loaded.records.rows(named=True)
+    assert sql["message"].startswith("Fatal error(E_USER_ERROR): DB処理でエラーが発生しました。\nSQL: [SELECT")
+    assert sql["message"].endswith("on [/var/www/eccube/data/class/SC_Query.php(1097)]")
+    assert (sql["ip"], sql["customer_id"], sql["sid"], sql["log"]) == ("203.0.113.66", None, None, "error")
+    assert sql["backtrace"].splitlines()[0] == "/var/www/eccube/html/products/list.php(11): LC_Page_Products_List_Ex->process"
+    assert len(sql["backtrace"].splitlines()) == 3
+    assert (adm["sid"], adm["login_id"], adm["authority"], adm["script"]) == ("k9s8d7", "admin", 0, "/admin/order/index.php")
+
+
+def test_a_message_that_only_looks_like_an_address_stays_in_the_message(write):
+    text = "2017/04/01 10:00:00 [/a.php] copied from dead\nbeef to x from 192.0.2.1\n"
+    row = load(write, text).records.row(0, named=True)
+    assert (row["message"], row["ip"], row["backtrace"]) == ("copied from dead\nbeef to x", "192.0.2.1", None)
