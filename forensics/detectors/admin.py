@@ -20,6 +20,8 @@ import polars as pl
 
 from forensics.cards import mask_pans_expr
 from forensics.ipaddr import IpSet
+from forensics.platforms import eccube2, routing
+from forensics.platforms.routing import norm_admin_dir
 
 __all__ = [
     "ADMIN_PAGES",
@@ -34,16 +36,9 @@ __all__ = [
     "mode_expr",
 ]
 
-#: (page, path relative to admin_dir (regex, anchored), comment). First match wins; CSV export
-#: is a list page with mode=csv and is decided in :func:`page_expr`.
-ADMIN_PAGES: tuple[tuple[str, str, str], ...] = (
-    ("login", r"(?:index\.php)?", "login form and its POST (mode=login)"),
-    ("customer_list", r"customer/(?:index\.php)?", "member search/list; mode=csv exports"),
-    ("customer_edit", r"customer/edit\.php", "one member's record"),
-    ("order_list", r"order/(?:index\.php)?", "order search/list; mode=csv exports"),
-    ("order_edit", r"order/edit\.php", "one order with the orderer's details"),
-    ("file_manager", r"contents/file_manager\.php", "file manager: uploads under html/user_data/"),
-)
+#: The admin routing table (:mod:`forensics.platforms.eccube2`): every page class, its path and
+#: what it displays.
+ADMIN_PAGES = eccube2.ADMIN_PAGES
 
 #: Access-log statuses of a POST to the login page that mean the login failed: 500 is what
 #: EC-CUBE 2.13 answers (``LC_Page_Error_DispError``), 200 the form shown again.
@@ -54,35 +49,21 @@ FAILURE_STATUS: tuple[int, ...] = (500, 200)
 LINK_TOLERANCE = "2s"
 
 
-def _norm_admin_dir(admin_dir: str) -> str:
-    d = "/" + admin_dir.strip("/") + "/"
-    return "/" if d == "//" else d
-
-
 def mode_expr(query: pl.Expr = pl.col("query")) -> pl.Expr:
     """``mode`` from a decoded query string (null when absent)."""
     return query.str.extract(r"(?:^|&)mode=([^&]*)", 1)
 
 
 def page_expr(path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/") -> pl.Expr:
-    """Page class of an admin request: one of :data:`ADMIN_PAGES`, ``customer_csv``,
-    ``order_csv`` or ``other``."""
-    admin_dir = _norm_admin_dir(admin_dir)
-    rel = path.str.strip_prefix(admin_dir)
-    expr = pl.lit("other")
-    for page, rx, _c in reversed(ADMIN_PAGES):
-        expr = pl.when(rel.str.contains(f"^{rx}$")).then(pl.lit(page)).otherwise(expr)
-    return (
-        pl.when(expr.is_in(["customer_list", "order_list"]) & (mode.fill_null("") == "csv"))
-        .then(expr.str.replace("_list", "_csv"))
-        .otherwise(expr)
-    )
+    """Page class of an admin request: a name of :data:`ADMIN_PAGES` (``customer_csv`` when a
+    list page's mode is csv, ...), ``other`` under the admin folder, null outside it."""
+    return routing.page_expr(ADMIN_PAGES, path, mode, admin_dir)
 
 
 def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin/") -> pl.LazyFrame:
     """Access-log requests under ``admin_dir``: provenance, ``client_ip, method, path, query,
     status, bytes, user_agent, mode, page``."""
-    admin_dir = _norm_admin_dir(admin_dir)
+    admin_dir = norm_admin_dir(admin_dir)
     return (
         access.lazy()
         .filter(pl.col("path").str.starts_with(admin_dir))
@@ -106,7 +87,7 @@ def admin_logins(
     Returns ``ts, source, line_no, ip, outcome`` ("success"/"failure"), ``evidence``
     ("access_log"/"app_log"), ``login_id`` and ``sid`` (app log only), sorted by ``ts``.
     """
-    admin_dir = _norm_admin_dir(admin_dir)
+    admin_dir = norm_admin_dir(admin_dir)
     acc = (
         access.lazy()
         # the form posts to index.php; a POST to the bare directory reaches the same script
@@ -293,7 +274,7 @@ def attacker_admin_requests(
     Returns provenance, ``client_ip, method, path, query, status, bytes, sid, page, mode, via``
     (``ip`` or ``session``), ``mode_source`` ("query_string", "query_log" or null), sorted by ``ts``.
     """
-    admin_dir = _norm_admin_dir(admin_dir)
+    admin_dir = norm_admin_dir(admin_dir)
     attackers = sorted(set(attacker_ips))
     sessions = sessions if sessions is not None else admin_sessions(app_log)
     bad_sids = sessions.filter(pl.col("opened_ip").is_in(attackers))["sid"].to_list()

@@ -20,6 +20,7 @@ from forensics.cards import mask_pans_expr
 
 from forensics.detectors._content import indicator_list, with_text
 from forensics.detectors.layout import ServerLayout, server_path_expr, url_path_expr
+from forensics.platforms.routing import norm_admin_dir
 
 __all__ = [
     "BACKDOOR_INDICATORS",
@@ -55,11 +56,6 @@ BACKDOOR_INDICATORS: tuple[tuple[str, str, str], ...] = (
 _EXT_RX = r"\.(?:" + "|".join(SCRIPT_EXTENSIONS) + r")$"
 
 
-def _norm_admin_dir(admin_dir: str) -> str:
-    d = "/" + admin_dir.strip("/") + "/"
-    return "/" if d == "//" else d
-
-
 def uploads(
     app_log: pl.LazyFrame | pl.DataFrame,
     access: pl.LazyFrame | pl.DataFrame | None = None,
@@ -74,7 +70,7 @@ def uploads(
     url_path, sid, req_source, req_line_no, req_status`` (the access-log POST, when found).
     Without app-log lines, the access-log POSTs alone are returned (names null).
     """
-    admin_dir = _norm_admin_dir(admin_dir)
+    admin_dir = norm_admin_dir(admin_dir)
     fm = admin_dir + "contents/file_manager.php"
     app = (
         app_log.lazy()

@@ -12,9 +12,14 @@ Steps (:func:`viewed_records`):
    queries (a customer page reads the customer table, an order page the order table). Only
    attacker requests: attacker; none: not; both: *ambiguous*, counted and flagged, never
    silently dropped nor silently counted.
-3. Replay. Every SELECT of an attacker display page (customer / order list, edit, CSV export)
-   that reads a person table is executed in DuckDB over the tables as of that statement
-   (:mod:`forensics.exposure.asof`). Statements that cannot be replayed are listed with the reason.
+3. Replay. Every SELECT of an attacker display page (the platform's routing table,
+   :mod:`forensics.platforms.eccube2`: customer / order lists, edits, CSV exports, ``home.php``,
+   a ``csv_sql.php`` output...) that reads a person table is executed in DuckDB over the tables as
+   of that statement (:mod:`forensics.exposure.asof`). Statements that cannot be replayed are
+   listed with the reason. A page that hands over every row (a ``bkup.php`` download) shows every
+   person that existed at that moment, deleted rows included. A request whose class hangs on a
+   mode the access log does not show (a POST to ``bkup.php``) may have been such a page: the
+   count becomes a bound, and the result says why.
 4. Persons. Each result row is a person: ``customer_id`` when non-zero, else the lower-cased
    order e-mail (a guest order); the data items are the categories of the non-empty columns the
    SELECT returned.
@@ -37,13 +42,14 @@ import polars as pl
 
 from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, statement_table, to_local_naive
 from forensics.exposure.sql import referenced_tables
+from forensics.platforms import eccube2
+from forensics.platforms.eccube2 import MODE_HIDDEN_PAGES
+from forensics.platforms.routing import page_expr, pages_showing, shown_tables
 
 __all__ = [
     "DISPLAY_PAGES",
     "ITEM_RULES",
     "ViewedResult",
-    "admin_page",
-    "page_expr",
     "connection_table",
     "person_tables",
     "viewed_records",
@@ -52,15 +58,13 @@ __all__ = [
 
 UTC = pl.Datetime("us", "UTC")
 
-#: Admin pages that display person records (the counting rules) -> the table whose rows they show.
-DISPLAY_PAGES: dict[str, str] = {
-    "customer_list": "dtb_customer",
-    "customer_edit": "dtb_customer",
-    "customer_csv": "dtb_customer",
-    "order_list": "dtb_order",
-    "order_edit": "dtb_order",
-    "order_csv": "dtb_order",
-}
+#: The admin routing table of the platform (which pages exist and which person tables they show).
+ADMIN_PAGES = eccube2.ADMIN_PAGES
+#: Admin pages that display person records (the counting rules).
+DISPLAY_PAGES: tuple[str, ...] = tuple(pages_showing(ADMIN_PAGES))
+#: Pages that hand over every row of what they show at that moment (a backup download): no
+#: SELECT of theirs to replay; their persons are the rows that existed then.
+WHOLE_PAGES: frozenset[str] = frozenset(p.name for p in ADMIN_PAGES if p.whole)
 
 #: Data-item categories by returned column name (lower case, table prefix removed).
 #: id, item, pattern, comment
@@ -83,31 +87,6 @@ def _item_of(col: str) -> str | None:
         if rx.match(c):
             return item
     return None
-
-
-# Routes of the eccube2 profile, relative to the admin directory.
-_ROUTES = {
-    "customer/index.php": "customer_list",
-    "customer/": "customer_list",
-    "order/": "order_list",
-    "customer/edit.php": "customer_edit",
-    "order/index.php": "order_list",
-    "order/edit.php": "order_edit",
-    "index.php": "login",
-    "contents/file_manager.php": "file_manager",
-}
-
-
-def admin_page(path: str | None, mode: str | None = None, admin_dir: str = "/admin/") -> str | None:
-    """Page kind of a request path (None when not under ``admin_dir``); mode=csv on a list page
-    gives ``*_csv``."""
-    if not path or not path.startswith(admin_dir):
-        return None
-    rel = path[len(admin_dir):].split("?")[0]
-    page = _ROUTES.get(rel, "other")
-    if mode == "csv" and page.endswith("_list"):
-        page = page.replace("_list", "_csv")
-    return page
 
 
 def person_tables(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> set[str]:
@@ -283,17 +262,6 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
     return None, None, None, None
 
 
-def page_expr(path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/") -> pl.Expr:
-    """Vectorised :func:`admin_page`."""
-    rel = path.str.strip_prefix(admin_dir)
-    expr = pl.lit("other")
-    for route, page in _ROUTES.items():
-        expr = pl.when(rel == route).then(pl.lit(page)).otherwise(expr)
-    expr = pl.when(path.str.starts_with(admin_dir)).then(expr).otherwise(pl.lit(None, pl.String))
-    return (pl.when(expr.is_in(["customer_list", "order_list"]) & (mode.fill_null("") == "csv"))
-            .then(expr.str.replace("_list", "_csv")).otherwise(expr))
-
-
 def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -> pl.DataFrame:
     cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
             "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String, "mode": pl.String}
@@ -304,13 +272,15 @@ def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -
         if c not in f.columns:
             f = f.with_columns(pl.lit(None, dtype=t).alias(c))
     f = f.select([pl.col(c).cast(t) for c, t in cols.items()])
-    f = f.with_columns(pl.coalesce(pl.col("page"), page_expr(pl.col("path"), pl.col("mode"), admin_dir)).alias("page"))
+    f = f.with_columns(pl.coalesce(pl.col("page"), page_expr(ADMIN_PAGES, pl.col("path"), pl.col("mode"), admin_dir))
+                       .alias("page"))
     return f.with_columns(pl.lit(attacker).alias("attacker"))
 
 
-def _compatible(page: str | None, tables: list[str]) -> bool:
-    want = DISPLAY_PAGES.get(page or "")
-    return want is None or want in tables
+def _compatible(page: str | None, tables: list[str], ptabs: set[str]) -> bool:
+    """Whether a request of ``page`` could have issued a connection reading ``tables``."""
+    want = shown_tables(ADMIN_PAGES, page, ptabs)
+    return want is None or bool(want & set(tables))
 
 
 def viewed_records(
@@ -358,6 +328,11 @@ def viewed_records(
     known = set(known_sids or ()) | attacker_sids
     ptabs = person_tables(tabs)
     display = att.filter(pl.col("page").is_in(list(DISPLAY_PAGES)))
+    whole = display.filter(pl.col("page").is_in(list(WHOLE_PAGES)))
+    # a POST hides the mode: such a request may have been the display one (a backup download)
+    hidden = att.filter(pl.col("page").is_in(list(MODE_HIDDEN_PAGES))).with_columns(
+        pl.col("page").replace_strict(MODE_HIDDEN_PAGES, default=None))
+    hidden = hidden.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
     if window_end is None and att.height:
         window_end = att["ts"].max()
 
@@ -365,7 +340,7 @@ def viewed_records(
     if query_log is not None:
         ql = query_log.collect() if isinstance(query_log, pl.LazyFrame) else query_log
     if ql is None or ql.height == 0:
-        upper = viewed_upper_bound(tabs, display, window_end=window_end)
+        upper = viewed_upper_bound(tabs, pl.concat([display, hidden], how="vertical"), window_end=window_end)
         return ViewedResult(
             mode="upper_bound",
             reason="no MySQL query log in the case: the rows each page displayed cannot be "
@@ -412,7 +387,7 @@ def viewed_records(
                     and abs(r["ts"] - c["start"]) <= max(tol, dt.timedelta(seconds=30))]
             if near:
                 def _score(r):
-                    return (not _compatible(r["page"], tabs_read),
+                    return (not _compatible(r["page"], tabs_read, ptabs),
                             (r["source"], r["line_no"]) in used,
                             abs((r["ts"] - c["start"]).total_seconds()))
                 chosen = min(near, key=_score)
@@ -423,7 +398,7 @@ def viewed_records(
         else:
             lo = bisect.bisect_left(req_ts, c["start"] - tol)
             hi = bisect.bisect_right(req_ts, c["start"] + tol)
-            cands = [r for r in req_rows[lo:hi] if _compatible(r["page"], tabs_read)]
+            cands = [r for r in req_rows[lo:hi] if _compatible(r["page"], tabs_read, ptabs)]
             rec["method"] = "time"
             rec["candidates"] = len(cands)
             kinds = {r["attacker"] for r in cands}
@@ -527,6 +502,7 @@ def viewed_records(
         finally:
             eng.close()
 
+    rows.extend(_whole_rows(tabs, whole))
     replay_df = pl.DataFrame(replays, schema=REPLAY_SCHEMA)
     row_df = pl.DataFrame(rows, schema=ROW_SCHEMA)
     persons = _aggregate_persons(row_df)
@@ -535,17 +511,24 @@ def viewed_records(
     got = conn_df.filter(pl.col("req_source").is_not_null()).select(
         pl.col("req_source").alias("source"), pl.col("req_line_no").alias("line_no")).unique()
     lo_t, hi_t = st["ts"].min(), st["ts"].max()
-    unc = display.join(got, on=["source", "line_no"], how="anti").with_columns(
+    unc = display.filter(~pl.col("page").is_in(list(WHOLE_PAGES))).join(got, on=["source", "line_no"], how="anti").with_columns(
         pl.col("ts").is_between(pl.lit(lo_t - tol), pl.lit(hi_t + tol)).alias("covered_by_log"))
     # only requests that answered a page (2xx, or status unknown) displayed anything
     unc = unc.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
     outside = unc.filter(~pl.col("covered_by_log"))
     mode, reason, upper = "replay", None, None
+    reasons = []
     if outside.height:
+        reasons.append(f"{outside.height} attacker display request(s) fall outside the query log's time span")
+    if hidden.height:
+        pages = ", ".join(sorted(set(hidden["page"].drop_nulls())))
+        reasons.append(f"{hidden.height} attacker request(s) whose mode the access log does not show may have "
+                       f"been {pages}")
+    if reasons:
         mode = "partial"
-        reason = (f"{outside.height} attacker display request(s) fall outside the query log's time "
-                  "span: bound = replayed persons plus every person their pages could show")
-        bound = viewed_upper_bound(tabs, outside, window_end=window_end)
+        reason = "; ".join(reasons) + ": bound = replayed persons plus every person those requests could show"
+        bound = viewed_upper_bound(tabs, pl.concat([outside.drop("covered_by_log"), hidden.select(outside.drop(
+            "covered_by_log").columns)], how="vertical"), window_end=window_end)
         upper = pl.concat([persons.select(bound.columns), bound], how="vertical").unique(
             "person_key", keep="first", maintain_order=True).sort("person_key")
     return ViewedResult(
@@ -554,6 +537,24 @@ def viewed_records(
         uncovered=unc.select("source", "line_no", "ts", "page", "covered_by_log"),
         change_problems=asof.problems, uncertain=sorted(uncertain),
     )
+
+
+def _whole_rows(tables: Mapping[str, pl.DataFrame], requests: pl.DataFrame) -> list[dict]:
+    """ROW_SCHEMA dicts for pages that hand over every row (a backup download): every person of
+    the person tables that existed at the request's moment."""
+    out = []
+    for r in requests.iter_rows(named=True):
+        persons = viewed_upper_bound(tables, requests.filter((pl.col("source") == r["source"])
+                                                             & (pl.col("line_no") == r["line_no"])),
+                                     window_end=r["ts"])
+        for p in persons.iter_rows(named=True):
+            out.append({
+                "seq": None, "ts": r["ts"], "source": r["source"], "line_no": r["line_no"], "conn_key": None,
+                "req_source": r["source"], "req_line_no": r["line_no"], "req_ts": r["ts"],
+                "client_ip": r["client_ip"], "sid": r["sid"], "page": r["page"], "table": None, **p,
+                "estimated": False, "estimate_reason": None, "ambiguous": False,
+            })
+    return out
 
 
 def _lookup(frame: pl.DataFrame | None, col: str, value: Any) -> dict | None:
@@ -674,15 +675,16 @@ def viewed_upper_bound(
     never on screen), deleted ones included; ``window_end`` bounds requests without a time (all
     rows when unknown). Columns of ``persons`` minus the view times: ``person_key, person_kind,
     customer_id, email, items``."""
-    pages = set(display_requests["page"].drop_nulls().to_list()) if display_requests.height else set()
-    want = sorted({DISPLAY_PAGES[p] for p in pages if p in DISPLAY_PAGES})
+    ptabs = person_tables(tables)
     last_shown: dict[str, dt.datetime | None] = {}
-    for t in want:
-        shown = display_requests.filter(pl.col("page").replace_strict(DISPLAY_PAGES, default=None) == t)
-        times = shown["ts"] if "ts" in shown.columns else None
-        untimed = times is None or times.null_count() > 0
-        latest = times.max() if times is not None else None
-        last_shown[t] = window_end if untimed else latest
+    for r in display_requests.iter_rows(named=True) if display_requests.height else ():
+        ts = r.get("ts") if r.get("ts") is not None else window_end
+        for t in shown_tables(ADMIN_PAGES, r["page"], ptabs) or ():
+            if t not in last_shown:
+                last_shown[t] = ts
+            elif last_shown[t] is not None:
+                last_shown[t] = None if ts is None else max(last_shown[t], ts)
+    want = sorted(last_shown)
     parts = []
     for t in want:
         f = tables.get(t)

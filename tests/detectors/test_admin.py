@@ -72,8 +72,17 @@ def test_attacker_admin_requests_from_app_log_when_no_access_log():
         pytest.param("/x/order/?mode=csv", "order_csv", id="order-csv-dir"),
         pytest.param("/x/order/edit.php?order_id=3", "order_edit", id="order-edit"),
         pytest.param("/x/contents/file_manager.php", "file_manager", id="file-manager"),
-        pytest.param("/x/home.php", "other", id="home"),
+        pytest.param("/x/home.php", "home", id="home"),
+        pytest.param("/x/order/disp.php?order_id=3", "order_disp", id="order-disp"),
+        pytest.param("/x/order/pdf.php", "order_pdf", id="order-pdf"),
+        pytest.param("/x/customer/search_customer.php", "customer_search", id="customer-search"),
+        pytest.param("/x/mail/", "mail_search", id="mail"),
+        pytest.param("/x/contents/csv_sql.php?mode=csv_output&sql_id=2", "csv_sql_output", id="csv-sql-output"),
+        pytest.param("/x/contents/csv_sql.php", "csv_sql", id="csv-sql-mode-hidden"),
+        pytest.param("/x/system/bkup.php?mode=download&list_name=b1", "backup_download", id="backup-download"),
+        pytest.param("/x/system/bkup.php", "backup", id="backup-mode-hidden"),
         pytest.param("/x/order/index.php.bak", "other", id="not-a-page"),
+        pytest.param("/x/total/index.php", "other", id="totals-show-no-person"),
     ],
 )
 def test_page_classes(target, page):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from forensics.exposure.viewed import admin_page, person_key, viewed_records
+from forensics.exposure.viewed import ADMIN_PAGES, person_key, viewed_records
+from forensics.platforms.routing import page_expr
 from tests.exposure.world import CUST_EDIT, CUST_LIST, ORDER_LIST, TZ, QueryLog, customers, jst, orders, requests
 
 ATT_SID = "attackersid0001"
@@ -192,11 +193,15 @@ def test_non_select_is_never_executed_and_failures_are_reported(tables):
     assert "mtb_nothing" in st[0][1] and "more than one statement" in st[1][1]
 
 
-def test_request_page_from_path():
-    assert admin_page("/admin/customer/index.php") == "customer_list"
-    assert admin_page("/admin/order/index.php", "csv") == "order_csv"
-    assert admin_page("/shop/admin2/order/edit.php", None, "/shop/admin2/") == "order_edit"
-    assert admin_page("/shopping/confirm.php") is None
+@pytest.mark.parametrize("path, mode, admin_dir, page", [
+    ("/admin/customer/index.php", None, "/admin/", "customer_list"),
+    ("/admin/order/index.php", "csv", "/admin/", "order_csv"),
+    ("/shop/admin2/order/edit.php", None, "/shop/admin2/", "order_edit"),
+    ("/shopping/confirm.php", None, "/admin/", None),
+])
+def test_request_page_from_path(path, mode, admin_dir, page):
+    frame = pl.DataFrame({"path": [path], "mode": [mode]}, schema={"path": pl.String, "mode": pl.String})
+    assert frame.select(page=page_expr(ADMIN_PAGES, pl.col("path"), pl.col("mode"), admin_dir))["page"][0] == page
 
 
 def test_unknown_earlier_update_date_is_flagged_when_it_decides_the_page(tables):
@@ -269,3 +274,41 @@ def test_text_primary_keys_in_the_export(tables):
     res = run(tables, ql, att)
     assert keys(res) == ["customer:4"]
     assert res.rows["estimated"].to_list() == [True]
+
+
+HOME_ORDERS = ("SELECT order_id, customer_id, order_name01, order_name02, order_email, create_date FROM dtb_order "
+               "WHERE del_flg = 0 ORDER BY create_date DESC LIMIT 10")  # LC_Page_Admin_Home: the newest orders
+
+
+def test_home_page_shows_its_newest_orders(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [HOME_ORDERS])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "path": "/admin/home.php"}])
+    res = run(tables, ql, att)
+    assert res.mode == "replay" and keys(res) == ["customer:2", "guest:guest@example.jp"]
+
+
+def test_a_backup_download_shows_every_person_that_existed_then():
+    tables = {
+        "dtb_customer": customers([{"customer_id": 1}, {"customer_id": 2, "del_flg": 1},
+                                   {"customer_id": 3, "create_date": "2017-04-05 00:00:00"}]),
+        "dtb_order": orders([{"order_id": 10, "customer_id": 0, "order_email": "g@example.jp"}]),
+    }
+    ql = QueryLog().conn(5, "2017-04-02 10:00:00", ATT_SID, ["SELECT 1"])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID,
+                     "path": "/admin/system/bkup.php", "mode": "download"}])
+    res = run(tables, ql, att)
+    # deleted rows are in a backup too; a member registered after the download is not
+    assert res.mode == "replay" and keys(res) == ["customer:1", "customer:2", "guest:g@example.jp"]
+    assert res.count == 3
+
+
+@pytest.mark.parametrize("with_query_log", [True, False])
+def test_a_backup_page_whose_mode_is_hidden_bounds_the_count(tables, with_query_log):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_EDIT.format(cid=1)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"},
+                    {"ts": "2017-04-02 10:05:00", "sid": ATT_SID, "path": "/admin/system/bkup.php", "line_no": 2}])
+    res = run(tables, ql if with_query_log else None, att)
+    assert res.count is None and res.count_upper == 5  # four members and the guest orderer
+    if with_query_log:
+        assert res.mode == "partial" and res.count_lower == 1
+        assert "mode the access log does not show may have been backup_download" in res.bound_reason

@@ -1,0 +1,53 @@
+"""EC-CUBE 2 (2.13): admin routing and the person records each admin page displays.
+
+Pages as ``EC-CUBE 2.13.5`` has them (``data/class/pages/admin/...``). Admin navigation is POST,
+so the ``mode`` of a request is known only when it is in the query string: a page whose class
+depends on its mode (a list page's CSV export, a backup download) is that class only when the
+mode shows; :data:`MODE_HIDDEN_PAGES` names the pages whose hidden mode may have been the
+display one.
+"""
+
+from __future__ import annotations
+
+from forensics.platforms.routing import ANY_PERSON_TABLE, EVERY_PERSON_TABLE, AdminPage
+
+ADMIN_PAGES: tuple[AdminPage, ...] = (
+    AdminPage("login", r"(?:index\.php)?", source="LC_Page_Admin_Index: the login form and its POST"),
+    AdminPage("home", r"home\.php", ("dtb_order",),
+              source="LC_Page_Admin_Home: the newest orders with the orderers' names"),
+    AdminPage("customer_csv", r"customer/(?:index\.php)?", ("dtb_customer",), mode="csv",
+              source="LC_Page_Admin_Customer mode=csv: every member matching the search"),
+    AdminPage("customer_list", r"customer/(?:index\.php)?", ("dtb_customer",),
+              source="LC_Page_Admin_Customer: member search results"),
+    AdminPage("customer_edit", r"customer/edit\.php", ("dtb_customer",),
+              source="LC_Page_Admin_Customer_Edit: one member's record"),
+    AdminPage("customer_search", r"customer/search_customer\.php", ("dtb_customer",),
+              source="LC_Page_Admin_Customer_SearchCustomer: member search pop-up of the order form"),
+    AdminPage("order_csv", r"order/(?:index\.php)?", ("dtb_order",), mode="csv",
+              source="LC_Page_Admin_Order mode=csv: every order matching the search"),
+    AdminPage("order_list", r"order/(?:index\.php)?", ("dtb_order",),
+              source="LC_Page_Admin_Order: order search results with the orderers"),
+    AdminPage("order_edit", r"order/edit\.php", ("dtb_order",),
+              source="LC_Page_Admin_Order_Edit: one order with the orderer's details"),
+    AdminPage("order_disp", r"order/disp\.php", ("dtb_order",),
+              source="LC_Page_Admin_Order_Disp: one order, read only"),
+    AdminPage("order_pdf", r"order/pdf\.php", ("dtb_order",),
+              source="LC_Page_Admin_Order_Pdf: delivery slips of the chosen orders"),
+    AdminPage("order_mail", r"order/mail\.php", ("dtb_order",),
+              source="LC_Page_Admin_Order_Mail: mail to the orderers of the chosen orders"),
+    AdminPage("order_status", r"order/status\.php", ("dtb_order",),
+              source="LC_Page_Admin_Order_Status: orders by status with the orderers"),
+    AdminPage("mail_search", r"mail/(?:index\.php)?", ("dtb_customer",),
+              source="LC_Page_Admin_Mail: members matching a mail-magazine search"),
+    AdminPage("csv_sql_output", r"contents/csv_sql\.php", (ANY_PERSON_TABLE,), mode="csv_output",
+              source="LC_Page_Admin_Contents_CsvSql mode=csv_output: a stored SELECT's rows as CSV"),
+    AdminPage("backup_download", r"system/bkup\.php", (EVERY_PERSON_TABLE,), mode="download", whole=True,
+              source="LC_Page_Admin_System_Bkup mode=download: a backup of every table"),
+    AdminPage("file_manager", r"contents/file_manager\.php",
+              source="LC_Page_Admin_Contents_FileManager: uploads under html/user_data/"),
+    AdminPage("backup", r"system/bkup\.php", source="LC_Page_Admin_System_Bkup: backups listed, made, restored"),
+    AdminPage("csv_sql", r"contents/csv_sql\.php", source="LC_Page_Admin_Contents_CsvSql: stored SELECTs edited"),
+)
+
+#: Pages whose class hangs on a mode a POST hides: page -> the display class its mode may have been.
+MODE_HIDDEN_PAGES: dict[str, str] = {"backup": "backup_download", "csv_sql": "csv_sql_output"}

@@ -1,0 +1,71 @@
+"""Admin routing: request path (and ``mode``) -> page class, and what each page displays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+#: ``shows`` value of a page that displays rows of every person table (a database backup).
+EVERY_PERSON_TABLE = "*"
+#: ``shows`` value of a page that displays whatever person table its own SELECT reads.
+ANY_PERSON_TABLE = "?"
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    """One admin page of a platform.
+
+    ``path``: regex of the path relative to the admin folder (anchored at both ends); ``mode``:
+    the page is this class only when the request's ``mode`` is this value (a list page exporting
+    CSV), else any mode; ``shows``: the person tables whose rows the page displays
+    (:data:`EVERY_PERSON_TABLE`, :data:`ANY_PERSON_TABLE`, or table names); ``whole``: the page
+    hands over every row of what it shows at that moment (a backup), not the rows its SELECTs
+    return; ``source``: the platform code that shows it.
+    """
+
+    name: str
+    path: str
+    shows: tuple[str, ...] = ()
+    mode: str | None = None
+    whole: bool = False
+    source: str = ""
+
+
+def norm_admin_dir(admin_dir: str) -> str:
+    """The admin folder with one leading and one trailing ``/`` (``manage`` -> ``/manage/``)."""
+    d = "/" + admin_dir.strip("/") + "/"
+    return "/" if d == "//" else d
+
+
+def page_expr(pages: Iterable[AdminPage], path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/") -> pl.Expr:
+    """Page class of each request: the first page whose path (and mode, when the page names one)
+    matches; ``other`` under the admin folder, null outside it."""
+    admin_dir = norm_admin_dir(admin_dir)
+    rel = path.str.strip_prefix(admin_dir)
+    expr = pl.lit("other")
+    for page in reversed(tuple(pages)):
+        hit = rel.str.contains(f"^(?:{page.path})$")
+        if page.mode is not None:
+            hit = hit & (mode.fill_null("") == page.mode)
+        expr = pl.when(hit).then(pl.lit(page.name)).otherwise(expr)
+    return pl.when(path.str.starts_with(admin_dir)).then(expr).otherwise(pl.lit(None, pl.String))
+
+
+def shown_tables(pages: Iterable[AdminPage], page: str | None, person_tables: Iterable[str]) -> set[str] | None:
+    """The person tables ``page`` displays (None: it displays none); ``ANY_PERSON_TABLE`` and
+    ``EVERY_PERSON_TABLE`` stand for every table of ``person_tables``."""
+    for p in pages:
+        if p.name == page:
+            if not p.shows:
+                return None
+            if EVERY_PERSON_TABLE in p.shows or ANY_PERSON_TABLE in p.shows:
+                return set(person_tables)
+            return set(p.shows)
+    return None
+
+
+def pages_showing(pages: Iterable[AdminPage]) -> list[str]:
+    """Names of the pages that display person records."""
+    return [p.name for p in pages if p.shows]
