@@ -64,8 +64,8 @@ APP_LOG = pl.Schema(
         "script": pl.String,  # SCRIPT_NAME, e.g. /admin/index.php
         "message": pl.String,
         "ip": pl.String,
-        # kind of message: login, login_failed, access, upload, upload_failed, download_copy, unpack,
-        # order_complete, other
+        # kind of message: login, login_failed, access, logout, member_login, member_logout, upload,
+        # upload_failed, download_copy, unpack, order_complete, other
         "event": pl.String,
         "login_id": pl.String,  # login / login_failed / access
         "member_id": pl.Int64,  # login: user=ID(N)
@@ -75,7 +75,7 @@ APP_LOG = pl.Schema(
         "upload_name": pl.String,  # upload, upload_failed: ORIGNAME; unpack: the archive
         "upload_dest": pl.String,  # upload, upload_failed, download_copy: DIR/FILE as logged; unpack: the folder
         "order_id": pl.Int64,  # order complete
-        "customer_id": pl.Int64,  # verbose record on a shop page: customer_id = N
+        "customer_id": pl.Int64,  # member_login / member_logout; a verbose record on a shop page
         "backtrace": pl.String,  # verbose record: FILE(LINE): Class->function lines
     }
 )

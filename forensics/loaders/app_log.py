@@ -17,6 +17,10 @@ and a backtrace (``FILE(LINE): Class->function`` per line): one record, the sess
   is empty when the session had no certificate yet, as on a fresh login: ``sid`` null)
 - ``login_failed``: ``ID password incorrect.``
 - ``access``: ``access : user=ID auth=N sid=SID`` (``SC_Session``, every admin page)
+- ``logout``: ``logout : user=ID auth=N sid=SID`` (``SC_Session::logout``, an admin leaving)
+- ``member_login`` / ``member_logout``: ``access : user=N<TAB>ip=HOST`` / ``logout : user=N<TAB>ip=HOST``
+  in ``customer.log`` (``SC_Customer::startSession`` / ``EndSession``): a shop member (``customer_id``
+  N) logging in or out; a failed member login is logged nowhere
 - ``upload_failed``: ``File Upload Error!: ORIGNAME -> DIR/FILE`` (``SC_UploadFile::makeTempFile``
   when the move fails: no file was written)
 - ``upload``: ``ORIGNAME -> DIR/FILE`` (``SC_UploadFile::makeTempFile``: the file manager, template
@@ -52,7 +56,7 @@ RECORD = (
     r" ?(?P<message>.*?)"  # MESSAGE (may hold newlines once joined)
     r" from (?P<ip>[0-9A-Fa-f.:]+|unknown|-)"  # from REMOTE_ADDR (always written)
     # verbose (error.log always, every log under DEBUG_MODE): the session, then a backtrace
-    r"(?:\ncustomer_id = (?P<customer_id>[^\n]*))?"
+    r"(?:\ncustomer_id = (?P<v_customer_id>[^\n]*))?"
     r"(?:\nlogin_id = (?P<v_login_id>[^\n]*?)\((?P<v_authority>-?\d*)\)\[(?P<v_sid>[^\]\n]*)\])?"
     r"(?P<backtrace>(?:\n[^\n]*\(\d*\): [^\n]*)*)"
     r"\s*$"
@@ -63,6 +67,9 @@ EVENTS: list[tuple[str, str]] = [
     ("login", r"(?s)^login\s*:\s*user=(?P<login_id>.*?)\((?P<member_id>\d+)\)\s+auth=(?P<authority>-?\d+)"
               r"\s+lastlogin=(?P<last_login>.*?)\s+sid=(?P<sid>\S*)\s*$"),
     ("access", r"(?s)^access\s*:\s*user=(?P<login_id>\S*)\s+auth=(?P<authority>-?\d+)\s+sid=(?P<sid>\S+)\s*$"),
+    ("logout", r"(?s)^logout\s*:\s*user=(?P<login_id>\S*)\s+auth=(?P<authority>-?\d+)\s+sid=(?P<sid>\S*)\s*$"),
+    ("member_login", r"(?s)^access\s*:\s*user=(?P<customer_id>\d*)\tip=\S*\s*$"),
+    ("member_logout", r"(?s)^logout\s*:\s*user=(?P<customer_id>\d*)\tip=\S*\s*$"),
     ("login_failed", r"(?s)^(?P<login_id>.*?) password incorrect\.?\s*$"),
     ("order_complete", r"(?s)^order complete\.?\s*order_id=(?P<order_id>\d+)\s*$"),
     ("upload_failed", r"(?s)^File Upload Error!:\s*(?P<upload_name>.*?) -> (?P<upload_dest>.+?)\s*$"),
@@ -74,7 +81,8 @@ EVENTS: list[tuple[str, str]] = [
 UPLOAD_PAGES = r"contents/file_manager\.php|design/up_down\.php|ownersstore/"
 
 _FIELDS = {"login_id": pl.String, "member_id": pl.Int64, "authority": pl.Int32, "sid": pl.String,
-           "last_login": pl.String, "upload_name": pl.String, "upload_dest": pl.String, "order_id": pl.Int64}
+           "last_login": pl.String, "upload_name": pl.String, "upload_dest": pl.String, "order_id": pl.Int64,
+           "customer_id": pl.String}
 
 
 def log_name(source: pl.Expr) -> pl.Expr:
@@ -146,7 +154,7 @@ def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float =
         sid=pl.coalesce("sid", pl.when(pl.col("v_sid") != "").then(pl.col("v_sid"))),
         login_id=pl.coalesce("login_id", pl.when(pl.col("v_login_id") != "").then(pl.col("v_login_id"))),
         authority=pl.coalesce("authority", pl.col("v_authority").cast(pl.Int32, strict=False)),
-        customer_id=pl.col("customer_id").str.strip_chars().cast(pl.Int64, strict=False),
+        customer_id=pl.coalesce("customer_id", pl.col("v_customer_id")).str.strip_chars().cast(pl.Int64, strict=False),
         backtrace=pl.when(pl.col("backtrace") != "").then(pl.col("backtrace").str.strip_chars_start("\n")),
     )
     records = out.select(*APP_LOG.names(), "_lines").cast({**APP_LOG, "_lines": pl.Int64})
