@@ -29,6 +29,9 @@ Optional extensions (compatible with the case file):
 - ``facts.clock_skew: {evidence_key: seconds}``: a known clock error of one evidence type
   (keys: ``access_logs``, ``app_logs``, ``query_logs``, ``fs_timeline``). Positive = that clock ran
   ahead; the seconds are subtracted from every time of that evidence.
+- ``evidence.access_logs: {paths: [...], format: ...}``: the access-log format of every file (a
+  name: ``combined``, ``common``, ``vhost_combined``, ``nginx``; or an Apache ``LogFormat`` string);
+  a plain list: each file's format detected from its first lines.
 - ``evidence.db.encoding`` may be ``auto`` (the default): UTF-8 when a file decodes as UTF-8,
   else CP932.
 """
@@ -400,8 +403,12 @@ class Case:
         if not isinstance(outside, bool):
             raise CaseError(f"case.yml: 'evidence.allow_outside' must be true or false, got {outside!r}")
         self.allow_outside = outside
+        self.access_log_format = None
         for key in LOG_KEYS:
-            files, notes = _resolve(self.root, _str_list(ev.get(key), f"evidence.{key}"), key, allow_outside=outside)
+            value = ev.get(key)
+            if key == "access_logs" and isinstance(value, dict):
+                value = self._access_log_format(value)
+            files, notes = _resolve(self.root, _str_list(value, f"evidence.{key}"), key, allow_outside=outside)
             if files and all(p.stat().st_size == 0 for p in files):
                 # one empty file in a rotated set is normal (a quiet night); all empty is a wrong path
                 names = ", ".join(repr(os.path.relpath(p, self.root)) for p in files[:3])
@@ -444,6 +451,26 @@ class Case:
                 self.warnings.append(f"evidence.db: no dtb_*.csv in {', '.join(str(d) for d in dirs)}")
             out["db"] = files
         return out, encoding
+
+    def _access_log_format(self, value: dict) -> Any:
+        """``{paths: [...], format: NAME | LOGFORMAT}``: the paths; the format checked and kept."""
+        from forensics.loaders.logformat import NAMED_FORMATS, FormatError, compile_format
+
+        value = _check_keys(value, {"paths", "format"}, "evidence.access_logs")
+        fmt = value.get("format")
+        if fmt is not None:
+            if not isinstance(fmt, str) or not fmt.strip():
+                raise CaseError("case.yml: 'evidence.access_logs.format' must be a format name "
+                                f"({', '.join(NAMED_FORMATS)}, nginx) or an Apache LogFormat string")
+            try:
+                compile_format(fmt)
+            except FormatError as exc:
+                raise CaseError(f"case.yml: 'evidence.access_logs.format': {exc}") from None
+            if "%" not in fmt and fmt not in (*NAMED_FORMATS, "nginx"):
+                raise CaseError(f"case.yml: 'evidence.access_logs.format' {fmt!r} is neither a format name "
+                                f"({', '.join(NAMED_FORMATS)}, nginx) nor an Apache LogFormat string")
+            self.access_log_format = fmt
+        return value.get("paths")
 
     # -- properties --
 
@@ -520,8 +547,9 @@ class Case:
         if key == "access_logs":
             sources = [rel_source(p, self.root) for p in in_time_order(files)]
             return TableCache(self.table_cache).log(
-                key, files, schemas.ACCESS_LOG, lambda seen: access_log.iter_access_logs(files, **common),
-                sources=sources, options=options)
+                key, files, schemas.ACCESS_LOG,
+                lambda seen: access_log.iter_access_logs(files, format=self.access_log_format, **common),
+                sources=sources, options={**options, "format": self.access_log_format or "detected per file"})
         return TableCache(self.table_cache).log(
             key, files, schemas.QUERY_LOG,
             lambda seen: query_log.iter_query_logs(files, timezone=self.timezone, sources=seen, **common),
@@ -539,7 +567,7 @@ class Case:
         if key in CACHED_KEYS and self.table_cache is not None:
             res = self._cached(key).loaded()
         elif key == "access_logs":
-            res = access_log.read_access_logs(files, skew_seconds=self.skew(key), **common)
+            res = access_log.read_access_logs(files, skew_seconds=self.skew(key), format=self.access_log_format, **common)
         elif key == "app_logs":
             res = app_log.read_app_logs(files, timezone=self.app_log_timezone, skew_seconds=self.skew(key), **common)
         elif key == "query_logs":
@@ -653,7 +681,8 @@ class Case:
             elif k == "access_logs" and k not in self._loaded:
                 files = self.evidence[k]
                 batches = [b.counts for b in iter_access_logs(
-                    files, case_root=self.root, skew_seconds=self.skew(k), max_decompressed=self.max_decompressed)]
+                    files, case_root=self.root, skew_seconds=self.skew(k), max_decompressed=self.max_decompressed,
+                    format=self.access_log_format)]
                 counts = merge_counts(batches, [rel_source(p, self.root) for p in in_time_order(files)])
             else:
                 cached = k in self._loaded

@@ -1,17 +1,20 @@
-r"""Apache ``combined`` access logs -> :data:`forensics.schemas.ACCESS_LOG`.
+r"""Web-server access logs -> :data:`forensics.schemas.ACCESS_LOG`, one table whatever the format.
 
-Accepted ``LogFormat``::
+Each file's format is detected from its first lines, or given for all
+(:mod:`forensics.loaders.logformat`: ``combined``, ``common``, ``vhost_combined``, nginx's default,
+or any Apache ``LogFormat`` string). ``combined``::
 
     LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined
 
 plus any trailing fields after the user agent (kept in ``extra``). Plain or gzip, rotated sets
 read oldest first, any ``%t`` offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\\`` escapes inside
 quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` byte escapes stay).
-A line that does not fit (the ``common`` format included) is rejected with a reason.
+Fields a format lacks are null; fields the table has no column for go to ``extra`` as
+``name=value``. A line that does not fit its file's format is rejected with a reason.
 
 :data:`COMBINED`, one anchored regex, defines what a line is; every branch in it is decided by the
 next character (``[^ ]+ `` fields, quoted fields as ``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]``
-classes), so its parse of a line is unique. Decompressed blocks are first scanned natively
+classes), so its parse of a line is unique. Decompressed ``combined`` blocks are first scanned natively
 (:mod:`forensics.loaders.access_scan`: one compiled pass over the bytes, typed columns out, text
 fields as views into the block); the lines that scan cannot vouch for (escapes, extra quotes,
 impossible dates, anything malformed) go through the regex, whose time is sliced by position
@@ -21,6 +24,7 @@ decoding, parameters) are computed once per distinct request line and joined bac
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections.abc import Iterable, Iterator
@@ -29,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, line_excerpt
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, iter_lines, line_excerpt
 from forensics.ipaddr import canonical_ip
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
@@ -41,6 +45,8 @@ from forensics.loaders._common import (
     shift_skew,
 )
 from forensics.loaders.access_scan import scan_combined
+from forensics.loaders.logformat import COMBINED as COMBINED_FORMAT
+from forensics.loaders.logformat import AccessFormat, compile_format, detect_format
 from forensics.loaders.urldecode import percent_decode
 from forensics.schemas import ACCESS_LOG, REJECTS
 
@@ -189,7 +195,11 @@ _FIELDS = ["client_ip", "ident", "remote_user", "request", "status", "bytes", "r
 
 def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
     """Exact route for any line: :data:`COMBINED`, escapes undone, ``%t`` sliced by position."""
-    df = lines.select(m=pl.col("line").str.extract_groups(COMBINED)).unnest("m")
+    return _time_fields(lines.select(m=pl.col("line").str.extract_groups(COMBINED)).unnest("m"))
+
+
+def _time_fields(df: pl.DataFrame) -> pl.DataFrame:
+    """Extracted groups -> :data:`_FIELDS`: ``%t`` sliced by position, escapes undone, typed."""
     t = pl.col("t")
     local = pl.concat_str(
         t.str.slice(7, 4), pl.lit("-"), t.str.slice(3, 3).replace_strict(_MONTHS, default=None), pl.lit("-"),
@@ -200,6 +210,27 @@ def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
     return _typed(df.with_columns(
         local=local, utc_offset_min=offset, referer=_unescape(pl.col("referer")), user_agent=_unescape(pl.col("user_agent")),
     ).select(_FIELDS))
+
+
+def _format_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
+    """The regex route for a format other than ``combined``: the compiled format's groups, the
+    fields it lacks null, those the table has no column for in ``extra`` (``name=value``)."""
+    df = lines.select(m=pl.col("line").str.extract_groups(fmt.regex)).unnest("m")
+    for c in ("client_ip", "ident", "remote_user", "t", "request", "status", "bytes", "referer", "user_agent"):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(c))
+    extras = [pl.when(pl.col(f).is_not_null()).then(pl.lit(f + "=") + pl.col(f)) for f in fmt.extra_fields]
+    rest = pl.col("rest").str.strip_chars()
+    extras.append(pl.when(rest != "").then(rest))
+    df = df.with_columns(extra=pl.concat_str(extras, separator=" ", ignore_nulls=True))
+    df = df.with_columns(extra=pl.when(pl.col("extra") != "").then(pl.lit(" ") + pl.col("extra")).otherwise(pl.lit("")))
+    return _time_fields(df)
+
+
+def _format_line_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
+    """:func:`_line_fields` for another format (:func:`_format_fields`)."""
+    return pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), _format_fields(lines, fmt)],
+                     how="horizontal")
 
 
 def _line_fields(lines: pl.DataFrame) -> pl.DataFrame:
@@ -257,7 +288,7 @@ def _canonical_clients(ips: pl.Series) -> pl.Series:
 
 
 def _records(
-    df: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
+    df: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None, fmt: AccessFormat | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``{source, line_no, invalid_utf8, line, *_FIELDS}`` -> (ACCESS_LOG rows + ``_lines``, REJECTS).
 
@@ -275,7 +306,8 @@ def _records(
             "source", "line_no",
             reason=pl.when(pl.col("invalid_utf8")).then(pl.lit("invalid UTF-8 (bytes shown as \\xNN)"))
             .when(pl.col("parsed")).then(pl.lit("impossible %t date or time"))
-            .otherwise(_reject_reason(pl.col("line"))),
+            .otherwise(_reject_reason(pl.col("line")) if fmt is None
+                       else pl.lit(f"not a line of the access-log format {fmt.name} ({fmt.definition})")),
             excerpt=line_excerpt(),
         ).cast(REJECTS)
         df = df.filter(okm)
@@ -322,8 +354,10 @@ def read_access_logs(
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
     batch_lines: int = DEFAULT_BATCH_LINES,
     show_progress: bool | None = None,
+    format: str | None = None,
 ) -> Loaded:
-    """Read Apache combined access logs eagerly: table, rejects and per-file counts.
+    """Read access logs eagerly: table, rejects and per-file counts (``format``: see
+    :func:`iter_access_logs`).
 
     Returns
     -------
@@ -338,7 +372,7 @@ def read_access_logs(
     sources: list[str] = []
     batches = iter_access_logs(
         paths, case_root=case_root, skew_seconds=skew_seconds, max_decompressed=max_decompressed,
-        batch_lines=batch_lines, show_progress=show_progress, sources=sources,
+        batch_lines=batch_lines, show_progress=show_progress, sources=sources, format=format,
     )
     return collect_loaded(batches, sources, ACCESS_LOG)
 
@@ -352,8 +386,13 @@ def iter_access_logs(
     batch_lines: int = DEFAULT_BATCH_LINES,
     show_progress: bool | None = None,
     sources: list[str] | None = None,
+    format: str | None = None,
 ) -> Iterator[Loaded]:
-    """Stream the access logs batch by batch (files oldest first, lines in order).
+    """Stream the access logs batch by batch (files oldest first, lines in order; files of one
+    format together).
+
+    ``format``: a named format or an Apache ``LogFormat`` string for every file; None: each
+    file's own, detected (:func:`file_formats`).
 
     Each item is a :class:`Loaded` holding that batch's ``records`` (ACCESS_LOG), ``rejects`` and
     partial ``counts``. Memory stays bounded by the batch size whatever the number or size of the
@@ -361,18 +400,62 @@ def iter_access_logs(
     ``sources`` (if given) receives every file's source name as it is opened.
     """
     cache = RequestCache()
-    for records, rejects in iter_parsed(
-        [Path(p) for p in paths],
-        lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache),
-        case_root=Path(case_root) if case_root is not None else None,
-        desc="access logs",
-        max_decompressed=max_decompressed,
-        batch_lines=batch_lines,
-        show_progress=show_progress,
-        sources=sources,
-        raw=True,
-    ):
-        yield batch_loaded(records, rejects, ACCESS_LOG)
+    formats = file_formats(paths, format)
+    for fmt, group in _by_format(formats):
+        if fmt.regex == COMBINED_FORMAT.regex:  # the native scanner's fast path
+            parse = lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache)  # noqa: E731
+        else:
+            parse = functools.partial(_parse_format_lines, fmt=fmt, skew_seconds=skew_seconds, cache=cache)
+        for records, rejects in iter_parsed(
+            group,
+            parse,
+            case_root=Path(case_root) if case_root is not None else None,
+            desc="access logs",
+            max_decompressed=max_decompressed,
+            batch_lines=batch_lines,
+            show_progress=show_progress,
+            sources=sources,
+            raw=fmt.regex == COMBINED_FORMAT.regex,
+        ):
+            yield batch_loaded(records, rejects, ACCESS_LOG)
+
+
+def _parse_format_lines(lines: pl.DataFrame, *, fmt: AccessFormat, skew_seconds: float, cache: RequestCache):
+    return _records(_format_line_fields(lines, fmt), skew_seconds=skew_seconds, cache=cache, fmt=fmt)
+
+
+#: Lines read from the head of a file to tell its format.
+DETECT_LINES = 20
+
+
+def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict[Path, AccessFormat]:
+    """Each file's access-log format: ``format`` (a named format or a ``LogFormat`` string) for
+    all, or detected from each file's first :data:`DETECT_LINES` lines
+    (:func:`forensics.loaders.logformat.detect_format`); a file no named format reads is read as
+    ``combined`` (its lines are rejected with their reasons)."""
+    paths = [Path(p) for p in paths]
+    if format is not None:
+        fmt = compile_format(format)
+        return {p: fmt for p in paths}
+    out = {}
+    for p in paths:
+        head: list[str] = []
+        try:
+            for lines, _tail in iter_lines(p):
+                head += lines.filter(~pl.col("invalid_utf8") & (pl.col("line") != "")).head(DETECT_LINES)["line"].to_list()
+                if len(head) >= DETECT_LINES:
+                    break
+        except OSError:
+            pass  # read (and its problem reported) by the loader
+        out[p] = detect_format(head[:DETECT_LINES]) or COMBINED_FORMAT
+    return out
+
+
+def _by_format(formats: dict[Path, AccessFormat]) -> list[tuple[AccessFormat, list[Path]]]:
+    groups: dict[str, tuple[AccessFormat, list[Path]]] = {}
+    for p, fmt in formats.items():
+        groups.setdefault(fmt.regex, (fmt, []))[1].append(p)
+    return list(groups.values())
 
 
 def scan_access_logs(paths: Iterable[str | Path], *, case_root: str | Path | None = None, **options) -> pl.LazyFrame:
