@@ -5,10 +5,12 @@ followed), then parses the evidence to add ``records`` and ``rejected`` per file
 
     {"case": "toshomart-2017", "created": "2026-11-26T09:00:00+00:00",
      "files": [{"path": "logs/httpd/access_log", "size": 123, "sha256": "...",
-                "records": 1000, "rejected": 2, "evidence": "access_logs"}, ...]}
+                "records": 1000, "rejected": 2, "evidence": "access_logs", "format": "combined"}, ...]}
 
 ``path`` is relative to the case folder ("/" separated). ``records`` + ``rejected`` = lines the
 file holds (data rows for a DB CSV; for a file under ``server/``: 1 + 0, or 0 + 1 when unreadable).
+An access log also names the format it was read in (``combined``, ``common``, ...: given in the
+case file or detected from its first lines).
 A symlink is listed with ``"symlink": true`` and the link text, never hashed through. A file
 read from outside the case folder (the case file says ``evidence.allow_outside: true``) has its
 absolute path and ``"outside_case": true``.
@@ -59,6 +61,7 @@ def build_manifest(case) -> dict:
     """The manifest as a dict: hashes first, then the record accounting."""
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     files = hash_inputs(case)  # before any parsing
+    formats = _access_log_formats(case)
     counts = case.count_records()  # streamed: the tables are not kept for the whole run
     by_source = {r["source"]: r for r in counts.iter_rows(named=True)}
     for f in files:
@@ -69,7 +72,19 @@ def build_manifest(case) -> dict:
         f["rejected"] = int(c["rejected"]) if c else 0
         if c:
             f["evidence"] = c["evidence"]
+    for f in files:  # the format each access log was read in
+        if f["path"] in formats:
+            f["format"] = formats[f["path"]]
     return {"case": case.id, "created": created, "timezone": case.timezone, "files": files}
+
+
+def _access_log_formats(case) -> dict[str, str]:
+    """source name -> the format each access-log file is read in (given or detected)."""
+    from forensics.loaders.access_log import file_formats
+
+    paths = case.evidence.get("access_logs") or []
+    fmts = file_formats(paths, getattr(case, "access_log_format", None)) if paths else {}
+    return {rel_source(p, case.root): f.name for p, f in fmts.items()}
 
 
 def write_manifest(case, path: str | os.PathLike) -> Path:

@@ -203,6 +203,7 @@ def test_evidence_outside_the_case_is_read_when_the_case_allows_it_and_the_manif
     assert case.evidence["access_logs"] == [elsewhere / "access_log"]
     entries = {f["path"]: f for f in build_manifest(case)["files"]}
     assert entries[str(elsewhere / "access_log")]["outside_case"] is True
+    assert entries[str(elsewhere / "access_log")]["format"] == "combined"
     assert entries[str(elsewhere / "access_log")]["records"] == 1
     assert "outside_case" not in entries["logs/eccube/admin.log"]
 

@@ -144,11 +144,13 @@ class Run:
 
     # ---------------------------------------------------------------- 01 evidence intake
     def manifest_table(self) -> pl.DataFrame:
-        """Every input file from ``manifest.json``: ``path, size, sha256`` (taken before analysis)."""
+        """Every input file from ``manifest.json``: ``path, size, sha256`` (taken before analysis)
+        and ``format`` (the format an access log was read in)."""
         m = json.loads(self.ws.manifest_path.read_text(encoding="utf-8"))
-        files = m.get("files") or m.get("evidence") or m.get("inputs") or []
-        rows = [{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256")} for f in files]
-        return pl.DataFrame(rows, schema={"path": pl.String, "size": pl.Int64, "sha256": pl.String}).sort("path")
+        rows = [{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256"), "format": f.get("format")}
+                for f in m.get("files", [])]
+        return pl.DataFrame(rows, schema={"path": pl.String, "size": pl.Int64, "sha256": pl.String,
+                                          "format": pl.String}).sort("path")
 
     def record_accounting(self) -> pl.DataFrame:
         """Per evidence file ``source, records, rejected`` (records + rejected = what the file holds)."""

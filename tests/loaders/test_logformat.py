@@ -98,4 +98,9 @@ def test_case_file_names_the_format_of_its_access_logs(tmp_path):
     with pytest.raises(CaseError, match=r"'evidence\.access_logs\.format': .*%Q is not supported"):
         open_case(tmp_path / "case.yml")
     (tmp_path / "case.yml").write_text(CASE.format(access="[logs/ssl_access_log]"))
-    assert open_case(tmp_path / "case.yml").access_log().collect()["path"][0] == "/history/apollo/"
+    detected = open_case(tmp_path / "case.yml")
+    assert detected.access_log().collect()["path"][0] == "/history/apollo/"
+    from forensics.manifest import build_manifest
+
+    entry = {f["path"]: f for f in build_manifest(detected)["files"]}["logs/ssl_access_log"]
+    assert (entry["format"], entry["records"], entry["rejected"]) == ("common", 5, 0)
