@@ -264,7 +264,8 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
 
 def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -> pl.DataFrame:
     cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
-            "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String, "mode": pl.String}
+            "method": pl.String, "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String,
+            "mode": pl.String}
     if frame is None or frame.height == 0:
         return pl.DataFrame(schema={**cols, "attacker": pl.Boolean})
     f = frame
@@ -329,8 +330,10 @@ def viewed_records(
     ptabs = person_tables(tabs)
     display = att.filter(pl.col("page").is_in(list(DISPLAY_PAGES)))
     whole = display.filter(pl.col("page").is_in(list(WHOLE_PAGES)))
-    # a POST hides the mode: such a request may have been the display one (a backup download)
-    hidden = att.filter(pl.col("page").is_in(list(MODE_HIDDEN_PAGES))).with_columns(
+    # a POST hides the mode: such a request may have been the display one (a backup download); a
+    # GET names its mode in the query string, so one without it was not
+    hidden = att.filter(pl.col("page").is_in(list(MODE_HIDDEN_PAGES))
+                        & (pl.col("method").is_null() | (pl.col("method") != "GET"))).with_columns(
         pl.col("page").replace_strict(MODE_HIDDEN_PAGES, default=None))
     hidden = hidden.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
     if window_end is None and att.height:

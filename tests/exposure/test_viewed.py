@@ -312,3 +312,12 @@ def test_a_backup_page_whose_mode_is_hidden_bounds_the_count(tables, with_query_
     if with_query_log:
         assert res.mode == "partial" and res.count_lower == 1
         assert "mode the access log does not show may have been backup_download" in res.bound_reason
+
+
+def test_a_get_of_the_backup_page_without_a_mode_downloaded_nothing(tables):
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_EDIT.format(cid=1)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"},
+                    {"ts": "2017-04-02 10:05:00", "sid": ATT_SID, "path": "/admin/system/bkup.php", "line_no": 2,
+                     "method": "GET"}])
+    res = run(tables, ql, att)
+    assert res.mode == "replay" and res.count == 1

@@ -101,7 +101,7 @@ def requests(rows: list[dict], source: str = "logs/httpd/access_log") -> pl.Data
     out = []
     for i, r in enumerate(rows, start=1):
         out.append({"ts": jst(r["ts"]), "source": source, "line_no": r.get("line_no", i),
-                    "client_ip": r.get("client_ip", "203.0.113.5"), "method": "POST",
+                    "client_ip": r.get("client_ip", "203.0.113.5"), "method": r.get("method", "POST"),
                     "path": r.get("path", "/admin/customer/index.php"), "status": r.get("status", 200),
                     "sid": r.get("sid"), "page": r.get("page"), "mode": r.get("mode")})
     return pl.DataFrame(out, schema={"ts": schemas.UTC_TS, "source": pl.String, "line_no": pl.Int64,
