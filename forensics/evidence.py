@@ -537,6 +537,16 @@ def iter_raw_lines(
         yield split_lines(carry).with_columns(pl.col("line_no") + base), empty_tail
 
 
+def head_lines(path: str | os.PathLike, n: int, *, max_bytes: int = 1 << 16) -> list[str]:
+    """The first ``n`` non-empty whole lines of a file (decompressed), read from its first
+    ``max_bytes`` only; lines that are not valid UTF-8 are left out."""
+    for block, _problem in _blocks(path, DEFAULT_MAX_DECOMPRESSED, max_bytes):
+        cut = block.rfind(b"\n")
+        lines = split_lines(block[: cut + 1] if cut >= 0 else block)
+        return lines.filter(~pl.col("invalid_utf8") & (pl.col("line") != "")).head(n)["line"].to_list()
+    return []
+
+
 def read_lines(path: str | os.PathLike, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> tuple[pl.DataFrame, pl.DataFrame]:
     """All lines of one evidence file and its tail rejects (see :func:`iter_lines`)."""
     parts = list(iter_lines(path, max_decompressed=max_decompressed))

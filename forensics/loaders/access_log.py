@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, iter_lines, line_excerpt
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, head_lines, line_excerpt
 from forensics.ipaddr import canonical_ip
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
@@ -431,23 +431,19 @@ DETECT_LINES = 20
 def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict[Path, AccessFormat]:
     """Each file's access-log format: ``format`` (a named format or a ``LogFormat`` string) for
     all, or detected from each file's first :data:`DETECT_LINES` lines
-    (:func:`forensics.loaders.logformat.detect_format`); a file no named format reads is read as
-    ``combined`` (its lines are rejected with their reasons)."""
+    (:func:`forensics.loaders.logformat.detect_format`, from the file's first 64 KiB); a file no
+    named format reads is read as ``combined`` (its lines are rejected with their reasons)."""
     paths = [Path(p) for p in paths]
     if format is not None:
         fmt = compile_format(format)
         return {p: fmt for p in paths}
     out = {}
     for p in paths:
-        head: list[str] = []
         try:
-            for lines, _tail in iter_lines(p):
-                head += lines.filter(~pl.col("invalid_utf8") & (pl.col("line") != "")).head(DETECT_LINES)["line"].to_list()
-                if len(head) >= DETECT_LINES:
-                    break
+            head = head_lines(p, DETECT_LINES)
         except OSError:
-            pass  # read (and its problem reported) by the loader
-        out[p] = detect_format(head[:DETECT_LINES]) or COMBINED_FORMAT
+            head = []  # read (and its problem reported) by the loader
+        out[p] = detect_format(head) or COMBINED_FORMAT
     return out
 
 

@@ -71,10 +71,12 @@ def test_a_logformat_string_compiles_with_headers_and_durations():
 
 
 def test_formats_by_file_mixed_in_one_key(tmp_path):
+    import gzip
+
     (tmp_path / "a").write_text(COMBINED_LINE + "\n")
-    (tmp_path / "b").write_text((DATA / "nasa_jul95_head.log").read_text())
-    got = {p.name: f.name for p, f in file_formats([tmp_path / "a", tmp_path / "b"]).items()}
-    assert got == {"a": "combined", "b": "common"}
+    (tmp_path / "b.gz").write_bytes(gzip.compress((DATA / "nasa_jul95_head.log").read_bytes() * 2000))
+    got = {p.name: f.name for p, f in file_formats([tmp_path / "a", tmp_path / "b.gz"]).items()}
+    assert got == {"a": "combined", "b.gz": "common"}
 
 
 CASE = """\
