@@ -65,7 +65,7 @@ APP_LOG = pl.Schema(
         "message": pl.String,
         "ip": pl.String,
         # kind of message: login, login_failed, access, logout, member_login, member_logout, upload,
-        # upload_failed, download_copy, unpack, order_complete, other
+        # upload_failed, download_copy, unpack, order_complete, sql_error, other
         "event": pl.String,
         "login_id": pl.String,  # login / login_failed / access
         "member_id": pl.Int64,  # login: user=ID(N)
@@ -77,6 +77,8 @@ APP_LOG = pl.Schema(
         "order_id": pl.Int64,  # order complete
         "customer_id": pl.Int64,  # member_login / member_logout; a verbose record on a shop page
         "backtrace": pl.String,  # verbose record: FILE(LINE): Class->function lines
+        "sql": pl.String,  # sql_error: the statement the database refused (as logged; may be cut short)
+        "db_error": pl.String,  # sql_error: the database's own message (MDB2 native message, else its error)
     }
 )
 

@@ -52,6 +52,7 @@ MESSAGE_TEMPLATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] 
     "card_entry": ("Request Time", "Card entry from {} -> {} ({})", ("client_ip", "status", "outcome"), ("card_entry",)),
     "attacker_request": ("Request Time", "Request from attacker IP {}: {} {} -> {}", ("client_ip", "method", "target_raw", "status"), ("attacker",)),
     "attacker_app": ("Log Time", "Application log ({} {}) from {} (session {}): {}", ("log", "event", "ip", "sid", "message"), ("attacker", "app_log")),
+    "sql_error": ("Log Time", "SQL error on {} from {} ({}; caused by {}): {} -> {}", ("page", "ip", "tie_s", "req_target", "statement", "db_error"), ("sql_error", "database")),
     "window": ("Window", "{} window {}", ("window", "edge"), ("window",)),
 }
 
@@ -103,6 +104,7 @@ def build_timeline(
     attacker_ips=(),
     app_log: pl.LazyFrame | pl.DataFrame | None = None,
     attacker_sids=(),
+    sql_errors: pl.DataFrame | None = None,
     incident: tuple | None = None,
     windows: dict | None = None,
 ) -> pl.DataFrame:
@@ -113,6 +115,8 @@ def build_timeline(
     skim files; tagged so), and every row inside ``incident`` (``(start, end)``, UTC; either side
     None for open). Attacker-IP requests of ``access`` not already in another kind are added with
     the tag ``attacker``, and ``app_log`` lines of the attacker IPs or of ``attacker_sids``.
+    ``sql_errors`` (:func:`forensics.detectors.sql_errors.tie_sql_errors`) are all kept, tagged
+    ``injected`` when the SQLi rules fire on the statement and ``tied`` when a request is named.
     ``phases`` is :func:`forensics.detectors.phases.phases_frame`; ``windows``: name -> ``(start,
     end)`` (UTC), each edge one event.
     """
@@ -165,6 +169,15 @@ def build_timeline(
             cond = cond | pl.col("sid").is_in(sorted(set(attacker_sids)))
         a = app_log.lazy().filter(cond.fill_null(False)).collect()
         parts.append(_events(a, "attacker_app", extra_tags=pl.concat_list([pl.col("event")]).list.drop_nulls()))
+    if sql_errors is not None and not sql_errors.is_empty():
+        e = sql_errors.with_columns(
+            tie_s=pl.coalesce(pl.col("tie"), pl.format("not tied: {} candidate requests", pl.col("candidates"))),
+        )
+        flags = pl.concat_list([
+            pl.when(pl.col("injected")).then(pl.lit("injected")),
+            pl.when(pl.col("req_source").is_not_null()).then(pl.lit("tied")),
+        ]).list.drop_nulls()
+        parts.append(_events(e, "sql_error", extra_tags=flags))
     if windows:
         rows = [{"ts": when, "source": None, "line_no": None, "window": name, "edge": edge}
                 for name, span in sorted(windows.items()) if span

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from forensics.detectors import admin, attackers, backdoor, payment, phases, skim, sqli, tampering
+from forensics.detectors import sql_errors as db_errors
 from forensics.detectors.layout import ServerLayout, infer_layout
 from forensics.gaps import evidence_gaps
 
@@ -56,6 +57,10 @@ class Detections:
     #: per candidate skim file: decoded / no_card_data / not_decoded, with the reason (skim.SKIM_FILE_SCHEMA)
     skim_files_status: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=skim.SKIM_FILE_SCHEMA))
     layout: ServerLayout = field(default_factory=ServerLayout)
+    #: SQL errors of the app logs, each tied to the request that caused it (db_errors.TIED_SQL_ERRORS)
+    sql_errors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=db_errors.TIED_SQL_ERRORS))
+    #: per SQLi IP: requests, requests that reached the database, tables and columns read
+    sqli_database_side: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def attacker_ip_list(self) -> list[str]:
@@ -120,6 +125,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
 
     s = sqli.detect_sqli(access).collect()
     reach = sqli.sqli_query_reach(qlog, s)
+    errors = db_errors.tie_sql_errors(db_errors.sql_errors(app), app, access, s)
     logins = admin.admin_logins(access, app, admin_dir)
     first_sqli = attackers.first_attack(s)
 
@@ -183,7 +189,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     timeline = tl.build_timeline(
         sqli=s, logins=logins, admin_requests=areq, uploads=up, backdoor_requests=hits, tampered=tamp, skim=recs,
         phases=pf, fs_timeline=case.fs_timeline(), fs_names=fs_names, card_entries=entries, access=access,
-        attacker_ips=ip_list, app_log=app, attacker_sids=attacker_sids,
+        attacker_ips=ip_list, app_log=app, attacker_sids=attacker_sids, sql_errors=errors,
         incident=(first, incident_end) if first is not None else None,
     )
     return Detections(
@@ -192,4 +198,5 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         backdoor_requests=hits, attacker_ips=ips, attacker_admin_requests=areq, tampered=tamp, skim_candidates=cand,
         skim_records=recs, skim_files_status=decoding.files, card_entries=entries, payment_failure_rate=rate, payment_change_point=cp, phases=ph,
         phases_frame=pf, timeline=timeline, gaps=gaps, layout=layout,
+        sql_errors=errors, sqli_database_side=db_errors.sqli_database_side(s, reach, errors),
     )

@@ -30,6 +30,12 @@ and a backtrace (``FILE(LINE): Class->function`` per line): one record, the sess
 - ``unpack``: ``解凍：ARCHIVE->DIR`` (template package, ``SC_Helper_FileManager::unpackFile``) and
   ``解凍: ARCHIVE -> DIR`` (plugin package): files written from an uploaded archive
 - ``order_complete``: ``order complete. order_id=N``
+- ``sql_error``: ``Fatal error(E_USER_ERROR): DB処理でエラーが発生しました。`` then ``SQL: [STATEMENT]``,
+  ``PlaceHolder: [...]``, the MDB2 error and its ``[Native message: ...]``, `` on [FILE(LINE)]``
+  (``SC_Query::error`` through ``SC_Helper_HandleError::handle_warning``, always in ``error.log``,
+  verbose); without the ``Fatal error`` prefix when the query ran with ``force_run``. PHP cuts a
+  ``trigger_error`` message at 1024 bytes, so a long statement may end without its ``]``: ``sql``
+  holds what was logged, ``db_error`` the database's message (null when cut off)
 - ``other``: anything else (kept whole in ``message``).
 
 Line formats and messages as ``EC-CUBE 2.13.5`` writes them (``data/class/util/GC_Utils.php``
@@ -72,6 +78,8 @@ EVENTS: list[tuple[str, str]] = [
     ("member_logout", r"(?s)^logout\s*:\s*user=(?P<customer_id>\d*)\tip=\S*\s*$"),
     ("login_failed", r"(?s)^(?P<login_id>.*?) password incorrect\.?\s*$"),
     ("order_complete", r"(?s)^order complete\.?\s*order_id=(?P<order_id>\d+)\s*$"),
+    ("sql_error", r"(?s)^(?:Fatal error\(E_USER_ERROR\):\s*)?DB処理でエラーが発生しました。?\s*\nSQL: \[(?P<sql>.*?)(?:\]\n|\z)"
+                  r"(?:.*?MDB2 Error: (?P<db_mdb2>[^\n]*))?(?:.*?\[Native message: (?P<db_native>[^\n]*?)\])?"),
     ("upload_failed", r"(?s)^File Upload Error!:\s*(?P<upload_name>.*?) -> (?P<upload_dest>.+?)\s*$"),
     ("unpack", r"(?s)^解凍\s*[：:]\s*(?P<upload_name>.+?)\s*->\s*(?P<upload_dest>.+?)\s*$"),
     ("upload", r"(?s)^(?P<upload_name>.+?) -> (?P<upload_dest>.+?)\s*$"),
@@ -82,7 +90,7 @@ UPLOAD_PAGES = r"contents/file_manager\.php|design/up_down\.php|ownersstore/"
 
 _FIELDS = {"login_id": pl.String, "member_id": pl.Int64, "authority": pl.Int32, "sid": pl.String,
            "last_login": pl.String, "upload_name": pl.String, "upload_dest": pl.String, "order_id": pl.Int64,
-           "customer_id": pl.String}
+           "customer_id": pl.String, "sql": pl.String, "db_native": pl.String, "db_mdb2": pl.String}
 
 
 def log_name(source: pl.Expr) -> pl.Expr:
@@ -156,6 +164,7 @@ def parse_app_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float =
         authority=pl.coalesce("authority", pl.col("v_authority").cast(pl.Int32, strict=False)),
         customer_id=pl.coalesce("customer_id", pl.col("v_customer_id")).str.strip_chars().cast(pl.Int64, strict=False),
         backtrace=pl.when(pl.col("backtrace") != "").then(pl.col("backtrace").str.strip_chars_start("\n")),
+        db_error=pl.coalesce("db_native", "db_mdb2"),
     )
     records = out.select(*APP_LOG.names(), "_lines").cast({**APP_LOG, "_lines": pl.Int64})
     return records, pl.concat(rejects).cast(REJECTS)

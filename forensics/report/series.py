@@ -273,6 +273,43 @@ class Run:
             pl.col("first_ts", "last_ts").dt.convert_time_zone(self.tz)
         ).sort("first_ts")
 
+    def sqli_database_side(self) -> pl.DataFrame:
+        """Per SQLi IP, what reached the database: ``ip, requests, reached_db`` (requests with a
+        query-log statement carrying their text, or an SQL error tied to them), ``statements``,
+        ``sql_errors``, ``tables``, ``columns`` (read by those statements and errors)."""
+        t = self.inv_table("sqli_database_side")
+        return t if t is not None else pl.DataFrame()
+
+    def sql_errors(self) -> pl.DataFrame:
+        """SQL errors the shop logged (case zone), each with the request that caused it when the
+        evidence decides (``tie``; ``candidates`` otherwise says how many requests could have)."""
+        t = self.inv_table("sql_errors")
+        keep = ["ts", "ip", "page", "injected", "tie", "candidates", "req_target", "statement", "db_error", "tables",
+                "source", "line_no"]
+        if t is None:
+            from forensics.detectors.sql_errors import TIED_SQL_ERRORS
+
+            t = pl.DataFrame(schema=TIED_SQL_ERRORS)
+        return t.select(keep).with_columns(pl.col("ts").dt.convert_time_zone(self.tz))
+
+    def sql_errors_text(self) -> str:
+        """One paragraph on the SQL errors: how many, how many carried injected SQL, how many are
+        tied to a request and how; or why there are none to show."""
+        t = self.sql_errors()
+        if t.is_empty():
+            logs = [s for s in self.record_accounting()["source"].to_list() if s.rsplit("/", 1)[-1].startswith("error.log")]
+            if not logs:
+                return "SQL errors: none to show: no error.log among the app logs (the shop writes its SQL errors there)."
+            return f"SQL errors: none in {', '.join(logs)}."
+        tied = t.filter(pl.col("tie").is_not_null())
+        by_payload = tied.filter(pl.col("tie") == "payload in statement").height
+        undecided = t.filter(pl.col("tie").is_null() & (pl.col("candidates") > 1)).height
+        return (f"SQL errors: {t.height}, {t.filter(pl.col('injected')).height} with injected SQL in the statement; "
+                f"{tied.height} tied to the request that caused it ({by_payload} by its text in the statement, "
+                f"{tied.height - by_payload} as the only request from that IP to that page then); "
+                f"{undecided} with several possible requests (none named); "
+                f"{t.height - tied.height - undecided} with no request from that IP to that page then.")
+
     def sqli_chart(self):
         return ch.requests_per_day_chart(self.requests_per_day(), self.sqli(), tz=self.tz)
 
