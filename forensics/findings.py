@@ -24,9 +24,33 @@ from forensics.exposure.windows import Window, exposure_windows
 from forensics.gaps import not_established
 from forensics.timeline import with_windows
 
-__all__ = ["Investigation", "investigate", "findings_dict", "evidence_table"]
+__all__ = ["INVESTIGATION_TABLES", "Investigation", "investigate", "findings_dict", "evidence_table"]
 
 PHASE_NAMES = ("sqli_first", "attacker_admin_login", "backdoor_installed", "card_form_tampered", "containment")
+
+
+#: The investigation's tables, by the names :meth:`Investigation.tables` gives them (a notebook
+#: session saves each as ``tables/inv_<name>.parquet`` and loads it by that name): evidence files
+#: and rejects; SQL injection (flagged requests, per IP, query-log statements and SQL errors they
+#: caused, what reached the database); admin logins, sessions, new-IP logins and the baseline;
+#: attacker IPs and their admin requests; uploads, backdoors and their requests; tampered files,
+#: skim candidates, records and per-file status; card-entry requests of the access log
+#: (``card_posts``), their failure rate, the phases and the super-timeline; payment methods, card
+#: entries of the orders, confirmed and possible cards, the count table and affected persons; the
+#: viewed-records replay (connections, replays, rows, persons, upper bound, uncovered pages,
+#: changes not applied; empty when there was nothing to replay).
+INVESTIGATION_TABLES: tuple[str, ...] = (
+    "evidence", "rejects",
+    "sqli", "sqli_by_ip", "sqli_reach", "sqli_reach_summary", "sql_errors", "sqli_database_side",
+    "admin_logins", "admin_sessions", "new_ip_admin_logins", "baseline_admin_ips", "attacker_ips",
+    "attacker_admin_requests",
+    "uploads", "backdoors", "backdoor_requests",
+    "tampered", "skim_candidates", "skim_records", "skim_files_status",
+    "card_posts", "payment_failure_rate", "phases", "timeline",
+    "payment_methods", "card_entries", "cards_confirmed", "cards_possible", "count_table", "affected",
+    "viewed_connections", "viewed_replays", "viewed_rows", "viewed_persons", "viewed_upper", "viewed_uncovered",
+    "viewed_change_problems",
+)
 
 
 @dataclass
@@ -127,6 +151,38 @@ class Investigation:
     @property
     def viewed_persons(self) -> pl.DataFrame:
         return self.viewed.persons if self.viewed is not None else pl.DataFrame()
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """Every table of the investigation by its declared name (:data:`INVESTIGATION_TABLES`):
+        what a notebook session saves and later loads by that name."""
+        d, v = self.detections, self.viewed
+        frames = {
+            "evidence": self.evidence, "rejects": self.rejects,
+            "sqli": d.sqli, "sqli_by_ip": d.sqli_by_ip, "sqli_reach": d.sqli_reach,
+            "sqli_reach_summary": d.sqli_reach_summary, "sql_errors": d.sql_errors,
+            "sqli_database_side": d.sqli_database_side,
+            "admin_logins": d.logins, "admin_sessions": d.sessions, "new_ip_admin_logins": d.new_ip_logins,
+            "baseline_admin_ips": d.baseline_ips, "attacker_ips": d.attacker_ips,
+            "attacker_admin_requests": d.attacker_admin_requests,
+            "uploads": d.uploads, "backdoors": d.backdoors, "backdoor_requests": d.backdoor_requests,
+            "tampered": d.tampered, "skim_candidates": d.skim_candidates, "skim_records": d.skim_records,
+            "skim_files_status": d.skim_files_status,
+            "card_posts": d.card_entries, "payment_failure_rate": d.payment_failure_rate, "phases": d.phases_frame,
+            "timeline": self.timeline,
+            "payment_methods": self.payment_methods, "card_entries": self.card_entries,
+            "cards_confirmed": self.cards_confirmed, "cards_possible": self.cards_possible,
+            "count_table": self.count_table, "affected": self.affected,
+            "viewed_connections": v.connections if v is not None else None,
+            "viewed_replays": v.replays if v is not None else None,
+            "viewed_rows": v.rows if v is not None else None,
+            "viewed_persons": v.persons if v is not None else None,
+            "viewed_upper": v.upper if v is not None else None,
+            "viewed_uncovered": v.uncovered if v is not None else None,
+            "viewed_change_problems": v.change_problems if v is not None else None,
+        }
+        if tuple(frames) != INVESTIGATION_TABLES:  # the declaration and the tables go together
+            raise RuntimeError("Investigation.tables() and INVESTIGATION_TABLES disagree")
+        return {name: (f if f is not None else pl.DataFrame()) for name, f in frames.items()}
 
     def whatif(self, **edges) -> dict[str, Any]:
         """Counts for other window edges / attacker IPs (:func:`forensics.exposure.whatif.whatif`)."""

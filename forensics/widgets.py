@@ -174,7 +174,7 @@ class ExposureExplorer:
         """Counts table (HTML) as a plain output, for notebooks read without a kernel."""
         from IPython.display import HTML
 
-        from forensics.report.html import el
+        from forensics.markup import el
 
         head = el("tr", el("th", "項目 / item"), el("th", "調査結果 / findings"), el("th", "仮定 / what-if"))
         rows = [el("tr", el("td", r["item"]), el("td", "—" if r["findings"] is None else r["findings"]),

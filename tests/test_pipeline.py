@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from forensics import pipeline
-from forensics.report.workspace import Workspace, resolve_path
+from forensics.workspace import Workspace, resolve_path
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "toshomart-2017" / "case.yml"

@@ -20,49 +20,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from forensics.cards import mask_text
+from forensics.markup import Markup, el, esc
 from forensics.report.wareki import to_wareki, wareki_datetime
 
 __all__ = ["Markup", "el", "esc", "TODO", "render_report", "write_report", "PPC_ITEMS"]
 
 #: Marker for what the evidence cannot answer and the analyst must fill in.
 TODO = ("要記入", "to be completed by the analyst")
-
-
-class Markup(str):
-    """Text that is already safe HTML (only the builder makes these)."""
-
-
-#: Control characters (ANSI escapes, NUL, C1) and bidi overrides in attacker text: shown as
-#: ``\\xNN`` / ``\\uNNNN`` rather than passed to the page, where they would be invisible or reorder text.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-def _show_controls(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
-
-
-def esc(value: object) -> Markup:
-    """Escape anything that is not :class:`Markup`; None becomes an empty string."""
-    if isinstance(value, Markup):
-        return value
-    if value is None:
-        return Markup("")
-    return Markup(html.escape(_show_controls(mask_text(str(value))), quote=True))
-
-
-def el(tag: str, *children: object, **attrs: object) -> Markup:
-    """``<tag attrs>children</tag>``; ``cls=`` for ``class``; children escaped unless Markup."""
-    parts = []
-    for key, value in attrs.items():
-        if value is None or value is False:
-            continue
-        name = "class" if key == "cls" else key.rstrip("_").replace("_", "-")
-        parts.append(f" {name}" if value is True else f' {name}="{esc(value)}"')
-    body = "".join(esc(c) if not isinstance(c, (list, tuple)) else "".join(esc(x) for x in c) for c in children)
-    if tag in {"br", "hr", "input", "meta"}:
-        return Markup(f"<{tag}{''.join(parts)}>")
-    return Markup(f"<{tag}{''.join(parts)}>{body}</{tag}>")
 
 
 def _join(items: Iterable[object]) -> Markup:

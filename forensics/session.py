@@ -1,4 +1,4 @@
-"""What each notebook of the series calls: one object, :class:`Run`, over a case and its ``OUT/``.
+"""The notebook session: one object, :class:`Run`, over a case and its output folder ``OUT/``.
 
 The notebooks stay thin (a question, one call, its result); the logic lives here. Each step
 computes its tables once and leaves them in ``OUT/tables/`` (:class:`Workspace`), so a later
@@ -7,8 +7,9 @@ notebook loads what an earlier one computed:
 - 01 evidence intake: :meth:`Run.manifest_table`, :meth:`Run.record_accounting`,
   :meth:`Run.rejects_summary`, :meth:`Run.traffic_chart`.
 - 02 SQL injection: :meth:`Run.investigate` (the one expensive call: ``forensics.findings.investigate``;
-  saves findings, every table of the investigation, the what-if tables and the timeline), then
-  :meth:`Run.sqli_by_ip`, :meth:`Run.sqli_chart`.
+  saves findings, every table of the investigation by its declared name
+  (``forensics.findings.INVESTIGATION_TABLES``) and the what-if tables), then
+  :meth:`Run.sqli_by_ip`, :meth:`Run.sqli_database_side`, :meth:`Run.sql_errors`, :meth:`Run.sqli_chart`.
 - 03 admin intrusion and backdoor, 04 card skimming: tables and charts from the saved tables.
 - 05 exposure and counts: :meth:`Run.counts_text`, :meth:`Run.exposure_windows_chart`,
   :meth:`Run.explorer` (ipywidgets over the what-if function).
@@ -20,7 +21,6 @@ deterministic text, no timestamps of the run, no memory addresses.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
@@ -31,7 +31,7 @@ import polars as pl
 
 from forensics import charts as ch
 from forensics.cards import mask_json
-from forensics.report.workspace import Workspace, json_default, resolve_path
+from forensics.workspace import Workspace, json_default, resolve_path
 
 __all__ = ["Run", "open_run", "code_key", "enable_tidy_offline_charts", "CHART_STEMS"]
 
@@ -109,23 +109,6 @@ def _local(t, tz: str) -> str | None:
     return t.astimezone(ZoneInfo(tz)).isoformat()
 
 
-def _frames_of(obj) -> dict[str, pl.DataFrame]:
-    """DataFrame attributes of an object (dataclass fields or plain attributes), nested one level."""
-    if dataclasses.is_dataclass(obj):
-        items = {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
-    else:
-        items = {k: v for k, v in vars(obj).items() if not k.startswith("_")} if hasattr(obj, "__dict__") else {}
-    out: dict[str, pl.DataFrame] = {}
-    for name, value in items.items():
-        if isinstance(value, pl.DataFrame):
-            out[name] = value
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            for sub, v in ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value)):
-                if isinstance(v, pl.DataFrame):
-                    out[f"{name}__{sub}"] = v
-    return out
-
-
 def _in_zone(df: pl.DataFrame | None, tz: str) -> pl.DataFrame | None:
     """Every tz-aware datetime column shown in the case zone (stored UTC, displayed local)."""
     if df is None:
@@ -189,29 +172,12 @@ class Run:
 
         inv = investigate(self.case)
         findings = findings_dict(inv)
-        for name, frame in _frames_of(inv).items():
+        for name, frame in inv.tables().items():
             self.ws.save_table(f"inv_{name}", frame)
         self._save_whatif(inv)
-        self.ws.save_table("timeline", self._timeline_of(inv))
-        det = getattr(inv, "detections", None)
-        self.ws.save_json("payment_change_point", getattr(det, "payment_change_point", None))
+        self.ws.save_json("payment_change_point", inv.detections.payment_change_point)
         self.ws.save_json("findings", findings)
         return findings
-
-    def _timeline_of(self, inv) -> pl.DataFrame:
-        """The super-timeline of the investigation (``inv.timeline``), built here if it has none."""
-        t = getattr(inv, "timeline", None)
-        if isinstance(t, pl.LazyFrame):
-            t = t.collect()
-        if isinstance(t, pl.DataFrame):
-            return t
-        from forensics.detectors.phases import phases_frame
-        from forensics.timeline import build_timeline
-
-        return build_timeline(
-            sqli=inv.sqli, admin_requests=inv.attacker_requests, tampered=inv.tampered, skim=inv.skim_records,
-            phases=phases_frame(inv.phases), access=self.case.access_log(), attacker_ips=inv.attacker_ip_list,
-        )
 
     def _save_whatif(self, inv) -> None:
         from forensics.exposure.whatif import precompute
@@ -229,27 +195,19 @@ class Run:
         """findings.json content (the findings format), computed by :meth:`investigate` if needed."""
         return self.investigate()
 
-    def inv_table(self, *names: str) -> pl.DataFrame | None:
-        """The first saved investigation table among ``names`` (None when the investigation has none)."""
+    def table(self, name: str) -> pl.DataFrame:
+        """The investigation's table ``name`` (one of ``forensics.findings.INVESTIGATION_TABLES``),
+        as :meth:`investigate` saved it."""
+        from forensics.findings import INVESTIGATION_TABLES
+
+        if name not in INVESTIGATION_TABLES:
+            raise KeyError(f"the investigation has no table named {name!r}")
         self.investigate()
-        for n in names:
-            for stored in (f"inv_{n}", f"inv_detections__{n}"):
-                if self.ws.table_path(stored).is_file() and self.ws.has(stored):
-                    return self.ws.load_table(stored)
-        return None
+        return self.ws.load_table(f"inv_{name}")
 
     def sqli(self) -> pl.DataFrame:
-        """SQL injection requests (detect_sqli), from the investigation or computed once here."""
-        t = self.inv_table("sqli", "sqli_requests")
-        if t is not None:
-            return t
-
-        def compute():
-            from forensics.detectors.sqli import detect_sqli
-
-            return detect_sqli(self.case.access_log()).collect()
-
-        return self.ws.table("sqli", compute)
+        """SQL injection requests (:func:`forensics.detectors.sqli.detect_sqli`)."""
+        return self.table("sqli")
 
     # ---------------------------------------------------------------- 02 SQL injection
     def phases_text(self, names: Sequence[str] | None = None) -> str:
@@ -263,11 +221,7 @@ class Run:
 
     def sqli_by_ip(self) -> pl.DataFrame:
         """Per IP: first and last SQLi request (case zone), requests, techniques, tables targeted."""
-        t = self.inv_table("sqli_by_ip")
-        if t is None:
-            from forensics.detectors.sqli import sqli_by_ip
-
-            t = sqli_by_ip(self.sqli())
+        t = self.table("sqli_by_ip")
         keep = [c for c in ("ip", "first_ts", "last_ts", "requests", "techniques", "tables", "columns") if c in t.columns]
         return t.select(keep).with_columns(
             pl.col("first_ts", "last_ts").dt.convert_time_zone(self.tz)
@@ -277,20 +231,14 @@ class Run:
         """Per SQLi IP, what reached the database: ``ip, requests, reached_db`` (requests with a
         query-log statement carrying their text, or an SQL error tied to them), ``statements``,
         ``sql_errors``, ``tables``, ``columns`` (read by those statements and errors)."""
-        t = self.inv_table("sqli_database_side")
-        return t if t is not None else pl.DataFrame()
+        return self.table("sqli_database_side")
 
     def sql_errors(self) -> pl.DataFrame:
         """SQL errors the shop logged (case zone), each with the request that caused it when the
         evidence decides (``tie``; ``candidates`` otherwise says how many requests could have)."""
-        t = self.inv_table("sql_errors")
         keep = ["ts", "ip", "page", "injected", "tie", "candidates", "req_target", "statement", "db_error", "tables",
                 "source", "line_no"]
-        if t is None:
-            from forensics.detectors.sql_errors import TIED_SQL_ERRORS
-
-            t = pl.DataFrame(schema=TIED_SQL_ERRORS)
-        return t.select(keep).with_columns(pl.col("ts").dt.convert_time_zone(self.tz))
+        return self.table("sql_errors").select(keep).with_columns(pl.col("ts").dt.convert_time_zone(self.tz))
 
     def sql_errors_text(self) -> str:
         """One paragraph on the SQL errors: how many, how many carried injected SQL, how many are
@@ -315,27 +263,19 @@ class Run:
 
     # ---------------------------------------------------------------- 03 admin and backdoor
     def attacker_ips(self) -> pl.DataFrame:
-        t = self.inv_table("attacker_ips", "attackers")
-        if t is None:
-            return pl.DataFrame({"ip": self.findings().get("attacker_ips") or []}, schema={"ip": pl.String})
-        return _in_zone(t, self.tz)
+        return _in_zone(self.table("attacker_ips"), self.tz)
 
-    def attacker_admin_summary(self) -> pl.DataFrame | None:
+    def attacker_admin_summary(self) -> pl.DataFrame:
         """Attacker admin requests per page: ``page, requests, first, last`` (case zone)."""
-        t = self.inv_table("attacker_admin_requests", "attacker_requests")
-        if t is None or "page" not in t.columns:
-            return t
+        t = self.table("attacker_admin_requests")
         return (
             t.group_by("page").agg(requests=pl.len(), first=pl.col("ts").min(), last=pl.col("ts").max())
             .with_columns(pl.col("first", "last").dt.convert_time_zone(self.tz)).sort("first")
         )
 
     def backdoors(self) -> pl.DataFrame:
-        t = self.inv_table("backdoors", "backdoor")
-        if t is not None:
-            keep = [c for c in ("url_path", "server_path", "installed", "indicators", "requests") if c in t.columns]
-            return _in_zone(t.select(keep or t.columns), self.tz)
-        return pl.DataFrame({"url_path": self.findings().get("backdoor_paths") or []}, schema={"url_path": pl.String})
+        t = self.table("backdoors")
+        return _in_zone(t.select("url_path", "server_path", "installed", "indicators", "requests"), self.tz)
 
     def attack_timeline_chart(self):
         f = self.findings()
@@ -343,48 +283,27 @@ class Run:
 
     # ---------------------------------------------------------------- 04 card skimming
     def tampered_files(self) -> pl.DataFrame:
-        t = self.inv_table("tampered", "tampered_files")
-        if t is not None:
-            keep = [c for c in ("path", "modified", "indicators", "writes_to", "tampered") if c in t.columns]
-            return _in_zone(t.select(keep or t.columns), self.tz)
-        return pl.DataFrame({"path": self.findings().get("tampered_files") or []}, schema={"path": pl.String})
+        t = self.table("tampered")
+        return _in_zone(t.select("path", "modified", "indicators", "writes_to", "tampered"), self.tz)
 
     def skim_records(self) -> pl.DataFrame:
         """Records of the skim files, masked (first 6 + last 4): no full number, no security code."""
-        t = self.inv_table("skim", "skim_records")
-        if t is None:
-            return pl.DataFrame({"skim_file": self.findings().get("skim_files") or []}, schema={"skim_file": pl.String})
-        keep = [c for c in ("skim_file", "record_no", "card_masked", "expiry", "entered") if c in t.columns]
-        return _in_zone(t.select(keep), self.tz)
+        t = self.table("skim_records")
+        return _in_zone(t.select("skim_file", "record_no", "card_masked", "expiry", "entered"), self.tz)
 
     def card_entry_requests(self) -> pl.DataFrame:
         """Card-entry requests (``ts, failed``...) of the access log (detectors.payment)."""
-        t = self.inv_table("detections__card_entries")
-        if t is not None and {"ts", "failed"} <= set(t.columns):
-            return t
-
-        def compute():
-            from forensics.detectors.payment import card_entries
-
-            return card_entries(self.case.access_log())
-
-        return self.ws.table("card_entry_requests", compute)
+        return self.table("card_posts")
 
     def payment_methods(self) -> pl.DataFrame:
         """Every payment method and how it was classified: ``payment_id, payment_method,
         module_file, kind`` (card / not_card / undetermined), ``rule_ids, reason``."""
-        t = self.inv_table("payment_methods")
-        return t if t is not None else pl.DataFrame()
+        return self.table("payment_methods")
 
     def payment_change_point(self) -> dict | None:
         """Where card payments started failing: ``ts`` (case zone), entries and failures before/after."""
         self.investigate()
-        if self.ws.has("payment_change_point"):
-            cp = self.ws.load_json("payment_change_point")
-        else:
-            from forensics.detectors.payment import failure_change_point
-
-            cp = failure_change_point(self.card_entry_requests())
+        cp = self.ws.load_json("payment_change_point")
         if cp is None:
             return None
         return {k: (_local(v, self.tz) if k == "ts" else v) for k, v in cp.items()
@@ -522,7 +441,6 @@ class Run:
         written = [self.ws.findings_path]
         for stem, chart in self.all_charts().items():
             written += ch.save_chart(chart, stem, self.ws.charts_dir)
-        self.ws.load_table("timeline")
-        written.append(write_timeline_jsonl(self.ws.load_table("timeline"), self.ws.timeline_path, self.tz))
+        written.append(write_timeline_jsonl(self.table("timeline"), self.ws.timeline_path, self.tz))
         written.append(write_report(f, self.ws.root, title=getattr(self.case, "title", None)))
         return sorted(Path(p).relative_to(self.ws.root).as_posix() for p in written)

@@ -1,4 +1,4 @@
-"""The notebook steps (forensics.report.series.Run) over saved tables: no recomputation, deterministic text."""
+"""The notebook steps (forensics.session.Run) over saved tables: no recomputation, deterministic text."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from forensics.report.series import Run
-from forensics.report.workspace import Workspace
+from forensics.session import Run
+from forensics.workspace import Workspace
 
 HERE = Path(__file__).parent
 UTC = dt.timezone.utc
@@ -20,7 +20,7 @@ TS = pl.Datetime("us", "UTC")
 
 @pytest.fixture
 def run(tmp_path):
-    findings = json.loads((HERE / "findings_sample.json").read_text(encoding="utf-8"))
+    findings = json.loads((HERE / "report" / "findings_sample.json").read_text(encoding="utf-8"))
     case = types.SimpleNamespace(id="toshomart-2017", timezone="Asia/Tokyo", title="東商マート 不正アクセス調査")
     ws = Workspace(tmp_path / "out", key="k")
     ws.save_json("findings", findings)
@@ -88,7 +88,7 @@ def test_notebook_charts_hold_no_long_digit_runs():
 
     import altair as alt
 
-    from forensics.report.series import enable_tidy_offline_charts
+    from forensics.session import enable_tidy_offline_charts
 
     previous = alt.renderers.active
     try:
