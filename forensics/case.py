@@ -55,6 +55,7 @@ import yaml
 from forensics import schemas
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED
 from forensics.loaders._common import COUNTS, Loaded
+from forensics.loaders.registry import CACHED_KEYS, EVIDENCE, EVIDENCE_KEYS, LOG_KEYS, Source
 
 
 class CaseError(ValueError):
@@ -72,10 +73,6 @@ class CaseWarning(UserWarning):
 #: clock (None: the case's ``timezone``). EC-CUBE 2 calls date_default_timezone_set('Asia/Tokyo')
 #: unconditionally at start-up (data/class/SC_Initial.php), so its log times are Tokyo times.
 PROFILES: dict[str, str | None] = {"eccube2": "Asia/Tokyo"}
-LOG_KEYS = ("access_logs", "app_logs", "query_logs", "fs_timeline")
-#: Line logs that can outgrow memory: kept as Parquet when the case has a table cache.
-CACHED_KEYS = ("access_logs", "query_logs")
-EVIDENCE_KEYS = (*LOG_KEYS, "server_files", "db")
 #: Settings under ``evidence:`` that are not evidence keys.
 EVIDENCE_SETTINGS = ("allow_outside",)
 TOP_KEYS = {"id", "title", "timezone", "site", "evidence", "facts"}
@@ -323,8 +320,10 @@ class Case:
 
     Examples
     --------
-    >>> case = open_case("sample_data/toshomart-2017/case.yml")  # doctest: +SKIP
-    >>> case.access_log().filter(pl.col("status") == 302).collect()  # doctest: +SKIP
+    >>> case = open_case("sample_data/toshomart-2017/case.yml")
+    >>> logins = case.access_log().filter((pl.col("status") == 302) & pl.col("path").str.ends_with("/admin/index.php"))
+    >>> logins.select("client_ip").unique().sort("client_ip").collect()["client_ip"].to_list()
+    ['192.0.2.146', '198.51.100.10', '203.0.113.45']
     """
 
     def __init__(self, *, path: Path, raw: dict, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
@@ -533,53 +532,41 @@ class Case:
                 self._cache_mode = "off"
         return self._table_cache
 
+    def _source(self, key: str) -> Source:
+        """What the reader of evidence key ``key`` is given."""
+        return Source(
+            files=self.evidence.get(key, []), root=self.root, timezone=self.timezone,
+            app_log_timezone=self.app_log_timezone, skew_seconds=self.skew(key) if EVIDENCE[key].skew else 0,
+            max_decompressed=self.max_decompressed, access_log_format=self.access_log_format,
+            db_encoding=self.db_encoding, server_root=self.server_root,
+        )
+
     def _cached(self, key: str):
         """:class:`forensics.tablecache.CachedLog` of a line log (parsed into the cache if needed)."""
         from forensics.evidence import rel_source
-        from forensics.loaders import access_log, query_log
         from forensics.loaders._common import in_time_order
         from forensics.tablecache import TableCache
 
-        files = self.evidence.get(key, [])
-        common = {"case_root": self.root, "max_decompressed": self.max_decompressed, "skew_seconds": self.skew(key)}
+        kind, source = EVIDENCE[key], self._source(key)
         options = {"max_decompressed": self.max_decompressed, "skew": self.skew(key), "tz": self.timezone,
                    "root": str(self.root)}
-        if key == "access_logs":
-            sources = [rel_source(p, self.root) for p in in_time_order(files)]
-            return TableCache(self.table_cache).log(
-                key, files, schemas.ACCESS_LOG,
-                lambda seen: access_log.iter_access_logs(files, format=self.access_log_format, **common),
-                sources=sources, options={**options, "format": self.access_log_format or "detected per file"})
-        return TableCache(self.table_cache).log(
-            key, files, schemas.QUERY_LOG,
-            lambda seen: query_log.iter_query_logs(files, timezone=self.timezone, sources=seen, **common),
-            options=options)
+        if key == "access_logs":  # the format changes the parse
+            options["format"] = self.access_log_format or "detected per file"
+        sources = [rel_source(p, self.root) for p in in_time_order(source.files)] if kind.order_up_front else None
+        return TableCache(self.table_cache).log(key, source.files, kind.schema, lambda seen: kind.stream(source, seen),
+                                                sources=sources, options=options)
 
     # -- loading (each evidence type parsed once, on first need) --
 
     def _load(self, key: str) -> Any:
         if key in self._loaded:
             return self._loaded[key]
-        from forensics.loaders import access_log, app_log, bodyfile, db_export, query_log, server_files
-
-        files = self.evidence.get(key, [])
-        common = {"case_root": self.root, "max_decompressed": self.max_decompressed}
-        if key in CACHED_KEYS and self.table_cache is not None:
-            res = self._cached(key).loaded()
-        elif key == "access_logs":
-            res = access_log.read_access_logs(files, skew_seconds=self.skew(key), format=self.access_log_format, **common)
-        elif key == "app_logs":
-            res = app_log.read_app_logs(files, timezone=self.app_log_timezone, skew_seconds=self.skew(key), **common)
-        elif key == "query_logs":
-            res = query_log.read_query_logs(files, timezone=self.timezone, skew_seconds=self.skew(key), **common)
-        elif key == "fs_timeline":
-            res = bodyfile.read_bodyfiles(files, skew_seconds=self.skew(key), **common)
-        elif key == "server_files":
-            res = server_files.read_server_files(self.server_root, case_root=self.root)
-        elif key == "db":
-            res = db_export.read_db_exports(files, case_root=self.root, encoding=self.db_encoding, timezone=self.timezone)
-        else:  # pragma: no cover
+        if key not in EVIDENCE:  # pragma: no cover
             raise KeyError(key)
+        if EVIDENCE[key].cached and self.table_cache is not None:
+            res = self._cached(key).loaded()
+        else:
+            res = EVIDENCE[key].read(self._source(key))
         self._loaded[key] = res
         return res
 
@@ -598,7 +585,7 @@ class Case:
         )
 
     def _lazy(self, key: str, schema: pl.Schema) -> pl.LazyFrame:
-        if key in CACHED_KEYS and self.table_cache is not None:
+        if EVIDENCE[key].cached and self.table_cache is not None:
             return self._load(key).records  # a Parquet scan: columns and row groups read on need
         return pl.defer(lambda: self._load(key).records, schema=schema)
 
@@ -672,18 +659,16 @@ class Case:
         and dropped. Same frame as :meth:`record_counts`."""
         from forensics.evidence import rel_source
         from forensics.loaders._common import in_time_order, merge_counts
-        from forensics.loaders.access_log import iter_access_logs
 
         parts = []
         for k in EVIDENCE_KEYS:
-            if k in CACHED_KEYS and self.table_cache is not None:
+            kind = EVIDENCE[k]
+            if kind.cached and self.table_cache is not None:
                 counts = self.loaded(k).counts  # parsed once into the cache: tables and counts
-            elif k == "access_logs" and k not in self._loaded:
-                files = self.evidence[k]
-                batches = [b.counts for b in iter_access_logs(
-                    files, case_root=self.root, skew_seconds=self.skew(k), max_decompressed=self.max_decompressed,
-                    format=self.access_log_format)]
-                counts = merge_counts(batches, [rel_source(p, self.root) for p in in_time_order(files)])
+            elif kind.stream is not None and kind.order_up_front and k not in self._loaded:
+                source = self._source(k)
+                batches = [b.counts for b in kind.stream(source, [])]
+                counts = merge_counts(batches, [rel_source(p, self.root) for p in in_time_order(source.files)])
             else:
                 cached = k in self._loaded
                 counts = self.loaded(k).counts

@@ -17,32 +17,18 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from forensics.loaders.registry import EVIDENCE
+
 __all__ = ["AFFECTS", "ABSENT", "evidence_gaps", "not_established"]
 
 #: Conclusions each evidence kind is needed for (phase names, ``attacker_ips``, count names).
-AFFECTS: dict[str, tuple[str, ...]] = {
-    "access_logs": ("sqli_first", "attacker_ips", "attacker_admin_login", "backdoor_installed", "viewed_persons"),
-    "app_logs": ("attacker_admin_login", "backdoor_installed", "viewed_persons"),
-    "query_logs": ("viewed_persons", "sqli_reach"),
-    "fs_timeline": ("backdoor_installed", "card_form_tampered"),
-    "server_files": ("backdoor_installed", "card_form_tampered", "cards_confirmed"),
-    "db": ("viewed_persons", "cards_possible"),
-}
+AFFECTS: dict[str, tuple[str, ...]] = {k: kind.affects for k, kind in EVIDENCE.items()}
 
 #: The sentence for an evidence kind the case does not hold at all.
-ABSENT: dict[str, str] = {
-    "access_logs": "no access log in the case: SQL injection, logins by status, backdoor requests and payment failures cannot be seen",
-    "app_logs": "no application log in the case: admin sessions and uploads cannot be tied to logins",
-    "query_logs": "no database query log in the case: what the injected SQL reached and which rows a page showed are not known",
-    "fs_timeline": "no file-system timeline in the case: file creation and modification times are not known",
-    "server_files": "no server copy in the case: backdoor content, skimmer code and skim files cannot be read",
-    "db": "no database export in the case: persons and card entries cannot be counted",
-}
+ABSENT: dict[str, str] = {k: kind.absent for k, kind in EVIDENCE.items()}
 
 #: Why a file of each kind may hold no record although it has content.
-EMPTY: dict[str, str] = {
-    "query_logs": "it holds no statement (server start-up banners at most)",
-}
+EMPTY: dict[str, str] = {k: kind.empty_reason for k, kind in EVIDENCE.items() if kind.empty_reason}
 
 
 def evidence_gaps(available: Iterable[str], counts: pl.DataFrame, rejects: pl.DataFrame | None = None) -> list[dict]:

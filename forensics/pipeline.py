@@ -5,8 +5,10 @@
 previous ones left in ``OUT/tables/``), and checks that every output of a run exists.
 A failing notebook stops the run with one line naming the notebook and the cell.
 
->>> result = run_case(Path("sample_data/toshomart-2017/case.yml"))   # doctest: +SKIP
->>> print(result.summary())                                           # doctest: +SKIP
+Used as (a whole run: about a minute on the sample case)::
+
+    result = run_case(Path("sample_data/toshomart-2017/case.yml"))
+    print(result.summary())
 """
 
 from __future__ import annotations

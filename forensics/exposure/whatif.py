@@ -77,8 +77,23 @@ def whatif(
 ) -> dict[str, Any]:
     """Counts (findings.json keys) for alternative edges; ``None`` arguments keep the base.
 
-    >>> whatif(inv, backdoor_start=inv.windows["backdoor"].start + timedelta(days=1))
-    {'viewed_persons': 55, 'cards_confirmed_customer': 2, ...}
+    >>> utc = dt.timezone.utc
+    >>> ts = pl.Datetime("us", "UTC")
+    >>> pre = Precomputed(
+    ...     views=pl.DataFrame({"person_key": ["c:2"], "ts": [dt.datetime(2017, 4, 2, tzinfo=utc)],
+    ...                         "client_ip": ["192.0.2.146"], "ambiguous": [False], "session_ip": [None],
+    ...                         "uncertain": [False]}, schema_overrides={"ts": ts, "session_ip": pl.String}),
+    ...     entries=pl.DataFrame({"order_id": [11], "person_key": ["c:3"], "entered": [dt.datetime(2017, 4, 3, tzinfo=utc)],
+    ...                           "is_test": [False]}, schema_overrides={"entered": ts}),
+    ...     confirmed=pl.DataFrame(schema={"card_key": pl.String, "first_entered": ts, "order_id": pl.Int64,
+    ...                                    "person_key": pl.String, "is_test": pl.Boolean}),
+    ...     backdoor_start=dt.datetime(2017, 3, 31, 14, 31, tzinfo=utc), skimmer_start=None,
+    ...     containment=dt.datetime(2017, 4, 10, 4, tzinfo=utc), attacker_ips=frozenset({"192.0.2.146"}),
+    ...     viewed_mode="replay", viewed_upper=None)
+    >>> whatif(pre)["cards_possible_customer"]
+    1
+    >>> whatif(pre, backdoor_start=dt.datetime(2017, 4, 5, tzinfo=utc))["cards_possible_customer"]
+    0
     """
     pre = inv_or_pre if isinstance(inv_or_pre, Precomputed) else _cached(inv_or_pre)
     b0 = backdoor_start or pre.backdoor_start

@@ -5,10 +5,13 @@ An :class:`Interval` is a closed interval ``[start, end]`` of tz-aware instants;
 intersection (``&``), difference (``-``), membership (``in``) and ``contains_expr(col)``, a polars
 expression that is true where a timestamp column lies inside.
 
-A :class:`Window` is a named interval with the evidence that opens and closes it:
+>>> utc = dt.timezone.utc
+>>> backdoor = Interval(dt.datetime(2017, 3, 31, 14, 31, tzinfo=utc), dt.datetime(2017, 4, 10, 4, tzinfo=utc))
+>>> dt.datetime(2017, 4, 9, tzinfo=utc) in backdoor, backdoor.duration
+(True, datetime.timedelta(days=9, seconds=48540))
 
->>> w = exposure_windows(phases, last_admin_request=..., admin_request_evidence=...)
->>> w["backdoor"].interval, w["backdoor"].opened_by, w["backdoor"].closed_by
+A :class:`Window` is a named interval with the evidence that opens and closes it
+(:func:`exposure_windows` builds the admin-access, backdoor and skimmer windows from the phases).
 
 Closed-interval arithmetic has a subtlety at the edges: ``[a, c] - [b, c]`` leaves ``[a, b)``,
 which a closed type cannot hold; we keep ``[a, b]`` minus the instant ``b`` by shrinking the end
