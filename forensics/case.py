@@ -56,6 +56,7 @@ from forensics import schemas
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.loaders.registry import CACHED_KEYS, EVIDENCE, EVIDENCE_KEYS, LOG_KEYS, Source
+from forensics.platforms import PLATFORMS
 
 
 class CaseError(ValueError):
@@ -69,10 +70,6 @@ class CaseWarning(UserWarning):
     """Something worth telling the analyst that does not stop the case (e.g. an empty glob)."""
 
 
-#: Shop platforms, each with the zone its application log is written in whatever the server's
-#: clock (None: the case's ``timezone``). EC-CUBE 2 calls date_default_timezone_set('Asia/Tokyo')
-#: unconditionally at start-up (data/class/SC_Initial.php), so its log times are Tokyo times.
-PROFILES: dict[str, str | None] = {"eccube2": "Asia/Tokyo"}
 #: Settings under ``evidence:`` that are not evidence keys.
 EVIDENCE_SETTINGS = ("allow_outside",)
 TOP_KEYS = {"id", "title", "timezone", "site", "evidence", "facts"}
@@ -344,13 +341,16 @@ class Case:
 
         site = _check_keys(raw.get("site"), SITE_KEYS, "site")
         self.profile = str(site.get("profile") or "eccube2")
-        if self.profile not in PROFILES:
-            raise CaseError(f"case.yml: 'site.profile' {self.profile!r} is not a known profile ({', '.join(sorted(PROFILES))})")
-        self.admin_dir = _admin_dir(site.get("admin_dir"))
+        if self.profile not in PLATFORMS:
+            raise CaseError(f"case.yml: 'site.profile' {self.profile!r} is not a known profile ({', '.join(sorted(PLATFORMS))})")
+        #: everything the toolkit knows of the shop software (forensics.platforms)
+        self.platform = PLATFORMS[self.profile]
+        self.admin_dir = _admin_dir(site.get("admin_dir") if site.get("admin_dir") is not None
+                                    else self.platform.default_admin_dir)
         self.admin_dir_given = site.get("admin_dir") is not None
         self.document_root = _document_root(site.get("document_root"))
         self.app_log_timezone = _zone(site["app_log_timezone"], "site.app_log_timezone") \
-            if site.get("app_log_timezone") is not None else (PROFILES[self.profile] or self.timezone)
+            if site.get("app_log_timezone") is not None else (self.platform.app_log_timezone or self.timezone)
         self.proxies = _ip_list(site.get("proxies"), "site.proxies")
 
         self.facts = self._facts(_check_keys(raw.get("facts"), FACT_KEYS, "facts"))

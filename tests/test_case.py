@@ -232,3 +232,14 @@ def test_a_symlinked_folder_above_a_server_or_db_folder_is_refused(case_dir, tmp
     (case_dir / "case.yml").write_text(GOOD.replace("dir: db/", "dir: exports/db/"))
     with pytest.raises(CaseError, match=r"'evidence\.db': 'exports/db/' goes through the symbolic link 'exports'"):
         open_case(case_dir / "case.yml")
+
+
+def test_the_profile_names_the_platform_and_its_knowledge(tmp_path):
+    from forensics.platforms import PLATFORMS
+
+    (tmp_path / "case.yml").write_text("id: c\ntimezone: UTC\nsite:\n  profile: eccube2\n", encoding="utf-8")
+    case = open_case(tmp_path / "case.yml")
+    assert case.platform is PLATFORMS["eccube2"]
+    # the shop software's own log zone, whatever the case's zone
+    assert case.app_log_timezone == case.platform.app_log_timezone == "Asia/Tokyo"
+    assert case.admin_dir == case.platform.default_admin_dir

@@ -42,7 +42,7 @@ ADMIN_PAGES = eccube2.ADMIN_PAGES
 
 #: Access-log statuses of a POST to the login page that mean the login failed: 500 is what
 #: EC-CUBE 2.13 answers (``LC_Page_Error_DispError``), 200 the form shown again.
-FAILURE_STATUS: tuple[int, ...] = (500, 200)
+FAILURE_STATUS: tuple[int, ...] = eccube2.ECCUBE2.login_failure_status
 
 #: Seconds between an access-log request and its app-log line for them to be the same request
 #: (both logs are written within the request; the app log has second resolution).
@@ -81,8 +81,10 @@ def admin_logins(
     admin_dir: str = "/admin/",
     *,
     success_status: tuple[int, ...] = (302,),
+    failure_status: tuple[int, ...] = FAILURE_STATUS,
 ) -> pl.DataFrame:
-    """Login attempts from both logs, one row per evidence line.
+    """Login attempts from both logs, one row per evidence line (``success_status`` /
+    ``failure_status``: how the platform's login form answers, ``Platform.login_*_status``).
 
     Returns ``ts, source, line_no, ip, outcome`` ("success"/"failure"), ``evidence``
     ("access_log"/"app_log"), ``login_id`` and ``sid`` (app log only), sorted by ``ts``.
@@ -95,7 +97,7 @@ def admin_logins(
         .select(
             "ts", "source", "line_no", pl.col("client_ip").alias("ip"),
             outcome=pl.when(pl.col("status").is_in(list(success_status))).then(pl.lit("success"))
-            .when(pl.col("status").is_in(list(FAILURE_STATUS))).then(pl.lit("failure"))
+            .when(pl.col("status").is_in(list(failure_status))).then(pl.lit("failure"))
             .otherwise(pl.lit(None, pl.String)),
             evidence=pl.lit("access_log"),
             login_id=pl.lit(None, pl.String),

@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from forensics.platforms.eccube2 import ECCUBE2
+
 __all__ = ["ServerLayout", "config_defines", "infer_layout", "server_path_expr", "url_path_expr"]
 
 #: Folder names a document root copy may have in ``server/`` (EC-CUBE ships ``html/``).
 DOCROOT_DIRS = ("html", "public_html", "htdocs", "www")
 #: Files every EC-CUBE 2 document root holds.
-DOCROOT_MARKERS = ("define.php", "require.php")
+DOCROOT_MARKERS = ECCUBE2.docroot_markers
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,9 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     s = sqli.detect_sqli(access).collect()
     reach = sqli.sqli_query_reach(qlog, s)
     errors = db_errors.tie_sql_errors(db_errors.sql_errors(app), app, access, s)
-    logins = admin.admin_logins(access, app, admin_dir)
+    platform = case.platform
+    logins = admin.admin_logins(access, app, admin_dir, success_status=platform.login_success_status,
+                                failure_status=platform.login_failure_status)
     first_sqli = attackers.first_attack(s)
 
     up = backdoor.uploads(app, access, admin_dir, layout=layout)
@@ -168,7 +170,8 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
                                       expected=writes_to)
     recs = decoding.records
 
-    entries = payment.card_entries(access)
+    entries = payment.card_entries(access, path=platform.card_entry_path, method=platform.card_entry_method,
+                                   ok_status=platform.card_entry_ok_status)
     rate = payment.failure_rate(entries, "1d")
     cp = payment.failure_change_point(entries)
 

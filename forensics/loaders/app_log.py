@@ -52,6 +52,7 @@ import polars as pl
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
 from forensics.ipaddr import canonical_ip_series
 from forensics.loaders._common import Loaded, load_line_files, local_to_utc, span_rejects
+from forensics.platforms.eccube2 import ECCUBE2
 from forensics.schemas import APP_LOG, REJECTS
 
 START = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \["
@@ -86,7 +87,7 @@ EVENTS: list[tuple[str, str]] = [
 ]
 
 #: Pages whose ``NAME -> DEST`` lines are uploads whatever the name (a file may be named ``1``).
-UPLOAD_PAGES = r"contents/file_manager\.php|design/up_down\.php|ownersstore/"
+UPLOAD_PAGES = ECCUBE2.upload_pages
 
 _FIELDS = {"login_id": pl.String, "member_id": pl.Int64, "authority": pl.Int32, "sid": pl.String,
            "last_login": pl.String, "upload_name": pl.String, "upload_dest": pl.String, "order_id": pl.Int64,

@@ -9,7 +9,7 @@ display one.
 
 from __future__ import annotations
 
-from forensics.platforms.routing import ANY_PERSON_TABLE, EVERY_PERSON_TABLE, AdminPage
+from forensics.platforms.routing import ANY_PERSON_TABLE, EVERY_PERSON_TABLE, AdminPage, Platform
 
 ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("login", r"(?:index\.php)?", source="LC_Page_Admin_Index: the login form and its POST"),
@@ -51,3 +51,29 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
 
 #: Pages whose class hangs on a mode a POST hides: page -> the display class its mode may have been.
 MODE_HIDDEN_PAGES: dict[str, str] = {"backup": "backup_download", "csv_sql": "csv_sql_output"}
+
+#: EC-CUBE 2.13 as one value (``site.profile: eccube2``), from ``EC-CUBE 2.13.5``:
+#: ``SC_Initial`` sets Asia/Tokyo unconditionally; ``LC_Page_Admin_Index`` answers a login with a
+#: redirect (302) and a failure with the error page (500, ``LC_Page_Error_DispError``; 200 when the
+#: form is shown again); ``shopping/load_payment_module.php`` takes the card and redirects (302)
+#: when it is accepted; ``SC_UploadFile`` logs the file manager's, template and plugin uploads;
+#: ``html/define.php`` and ``html/require.php`` sit in the document root; admin sessions are rows
+#: of ``dtb_session`` (``sess_id``).
+ECCUBE2 = Platform(
+    name="eccube2",
+    app_log_timezone="Asia/Tokyo",
+    default_admin_dir="/admin/",
+    admin_pages=ADMIN_PAGES,
+    mode_hidden_pages=MODE_HIDDEN_PAGES,
+    person_tables={"dtb_customer": ("customer_id", "email"), "dtb_order": ("customer_id", "order_email")},
+    session_table="dtb_session",
+    session_id_column="sess_id",
+    login_success_status=(302,),
+    login_failure_status=(500, 200),
+    card_entry_path="/shopping/load_payment_module.php",
+    card_entry_method="POST",
+    card_entry_ok_status=(302,),
+    upload_pages=r"contents/file_manager\.php|design/up_down\.php|ownersstore/",
+    docroot_markers=("define.php", "require.php"),
+    db_export_glob="dtb_*.csv",
+)

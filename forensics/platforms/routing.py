@@ -69,3 +69,37 @@ def shown_tables(pages: Iterable[AdminPage], page: str | None, person_tables: It
 def pages_showing(pages: Iterable[AdminPage]) -> list[str]:
     """Names of the pages that display person records."""
     return [p.name for p in pages if p.shows]
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything the toolkit knows of one shop software, as one value (``case.platform``).
+
+    ``name``: the ``site.profile`` of case.yml; ``app_log_timezone``: the zone the software
+    writes its own logs in whatever the server's clock (None: the case's zone);
+    ``default_admin_dir``; ``admin_pages`` (its routing table) and ``mode_hidden_pages`` (pages
+    whose class hangs on a mode a POST hides); ``person_tables``: table -> the columns that name a
+    person in it; ``session_table`` / ``session_id_column``: where admin sessions live in the
+    database; ``login_success_status`` / ``login_failure_status``: how the login form answers;
+    ``card_entry_path`` / ``card_entry_method`` / ``card_entry_ok_status``: the request that
+    submits a card and the answer of a good one; ``upload_pages``: regex of the pages whose
+    ``NAME -> DEST`` log lines are uploads; ``docroot_markers``: files that mark the document root;
+    ``db_export_glob``: the names of its table exports.
+    """
+
+    name: str
+    app_log_timezone: str | None
+    default_admin_dir: str
+    admin_pages: tuple[AdminPage, ...]
+    mode_hidden_pages: dict[str, str]
+    person_tables: dict[str, tuple[str, ...]]
+    session_table: str
+    session_id_column: str
+    login_success_status: tuple[int, ...]
+    login_failure_status: tuple[int, ...]
+    card_entry_path: str
+    card_entry_method: str
+    card_entry_ok_status: tuple[int, ...]
+    upload_pages: str
+    docroot_markers: tuple[str, ...]
+    db_export_glob: str
