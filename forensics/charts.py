@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import altair as alt
 import polars as pl
 
+from forensics import vocabulary
 from forensics.display import CJK_FONT, register_cjk_font
 
 __all__ = [
@@ -39,21 +40,11 @@ __all__ = [
     "tidy_svg",
 ]
 
-#: findings.json phase keys -> bilingual label, in the order of the attack.
-PHASE_LABELS: dict[str, str] = {
-    "sqli_first": "SQLi 初回 / first SQL injection",
-    "attacker_admin_login": "管理画面ログイン / admin login",
-    "backdoor_installed": "バックドア設置 / backdoor installed",
-    "card_form_tampered": "カード入力フォーム改ざん / card form tampered",
-    "containment": "遮断 / containment",
-}
+#: findings.json phase keys -> bilingual label, in the order of the attack (forensics.vocabulary).
+PHASE_LABELS: dict[str, str] = {k: t.label() for k, t in vocabulary.PHASES.items()}
 
-#: findings.json window keys -> bilingual label.
-WINDOW_LABELS: dict[str, str] = {
-    "admin_access": "管理画面アクセス / admin access",
-    "backdoor": "バックドア稼働 / backdoor live",
-    "skimmer": "スキマー稼働 / skimmer live",
-}
+#: findings.json window keys -> bilingual label (forensics.vocabulary).
+WINDOW_LABELS: dict[str, str] = {k: t.label() for k, t in vocabulary.WINDOWS.items()}
 
 #: Card entry categories drawn by :func:`exposure_windows_chart`.
 CARD_CATEGORY_LABELS: dict[str, str] = {
@@ -337,16 +328,12 @@ def exposure_windows_chart(
 
 def _count_rows(counts: Mapping[str, object]) -> list[dict]:
     viewed = counts.get("viewed_persons")
-    viewed_label = "閲覧された本人 / persons viewed"
+    viewed_label = vocabulary.label(vocabulary.COUNTS, "viewed_persons")
     if viewed is None and counts.get("viewed_persons_upper") is not None:
-        viewed, viewed_label = counts["viewed_persons_upper"], "閲覧（上限）/ viewed (upper bound)"
-    spec = [
-        ("閲覧 / viewed", viewed_label, viewed),
-        ("カード漏えい / card leak", "確定・顧客 / confirmed customer", counts.get("cards_confirmed_customer")),
-        ("カード漏えい / card leak", "確定・テスト / confirmed test", counts.get("cards_confirmed_test")),
-        ("カード漏えい / card leak", "可能性・顧客 / possible customer", counts.get("cards_possible_customer")),
-        ("カード漏えい / card leak", "可能性・テスト / possible test", counts.get("cards_possible_test")),
-    ]
+        viewed, viewed_label = counts["viewed_persons_upper"], vocabulary.label(vocabulary.COUNTS, "viewed_persons_upper")
+    cards = ("cards_confirmed_customer", "cards_confirmed_test", "cards_possible_customer", "cards_possible_test")
+    spec = [("閲覧 / viewed", viewed_label, viewed)] + [
+        ("カード漏えい / card leak", vocabulary.label(vocabulary.COUNTS, k), counts.get(k)) for k in cards]
     return [{"group": g, "item": i, "n": int(n)} for g, i, n in spec if n is not None]
 
 

@@ -23,10 +23,10 @@ from forensics.exposure.viewed import ViewedResult, viewed_records
 from forensics.exposure.windows import Window, exposure_windows
 from forensics.gaps import not_established
 from forensics.timeline import with_windows
+from forensics.vocabulary import PHASE_NAMES
 
 __all__ = ["INVESTIGATION_TABLES", "Investigation", "investigate", "findings_dict", "evidence_table"]
 
-PHASE_NAMES = ("sqli_first", "attacker_admin_login", "backdoor_installed", "card_form_tampered", "containment")
 
 
 #: The investigation's tables, by the names :meth:`Investigation.tables` gives them (a notebook

@@ -18,26 +18,15 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from forensics import vocabulary
 from forensics.charts import exposure_counts_chart
 
 __all__ = ["COUNT_LABELS", "ExposureExplorer", "edge_options", "parse_edge", "counts_table"]
 
-#: counts keys in display order -> bilingual label.
-COUNT_LABELS: dict[str, str] = {
-    "viewed_persons": "閲覧された本人 / persons viewed",
-    "viewed_persons_upper": "閲覧（上限）/ viewed (upper bound)",
-    "cards_confirmed_customer": "カード確定・顧客 / cards confirmed, customer",
-    "cards_confirmed_test": "カード確定・テスト / cards confirmed, test",
-    "cards_possible_customer": "カード可能性・顧客 / cards possible, customer",
-    "cards_possible_test": "カード可能性・テスト / cards possible, test",
-    "cards_total": "カード合計 / cards total",
-}
-EDGES = ("backdoor_start", "skimmer_start", "containment")
-EDGE_LABELS = {
-    "backdoor_start": "バックドア設置 / backdoor start",
-    "skimmer_start": "スキマー設置 / skimmer start",
-    "containment": "遮断 / containment",
-}
+#: counts keys in display order -> bilingual label (forensics.vocabulary).
+COUNT_LABELS: dict[str, str] = {k: t.label() for k, t in vocabulary.COUNTS.items()}
+EDGES = tuple(vocabulary.EDGES)
+EDGE_LABELS = {k: t.label() for k, t in vocabulary.EDGES.items()}
 
 
 def parse_edge(value: str | dt.datetime | None, tz: str) -> dt.datetime | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from forensics import vocabulary
 from forensics.markup import Markup, el, esc
 from forensics.report.wareki import to_wareki, wareki_datetime
 
@@ -181,39 +182,11 @@ def _n(value: object, lang: str, reason: object = None) -> Markup:
 
 
 # -- wording ------------------------------------------------------------------------------------
-PHASES = {
-    "sqli_first": ("SQLインジェクション攻撃の開始（初回）", "first SQL injection request"),
-    "attacker_admin_login": ("攻撃者による管理画面ログイン", "attacker logs into the admin panel"),
-    "backdoor_installed": ("バックドアの設置", "backdoor installed"),
-    "card_form_tampered": ("カード情報入力フォーム（実行キャッシュファイル）の改ざん",
-                           "card-entry form (compiled template) tampered"),
-    "containment": ("攻撃元の遮断（封じ込め）", "attacker blocked (containment)"),
-}
-WINDOWS = {
-    "admin_access": ("管理画面への不正アクセス期間", "attacker admin access"),
-    "backdoor": ("バックドア稼働期間", "backdoor live"),
-    "skimmer": ("カード情報窃取（スキマー）稼働期間", "card skimmer live"),
-}
-COUNT_ROWS = [
-    ("viewed_persons", "閲覧された顧客（本人）", "persons whose records were viewed",
-     "攻撃者の管理画面リクエストが表示した顧客一覧・顧客編集・受注一覧・受注編集・CSV出力の行を、クエリログのSELECTをその時点のデータに再実行して特定した本人（会員ID、ゲストはメールアドレス）の数",
-     "distinct persons (customer id, or e-mail for guests) on the customer/order list, edit and CSV pages "
-     "an attacker admin request displayed, established by replaying the pages' SELECTs from the query log "
-     "against the data as it stood at that moment"),
-    ("cards_confirmed_customer", "カード情報（確定・顧客）", "cards confirmed leaked: customers",
-     "窃取ファイルに記録されていたカード番号（重複除く）のうち顧客のもの",
-     "distinct card numbers found in a skim file, belonging to customers"),
-    ("cards_confirmed_test", "カード情報（確定・テスト）", "cards confirmed leaked: test entries",
-     "窃取ファイルに記録されていたカード番号のうち、事業者等のテスト入力（case.yml の test_markers）",
-     "card numbers found in a skim file that were test entries (case.yml test_markers)"),
-    ("cards_possible_customer", "カード情報（可能性・顧客）", "cards possibly leaked: customers",
-     "バックドア稼働期間内にカード入力があり、確定に含まれない顧客",
-     "customers with a card entry inside the backdoor window and no confirmed card"),
-    ("cards_possible_test", "カード情報（可能性・テスト）", "cards possibly leaked: test entries",
-     "同上のうちテスト入力", "the same, for test entries"),
-    ("cards_total", "カード情報 合計（確定＋可能性）", "cards in total (confirmed + possible)",
-     "確定と可能性の合計", "all confirmed plus all possible"),
-]
+PHASES = {k: (t.long_ja, t.long_en) for k, t in vocabulary.PHASES.items()}
+WINDOWS = {k: (t.long_ja, t.long_en) for k, t in vocabulary.WINDOWS.items()}
+#: (key, ja, en, definition ja, definition en) of the counts the report's table shows
+COUNT_ROWS = [(k, t.long_ja, t.long_en, t.definition_ja, t.definition_en)
+              for k, t in vocabulary.COUNTS.items() if t.definition_ja]
 VIEWED_ITEMS = [("氏名", "name"), ("住所", "postal address"), ("電話番号", "phone number"),
                 ("メールアドレス", "e-mail address")]
 CARD_ITEMS = [("クレジットカード番号", "card number"), ("カード会員名", "cardholder name"),
