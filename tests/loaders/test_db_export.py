@@ -1,13 +1,16 @@
-"""Database-export loader: UTF-8 / CP932, typed columns, case-zone dates, record accounting."""
+"""Database-export loader: UTF-8 / CP932, typed columns, case-zone dates, record accounting, and the
+shop's admin CSV downloads recognised by their header labels."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from forensics.loaders.db_export import read_db_export, read_db_exports, scan_db_exports
+from forensics.loaders.db_export import file_formats, read_db_export, read_db_exports, recognise_header, scan_db_exports
 
 UTC = dt.timezone.utc
 CSV = ("customer_id,name01,tel01,zip01,email,point,create_date,del_flg\n"
@@ -89,3 +92,131 @@ def test_a_field_larger_than_128_kib_is_one_field(tmp_path):
     res = read_db_export(tmp_path / "dtb_customer.csv", case_root=tmp_path)
     assert res.records["customer_id"].cast(str).to_list() == ["1", "2"] and res.rejects.height == 0
     assert res.counts["records"].to_list() == [2]
+
+
+# --- the shop's admin CSV downloads ------------------------------------------------------------
+# Labels below are copied from EC-CUBE 2.13.5's dtb_csv rows (html/install/sql/insert_data.sql).
+
+def php_csv(rows: list[list]) -> bytes:
+    """Rows as EC-CUBE writes a CSV download (SC_Helper_CSV): PHP ``fputcsv`` quoting (a field with
+    a comma, quote, backslash, space, tab or line break is quoted, ``"`` doubled), CRLF at the end of
+    each record (a line break inside a field stays LF), CP932."""
+    def field(v) -> str:
+        v = "" if v is None else str(v)
+        return '"' + v.replace('"', '""') + '"' if re.search(r'[,"\\\s]', v) else v
+
+    return "".join(",".join(field(v) for v in r) + "\r\n" for r in rows).encode("cp932")
+
+
+CUSTOMER_LABELS = ["E-MAIL", "会員ID", "登録日", "お名前(姓)", "お名前(名)", "都道府県", "住所1", "TEL1", "備考",
+                   "更新日", "最終購入日"]
+CUSTOMER_ROWS = [
+    ["taro@example.jp", 7, "2017-04-01 09:00:00", "東商", "太郎", "東京都", "中央区日本橋1-2-3, 東洋ビル", "03",
+     'line one\nline "two"', "2017-04-02 10:30:00", ""],
+    ["ＨＡＮＡＫＯ@example.jp", 12, "2017-03-05 23:59:59", "髙橋", "ﾊﾅｺ①", "大阪府", "北区", "06", "", "2017-03-05 23:59:59",
+     "2017-03-20 12:00:00"],
+]
+
+
+def test_customer_download_is_loaded_as_dtb_customer(write):
+    path = write("db/customer_170410_130501.csv", php_csv([CUSTOMER_LABELS, *CUSTOMER_ROWS, [1, 2, 3]]))
+    loaded = read_db_exports([path], case_root=path.parent.parent, timezone="Asia/Tokyo")["dtb_customer"]
+    df = loaded.records
+    assert df.columns == ["source", "line_no", "email", "customer_id", "create_date", "name01", "name02", "pref_name",
+                          "addr01", "tel01", "note", "update_date", "last_buy_date"]
+    assert df["source"].to_list() == ["db/customer_170410_130501.csv"] * 2
+    assert df["line_no"].to_list() == [2, 4]  # the first record's note spans two lines
+    assert df["customer_id"].to_list() == [7, 12] and df.schema["tel01"] == pl.String
+    assert df["name01"].to_list() == ["東商", "髙橋"] and df["name02"][1] == "ﾊﾅｺ①"  # CP932, not plain Shift_JIS
+    assert df["addr01"][0] == "中央区日本橋1-2-3, 東洋ビル" and df["note"][0] == 'line one\nline "two"'
+    assert df["create_date"].to_list() == [dt.datetime(2017, 4, 1, 0, 0, tzinfo=UTC),
+                                           dt.datetime(2017, 3, 5, 14, 59, 59, tzinfo=UTC)]
+    assert df["last_buy_date"].to_list() == [None, dt.datetime(2017, 3, 20, 3, 0, tzinfo=UTC)]
+    assert df["pref_name"].to_list() == ["東京都", "大阪府"]  # the prefecture's name, not dtb_customer.pref (its id)
+    c = loaded.counts.row(0, named=True)
+    assert (c["records"], c["rejected"]) == (2, 1) and c["records"] + c["rejected"] == 3
+    assert "3 fields where the header has 11" in loaded.rejects["reason"][0]
+
+
+def test_order_download_is_loaded_as_dtb_order(write):
+    labels = ["注文日時", "注文番号", "会員ID", "メールアドレス", "お名前(姓)", "お名前(名)", "お名前(フリガナ名)",
+              "支払い方法", "対応状況", "都道府県", "要望等", "お支払い合計", "発送完了日時"]
+    rows = [["2017-04-08 21:20:05", 1001, 0, "guest@example.jp", "佐藤", "一郎", "イチロウ", "クレジットカード決済", 1,
+             "北海道", "不在時は\r\n宅配ボックスへ, お願いします", 3240, ""],
+            ["2017-04-09 08:00:00", 1002, 7, "taro@example.jp", "東商", "太郎", "タロウ", "代金引換", 5, "東京都", "",
+             5400, "2017-04-09 15:00:00"]]
+    path = write("downloads/order_170410_130733.csv", php_csv([labels, *rows]))
+    tables = read_db_exports([path], case_root=path.parent, encoding="cp932", timezone="Asia/Tokyo")
+    assert list(tables) == ["dtb_order"]
+    loaded = tables["dtb_order"]
+    df = loaded.records
+    assert df.columns[2:] == ["create_date", "order_id", "customer_id", "order_email", "order_name01", "order_name02",
+                              "order_kana02", "payment_method", "status", "order_pref_name", "message",
+                              "payment_total", "commit_date"]
+    assert df["order_id"].to_list() == [1001, 1002] and df["status"].to_list() == [1, 5]
+    assert df["create_date"][0] == dt.datetime(2017, 4, 8, 12, 20, 5, tzinfo=UTC)
+    assert df["commit_date"].to_list() == [None, dt.datetime(2017, 4, 9, 6, 0, tzinfo=UTC)]
+    assert df["message"][0] == "不在時は\r\n宅配ボックスへ, お願いします"
+    assert loaded.rejects.height == 0 and loaded.counts["records"].to_list() == [2]
+    assert file_formats([path]) == {path: "eccube_admin_csv (csv_id 3: dtb_order)"}
+
+
+@pytest.mark.parametrize("labels, table, note", [
+    pytest.param(["会員ID", "お名前(姓)", "お名前(名)"], None, "csv_id 2 and csv_id 3 score alike", id="tie-member-order"),
+    pytest.param(["会員ID", "E-MAIL", "x1", "x2", "x3"], None, "2 of 5 header names are labels of csv_id 2",
+                 id="too-few-known"),
+    pytest.param(["E-MAIL", "memo"], None, "", id="one-label-is-no-evidence"),
+    pytest.param(["会員ID", "お名前(姓)", "E-MAIL", "登録日", "plugin_column"], "dtb_customer", "", id="most-known"),
+    pytest.param(["会員ID", "お名前(姓)", "E-MAIL", "plugin_column"], None, "3 of 4 header names", id="too-many-unknown"),
+    pytest.param(["注文番号", "会員ID", "お名前(姓)", "電話番号1"], "dtb_order", "", id="shared-labels-outvoted"),
+    pytest.param(["注文番号", "会員ID", "お名前(姓)", "ＴＥＬ１"], None, "score alike", id="member-and-order-labels-tie"),
+    pytest.param(["ｅ-ｍａｉｌ", " 会員ID ", "登録日"], "dtb_customer", "", id="full-width-and-spaces"),
+])
+def test_recognition_weighs_every_download(labels, table, note):
+    m = recognise_header(labels)
+    assert m.table == table and note in m.note
+    if table is None:
+        assert m.columns == tuple(labels) and m.describe().startswith("table_dump")
+
+
+def test_unrecognised_header_keeps_the_file_name_and_says_why(write, tmp_path):
+    path = write("db/customer_170410_130501.csv", php_csv([["会員ID", "お名前(姓)"], [7, "東商"]]))
+    tables = read_db_exports([path], case_root=tmp_path)
+    assert list(tables) == ["customer_170410_130501"] and tables["customer_170410_130501"].records.columns[2:] == [
+        "会員ID", "お名前(姓)"]
+    assert file_formats([path])[path] == "table_dump (csv_id 2 and csv_id 3 score alike (2 labels each))"
+
+
+def test_table_dump_loads_as_before_beside_a_download_of_its_table(write, tmp_path):
+    dump = write("db/dtb_customer.csv", CSV.encode("utf-8"))
+    old = write("db/customer_170401_090000.csv", php_csv([CUSTOMER_LABELS, CUSTOMER_ROWS[1]]))
+    new = write("db/customer_170410_130501.csv", php_csv([CUSTOMER_LABELS, *CUSTOMER_ROWS]))
+    tables = read_db_exports([new, old, dump], case_root=tmp_path, timezone="Asia/Tokyo")
+    assert sorted(tables) == ["customer_170401_090000", "customer_170410_130501", "dtb_customer"]
+    assert_frame_equal(tables["dtb_customer"].records,
+                       read_db_export(dump, case_root=tmp_path, timezone="Asia/Tokyo").records)
+    assert tables["dtb_customer"].records.columns[2:] == CSV.splitlines()[0].split(",")
+    assert file_formats([dump])[dump] == "table_dump"
+    # without the dump, the newest download (last in EC-CUBE's name order) is the table
+    tables = read_db_exports([new, old], case_root=tmp_path, timezone="Asia/Tokyo")
+    assert sorted(tables) == ["customer_170401_090000", "dtb_customer"]
+    assert tables["dtb_customer"].records["source"][0] == "db/customer_170410_130501.csv"
+
+
+def test_mapping_holds_every_dtb_csv_row_of_the_source():
+    from collections import Counter
+
+    from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS, ADMIN_CSV_OUTPUTS
+
+    assert Counter(c.csv_id for c in ADMIN_CSV_COLUMNS) == {1: 71, 2: 30, 3: 43, 4: 9, 5: 6}
+    assert [c.no for c in ADMIN_CSV_COLUMNS] == list(range(1, 160))
+    assert {i: o.table for i, o in ADMIN_CSV_OUTPUTS.items()} == {
+        1: "dtb_products", 2: "dtb_customer", 3: "dtb_order", 4: "dtb_review", 5: "dtb_category"}
+    by = {(c.csv_id, c.disp_name): c for c in ADMIN_CSV_COLUMNS}
+    assert (by[2, "E-MAIL"].name, by[2, "登録日"].name, by[3, "注文番号"].name) == ("email", "create_date", "order_id")
+    assert by[2, "都道府県"].derived and by[2, "都道府県"].col.endswith(" as pref")
+    assert by[4, "投稿日"].name == "create_date" and not by[4, "投稿日"].derived
+    assert {c.status for c in ADMIN_CSV_COLUMNS if c.csv_id == 2 and c.disp_name in ("ZIP CODE", "国")} == {0}
+    for csv_id in ADMIN_CSV_OUTPUTS:  # labels and loaded names are unique within each download
+        cols = [c for c in ADMIN_CSV_COLUMNS if c.csv_id == csv_id]
+        assert len({c.disp_name for c in cols}) == len({c.name for c in cols}) == len(cols)
