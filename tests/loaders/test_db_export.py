@@ -3,8 +3,10 @@ shop's admin CSV downloads recognised by their header labels."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -220,3 +222,105 @@ def test_mapping_holds_every_dtb_csv_row_of_the_source():
     for csv_id in ADMIN_CSV_OUTPUTS:  # labels and loaded names are unique within each download
         cols = [c for c in ADMIN_CSV_COLUMNS if c.csv_id == csv_id]
         assert len({c.disp_name for c in cols}) == len({c.name for c in cols}) == len(cols)
+
+
+# --- the counting code on admin CSV downloads of the sample case's rows ---------------------------
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "toshomart-2017"
+
+
+def admin_csv_of_dump(dump: Path, csv_id: int) -> bytes:
+    """The admin CSV download of a ``dtb_*.csv`` dump's rows: every column the download writes by
+    default (status 1) that the dump holds, in reverse rank order; the lookups (prefecture name...)
+    left out, as a shop may switch them off."""
+    from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS
+
+    with dump.open(encoding="utf-8", newline="") as f:
+        header, *body = [r for r in csv.reader(f) if r]
+    cols = [c for c in ADMIN_CSV_COLUMNS if c.csv_id == csv_id and c.status == 1 and not c.derived and c.name in header]
+    idx = [header.index(c.name) for c in reversed(cols)]
+    return php_csv([[c.disp_name for c in reversed(cols)], *([r[i] for i in idx] for r in body)])
+
+
+@pytest.fixture(scope="module")
+def sample_pair(tmp_path_factory) -> dict[str, Path]:
+    """case.yml of the sample case as shipped ("dumps") and with db/dtb_customer.csv and
+    db/dtb_order.csv replaced by admin CSV downloads of the same rows ("downloads"), each also
+    without its query log ("dumps_noql", "downloads_noql")."""
+    import shutil
+
+    src = SAMPLE
+    if not (src / "case.yml").is_file():
+        from forensics.sample import write_sample_case
+
+        src = write_sample_case(tmp_path_factory.mktemp("sample") / "toshomart-2017")
+    out = {}
+    for kind in ("dumps", "downloads"):
+        root = tmp_path_factory.mktemp(kind) / "case"
+        shutil.copytree(src, root)
+        if kind == "downloads":
+            for table, csv_id, name in (("dtb_customer", 2, "customer_170415_090000.csv"),
+                                        ("dtb_order", 3, "order_170415_090010.csv")):
+                (root / "db" / name).write_bytes(admin_csv_of_dump(root / "db" / f"{table}.csv", csv_id))
+                (root / "db" / f"{table}.csv").unlink()
+        yml = (root / "case.yml").read_text(encoding="utf-8")
+        yml = re.sub(r"encoding: [\w-]+", "encoding: auto", yml)  # the downloads are CP932, the rest UTF-8
+        (root / "case.yml").write_text(yml, encoding="utf-8")
+        (root / "noql.yml").write_text(re.sub(r"(?m)^\s*query_logs:.*\n", "", yml), encoding="utf-8")
+        out[kind], out[f"{kind}_noql"] = root / "case.yml", root / "noql.yml"
+    return out
+
+
+def _investigate(yml: Path):
+    from forensics.case import open_case
+    from forensics.findings import findings_dict, investigate
+
+    case = open_case(yml)
+    inv = investigate(case)
+    return case, inv, findings_dict(inv)["counts"]
+
+
+CARD_COUNTS = ("cards_confirmed_customer", "cards_confirmed_test", "cards_possible_customer", "cards_possible_test",
+               "cards_total")
+
+
+def test_sample_downloads_load_as_the_tables(sample_pair):
+    from forensics.case import open_case
+
+    case = open_case(sample_pair["downloads"])
+    names = {p.name for p in case.evidence["db"]}
+    assert {"customer_170415_090000.csv", "order_170415_090010.csv"} <= names and "dtb_customer.csv" not in names
+    dumps = open_case(sample_pair["dumps"]).db_tables()
+    tables = case.db_tables()
+    assert sorted(tables) == sorted(dumps)
+    for t in ("dtb_customer", "dtb_order"):
+        got, want = tables[t].collect(), dumps[t].collect()
+        assert got.height == want.height and set(got.columns) < set(want.columns)
+        assert_frame_equal(got.drop("source", "line_no"), want.select(got.columns).drop("source", "line_no"),
+                           check_column_order=False)
+    counts = case.record_counts().filter(pl.col("evidence") == "db")
+    assert (counts["rejected"] == 0).all()
+    assert file_formats(case.evidence["db"])[case.root / "db" / "order_170415_090010.csv"] == \
+        "eccube_admin_csv (csv_id 3: dtb_order)"
+
+
+def test_sample_counts_without_query_log_are_the_same_on_downloads(sample_pair):
+    _, inv_d, dumps = _investigate(sample_pair["dumps_noql"])
+    _, inv_a, admin = _investigate(sample_pair["downloads_noql"])
+    assert dumps["viewed_persons"] is None and dumps["viewed_persons_upper"] is not None
+    assert {k: admin.get(k) for k in ("viewed_persons", "viewed_persons_upper", *CARD_COUNTS)} == \
+           {k: dumps.get(k) for k in ("viewed_persons", "viewed_persons_upper", *CARD_COUNTS)}
+    assert inv_a.viewed.upper["person_key"].to_list() == inv_d.viewed.upper["person_key"].to_list()
+
+
+def test_sample_counts_with_query_log_on_downloads(sample_pair):
+    """The downloads lack columns the pages' SELECTs read (``del_flg``...): those SELECTs cannot be
+    replayed, so the viewed count becomes a bound that holds every person the replay on the
+    dumps found; the card counts need no replay and stay the same."""
+    _, inv_d, dumps = _investigate(sample_pair["dumps"])
+    _, inv_a, admin = _investigate(sample_pair["downloads"])
+    assert {k: admin[k] for k in CARD_COUNTS} == {k: dumps[k] for k in CARD_COUNTS}
+    assert dumps["viewed_persons"] == 55
+    assert admin["viewed_persons"] is None and admin["viewed_mode"] == "partial"
+    assert "could not be replayed" in admin["viewed_persons_reason"]
+    assert set(inv_d.viewed.persons["person_key"]) <= set(inv_a.viewed.upper["person_key"])
