@@ -450,7 +450,8 @@ class Case:
             # the shop's admin CSV downloads (customer_170401_231502.csv...): told by their header
             from forensics.loaders.db_export import admin_csv_files
 
-            others = [p for d in dirs for p in d.glob("*.csv") if p not in files and p.is_file() and not p.is_symlink()]
+            others = [p for d in dirs for p in sorted(d.iterdir()) if p.suffix.lower() == ".csv" and p not in files
+                      and p.is_file() and not p.is_symlink()]
             files = sorted(files | set(admin_csv_files(others)))
             for p in files:
                 _check_readable(self.root, p, "db")
