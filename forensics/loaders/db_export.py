@@ -7,7 +7,9 @@ has the Japanese ``dtb_csv.disp_name`` labels as its header (``会員ID``, ``お
 (:func:`recognise_header`: the shop may have switched columns off or reordered them); it is then
 loaded as the table that download exports (``dtb_customer``, ``dtb_order``...) with the labels
 renamed to the table's column names (:data:`forensics.platforms.eccube2_csv.ADMIN_CSV_COLUMNS`),
-whatever the file is called. Any other file is a table dump named after its file.
+whatever the file is called; a column the download's page selects by but writes no label for
+is added with that value (``del_flg`` 0: the member and order lists leave deleted rows out). Any
+other file is a table dump named after its file.
 
 Each frame: ``source``, ``line_no`` (the record's first physical line; the header is line 1),
 then the CSV's columns: ``*_date`` columns parsed as naive times in the case zone and stored as
@@ -248,6 +250,9 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
             and frame[n].drop_nulls().str.contains(_INT).all()]
     if ints:
         frame = frame.with_columns(pl.col(n).cast(pl.Int64) for n in ints)
+    if match.csv_id is not None:  # what the download's page selected by, though no label writes it
+        implied = [(c, v) for c, v in ADMIN_CSV_OUTPUTS[match.csv_id].implied if c not in frame.columns]
+        frame = frame.with_columns(pl.lit(v, pl.Int64).alias(c) for c, v in implied) if implied else frame
     rej = pl.DataFrame(rejects, schema=REJECTS, orient="row")
     counts = pl.DataFrame([(source, frame.height, rej.height, frame.height)], schema=COUNTS, orient="row")
     return Loaded(frame, rej, counts), match
@@ -283,6 +288,20 @@ def file_formats(paths: Iterable[str | Path], *, encoding: str = "auto") -> dict
     """The format each export is read in (:meth:`HeaderMatch.describe`), from its header row only:
     ``eccube_admin_csv (csv_id 2: dtb_customer)``, ``table_dump``, or ``table_dump (why not an
     admin CSV)``. A file that cannot be read is left out."""
+    return {p: m.describe() for p, m in header_matches(paths, encoding=encoding).items()}
+
+
+def admin_csv_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files whose header holds admin CSV labels (at least :data:`MIN_MATCHED`), recognised
+    or not (a file not recognised is then read as a table dump, and its format says why), read
+    as UTF-8 or CP932 whatever encoding the case declares: a download whose bytes the declared
+    encoding cannot read is loaded, and its rejects say so, rather than left out."""
+    return [p for p, m in header_matches(paths, encoding="auto").items() if m.matched >= MIN_MATCHED]
+
+
+def header_matches(paths: Iterable[str | Path], *, encoding: str = "auto") -> dict[Path, HeaderMatch]:
+    """:func:`recognise_header` of each file's header row (its first 64 KiB are read); a file that
+    cannot be read is left out."""
     out = {}
     for p in map(Path, paths):
         try:
@@ -297,9 +316,9 @@ def file_formats(paths: Iterable[str | Path], *, encoding: str = "auto") -> dict
         except csv.Error:
             header = []
         if any("\udc80" <= ch <= "\udcff" for h in header for ch in h):
-            out[p] = TABLE_DUMP
+            out[p] = HeaderMatch(TABLE_DUMP, tuple(header))
             continue
-        out[p] = recognise_header([h.strip() for h in header]).describe()
+        out[p] = recognise_header([h.strip() for h in header])
     return out
 
 

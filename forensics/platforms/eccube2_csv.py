@@ -35,12 +35,15 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class AdminCsvOutput:
     """One admin CSV download: its ``csv_id``, the table its rows are (``table``), the file-name
-    head EC-CUBE gives it (``SC_Helper_CSV::$arrSubnavi``) and the admin page that sends it."""
+    head EC-CUBE gives it (``SC_Helper_CSV::$arrSubnavi``) and the admin page that sends it;
+    ``implied``: (column, value) that every row of the download has by the page's own ``WHERE``
+    though no label writes it (the member and order lists leave deleted rows out: ``del_flg = 0``)."""
 
     csv_id: int
     table: str
     file_head: str
     page: str
+    implied: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,12 @@ class AdminCsvColumn:
 ADMIN_CSV_OUTPUTS: dict[int, AdminCsvOutput] = {
     # rows of SC_Product::prdclsSQL: one per product class, dtb_products joined with dtb_products_class
     1: AdminCsvOutput(1, "dtb_products", "product", "products/index.php (LC_Page_Admin_Products, mode csv)"),
-    2: AdminCsvOutput(2, "dtb_customer", "customer", "customer/index.php (LC_Page_Admin_Customer, mode csv)"),
-    3: AdminCsvOutput(3, "dtb_order", "order", "order/index.php (LC_Page_Admin_Order, mode csv)"),
+    # LC_Page_Admin_Customer::lfDoCSV: SC_CustomerList(..., 'customer') sets WHERE del_flg = 0
+    2: AdminCsvOutput(2, "dtb_customer", "customer", "customer/index.php (LC_Page_Admin_Customer, mode csv)",
+                      implied=(("del_flg", 0),)),
+    # LC_Page_Admin_Order::action, mode csv: $where = 'del_flg = 0' plus the search conditions
+    3: AdminCsvOutput(3, "dtb_order", "order", "order/index.php (LC_Page_Admin_Order, mode csv)",
+                      implied=(("del_flg", 0),)),
     # dtb_review AS A INNER JOIN dtb_products AS B
     4: AdminCsvOutput(4, "dtb_review", "review", "products/review.php (LC_Page_Admin_Products_Review, mode csv)"),
     5: AdminCsvOutput(5, "dtb_category", "category", "products/category.php (LC_Page_Admin_Products_Category, mode csv)"),
