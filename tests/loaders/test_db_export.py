@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 from pathlib import Path
 
@@ -125,7 +126,8 @@ def test_customer_download_is_loaded_as_dtb_customer(write):
     loaded = read_db_exports([path], case_root=path.parent.parent, timezone="Asia/Tokyo")["dtb_customer"]
     df = loaded.records
     assert df.columns == ["source", "line_no", "email", "customer_id", "create_date", "name01", "name02", "pref_name",
-                          "addr01", "tel01", "note", "update_date", "last_buy_date"]
+                          "addr01", "tel01", "note", "update_date", "last_buy_date", "del_flg"]
+    assert df["del_flg"].to_list() == [0, 0]  # the member list's CSV selects live members only (del_flg = 0)
     assert df["source"].to_list() == ["db/customer_170410_130501.csv"] * 2
     assert df["line_no"].to_list() == [2, 4]  # the first record's note spans two lines
     assert df["customer_id"].to_list() == [7, 12] and df.schema["tel01"] == pl.String
@@ -154,7 +156,7 @@ def test_order_download_is_loaded_as_dtb_order(write):
     df = loaded.records
     assert df.columns[2:] == ["create_date", "order_id", "customer_id", "order_email", "order_name01", "order_name02",
                               "order_kana02", "payment_method", "status", "order_pref_name", "message",
-                              "payment_total", "commit_date"]
+                              "payment_total", "commit_date", "del_flg"]
     assert df["order_id"].to_list() == [1001, 1002] and df["status"].to_list() == [1, 5]
     assert df["create_date"][0] == dt.datetime(2017, 4, 8, 12, 20, 5, tzinfo=UTC)
     assert df["commit_date"].to_list() == [None, dt.datetime(2017, 4, 9, 6, 0, tzinfo=UTC)]
@@ -229,24 +231,39 @@ def test_mapping_holds_every_dtb_csv_row_of_the_source():
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "toshomart-2017"
 
 
-def admin_csv_of_dump(dump: Path, csv_id: int) -> bytes:
-    """The admin CSV download of a ``dtb_*.csv`` dump's rows: every column the download writes by
-    default (status 1) that the dump holds, in reverse rank order; the lookups (prefecture name...)
-    left out, as a shop may switch them off."""
-    from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS
-
+def _read_dump(dump: Path) -> tuple[list[str], list[list[str]]]:
     with dump.open(encoding="utf-8", newline="") as f:
         header, *body = [r for r in csv.reader(f) if r]
+    return header, body
+
+
+def live_rows(dump: Path) -> bytes:
+    """The dump without its deleted rows (``del_flg`` 1): the rows an admin CSV download holds."""
+    header, body = _read_dump(dump)
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows([header, *(r for r in body if r[header.index("del_flg")] == "0")])
+    return out.getvalue().encode("utf-8")
+
+
+def admin_csv_of_dump(dump: Path, csv_id: int) -> bytes:
+    """What the member or order list's CSV download of a dump's table holds: its live rows (the
+    page selects ``del_flg = 0``), every column the download writes by default (status 1) that the
+    dump has, in reverse rank order; the lookups (prefecture name...) left out, as a shop may
+    switch them off."""
+    from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS
+
+    header, body = _read_dump(dump)
     cols = [c for c in ADMIN_CSV_COLUMNS if c.csv_id == csv_id and c.status == 1 and not c.derived and c.name in header]
     idx = [header.index(c.name) for c in reversed(cols)]
-    return php_csv([[c.disp_name for c in reversed(cols)], *([r[i] for i in idx] for r in body)])
+    live = (r for r in body if r[header.index("del_flg")] == "0")
+    return php_csv([[c.disp_name for c in reversed(cols)], *([r[i] for i in idx] for r in live)])
 
 
 @pytest.fixture(scope="module")
-def sample_pair(tmp_path_factory) -> dict[str, Path]:
-    """case.yml of the sample case as shipped ("dumps") and with db/dtb_customer.csv and
-    db/dtb_order.csv replaced by admin CSV downloads of the same rows ("downloads"), each also
-    without its query log ("dumps_noql", "downloads_noql")."""
+def sample_cases(tmp_path_factory) -> dict[str, Path]:
+    """case.yml of three copies of the sample case: as shipped ("dumps"); with dtb_customer.csv and
+    dtb_order.csv cut to their live rows ("live_dumps"); with those two replaced by the admin CSV
+    downloads of the same rows ("downloads"). Each also without its query log ("<kind>_noql")."""
     import shutil
 
     src = SAMPLE
@@ -255,14 +272,17 @@ def sample_pair(tmp_path_factory) -> dict[str, Path]:
 
         src = write_sample_case(tmp_path_factory.mktemp("sample") / "toshomart-2017")
     out = {}
-    for kind in ("dumps", "downloads"):
+    for kind in ("dumps", "live_dumps", "downloads"):
         root = tmp_path_factory.mktemp(kind) / "case"
         shutil.copytree(src, root)
-        if kind == "downloads":
-            for table, csv_id, name in (("dtb_customer", 2, "customer_170415_090000.csv"),
-                                        ("dtb_order", 3, "order_170415_090010.csv")):
-                (root / "db" / name).write_bytes(admin_csv_of_dump(root / "db" / f"{table}.csv", csv_id))
-                (root / "db" / f"{table}.csv").unlink()
+        for table, csv_id, name in (("dtb_customer", 2, "customer_170415_090000.csv"),
+                                    ("dtb_order", 3, "order_170415_090010.csv")):
+            dump = root / "db" / f"{table}.csv"
+            if kind == "live_dumps":
+                dump.write_bytes(live_rows(dump))
+            elif kind == "downloads":
+                (root / "db" / name).write_bytes(admin_csv_of_dump(dump, csv_id))
+                dump.unlink()
         yml = (root / "case.yml").read_text(encoding="utf-8")
         yml = re.sub(r"encoding: [\w-]+", "encoding: auto", yml)  # the downloads are CP932, the rest UTF-8
         (root / "case.yml").write_text(yml, encoding="utf-8")
@@ -275,52 +295,54 @@ def _investigate(yml: Path):
     from forensics.case import open_case
     from forensics.findings import findings_dict, investigate
 
-    case = open_case(yml)
-    inv = investigate(case)
-    return case, inv, findings_dict(inv)["counts"]
+    inv = investigate(open_case(yml))
+    return inv, findings_dict(inv)["counts"]
 
 
 CARD_COUNTS = ("cards_confirmed_customer", "cards_confirmed_test", "cards_possible_customer", "cards_possible_test",
                "cards_total")
 
 
-def test_sample_downloads_load_as_the_tables(sample_pair):
+def test_sample_downloads_load_as_the_tables(sample_cases):
     from forensics.case import open_case
 
-    case = open_case(sample_pair["downloads"])
+    case = open_case(sample_cases["downloads"])
     names = {p.name for p in case.evidence["db"]}
     assert {"customer_170415_090000.csv", "order_170415_090010.csv"} <= names and "dtb_customer.csv" not in names
-    dumps = open_case(sample_pair["dumps"]).db_tables()
+    live = open_case(sample_cases["live_dumps"]).db_tables()
     tables = case.db_tables()
-    assert sorted(tables) == sorted(dumps)
+    assert sorted(tables) == sorted(live)
     for t in ("dtb_customer", "dtb_order"):
-        got, want = tables[t].collect(), dumps[t].collect()
-        assert got.height == want.height and set(got.columns) < set(want.columns)
-        assert_frame_equal(got.drop("source", "line_no"), want.select(got.columns).drop("source", "line_no"),
-                           check_column_order=False)
+        got, want = tables[t].collect(), live[t].collect()
+        assert set(got.columns) < set(want.columns) and (got["del_flg"] == 0).all()  # del_flg: the page's WHERE
+        assert_frame_equal(got.drop("source", "line_no"), want.select(got.columns).drop("source", "line_no"))
     counts = case.record_counts().filter(pl.col("evidence") == "db")
     assert (counts["rejected"] == 0).all()
     assert file_formats(case.evidence["db"])[case.root / "db" / "order_170415_090010.csv"] == \
         "eccube_admin_csv (csv_id 3: dtb_order)"
 
 
-def test_sample_counts_without_query_log_are_the_same_on_downloads(sample_pair):
-    _, inv_d, dumps = _investigate(sample_pair["dumps_noql"])
-    _, inv_a, admin = _investigate(sample_pair["downloads_noql"])
-    assert dumps["viewed_persons"] is None and dumps["viewed_persons_upper"] is not None
-    assert {k: admin.get(k) for k in ("viewed_persons", "viewed_persons_upper", *CARD_COUNTS)} == \
-           {k: dumps.get(k) for k in ("viewed_persons", "viewed_persons_upper", *CARD_COUNTS)}
+def test_sample_counts_are_the_same_on_downloads_of_the_same_rows(sample_cases):
+    """Without the query log (the bound: every person the attacker's pages could show) the tables
+    are all that counts: downloads of the same rows give the same persons and card entries."""
+    inv_d, dumps = _investigate(sample_cases["live_dumps_noql"])
+    inv_a, admin = _investigate(sample_cases["downloads_noql"])
+    assert dumps["viewed_persons"] is None and dumps["viewed_persons_upper"] > 0 and dumps["cards_total"] == 13
+    keys = ("viewed_persons", "viewed_persons_upper", *CARD_COUNTS)
+    assert {k: admin.get(k) for k in keys} == {k: dumps.get(k) for k in keys}
     assert inv_a.viewed.upper["person_key"].to_list() == inv_d.viewed.upper["person_key"].to_list()
 
 
-def test_sample_counts_with_query_log_on_downloads(sample_pair):
-    """The downloads lack columns the pages' SELECTs read (``del_flg``...): those SELECTs cannot be
-    replayed, so the viewed count becomes a bound that holds every person the replay on the
-    dumps found; the card counts need no replay and stay the same."""
-    _, inv_d, dumps = _investigate(sample_pair["dumps"])
-    _, inv_a, admin = _investigate(sample_pair["downloads"])
+def test_sample_counts_with_query_log_on_downloads(sample_cases):
+    """The downloads lack columns some pages' SELECTs read (``order_pref``...): those requests
+    cannot be replayed, so the viewed count becomes a bound; the persons the replay does find are
+    among the 55 the shipped dumps give, and the bound holds all 55. The card counts need no
+    replay and stay the same."""
+    inv_d, dumps = _investigate(sample_cases["dumps"])
+    inv_a, admin = _investigate(sample_cases["downloads"])
     assert {k: admin[k] for k in CARD_COUNTS} == {k: dumps[k] for k in CARD_COUNTS}
     assert dumps["viewed_persons"] == 55
     assert admin["viewed_persons"] is None and admin["viewed_mode"] == "partial"
     assert "could not be replayed" in admin["viewed_persons_reason"]
-    assert set(inv_d.viewed.persons["person_key"]) <= set(inv_a.viewed.upper["person_key"])
+    found, bound = set(inv_a.viewed.persons["person_key"]), set(inv_a.viewed.upper["person_key"])
+    assert found and found <= set(inv_d.viewed.persons["person_key"]) <= bound
