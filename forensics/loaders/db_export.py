@@ -124,7 +124,7 @@ def recognise_header(header: Sequence[str]) -> HeaderMatch:
     >>> m.describe(), m.columns
     ('eccube_admin_csv (csv_id 2: dtb_customer)', ('create_date', 'email', 'customer_id', 'name01'))
     >>> recognise_header(["会員ID", "お名前(姓)"]).note
-    'csv_id 2 and csv_id 3 score alike (2 labels each)'
+    'csv_id 2 and csv_id 3 score alike (1 each)'
     >>> recognise_header(["customer_id", "email"]).describe()
     'table_dump'
     """
@@ -141,7 +141,7 @@ def recognise_header(header: Sequence[str]) -> HeaderMatch:
     score, matched, csv_id = candidates[0]
     note = ""
     if len(candidates) > 1 and abs(candidates[1][0] - score) < 1e-9:
-        note = f"csv_id {csv_id} and csv_id {candidates[1][2]} score alike ({matched} labels each)"
+        note = f"csv_id {csv_id} and csv_id {candidates[1][2]} score alike ({score:g} each)"
     elif matched < MIN_MATCHED or matched < MIN_COVERAGE * len(labels):
         note = f"{matched} of {len(labels)} header names are labels of csv_id {csv_id}"
     if note:
@@ -304,10 +304,13 @@ def header_matches(paths: Iterable[str | Path], *, encoding: str = "auto") -> di
     cannot be read is left out."""
     out = {}
     for p in map(Path, paths):
+        blocks = _blocks(p, 1 << 20, 1 << 16)
         try:
-            head = next(iter(_blocks(p, 1 << 20, 1 << 16)), (b"", None))[0]
+            head = next(blocks, (b"", None))[0]
         except OSError:
             continue
+        finally:
+            blocks.close()  # the file is closed now, not when the generator is collected
         if b"\n" in head:  # whole lines only: a character cut at the block's end would change the decoding
             head = head[: head.rindex(b"\n") + 1]
         text, _enc = _decode(head, encoding)

@@ -188,7 +188,7 @@ def test_unrecognised_header_keeps_the_file_name_and_says_why(write, tmp_path):
     tables = read_db_exports([path], case_root=tmp_path)
     assert list(tables) == ["customer_170410_130501"] and tables["customer_170410_130501"].records.columns[2:] == [
         "会員ID", "お名前(姓)"]
-    assert file_formats([path])[path] == "table_dump (csv_id 2 and csv_id 3 score alike (2 labels each))"
+    assert file_formats([path])[path] == "table_dump (csv_id 2 and csv_id 3 score alike (1 each))"
 
 
 def test_table_dump_loads_as_before_beside_a_download_of_its_table(write, tmp_path):
