@@ -2,20 +2,22 @@
 
 The shop's admin pages write their CSV downloads from the ``dtb_csv`` table: one row per output
 column, ``csv_id`` naming the download, ``col`` the SQL column or expression it selects,
-``disp_name`` the header label written in the file, ``status`` whether the column is written
-(1) or not (2; 0 for the two columns the installation leaves off). The shop can switch columns
-on and off and reorder them (``contents/csv.php`` writes ``status`` and ``rank`` only), never
-rename them, so a download's header row is a subset, in any order, of one ``csv_id``'s labels.
+``disp_name`` the header label written in the file, ``status`` whether the column is written (1)
+or not (2; 0 for ``ZIP CODE`` and ``国`` of the member and order lists, which the installation
+leaves off). The shop can switch columns on and off and reorder them (``contents/csv.php``
+writes ``status`` and ``rank`` only), never rename them, so a download's header row is a subset,
+in any order, of one ``csv_id``'s labels.
 
-Source: ``html/install/sql/insert_data.sql`` of EC-CUBE 2.13.5 (the ``INSERT INTO dtb_csv`` rows,
-copied here in their ``no`` order; ``col`` is the stored value, so SQL's doubled quotes appear
-single). The writer is ``data/class/helper/SC_Helper_CSV.php``: ``sfDownloadCsv`` selects the
-enabled columns (``status = 1``) ordered by ``rank, no``, writes the ``disp_name`` labels as the
-header row with PHP's ``fputcsv`` (``,`` separated, fields with a separator, quote, space or line
-break quoted, ``"`` doubled), converts the text to CP932 (``convert.iconv.utf-8/cp932``), ends
-each record with CRLF (a line break inside a field stays as stored), and names the download
-``<file_head>_<yymmdd>_<HHMMSS>.csv`` (``customer_170401_231502.csv``). Times are written as the
-database returns them (``2017-04-01 23:15:02``; PostgreSQL may add fractional seconds).
+Source: ``html/install/sql/insert_data.sql`` of EC-CUBE 2.13.5 (the ``INSERT INTO dtb_csv``
+rows, copied here in their ``no`` order; ``col`` is the stored value, so SQL's doubled quotes
+appear single). The writer is ``data/class/helper/SC_Helper_CSV.php``: ``sfDownloadCsv`` selects
+the enabled columns (``status = 1``) ordered by ``rank, no``, writes the ``disp_name`` labels as
+the header row with PHP's ``fputcsv`` (``,`` separated; a field with a comma, quote, backslash,
+space, tab or line break quoted, ``"`` doubled except right after a backslash), converts the
+text to CP932 (``convert.iconv.utf-8/cp932``), ends each record with CRLF (a line break inside a
+field stays as stored), and names the download ``<file_head>_<yymmdd>_<HHMMSS>.csv``
+(``customer_170401_231502.csv``). Times are written as the database returns them
+(``2017-04-01 23:15:02``; PostgreSQL may add fractional seconds).
 
 :data:`ADMIN_CSV_COLUMNS` maps each label to a column name of the exported table: the column
 itself where ``col`` is a plain column (``email`` -> ``email``; ``A.create_date`` of the review
@@ -24,7 +26,8 @@ own never takes a real column's name: a master-table lookup (``(SELECT name FROM
 mtb_pref.id = dtb_customer.pref) as pref``: the prefecture's name, where the table holds its id)
 is named after the column it reads, without ``_id``, plus ``_name`` (``pref_name``,
 ``order_pref_name``, ``country_name``); the joined product name of the review download is
-``product_name``; any other expression keeps its ``AS`` alias (``maker_name``, ``category_ids``).
+``product_name``; any other expression keeps its ``AS`` alias (``maker_name``,
+``category_ids``).
 """
 
 from __future__ import annotations
