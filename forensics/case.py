@@ -34,6 +34,8 @@ Optional extensions (compatible with the case file):
   a plain list: each file's format detected from its first lines.
 - ``evidence.db.encoding`` may be ``auto`` (the default): UTF-8 when a file decodes as UTF-8,
   else CP932.
+- ``evidence.db.dir`` holds ``dtb_*.csv`` table dumps and, under any name, the shop's admin CSV
+  downloads (told by their header: :mod:`forensics.loaders.db_export`).
 """
 
 from __future__ import annotations
@@ -439,15 +441,21 @@ class Case:
                     raise CaseError(f"case.yml: 'evidence.db.encoding' {encoding!r} is not a text encoding of CSV "
                                     "exports (utf-8, cp932, euc-jp, shift_jis or auto)")
             if db.get("dir") is None:
-                raise CaseError("case.yml: 'evidence.db.dir' is missing (the folder holding dtb_*.csv)")
+                raise CaseError("case.yml: 'evidence.db.dir' is missing (the folder holding the dtb_*.csv exports)")
             dirs, notes = _resolve(self.root, _str_list(db.get("dir"), "evidence.db.dir"), "db", want_dir=True,
                                    allow_outside=outside)
             self.warnings += notes
-            files = sorted({p for d in dirs for p in d.glob("dtb_*.csv")})
+            files = {p for d in dirs for p in d.glob("dtb_*.csv")}
+            # the shop's admin CSV downloads (customer_170401_231502.csv...): told by their header
+            from forensics.loaders.db_export import admin_csv_files
+
+            others = [p for d in dirs for p in sorted(d.iterdir()) if p.suffix.lower() == ".csv" and p not in files
+                      and p.is_file() and not p.is_symlink()]
+            files = sorted(files | set(admin_csv_files(others)))
             for p in files:
                 _check_readable(self.root, p, "db")
             if dirs and not files:
-                self.warnings.append(f"evidence.db: no dtb_*.csv in {', '.join(str(d) for d in dirs)}")
+                self.warnings.append(f"evidence.db: no dtb_*.csv (nor admin CSV download) in {', '.join(str(d) for d in dirs)}")
             out["db"] = files
         return out, encoding
 

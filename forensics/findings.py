@@ -285,13 +285,13 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     if not card_ids and not open_ids:
         notes["card_entries"] = ("no credit-card payment method in dtb_payment"
                                  if "dtb_payment" in db else "no dtb_payment export: card entries unknown")
-    entries = card_entries(db.get("dtb_order"), card_ids, markers)
+    entries = card_entries(db.get("dtb_order"), card_ids, markers, payments=db.get("dtb_payment"))
     confirmed = confirmed_cards(det.skim_records, entries, markers)
     possible = possible_cards(entries, confirmed, windows["backdoor"])
     possible_upper = None
     if open_ids:
         # methods whose kind the evidence cannot tell: their orders in the window may be card entries
-        upper = possible_cards(card_entries(db.get("dtb_order"), card_ids + open_ids, markers), confirmed,
+        upper = possible_cards(card_entries(db.get("dtb_order"), card_ids + open_ids, markers, payments=db.get("dtb_payment")), confirmed,
                                windows["backdoor"])
         names = ", ".join(f"{r['payment_method'] or '?'} (id {r['payment_id']})"
                           for r in pay.filter(pl.col("kind") == "undetermined").iter_rows(named=True))

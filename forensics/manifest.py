@@ -10,7 +10,8 @@ followed), then parses the evidence to add ``records`` and ``rejected`` per file
 ``path`` is relative to the case folder ("/" separated). ``records`` + ``rejected`` = lines the
 file holds (data rows for a DB CSV; for a file under ``server/``: 1 + 0, or 0 + 1 when unreadable).
 An access log also names the format it was read in (``combined``, ``common``, ...: given in the
-case file or detected from its first lines).
+case file or detected from its first lines), and a database export how its header was read
+(``table_dump``, or ``eccube_admin_csv (csv_id 2: dtb_customer)`` for the shop's admin CSV download).
 A symlink is listed with ``"symlink": true`` and the link text, never hashed through. A file
 read from outside the case folder (the case file says ``evidence.allow_outside: true``) has its
 absolute path and ``"outside_case": true``.
@@ -61,7 +62,7 @@ def build_manifest(case) -> dict:
     """The manifest as a dict: hashes first, then the record accounting."""
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     files = hash_inputs(case)  # before any parsing
-    formats = _access_log_formats(case)
+    formats = _access_log_formats(case) | _db_export_formats(case)
     counts = case.count_records()  # streamed: the tables are not kept for the whole run
     by_source = {r["source"]: r for r in counts.iter_rows(named=True)}
     for f in files:
@@ -85,6 +86,15 @@ def _access_log_formats(case) -> dict[str, str]:
     paths = case.evidence.get("access_logs") or []
     fmts = file_formats(paths, getattr(case, "access_log_format", None)) if paths else {}
     return {rel_source(p, case.root): f.name for p, f in fmts.items()}
+
+
+def _db_export_formats(case) -> dict[str, str]:
+    """source name -> how each database export's header is read (table dump or admin CSV download)."""
+    from forensics.loaders.db_export import file_formats
+
+    paths = case.evidence.get("db") or []
+    fmts = file_formats(paths, encoding=getattr(case, "db_encoding", "auto") or "auto") if paths else {}
+    return {rel_source(p, case.root): f for p, f in fmts.items()}
 
 
 def write_manifest(case, path: str | os.PathLike) -> Path:

@@ -128,7 +128,7 @@ class Run:
     # ---------------------------------------------------------------- 01 evidence intake
     def manifest_table(self) -> pl.DataFrame:
         """Every input file from ``manifest.json``: ``path, size, sha256`` (taken before analysis)
-        and ``format`` (the format an access log was read in)."""
+        and ``format`` (the format an access log was read in; how a database export's header was read)."""
         m = json.loads(self.ws.manifest_path.read_text(encoding="utf-8"))
         rows = [{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256"), "format": f.get("format")}
                 for f in m.get("files", [])]

@@ -93,6 +93,34 @@ def test_tables_lazy_and_typed(case_dir):
     assert got["content"].to_list() == [b"<?"]
 
 
+def test_db_folder_takes_admin_csv_downloads_by_their_header(case_dir):
+    from forensics.manifest import build_manifest
+
+    rows = "会員ID,E-MAIL,登録日\r\n7,a@example.jp,2017-04-01 09:00:00\r\n"
+    (case_dir / "db/customer_170410_130501.CSV").write_bytes(rows.encode("cp932"))
+    (case_dir / "db/order_170410_130733.csv").write_bytes(
+        "注文番号,会員ID,お名前(姓),注文日時\r\n1001,7,東商,2017-04-08 21:20:05\r\n".encode("cp932"))
+    (case_dir / "db/notes.csv").write_text("what,when\nimaged,2017-04-11\n")  # not an export: left out
+    (case_dir / "case.yml").write_text(GOOD.replace("encoding: utf-8", "encoding: auto"))
+    case = open_case(case_dir / "case.yml")
+    assert [p.name for p in case.evidence["db"]] == ["customer_170410_130501.CSV", "dtb_customer.csv",
+                                                     "order_170410_130733.csv"]
+    # the dump is dtb_customer; the download of the same table keeps its file name
+    assert sorted(case.db_tables()) == ["customer_170410_130501", "dtb_customer", "dtb_order"]
+    assert case.db_table("dtb_order").collect()["order_name01"].to_list() == ["東商"]
+    formats = {f["path"]: f.get("format") for f in build_manifest(case)["files"]}
+    assert formats["db/order_170410_130733.csv"] == "eccube_admin_csv (csv_id 3: dtb_order)"
+    assert formats["db/customer_170410_130501.CSV"] == "eccube_admin_csv (csv_id 2: dtb_customer)"
+    assert formats["db/dtb_customer.csv"] == "table_dump" and "db/notes.csv" not in formats
+    # a declared encoding that cannot read the download: loaded, every record rejected with the reason
+    (case_dir / "case.yml").write_text(GOOD)
+    case = open_case(case_dir / "case.yml")
+    assert len(case.evidence["db"]) == 3
+    rej = case.rejects("db").collect()
+    assert set(rej["source"]) == {"db/customer_170410_130501.CSV", "db/order_170410_130733.csv"}
+    assert rej["reason"].str.contains("not valid utf-8").all()
+
+
 def test_absent_evidence_gives_empty_frames(tmp_path):
     (tmp_path / "case.yml").write_text("id: empty\ntimezone: UTC\n")
     case = open_case(tmp_path / "case.yml")

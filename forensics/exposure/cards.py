@@ -159,10 +159,33 @@ def card_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] 
     return classify_payment_methods(payments, override).filter(pl.col("kind") == "card")
 
 
-def card_entries(orders: pl.DataFrame | None, card_payment_ids: Iterable[int], markers: TestMarkers) -> pl.DataFrame:
+def order_payment_ids(orders: pl.DataFrame, payments: pl.DataFrame | None) -> pl.DataFrame:
+    """``orders`` with a ``payment_id`` column: their own, or, for orders that name their method
+    only (the shop's admin CSV download of the order list has ``payment_method``, not the id), the
+    id of the ``dtb_payment`` method of that name; EC-CUBE copies the method's name into the order
+    when it is placed (``LC_Page_Shopping_Payment``). A name that several methods share, or none,
+    gives a null id."""
+    if "payment_id" in orders.columns:
+        return orders
+    if (payments is None or "payment_method" not in orders.columns
+            or not {"payment_id", "payment_method"} <= set(payments.columns)):
+        return orders.with_columns(pl.lit(None, pl.Int64).alias("payment_id"))
+    names = (payments.select(pl.col("payment_method").cast(pl.String).alias("_method"),
+                             pl.col("payment_id").cast(pl.Int64, strict=False))
+             .filter(pl.col("_method").is_not_null())
+             .group_by("_method").agg(pl.col("payment_id").unique())
+             .filter(pl.col("payment_id").list.len() == 1)
+             .with_columns(pl.col("payment_id").list.first()))
+    return (orders.with_columns(pl.col("payment_method").cast(pl.String).alias("_method"))
+            .join(names, on="_method", how="left", maintain_order="left").drop("_method"))
+
+
+def card_entries(orders: pl.DataFrame | None, card_payment_ids: Iterable[int], markers: TestMarkers, *,
+                 payments: pl.DataFrame | None = None) -> pl.DataFrame:
     """Orders paid by a card method: ``order_id, entered`` (create_date, UTC), ``person_key,
     person_kind, customer_id, email, order_name`` (name tokens for matching), ``status, del_flg,
-    payment_id, is_test, test_reason, source, line_no``. Sorted by ``entered``."""
+    payment_id, is_test, test_reason, source, line_no``. Sorted by ``entered``. Orders without a
+    ``payment_id`` column take it from ``payments`` by the method's name (:func:`order_payment_ids`)."""
     schema = {"order_id": pl.Int64, "entered": UTC, "person_key": pl.String, "person_kind": pl.String,
               "customer_id": pl.Int64, "email": pl.String, "order_name": pl.String, "status": pl.Int64,
               "del_flg": pl.Int64, "payment_id": pl.Int64, "is_test": pl.Boolean, "test_reason": pl.String,
@@ -170,7 +193,7 @@ def card_entries(orders: pl.DataFrame | None, card_payment_ids: Iterable[int], m
     ids = {int(i) for i in card_payment_ids}
     if orders is None or orders.height == 0 or not ids:
         return pl.DataFrame(schema=schema)
-    f = orders.filter(pl.col("payment_id").cast(pl.Int64, strict=False).is_in(sorted(ids)))
+    f = order_payment_ids(orders, payments).filter(pl.col("payment_id").cast(pl.Int64, strict=False).is_in(sorted(ids)))
     rows = []
     for r in f.iter_rows(named=True):
         cid = r.get("customer_id")

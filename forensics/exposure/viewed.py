@@ -71,12 +71,13 @@ WHOLE_PAGES: frozenset[str] = frozenset(p.name for p in ADMIN_PAGES if p.whole)
 ITEM_RULES: list[tuple[str, str, str, str]] = [
     ("item-name", "name", r"^(order_)?(name|kana)0?[12]?$", "name01/02, kana01/02, order_name01.."),
     ("item-company", "name", r"^(order_)?company_name$", "company name (identifies the orderer)"),
-    ("item-address", "address", r"^(order_)?(zip0?[12]?|zipcode|pref|addr0?[12]?)$", "zip, prefecture, address lines"),
+    ("item-address", "address", r"^(order_)?(zip0?[12]?|zipcode|pref(_name)?|addr0?[12]?)$",
+     "zip, prefecture (id, or its name in an admin CSV download), address lines"),
     ("item-phone", "phone", r"^(order_)?(tel|fax)0?[1-3]?$", "tel01..03, fax"),
     ("item-email", "email", r"^(order_)?email(_mobile)?$", "email, email_mobile, order_email"),
     ("item-birth", "birth", r"^(order_)?birth$", "date of birth"),
-    ("item-sex", "sex", r"^(order_)?sex$", "sex"),
-    ("item-job", "job", r"^(order_)?job$", "occupation"),
+    ("item-sex", "sex", r"^(order_)?sex(_name)?$", "sex (id, or its name in an admin CSV download)"),
+    ("item-job", "job", r"^(order_)?job(_name)?$", "occupation (id, or its name in an admin CSV download)"),
 ]
 _ITEM_RES = [(item, re.compile(p)) for _, item, p, _ in ITEM_RULES]
 
@@ -519,10 +520,15 @@ def viewed_records(
     # only requests that answered a page (2xx, or status unknown) displayed anything
     unc = unc.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
     outside = unc.filter(~pl.col("covered_by_log"))
+    unreplayed = _unreplayed_requests(display, replay_df, conn_df, st)
     mode, reason, upper = "replay", None, None
     reasons = []
     if outside.height:
         reasons.append(f"{outside.height} attacker display request(s) fall outside the query log's time span")
+    if unreplayed.height:
+        why = replay_df.filter(pl.col("status") == "failed")["reason"].drop_nulls().unique().sort().head(1).to_list()
+        reasons.append(f"{unreplayed.height} attacker display request(s) whose SELECTs could not be replayed on the "
+                       f"exports (e.g. {why[0] if why else 'unknown reason'})")
     if hidden.height:
         pages = ", ".join(sorted(set(hidden["page"].drop_nulls())))
         reasons.append(f"{hidden.height} attacker request(s) whose mode the access log does not show may have "
@@ -530,8 +536,9 @@ def viewed_records(
     if reasons:
         mode = "partial"
         reason = "; ".join(reasons) + ": bound = replayed persons plus every person those requests could show"
-        bound = viewed_upper_bound(tabs, pl.concat([outside.drop("covered_by_log"), hidden.select(outside.drop(
-            "covered_by_log").columns)], how="vertical"), window_end=window_end)
+        cols = outside.drop("covered_by_log").columns
+        bound = viewed_upper_bound(tabs, pl.concat([outside.select(cols), hidden.select(cols), unreplayed.select(cols)],
+                                                   how="vertical"), window_end=window_end)
         upper = pl.concat([persons.select(bound.columns), bound], how="vertical").unique(
             "person_key", keep="first", maintain_order=True).sort("person_key")
     return ViewedResult(
@@ -540,6 +547,22 @@ def viewed_records(
         uncovered=unc.select("source", "line_no", "ts", "page", "covered_by_log"),
         change_problems=asof.problems, uncertain=sorted(uncertain),
     )
+
+
+def _unreplayed_requests(display: pl.DataFrame, replays: pl.DataFrame, connections: pl.DataFrame,
+                         statements: pl.DataFrame) -> pl.DataFrame:
+    """The display requests one of whose row-returning SELECTs failed to replay (a column the
+    exports lack: the shop's admin CSV downloads hold no ``del_flg``): the rows they displayed
+    are unknown, so they join the upper bound. A failed ``SELECT COUNT(...)`` shows no rows."""
+    failed = replays.filter(pl.col("status") == "failed").select("seq", "conn_key")
+    if failed.height == 0 or display.height == 0:
+        return display.clear()
+    failed = failed.join(statements.select(pl.col("seq").cast(failed.schema["seq"]), "argument"), on="seq", how="left")
+    failed = failed.filter(~pl.col("argument").fill_null("").str.contains(r"(?is)^\s*select\s+count\s*\("))
+    reqs = (connections.join(failed.select("conn_key").unique(), on="conn_key", how="semi")
+            .select(pl.col("req_source").alias("source"), pl.col("req_line_no").alias("line_no"))
+            .drop_nulls().unique())
+    return display.join(reqs, on=["source", "line_no"], how="semi")
 
 
 def _whole_rows(tables: Mapping[str, pl.DataFrame], requests: pl.DataFrame) -> list[dict]:

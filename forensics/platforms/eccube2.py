@@ -4,11 +4,12 @@ Pages as ``EC-CUBE 2.13.5`` has them (``data/class/pages/admin/...``). Admin nav
 so the ``mode`` of a request is known only when it is in the query string: a page whose class
 depends on its mode (a list page's CSV export, a backup download) is that class only when the
 mode shows; :data:`MODE_HIDDEN_PAGES` names the pages whose hidden mode may have been the
-display one.
+display one. The admin CSV downloads, column by column, are in :mod:`forensics.platforms.eccube2_csv`.
 """
 
 from __future__ import annotations
 
+from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS, ADMIN_CSV_OUTPUTS  # noqa: F401 (the platform's knowledge, in one place)
 from forensics.platforms.routing import ANY_PERSON_TABLE, EVERY_PERSON_TABLE, AdminPage, Platform
 
 ADMIN_PAGES: tuple[AdminPage, ...] = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from forensics import cards as cardlib
 from forensics.detectors.skim import SKIM_RECORD_SCHEMA
@@ -12,6 +13,7 @@ from forensics.exposure.cards import (
     card_payment_methods,
     classify_payment_methods,
     confirmed_cards,
+    order_payment_ids,
     possible_cards,
 )
 from forensics.exposure.counts import affected_persons, exposure_counts, mask_email
@@ -159,3 +161,21 @@ def test_affected_list_is_masked():
     assert "guest@x.jp" not in str(a.to_dicts())
     assert set(a["person_ref"].to_list()) == {"1", "6", "8", "9", "guest-1", "guest-2"}
     assert mask_email("taro@example.jp") == "t***@example.jp"
+
+
+def test_orders_naming_their_payment_method_only_take_its_id_by_name():
+    """An admin CSV download of the order list has payment_method (the name), not payment_id."""
+    o = orders([{"order_id": 1, "payment_id": 2, "create_date": "2017-04-02 00:00:00"},
+                {"order_id": 2, "payment_id": 3}, {"order_id": 3, "payment_id": 2}, {"order_id": 4}])
+    named = o.drop("payment_id").with_columns(
+        payment_method=pl.Series(["クレジットカード決済", "代金引換", "クレジットカード決済", "消えた決済"]))
+    assert order_payment_ids(named, payments())["payment_id"].to_list() == [2, 3, 2, None]
+    assert order_payment_ids(o, None)["payment_id"].to_list() == o["payment_id"].to_list()  # its own id kept
+    assert order_payment_ids(named, None)["payment_id"].to_list() == [None] * 4  # no dtb_payment: unknown
+    shared = pl.concat([payments(), payments().tail(1).with_columns(payment_id=pl.lit(9, pl.Int64))])
+    assert order_payment_ids(named, shared)["payment_id"].to_list() == [2, None, 2, None]  # 代金引換 twice: ambiguous
+    got = card_entries(named, [2], MARKERS, payments=payments())
+    want = card_entries(o, [2], MARKERS)
+    assert got["order_id"].to_list() == [3, 1]
+    assert_frame_equal(got, want)
+    assert card_entries(named, [2], MARKERS).height == 0  # without dtb_payment no order is known to be a card entry

@@ -321,3 +321,22 @@ def test_a_get_of_the_backup_page_without_a_mode_downloaded_nothing(tables):
                      "method": "GET"}])
     res = run(tables, ql, att)
     assert res.mode == "replay" and res.count == 1
+
+
+def test_a_page_whose_select_cannot_be_replayed_on_the_exports_bounds_the_count(tables):
+    """An export that lacks a column the page reads (an admin CSV download has no ``pref`` id):
+    the rows the page showed are unknown, so every person it could show joins the bound; a failed
+    ``SELECT COUNT(*)`` shows no rows and bounds nothing."""
+    no_pref = {**tables, "dtb_customer": tables["dtb_customer"].drop("pref")}
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [CUST_LIST.format(off=0, n=2)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_list"}])
+    res = run(no_pref, ql, att)
+    assert res.replays["status"].to_list() == ["failed"] and "pref" in res.replays["reason"][0]
+    assert res.mode == "partial" and res.count is None and res.count_lower == 0
+    assert res.count_upper == 4 and "could not be replayed" in res.reason
+    ql = QueryLog().conn(5, "2017-04-02 10:00:01", ATT_SID, [
+        "SELECT COUNT(*) FROM dtb_customer WHERE del_flg = 0 AND pref = 13", CUST_EDIT.format(cid=1)])
+    att = requests([{"ts": "2017-04-02 10:00:01", "sid": ATT_SID, "page": "customer_edit"}])
+    res = run(no_pref, ql, att)
+    assert res.replays["status"].to_list() == ["failed", "ok"]
+    assert res.mode == "replay" and keys(res) == ["customer:1"]
