@@ -441,11 +441,12 @@ class Case:
                     raise CaseError(f"case.yml: 'evidence.db.encoding' {encoding!r} is not a text encoding of CSV "
                                     "exports (utf-8, cp932, euc-jp, shift_jis or auto)")
             if db.get("dir") is None:
-                raise CaseError("case.yml: 'evidence.db.dir' is missing (the folder holding the dtb_*.csv exports)")
+                raise CaseError(f"case.yml: 'evidence.db.dir' is missing (the folder holding the "
+                                f"{self.platform.db_export_glob} exports)")
             dirs, notes = _resolve(self.root, _str_list(db.get("dir"), "evidence.db.dir"), "db", want_dir=True,
                                    allow_outside=outside)
             self.warnings += notes
-            files = {p for d in dirs for p in d.glob("dtb_*.csv")}
+            files = {p for d in dirs for p in d.glob(self.platform.db_export_glob)}
             # the shop's admin CSV downloads (customer_170401_231502.csv...): told by their header
             from forensics.loaders.db_export import admin_csv_files
 
@@ -455,7 +456,8 @@ class Case:
             for p in files:
                 _check_readable(self.root, p, "db")
             if dirs and not files:
-                self.warnings.append(f"evidence.db: no dtb_*.csv (nor admin CSV download) in {', '.join(str(d) for d in dirs)}")
+                self.warnings.append(f"evidence.db: no {self.platform.db_export_glob} (nor admin CSV download) in "
+                                     f"{', '.join(str(d) for d in dirs)}")
             out["db"] = files
         return out, encoding
 
@@ -546,7 +548,7 @@ class Case:
             files=self.evidence.get(key, []), root=self.root, timezone=self.timezone,
             app_log_timezone=self.app_log_timezone, skew_seconds=self.skew(key) if EVIDENCE[key].skew else 0,
             max_decompressed=self.max_decompressed, access_log_format=self.access_log_format,
-            db_encoding=self.db_encoding, server_root=self.server_root,
+            db_encoding=self.db_encoding, server_root=self.server_root, app_log_format=self.platform.app_log_format,
         )
 
     def _cached(self, key: str):

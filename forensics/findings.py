@@ -232,7 +232,7 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     ``key``: HMAC key for card hashes (default: this run's random key, :mod:`forensics.cards`).
     """
     tz = case.timezone
-    admin_dir = case.admin_dir
+    admin_dir, platform = case.admin_dir, case.platform
     notes: dict[str, str] = {}
     det = detect_all(case, key=key)
     access = case.access_log()
@@ -271,7 +271,7 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
                            app_other.cast(dict(other.schema) | {"sid": pl.String})], how="vertical")
         known = set(app.filter(pl.col("sid").is_not_null()).select("sid").unique().collect()["sid"].to_list())
         viewed = viewed_records(case.query_log(), db, att_req, tz=tz, other_requests=other, known_sids=known,
-                                admin_dir=admin_dir, window_end=windows["admin_access"].end)
+                                admin_dir=admin_dir, window_end=windows["admin_access"].end, platform=platform)
         if viewed.reason:
             notes["viewed_persons"] = viewed.reason
 
@@ -279,19 +279,20 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
     markers = TestMarkers.of(
         customer_ids=markers_cfg.customer_ids, emails=markers_cfg.emails,
         card_keys=[cardlib.card_key(n, key) for n in markers_cfg.card_numbers])
-    pay = classify_payment_methods(db.get("dtb_payment"), getattr(case.facts, "card_payment_ids", None))
+    orders, payments = db.get(platform.order_table), db.get(platform.payment_table)
+    pay = classify_payment_methods(payments, getattr(case.facts, "card_payment_ids", None))
     card_ids = pay.filter(pl.col("kind") == "card")["payment_id"].to_list()
     open_ids = pay.filter(pl.col("kind") == "undetermined")["payment_id"].to_list()
     if not card_ids and not open_ids:
-        notes["card_entries"] = ("no credit-card payment method in dtb_payment"
-                                 if "dtb_payment" in db else "no dtb_payment export: card entries unknown")
-    entries = card_entries(db.get("dtb_order"), card_ids, markers, payments=db.get("dtb_payment"))
+        notes["card_entries"] = (f"no credit-card payment method in {platform.payment_table}" if payments is not None
+                                 else f"no {platform.payment_table} export: card entries unknown")
+    entries = card_entries(orders, card_ids, markers, payments=payments)
     confirmed = confirmed_cards(det.skim_records, entries, markers)
     possible = possible_cards(entries, confirmed, windows["backdoor"])
     possible_upper = None
     if open_ids:
         # methods whose kind the evidence cannot tell: their orders in the window may be card entries
-        upper = possible_cards(card_entries(db.get("dtb_order"), card_ids + open_ids, markers, payments=db.get("dtb_payment")), confirmed,
+        upper = possible_cards(card_entries(orders, card_ids + open_ids, markers, payments=payments), confirmed,
                                windows["backdoor"])
         names = ", ".join(f"{r['payment_method'] or '?'} (id {r['payment_id']})"
                           for r in pay.filter(pl.col("kind") == "undetermined").iter_rows(named=True))
@@ -305,8 +306,8 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         .when(windows["backdoor"].contains_expr("first_entered")).then(pl.lit("backdoor"))
         .otherwise(pl.lit(None, pl.String)).alias("window"))
     possible = possible.with_columns(pl.lit("backdoor").alias("window"))
-    if "dtb_order" not in db:
-        notes["cards_possible"] = "no dtb_order export: card entries unknown"
+    if orders is None:
+        notes["cards_possible"] = f"no {platform.order_table} export: card entries unknown"
     elif not card_ids and not open_ids:
         notes["cards_possible"] = notes["card_entries"]
     elif possible_upper is not None:
@@ -327,7 +328,7 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         windows=windows, viewed=viewed, payment_methods=pay, card_entries=entries,
         cards_confirmed=confirmed, cards_possible=possible, counts=counts,
         count_table=count_evidence(counts, viewed, confirmed, possible, windows, tz),
-        affected=affected_persons(viewed, confirmed, possible, db),
+        affected=affected_persons(viewed, confirmed, possible, db, platform=platform),
         session_ips={r["sid"]: r["opened_ip"] for r in sessions.iter_rows(named=True) if r["opened_ip"]},
         untimed_statements=_untimed_statements(case),
         notes=notes,

@@ -16,12 +16,15 @@ trailing ``/``.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from forensics.cards import mask_pans_expr
 from forensics.ipaddr import IpSet
-from forensics.platforms import eccube2, routing
-from forensics.platforms.routing import norm_admin_dir
+from forensics.platforms import routing
+from forensics.platforms.eccube2 import ECCUBE2
+from forensics.platforms.routing import Platform, norm_admin_dir
 
 __all__ = [
     "ADMIN_PAGES",
@@ -36,13 +39,13 @@ __all__ = [
     "mode_expr",
 ]
 
-#: The admin routing table (:mod:`forensics.platforms.eccube2`): every page class, its path and
-#: what it displays.
-ADMIN_PAGES = eccube2.ADMIN_PAGES
+#: EC-CUBE 2's admin routing table (every page class, its path and what it displays); each
+#: function takes the case's ``platform`` (:class:`forensics.platforms.Platform`), EC-CUBE 2 unless told.
+ADMIN_PAGES = ECCUBE2.admin_pages
 
-#: Access-log statuses of a POST to the login page that mean the login failed: 500 is what
+#: Access-log statuses of a POST to EC-CUBE 2's login page that mean the login failed: 500 is what
 #: EC-CUBE 2.13 answers (``LC_Page_Error_DispError``), 200 the form shown again.
-FAILURE_STATUS: tuple[int, ...] = eccube2.ECCUBE2.login_failure_status
+FAILURE_STATUS: tuple[int, ...] = ECCUBE2.login_failure_status
 
 #: Seconds between an access-log request and its app-log line for them to be the same request
 #: (both logs are written within the request; the app log has second resolution).
@@ -54,13 +57,14 @@ def mode_expr(query: pl.Expr = pl.col("query")) -> pl.Expr:
     return query.str.extract(r"(?:^|&)mode=([^&]*)", 1)
 
 
-def page_expr(path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/") -> pl.Expr:
-    """Page class of an admin request: a name of :data:`ADMIN_PAGES` (``customer_csv`` when a
-    list page's mode is csv, ...), ``other`` under the admin folder, null outside it."""
-    return routing.page_expr(ADMIN_PAGES, path, mode, admin_dir)
+def page_expr(path: pl.Expr, mode: pl.Expr, admin_dir: str = "/admin/", *, platform: Platform = ECCUBE2) -> pl.Expr:
+    """Page class of an admin request: a name of the platform's admin pages (``customer_csv``
+    when a list page's mode is csv, ...), ``other`` under the admin folder, null outside it."""
+    return routing.page_expr(platform.admin_pages, path, mode, admin_dir)
 
 
-def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin/") -> pl.LazyFrame:
+def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin/", *,
+                   platform: Platform = ECCUBE2) -> pl.LazyFrame:
     """Access-log requests under ``admin_dir``: provenance, ``client_ip, method, path, query,
     status, bytes, user_agent, mode, page``."""
     admin_dir = norm_admin_dir(admin_dir)
@@ -68,7 +72,7 @@ def admin_requests(access: pl.LazyFrame | pl.DataFrame, admin_dir: str = "/admin
         access.lazy()
         .filter(pl.col("path").str.starts_with(admin_dir))
         .with_columns(mode=mode_expr(pl.col("query")))
-        .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir))
+        .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir, platform=platform))
         # attacker text: card-number-shaped runs masked (the handling of evidence)
         .with_columns(query=mask_pans_expr(pl.col("query")), user_agent=mask_pans_expr(pl.col("user_agent")))
         .select("ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "user_agent", "mode", "page")
@@ -80,11 +84,10 @@ def admin_logins(
     app_log: pl.LazyFrame | pl.DataFrame,
     admin_dir: str = "/admin/",
     *,
-    success_status: tuple[int, ...] = (302,),
-    failure_status: tuple[int, ...] = FAILURE_STATUS,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
-    """Login attempts from both logs, one row per evidence line (``success_status`` /
-    ``failure_status``: how the platform's login form answers, ``Platform.login_*_status``).
+    """Login attempts from both logs, one row per evidence line: POSTs to the platform's
+    ``login`` page, told success or failure by its answer (``Platform.login_*_status``).
 
     Returns ``ts, source, line_no, ip, outcome`` ("success"/"failure"), ``evidence``
     ("access_log"/"app_log"), ``login_id`` and ``sid`` (app log only), sorted by ``ts``.
@@ -93,11 +96,12 @@ def admin_logins(
     acc = (
         access.lazy()
         # the form posts to index.php; a POST to the bare directory reaches the same script
-        .filter((pl.col("method") == "POST") & pl.col("path").is_in([admin_dir + "index.php", admin_dir]))
+        .filter((pl.col("method") == "POST") & (page_expr(pl.col("path"), pl.lit(None, pl.String), admin_dir,
+                                                          platform=platform) == "login"))
         .select(
             "ts", "source", "line_no", pl.col("client_ip").alias("ip"),
-            outcome=pl.when(pl.col("status").is_in(list(success_status))).then(pl.lit("success"))
-            .when(pl.col("status").is_in(list(failure_status))).then(pl.lit("failure"))
+            outcome=pl.when(pl.col("status").is_in(list(platform.login_success_status))).then(pl.lit("success"))
+            .when(pl.col("status").is_in(list(platform.login_failure_status))).then(pl.lit("failure"))
             .otherwise(pl.lit(None, pl.String)),
             evidence=pl.lit("access_log"),
             login_id=pl.lit(None, pl.String),
@@ -210,17 +214,17 @@ def _link_sid(reqs: pl.DataFrame, app_log: pl.LazyFrame | pl.DataFrame) -> pl.Da
     )
 
 
-#: list page -> the table its CSV export reads in full (no LIMIT)
-CSV_TABLES = {"order_list": "dtb_order", "customer_list": "dtb_customer"}
-
-
-def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | None, *, tolerance: str = "1s") -> pl.DataFrame:
+def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | None, *, tolerance: str = "1s",
+                   platform: Platform = ECCUBE2) -> pl.DataFrame:
     """Fill ``mode`` = "csv" for list-page POSTs whose mode is not in the query string, when the
     query log shows, within ``tolerance``, a SELECT of the page's table without LIMIT and without
     COUNT (the export reads every matching row; the list page reads one page with LIMIT).
 
-    Adds ``mode_source`` ("query_string", "query_log" or null) and updates ``page``.
+    Adds ``mode_source`` ("query_string", "query_log" or null) and updates ``page``. The list
+    pages and their tables: ``platform.csv_export_tables``.
     """
+    csv_tables = platform.csv_export_tables
+    names = "|".join(re.escape(t.lower()) for t in sorted(set(csv_tables.values())))
     out = reqs.with_columns(mode_source=pl.when(pl.col("mode").is_not_null()).then(pl.lit("query_string")).otherwise(pl.lit(None, pl.String)))
     if query_log is None or reqs.is_empty():
         return out
@@ -228,7 +232,7 @@ def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | 
     stmts = (
         query_log.lazy()
         .filter(pl.col("command").is_in(["Query", "Execute"]) & pl.col("ts").is_not_null())
-        .with_columns(table=low.str.extract(r"(?s)^\s*select\b.*?\bfrom\s+`?(dtb_order|dtb_customer)`?(?:\s|$)", 1))
+        .with_columns(table=low.str.extract(rf"(?s)^\s*select\b.*?\bfrom\s+`?({names})`?(?:\s|$)", 1))
         .filter(pl.col("table").is_not_null() & ~low.str.contains(r"\blimit\s+\d") & ~low.str.contains(r"\bcount\s*\("))
         .select(pl.col("ts").alias("q_ts"), "table", pl.col("source").alias("q_source"), pl.col("line_no").alias("q_line_no"))
         .sort("q_ts")
@@ -237,7 +241,8 @@ def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | 
     if stmts.is_empty():
         return out
     cand = out.with_columns(
-        table=pl.col("page").replace_strict(CSV_TABLES, default=None, return_dtype=pl.String),
+        table=pl.col("page").replace_strict({k: v.lower() for k, v in csv_tables.items()}, default=None,
+                                            return_dtype=pl.String),
         __row=pl.int_range(pl.len()),
     )
     probe = cand.filter(pl.col("mode").is_null() & pl.col("table").is_not_null()).sort("ts")
@@ -262,6 +267,7 @@ def attacker_admin_requests(
     *,
     sessions: pl.DataFrame | None = None,
     query_log: pl.LazyFrame | pl.DataFrame | None = None,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
     """Admin requests from attacker IPs, and requests of admin sessions opened from them.
 
@@ -280,7 +286,7 @@ def attacker_admin_requests(
     attackers = sorted(set(attacker_ips))
     sessions = sessions if sessions is not None else admin_sessions(app_log)
     bad_sids = sessions.filter(pl.col("opened_ip").is_in(attackers))["sid"].to_list()
-    reqs = _link_sid(admin_requests(access, admin_dir).collect(), app_log)
+    reqs = _link_sid(admin_requests(access, admin_dir, platform=platform).collect(), app_log)
     cols = ["ts", "source", "line_no", "client_ip", "method", "path", "query", "status", "bytes", "sid", "page", "mode", "via"]
     out = reqs.filter(pl.col("client_ip").is_in(attackers) | pl.col("sid").is_in(bad_sids)).with_columns(
         via=pl.when(pl.col("client_ip").is_in(attackers)).then(pl.lit("ip")).otherwise(pl.lit("session"))
@@ -300,9 +306,9 @@ def attacker_admin_requests(
                 mode=pl.lit(None, pl.String),
                 via=pl.when(pl.col("ip").is_in(attackers)).then(pl.lit("ip")).otherwise(pl.lit("session")),
             )
-            .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir))
+            .with_columns(page=page_expr(pl.col("path"), pl.col("mode"), admin_dir, platform=platform))
             .collect()
         )
         out = app
-    out = infer_csv_mode(out.select(cols), query_log)
+    out = infer_csv_mode(out.select(cols), query_log, platform=platform)
     return out.select(cols + ["mode_source"]).sort("ts", "source", "line_no")

@@ -20,7 +20,8 @@ from forensics.cards import mask_pans_expr
 
 from forensics.detectors._content import indicator_list, with_text
 from forensics.detectors.layout import ServerLayout, server_path_expr, url_path_expr
-from forensics.platforms.routing import norm_admin_dir
+from forensics.platforms.eccube2 import ECCUBE2
+from forensics.platforms.routing import Platform, norm_admin_dir, page_expr
 
 __all__ = [
     "BACKDOOR_INDICATORS",
@@ -63,15 +64,16 @@ def uploads(
     *,
     tolerance: str = "5s",
     layout: ServerLayout | None = None,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
-    """File-manager uploads.
+    """File-manager uploads (the platform's ``file_manager`` admin page).
 
     Returns ``ts, source, line_no`` (app-log line), ``ip, upload_name, upload_dest, server_path,
     url_path, sid, req_source, req_line_no, req_status`` (the access-log POST, when found).
     Without app-log lines, the access-log POSTs alone are returned (names null).
     """
     admin_dir = norm_admin_dir(admin_dir)
-    fm = admin_dir + "contents/file_manager.php"
+    file_manager = page_expr(platform.admin_pages, pl.col("path"), pl.lit(None, pl.String), admin_dir) == "file_manager"
     app = (
         app_log.lazy()
         .filter(pl.col("event") == "upload")  # a failed upload wrote nothing; a copy is no upload
@@ -92,7 +94,7 @@ def uploads(
     if access is not None:
         posts = (
             access.lazy()
-            .filter((pl.col("method") == "POST") & (pl.col("path") == fm))
+            .filter((pl.col("method") == "POST") & file_manager)
             .select("ts", "client_ip", pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"), pl.col("status").alias("req_status"))
             .sort("ts")
             .collect()
@@ -163,6 +165,7 @@ def backdoors(
     contents: pl.DataFrame | None = None,
     match_window: str = "10m",
     layout: ServerLayout | None = None,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
     """Backdoors, one row per URL path.
 
@@ -174,7 +177,7 @@ def backdoors(
     ``uploaded_by, upload_name, upload_source, upload_line_no, fs_source, fs_line_no, created,
     indicators, requests, gets, posts, requesters, first_request, last_request``.
     """
-    up = uploads(app_log, access, admin_dir, layout=layout)
+    up = uploads(app_log, access, admin_dir, layout=layout, platform=platform)
     up = up.filter(pl.col("server_path").is_not_null() & pl.col("server_path").str.to_lowercase().str.contains(_EXT_RX))
     cr = created_scripts(fs_files, since, layout=layout)
     if since is None:

@@ -127,15 +127,14 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     reach = sqli.sqli_query_reach(qlog, s)
     errors = db_errors.tie_sql_errors(db_errors.sql_errors(app), app, access, s)
     platform = case.platform
-    logins = admin.admin_logins(access, app, admin_dir, success_status=platform.login_success_status,
-                                failure_status=platform.login_failure_status)
+    logins = admin.admin_logins(access, app, admin_dir, platform=platform)
     first_sqli = attackers.first_attack(s)
 
-    up = backdoor.uploads(app, access, admin_dir, layout=layout)
+    up = backdoor.uploads(app, access, admin_dir, layout=layout, platform=platform)
     created = backdoor.created_scripts(fs, first_sqli, layout=layout)
     bd_paths = [p for p in up["server_path"].to_list() + created["server_path"].to_list() if p]
     bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first_sqli,
-                             contents=_bytes(case, bd_paths), layout=layout)
+                             contents=_bytes(case, bd_paths), layout=layout, platform=platform)
     hits = backdoor.backdoor_requests(access, bds["url_path"].drop_nulls().to_list())
     # the attack starts at the first SQLi, or (without it) at the login that planted a backdoor
     first = attackers.first_attack(s, hits, backdoors=bds, logins=logins)
@@ -144,7 +143,8 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     ips = attackers.attacker_ips(s, hits, new, access=access)
     ip_list = ips["ip"].to_list()
     sessions = admin.admin_sessions(app)
-    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions, query_log=qlog)
+    areq = admin.attacker_admin_requests(access, app, ip_list, admin_dir, sessions=sessions, query_log=qlog,
+                                         platform=platform)
 
     if fs.is_empty():
         # no times: every code file of the server copy is a candidate (tampered judged by content)

@@ -14,6 +14,8 @@ from typing import Any
 import polars as pl
 
 from forensics.exposure.viewed import ViewedResult
+from forensics.platforms.eccube2 import ECCUBE2
+from forensics.platforms.routing import Platform
 
 __all__ = ["exposure_counts", "affected_persons", "count_evidence", "mask_email", "name_initial"]
 
@@ -94,16 +96,16 @@ def name_initial(name: str | None) -> str | None:
     return unicodedata.normalize("NFKC", str(name)).strip()[:1] + "*"
 
 
-def _names(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
+def _names(tables: dict[str, pl.DataFrame], platform: Platform) -> dict[str, str]:
     out: dict[str, str] = {}
-    o = tables.get("dtb_order")
+    o = tables.get(platform.order_table)
     if o is not None and "order_name01" in o.columns:
         for r in o.select("customer_id", "order_email", "order_name01").iter_rows():
             cid, em, n = r
             key = f"customer:{cid}" if cid not in (None, 0) else (f"guest:{em.strip().lower()}" if em else None)
             if key and n:
                 out.setdefault(key, n)
-    c = tables.get("dtb_customer")
+    c = tables.get(platform.customer_table)
     if c is not None and "name01" in c.columns:
         for cid, n in c.select("customer_id", "name01").iter_rows():
             if n:
@@ -111,8 +113,8 @@ def _names(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
     return out
 
 
-def _emails(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
-    c = tables.get("dtb_customer")
+def _emails(tables: dict[str, pl.DataFrame], platform: Platform) -> dict[str, str]:
+    c = tables.get(platform.customer_table)
     if c is None or "email" not in c.columns:
         return {}
     return {f"customer:{cid}": e for cid, e in c.select("customer_id", "email").iter_rows() if e}
@@ -123,14 +125,17 @@ def affected_persons(
     confirmed: pl.DataFrame,
     possible: pl.DataFrame,
     tables: dict[str, pl.DataFrame],
+    *,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
-    """Affected persons for the notification letters, masked.
+    """Affected persons for the notification letters, masked (names and e-mails from the
+    platform's order and customer tables).
 
     Columns: ``person_ref`` (customer id, or ``guest-N`` for guests), ``person_kind``,
     ``category`` (viewed / viewed_ambiguous / viewed_upper_bound / card_confirmed / card_possible),
     ``name_initial``, ``email_masked``, ``items`` (what was exposed), ``is_test``, ``evidence``.
     The unmasked ``person_key`` is not in it."""
-    names, emails = _names(tables), _emails(tables)
+    names, emails = _names(tables, platform), _emails(tables, platform)
     rows: list[dict] = []
 
     def base(key: str, kind: str, cid, em) -> dict:

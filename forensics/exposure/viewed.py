@@ -42,12 +42,10 @@ import polars as pl
 
 from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, statement_table, to_local_naive
 from forensics.exposure.sql import referenced_tables
-from forensics.platforms import eccube2
-from forensics.platforms.eccube2 import MODE_HIDDEN_PAGES
-from forensics.platforms.routing import page_expr, pages_showing, shown_tables
+from forensics.platforms.eccube2 import ECCUBE2
+from forensics.platforms.routing import Platform, page_expr, pages_showing, shown_tables
 
 __all__ = [
-    "DISPLAY_PAGES",
     "ITEM_RULES",
     "ViewedResult",
     "connection_table",
@@ -58,13 +56,11 @@ __all__ = [
 
 UTC = pl.Datetime("us", "UTC")
 
-#: The admin routing table of the platform (which pages exist and which person tables they show).
-ADMIN_PAGES = eccube2.ADMIN_PAGES
-#: Admin pages that display person records (the counting rules).
-DISPLAY_PAGES: tuple[str, ...] = tuple(pages_showing(ADMIN_PAGES))
-#: Pages that hand over every row of what they show at that moment (a backup download): no
-#: SELECT of theirs to replay; their persons are the rows that existed then.
-WHOLE_PAGES: frozenset[str] = frozenset(p.name for p in ADMIN_PAGES if p.whole)
+#: EC-CUBE 2's admin routing table (the default ``platform``): which pages exist and which
+#: person tables they show. Pages that show person records count (``pages_showing``); pages that
+#: hand over every row (``AdminPage.whole``: a backup download) have no SELECT to replay, their
+#: persons are the rows that existed then.
+ADMIN_PAGES = ECCUBE2.admin_pages
 
 #: Data-item categories by returned column name (lower case, table prefix removed).
 #: id, item, pattern, comment
@@ -90,20 +86,24 @@ def _item_of(col: str) -> str | None:
     return None
 
 
-def person_tables(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> set[str]:
-    """Exported tables holding person records: those with a customer_id or an e-mail column."""
+def person_tables(tables: Mapping[str, pl.DataFrame | pl.LazyFrame], *, platform: Platform = ECCUBE2) -> set[str]:
+    """Exported tables holding person records: those with a customer_id or an e-mail column (the
+    platform's session table aside)."""
     out = set()
     for name, f in tables.items():
         cols = set(f.collect_schema().names() if isinstance(f, pl.LazyFrame) else f.columns)
-        if cols & {"customer_id", "email", "order_email"} and name.lower() not in ("dtb_session",):
+        if cols & {"customer_id", "email", "order_email"} and name.lower() != platform.session_table.lower():
             out.add(name.lower())
     return out
 
 
-_SID_RE = r"(?is)\bdtb_session\b.*?\bsess_id\s*=\s*['\"]([^'\"]+)['\"]"
+def _sid_re(platform: Platform) -> str:
+    """A statement reading the platform's session row: its session id in group 1."""
+    return (rf"(?is)\b{re.escape(platform.session_table)}\b.*?\b{re.escape(platform.session_id_column)}"
+            r"\s*=\s*['\"]([^'\"]+)['\"]")
 
 
-def connection_table(statements: pl.DataFrame, person_tabs: Iterable[str]) -> pl.DataFrame:
+def connection_table(statements: pl.DataFrame, person_tabs: Iterable[str], *, platform: Platform = ECCUBE2) -> pl.DataFrame:
     """One row per query-log connection: ``conn_key, conn_id, start, end, sid, n_statements,
     tables`` (person tables its SELECTs read, sorted), ``n_person_selects``."""
     pt = sorted(person_tabs)
@@ -112,7 +112,7 @@ def connection_table(statements: pl.DataFrame, person_tabs: Iterable[str]) -> pl
         pl.len().alias("n_statements"))
     # cheap literal prefilters first; the regexes then run on the few rows that can match
     sids = (statements.filter(pl.col("argument").str.contains("sess_id", literal=True))
-            .select("conn_key", pl.col("argument").str.extract(_SID_RE, 1).alias("sid"))
+            .select("conn_key", pl.col("argument").str.extract(_sid_re(platform), 1).alias("sid"))
             .drop_nulls("sid").group_by("conn_key").agg(pl.col("sid").first()))
     if pt:
         sel = statements.filter((pl.col("keyword") == "SELECT")
@@ -263,7 +263,7 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
     return None, None, None, None
 
 
-def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -> pl.DataFrame:
+def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool, platform: Platform) -> pl.DataFrame:
     cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
             "method": pl.String, "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String,
             "mode": pl.String}
@@ -274,14 +274,14 @@ def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool) -
         if c not in f.columns:
             f = f.with_columns(pl.lit(None, dtype=t).alias(c))
     f = f.select([pl.col(c).cast(t) for c, t in cols.items()])
-    f = f.with_columns(pl.coalesce(pl.col("page"), page_expr(ADMIN_PAGES, pl.col("path"), pl.col("mode"), admin_dir))
+    f = f.with_columns(pl.coalesce(pl.col("page"), page_expr(platform.admin_pages, pl.col("path"), pl.col("mode"), admin_dir))
                        .alias("page"))
     return f.with_columns(pl.lit(attacker).alias("attacker"))
 
 
-def _compatible(page: str | None, tables: list[str], ptabs: set[str]) -> bool:
+def _compatible(page: str | None, tables: list[str], ptabs: set[str], platform: Platform) -> bool:
     """Whether a request of ``page`` could have issued a connection reading ``tables``."""
-    want = shown_tables(ADMIN_PAGES, page, ptabs)
+    want = shown_tables(platform.admin_pages, page, ptabs)
     return want is None or bool(want & set(tables))
 
 
@@ -296,8 +296,10 @@ def viewed_records(
     admin_dir: str = "/admin/",
     tolerance_s: float = 2.0,
     window_end: dt.datetime | None = None,
+    platform: Platform = ECCUBE2,
 ) -> ViewedResult:
-    """Persons whose records the attacker's admin requests displayed.
+    """Persons whose records the attacker's admin requests displayed (pages, tables and session
+    table as ``platform`` has them).
 
     Parameters
     ----------
@@ -320,22 +322,25 @@ def viewed_records(
     """
     zone = ZoneInfo(tz)
     tabs = {k.lower(): (v.collect() if isinstance(v, pl.LazyFrame) else v) for k, v in tables.items()}
-    att = _prep_requests(attacker_requests, admin_dir, True)
-    oth = _prep_requests(other_requests, admin_dir, False)
+    att = _prep_requests(attacker_requests, admin_dir, True, platform)
+    oth = _prep_requests(other_requests, admin_dir, False, platform)
+    display_pages = tuple(pages_showing(platform.admin_pages))
+    whole_pages = [p.name for p in platform.admin_pages if p.whole]
+    hidden_pages = platform.mode_hidden_pages
     if att.height and oth.height:
         oth = oth.join(att.select("source", "line_no"), on=["source", "line_no"], how="anti")
     # only requests to scripts can open a connection
     oth = oth.filter(pl.col("path").is_null() | pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
     attacker_sids = set(att["sid"].drop_nulls().to_list())
     known = set(known_sids or ()) | attacker_sids
-    ptabs = person_tables(tabs)
-    display = att.filter(pl.col("page").is_in(list(DISPLAY_PAGES)))
-    whole = display.filter(pl.col("page").is_in(list(WHOLE_PAGES)))
+    ptabs = person_tables(tabs, platform=platform)
+    display = att.filter(pl.col("page").is_in(list(display_pages)))
+    whole = display.filter(pl.col("page").is_in(whole_pages))
     # a POST hides the mode: such a request may have been the display one (a backup download); a
     # GET names its mode in the query string, so one without it was not
-    hidden = att.filter(pl.col("page").is_in(list(MODE_HIDDEN_PAGES))
+    hidden = att.filter(pl.col("page").is_in(list(hidden_pages))
                         & (pl.col("method").is_null() | (pl.col("method") != "GET"))).with_columns(
-        pl.col("page").replace_strict(MODE_HIDDEN_PAGES, default=None))
+        pl.col("page").replace_strict(hidden_pages, default=None))
     hidden = hidden.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
     if window_end is None and att.height:
         window_end = att["ts"].max()
@@ -344,7 +349,8 @@ def viewed_records(
     if query_log is not None:
         ql = query_log.collect() if isinstance(query_log, pl.LazyFrame) else query_log
     if ql is None or ql.height == 0:
-        upper = viewed_upper_bound(tabs, pl.concat([display, hidden], how="vertical"), window_end=window_end)
+        upper = viewed_upper_bound(tabs, pl.concat([display, hidden], how="vertical"), window_end=window_end,
+                                   platform=platform)
         return ViewedResult(
             mode="upper_bound",
             reason="no MySQL query log in the case: the rows each page displayed cannot be "
@@ -356,7 +362,7 @@ def viewed_records(
         )
 
     st = statement_table(ql)
-    conns = connection_table(st, ptabs)
+    conns = connection_table(st, ptabs, platform=platform)
 
     # ---- attribution --------------------------------------------------------------------------
     tol = dt.timedelta(seconds=tolerance_s)
@@ -391,7 +397,7 @@ def viewed_records(
                     and abs(r["ts"] - c["start"]) <= max(tol, dt.timedelta(seconds=30))]
             if near:
                 def _score(r):
-                    return (not _compatible(r["page"], tabs_read, ptabs),
+                    return (not _compatible(r["page"], tabs_read, ptabs, platform),
                             (r["source"], r["line_no"]) in used,
                             abs((r["ts"] - c["start"]).total_seconds()))
                 chosen = min(near, key=_score)
@@ -402,7 +408,7 @@ def viewed_records(
         else:
             lo = bisect.bisect_left(req_ts, c["start"] - tol)
             hi = bisect.bisect_right(req_ts, c["start"] + tol)
-            cands = [r for r in req_rows[lo:hi] if _compatible(r["page"], tabs_read, ptabs)]
+            cands = [r for r in req_rows[lo:hi] if _compatible(r["page"], tabs_read, ptabs, platform)]
             rec["method"] = "time"
             rec["candidates"] = len(cands)
             kinds = {r["attacker"] for r in cands}
@@ -463,7 +469,7 @@ def viewed_records(
                     rep["reason"] = "attacker session, but no attacker request near this connection"
                     replays.append(rep)
                     continue
-                if ci["page"] not in DISPLAY_PAGES:
+                if ci["page"] not in display_pages:
                     rep["status"] = "not_display_page"
                     rep["reason"] = f"page {ci['page']} is not a display page (the counting rules)"
                     replays.append(rep)
@@ -482,7 +488,7 @@ def viewed_records(
                     replays.append(rep)
                     continue
                 rep.update(status="ok", duck_sql=duck_sql, n_rows=len(res))
-                got = _rows_to_persons(cols, res, frames, flags, asof, s, ci)
+                got = _rows_to_persons(cols, res, frames, flags, asof, s, ci, platform)
                 if any("update_date" in why for f in flags.values() for ws in f.values() for why in ws):
                     # the page's rows may depend on an update_date the log does not tell:
                     # replay with the other bound and say so when the persons differ
@@ -492,7 +498,7 @@ def viewed_records(
                         eng.register(t, to_local_naive(alt_frames[t].drop([c for c in ("source", "line_no") if c in alt_frames[t].columns]), tz))
                     try:
                         _, cols2, res2 = eng.select(s["argument"], now_local=now_local)
-                        alt = {r["person_key"] for r in _rows_to_persons(cols2, res2, alt_frames, flags, asof, s, ci)}
+                        alt = {r["person_key"] for r in _rows_to_persons(cols2, res2, alt_frames, flags, asof, s, ci, platform)}
                         base_keys = {r["person_key"] for r in got}
                         if alt != base_keys:
                             rep["status"] = "ok_uncertain"
@@ -506,7 +512,7 @@ def viewed_records(
         finally:
             eng.close()
 
-    rows.extend(_whole_rows(tabs, whole))
+    rows.extend(_whole_rows(tabs, whole, platform))
     replay_df = pl.DataFrame(replays, schema=REPLAY_SCHEMA)
     row_df = pl.DataFrame(rows, schema=ROW_SCHEMA)
     persons = _aggregate_persons(row_df)
@@ -515,7 +521,7 @@ def viewed_records(
     got = conn_df.filter(pl.col("req_source").is_not_null()).select(
         pl.col("req_source").alias("source"), pl.col("req_line_no").alias("line_no")).unique()
     lo_t, hi_t = st["ts"].min(), st["ts"].max()
-    unc = display.filter(~pl.col("page").is_in(list(WHOLE_PAGES))).join(got, on=["source", "line_no"], how="anti").with_columns(
+    unc = display.filter(~pl.col("page").is_in(whole_pages)).join(got, on=["source", "line_no"], how="anti").with_columns(
         pl.col("ts").is_between(pl.lit(lo_t - tol), pl.lit(hi_t + tol)).alias("covered_by_log"))
     # only requests that answered a page (2xx, or status unknown) displayed anything
     unc = unc.filter(pl.col("status").is_null() | pl.col("status").is_between(200, 299))
@@ -538,7 +544,7 @@ def viewed_records(
         reason = "; ".join(reasons) + ": bound = replayed persons plus every person those requests could show"
         cols = outside.drop("covered_by_log").columns
         bound = viewed_upper_bound(tabs, pl.concat([outside.select(cols), hidden.select(cols), unreplayed.select(cols)],
-                                                   how="vertical"), window_end=window_end)
+                                                   how="vertical"), window_end=window_end, platform=platform)
         upper = pl.concat([persons.select(bound.columns), bound], how="vertical").unique(
             "person_key", keep="first", maintain_order=True).sort("person_key")
     return ViewedResult(
@@ -565,14 +571,14 @@ def _unreplayed_requests(display: pl.DataFrame, replays: pl.DataFrame, connectio
     return display.join(reqs, on=["source", "line_no"], how="semi")
 
 
-def _whole_rows(tables: Mapping[str, pl.DataFrame], requests: pl.DataFrame) -> list[dict]:
+def _whole_rows(tables: Mapping[str, pl.DataFrame], requests: pl.DataFrame, platform: Platform) -> list[dict]:
     """ROW_SCHEMA dicts for pages that hand over every row (a backup download): every person of
     the person tables that existed at the request's moment."""
     out = []
     for r in requests.iter_rows(named=True):
         persons = viewed_upper_bound(tables, requests.filter((pl.col("source") == r["source"])
                                                              & (pl.col("line_no") == r["line_no"])),
-                                     window_end=r["ts"])
+                                     window_end=r["ts"], platform=platform)
         for p in persons.iter_rows(named=True):
             out.append({
                 "seq": None, "ts": r["ts"], "source": r["source"], "line_no": r["line_no"], "conn_key": None,
@@ -610,7 +616,7 @@ def _index(frame: pl.DataFrame | None, key: str, cols: tuple[str, ...]) -> dict:
     return out
 
 
-def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: dict) -> list[dict]:
+def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: dict, platform: Platform) -> list[dict]:
     """One output dict per result row that identifies a person."""
     lc = [c.lower().split(".")[-1] for c in cols]
 
@@ -619,23 +625,24 @@ def _rows_to_persons(cols, res, frames, flags, asof: AsOfTables, s: dict, ci: di
 
     i_cid, i_oem, i_oid, i_em = idx("customer_id"), idx("order_email"), idx("order_id"), idx("email")
     item_idx = [(k, _item_of(c)) for k, c in enumerate(lc)]
-    orders = frames.get("dtb_order")
-    if orders is None and "dtb_order" in asof.tables:
-        orders = asof.tables["dtb_order"]
-    customers = frames.get("dtb_customer")
-    if customers is None and "dtb_customer" in asof.tables:
-        customers = asof.tables["dtb_customer"]
+    order_table, customer_table = platform.order_table.lower(), platform.customer_table.lower()
+    orders = frames.get(order_table)
+    if orders is None and order_table in asof.tables:
+        orders = asof.tables[order_table]
+    customers = frames.get(customer_table)
+    if customers is None and customer_table in asof.tables:
+        customers = asof.tables[customer_table]
     out = []
     order_idx = None
     for r in res:
         cid = r[i_cid] if i_cid is not None else None
         em = r[i_oem] if i_oem is not None else None
-        table = "dtb_order" if (i_oid is not None or i_oem is not None) else "dtb_customer"
+        table = order_table if (i_oid is not None or i_oem is not None) else customer_table
         flag_keys: list[tuple[str, Any]] = []
         if i_oid is not None:
-            flag_keys.append(("dtb_order", r[i_oid]))
+            flag_keys.append((order_table, r[i_oid]))
         if i_cid is not None and cid:
-            flag_keys.append(("dtb_customer", cid))
+            flag_keys.append((customer_table, cid))
         if i_oid is not None and r[i_oid] is not None:
             # an order row: the orderer is whoever the order names (a SELECT may return only
             # the e-mail of a registered customer's order)
@@ -695,17 +702,18 @@ def viewed_upper_bound(
     display_requests: pl.DataFrame,
     *,
     window_end: dt.datetime | None,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
     """Every person the given display requests' pages could have shown: the rows of each page's
     table that existed when the last page reading that table was shown (a row created later was
     never on screen), deleted ones included; ``window_end`` bounds requests without a time (all
     rows when unknown). Columns of ``persons`` minus the view times: ``person_key, person_kind,
     customer_id, email, items``."""
-    ptabs = person_tables(tables)
+    ptabs = person_tables(tables, platform=platform)
     last_shown: dict[str, dt.datetime | None] = {}
     for r in display_requests.iter_rows(named=True) if display_requests.height else ():
         ts = r.get("ts") if r.get("ts") is not None else window_end
-        for t in shown_tables(ADMIN_PAGES, r["page"], ptabs) or ():
+        for t in shown_tables(platform.admin_pages, r["page"], ptabs) or ():
             if t not in last_shown:
                 last_shown[t] = ts
             elif last_shown[t] is not None:
@@ -723,7 +731,7 @@ def viewed_upper_bound(
         cid = pl.col("customer_id").cast(pl.Int64, strict=False) if "customer_id" in f.columns else pl.lit(None, pl.Int64)
         em_col = "order_email" if "order_email" in f.columns else ("email" if "email" in f.columns else None)
         em = pl.col(em_col).str.strip_chars().str.to_lowercase() if em_col else pl.lit(None, pl.String)
-        if t == "dtb_customer" or "order_email" not in f.columns:
+        if t == platform.customer_table.lower() or "order_email" not in f.columns:
             em = pl.lit(None, pl.String)
         g = f.select(cid.alias("customer_id"), em.alias("email")).with_columns(
             pl.when(pl.col("customer_id").fill_null(0) != 0)

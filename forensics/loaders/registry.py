@@ -26,7 +26,7 @@ from forensics import schemas
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED
 from forensics.loaders._common import Loaded
 
-__all__ = ["EvidenceKind", "Source", "EVIDENCE", "LOG_KEYS", "CACHED_KEYS", "EVIDENCE_KEYS"]
+__all__ = ["APP_LOG_READERS", "EvidenceKind", "Source", "EVIDENCE", "LOG_KEYS", "CACHED_KEYS", "EVIDENCE_KEYS"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Source:
     access_log_format: str | None = None  # a named format or a LogFormat string; None: detected per file
     db_encoding: str = "auto"
     server_root: Path | None = None
+    app_log_format: str = "eccube2"  # the shop software's log layout (APP_LOG_READERS)
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,24 @@ def _access_stream(s: Source, seen: list[str]) -> Iterator[Loaded]:
                             format=s.access_log_format)
 
 
-def _app_read(s: Source) -> Loaded:
+def _eccube2_app_logs(s: Source) -> Loaded:
     from forensics.loaders.app_log import read_app_logs
 
     return read_app_logs(s.files, case_root=s.root, timezone=s.app_log_timezone, skew_seconds=s.skew_seconds,
                          max_decompressed=s.max_decompressed)
+
+
+#: App-log readers by the layout name a platform gives (``Platform.app_log_format``): each takes a
+#: :class:`Source` and returns :class:`Loaded` records of ``schemas.APP_LOG``. A platform whose
+#: software writes its logs its own way adds its reader here.
+APP_LOG_READERS: dict[str, Callable[[Source], Loaded]] = {"eccube2": _eccube2_app_logs}
+
+
+def _app_read(s: Source) -> Loaded:
+    reader = APP_LOG_READERS.get(s.app_log_format)
+    if reader is None:
+        raise KeyError(f"no app-log reader for the layout {s.app_log_format!r} ({', '.join(APP_LOG_READERS)})")
+    return reader(s)
 
 
 def _query_read(s: Source) -> Loaded:

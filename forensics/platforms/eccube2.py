@@ -77,4 +77,9 @@ ECCUBE2 = Platform(
     upload_pages=r"contents/file_manager\.php|design/up_down\.php|ownersstore/",
     docroot_markers=("define.php", "require.php"),
     db_export_glob="dtb_*.csv",
+    customer_table="dtb_customer",
+    order_table="dtb_order",
+    payment_table="dtb_payment",
+    csv_export_tables={"order_list": "dtb_order", "customer_list": "dtb_customer"},
+    app_log_format="eccube2",
 )

@@ -84,7 +84,10 @@ class Platform:
     ``card_entry_path`` / ``card_entry_method`` / ``card_entry_ok_status``: the request that
     submits a card and the answer of a good one; ``upload_pages``: regex of the pages whose
     ``NAME -> DEST`` log lines are uploads; ``docroot_markers``: files that mark the document root;
-    ``db_export_glob``: the names of its table exports.
+    ``db_export_glob``: the names of its table exports; ``customer_table`` / ``order_table`` /
+    ``payment_table``: its member, order and payment-method tables; ``csv_export_tables``: list page
+    -> the table its CSV export reads in full; ``app_log_format``: the name its app-log reader is
+    registered under (``forensics.loaders.registry.APP_LOG_READERS``).
     """
 
     name: str
@@ -103,3 +106,8 @@ class Platform:
     upload_pages: str
     docroot_markers: tuple[str, ...]
     db_export_glob: str
+    customer_table: str
+    order_table: str
+    payment_table: str
+    csv_export_tables: dict[str, str]
+    app_log_format: str
