@@ -56,20 +56,10 @@ import yaml
 
 from forensics import schemas
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED
+from forensics.errors import CaseError, CaseWarning
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.loaders.registry import CACHED_KEYS, EVIDENCE, EVIDENCE_KEYS, LOG_KEYS, Source
 from forensics.platforms import PLATFORMS
-
-
-class CaseError(ValueError):
-    """A problem with case.yml or the case folder; ``str()`` is one line naming the key or path."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
-
-
-class CaseWarning(UserWarning):
-    """Something worth telling the analyst that does not stop the case (e.g. an empty glob)."""
 
 
 #: Settings under ``evidence:`` that are not evidence keys.

@@ -14,11 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from forensics.pipeline import RunInterrupted
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad case.yml, missing file): printed as one line, no traceback."""
+from forensics.errors import RunInterrupted, UserError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -64,9 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _inert(text: str) -> str:
-    """Control characters (an ANSI escape in a file name or a case.yml key) shown as ``\\xNN``:
-    an error line must not drive the analyst's terminal."""
-    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in text)
+    """Control characters (an ANSI escape in a file name or a case.yml key) and bidi overrides
+    shown as ``\\xNN`` / ``\\uNNNN`` (:func:`forensics.evidence.escape_str`): an error line must not
+    drive the analyst's terminal."""
+    from forensics.evidence import escape_str
+
+    return escape_str(text, backslash=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -597,9 +597,20 @@ def line_excerpt(line: str = "line", invalid: str = "invalid_utf8") -> pl.Expr:
 
 def escape_py(text: str, n: int = EXCERPT_CHARS) -> str:
     """Python counterpart of :func:`escape_excerpt` for per-file messages."""
-    cut = text[:n]
-    out = "".join(_ESCAPES.get(ch, ch) for ch in cut)
-    return out + ("…" if len(text) > n else "")
+    return escape_str(text[:n]) + ("…" if len(text) > n else "")
+
+
+def escape_str(text: str, *, backslash: bool = True, keep: str = "") -> str:
+    r"""Python counterpart of :func:`escape_text` (the same characters, the same escapes); the
+    characters in ``keep`` pass unchanged (HTML keeps tab and line feed: they are only white space
+    there).
+
+    >>> print(escape_str("a\x1b[31m\u202eb\nc\\d", backslash=False, keep="\n"))
+    a\x1b[31m\u202eb
+    c\d
+    """
+    table = _ESCAPES if backslash else _ESCAPES_NO_BS
+    return "".join(ch if ch in keep else table.get(ch, ch) for ch in text)
 
 
 def empty_rejects() -> pl.DataFrame:

@@ -9,9 +9,9 @@ masked to first 6 + last 4 (:func:`forensics.cards.mask_text`). Used by the repo
 from __future__ import annotations
 
 import html
-import re
 
 from forensics.cards import mask_text
+from forensics.evidence import escape_str
 
 __all__ = ["Markup", "el", "esc"]
 
@@ -20,13 +20,11 @@ class Markup(str):
     """Text that is already safe HTML (only the builder makes these)."""
 
 
-#: Control characters (ANSI escapes, NUL, C1) and bidi overrides in attacker text: shown as
-#: ``\\xNN`` / ``\\uNNNN`` rather than passed to the page, where they would be invisible or reorder text.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
 def _show_controls(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+    """Control characters (ANSI escapes, NUL, C1) and bidi overrides in attacker text shown as
+    ``\\xNN`` / ``\\uNNNN`` (:func:`forensics.evidence.escape_str`) rather than passed to the page,
+    where they would be invisible or reorder text; tab and line feed are white space there."""
+    return escape_str(text, backslash=False, keep="\t\n")
 
 
 def esc(value: object) -> Markup:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics.cards import register_manifest_digests, scan_for_card_data
+from forensics.errors import PipelineError, RunInterrupted
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -44,10 +45,6 @@ CELL_TIMEOUT = 30 * 60
 
 #: The numbered notebook series shipped with the package (repository folder ``notebooks/``).
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-class PipelineError(RuntimeError):
-    """A run that cannot complete; the message is one line for the analyst."""
 
 
 @dataclass
@@ -226,10 +223,6 @@ def remove_stale_caches(folder: str | os.PathLike | None = None) -> list[Path]:
         shutil.rmtree(d, ignore_errors=True)
         removed.append(d)
     return removed
-
-
-class RunInterrupted(PipelineError):
-    """The run was stopped by SIGTERM or SIGINT (its kernels are stopped and its cache removed)."""
 
 
 @contextmanager

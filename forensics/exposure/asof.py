@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
+from forensics.errors import ReplayError
+
 from forensics.exposure.sql import UNKNOWN, Change, RewriteError, first_keyword, parse_change, to_duckdb
 
 __all__ = [
@@ -346,10 +348,6 @@ def _norm_key(v: Any) -> Any:
     if isinstance(v, str) and re.fullmatch(r"\s*-?\d+\s*", v):
         return int(v)
     return v
-
-
-class ReplayError(RuntimeError):
-    """A SELECT that could not be replayed (the reason is the message)."""
 
 
 class SafeReplayer:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from forensics.errors import RewriteError, TooLong
+
 __all__ = [
     "Token",
     "UNKNOWN",
@@ -26,10 +28,6 @@ __all__ = [
     "parse_change",
     "RewriteError",
 ]
-
-
-class RewriteError(ValueError):
-    """A statement that cannot be turned into a DuckDB SELECT (the reason is the message)."""
 
 
 class _Unknown:
@@ -89,10 +87,6 @@ def _unquote(text: str) -> str:
 #: of SQL, so a longer statement (only a bulk load or an attacker writes one) is reported as not
 #: parsed instead of exhausting the memory.
 MAX_PARSED_CHARS = 16 * 1024**2
-
-
-class TooLong(RewriteError):
-    """A statement over :data:`MAX_PARSED_CHARS`: not tokenised."""
 
 
 def tokenize(sql: str) -> list[Token]:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from forensics.errors import FormatError
+
 #: Inside a quoted field: no quote or backslash, except escape pairs.
 QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 _TIME = r"[0-9][0-9]/[A-Za-z]{3}/[0-9]{4}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4}"
@@ -71,10 +73,6 @@ NAMED_FORMATS: dict[str, str] = {
 ALIASES = {"nginx": "combined"}
 
 _TOKEN = re.compile(r"%(?:!?[0-9,]*)?(?:\{([^}]*)\})?([<>]?[a-zA-Z%])")
-
-
-class FormatError(ValueError):
-    """A format definition the compiler cannot read (the message names the directive)."""
 
 
 @dataclass(frozen=True)
