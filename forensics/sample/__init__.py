@@ -152,19 +152,21 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
 def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
     folder = root / "logs/eccube"
     folder.mkdir(parents=True)
-    admin = [x[2] for x in sorted(sim.admin_log)]
-    site_entries = sorted(sim.site_log)
-    pt = W.jst(2017, 4, 5, 3, 0, 1)
-    bad = f"{sim.clock.app(pt)} [/shopping/load_payment_module.php] mdl_toyocredit: gateway connection timeout (errno=110)"
-    idx = next(i for i, e in enumerate(site_entries) if e[0] >= pt)
-    site = [x[2] for x in site_entries]
-    site.insert(idx, bad)
+    admin = [x[2] for x in sorted(sim.app_logs["admin.log"])]
+    customer = [x[2] for x in sorted(sim.app_logs["customer.log"])]
+    site = [x[2] for x in sorted(sim.app_logs["site.log"])]
+    # a record cut short before its " from REMOTE_ADDR" (the write interrupted): the first order
+    # completed after 2017-04-05 03:00 JST
+    pt = sim.clock.app(W.jst(2017, 4, 5, 3, 0, 0))
+    idx = next(i for i, ln in enumerate(site) if ln >= pt)
+    bad = site[idx] = site[idx].rsplit(" from ", 1)[0]
     write_app_log(folder, "admin.log", admin, 24_000)
+    write_app_log(folder, "customer.log", customer, 12_000 * scale)
     files = write_app_log(folder, "site.log", site, 15_000 * scale)
     for name, lines in files:
         if bad in lines:
             planted.append({"file": f"logs/eccube/{name}", "line_no": lines.index(bad) + 1,
-                            "what": "app-log line without the 'from REMOTE_ADDR' part"})
+                            "what": "app-log record cut short before its 'from REMOTE_ADDR' part"})
 
 
 def _write_db(root: Path, sim: Sim) -> None:
@@ -207,6 +209,7 @@ def _write_server(root: Path, sim: Sim, story: Story, planted: list) -> ServerTr
     tree.write()
     logs = [(f"{W.DOCROOT}/data/logs/site.log", 41230, W.jst(2017, 4, 16, 23, 41, 2)),
             (f"{W.DOCROOT}/data/logs/admin.log", 18211, W.jst(2017, 4, 16, 17, 2, 40)),
+            (f"{W.DOCROOT}/data/logs/customer.log", 9342, W.jst(2017, 4, 16, 22, 51, 17)),
             (f"{W.DOCROOT}/data/cache/mtb_constants.php", 60122, W.jst(2016, 11, 2, 14, 30, 0))]
     lines = tree.bodyfile(logs)
     k = len(lines) // 3

@@ -13,6 +13,7 @@ import heapq
 import random
 from typing import Callable
 
+from . import messages as M
 from . import world as W
 from .truth import View, person_of
 
@@ -70,8 +71,7 @@ class Sim:
         self._hseq = 0
         self.seq = 0
         self.entries: dict[int, list] = {}      # day -> entries
-        self.admin_log: list[tuple[int, int, str]] = []
-        self.site_log: list[tuple[int, int, str]] = []
+        self.app_logs: dict[str, list[tuple[int, int, str]]] = {"admin.log": [], "site.log": [], "customer.log": []}
         self.views: list[View] = []
         self.card_entries: list = []            # (order_id, t, customer_id, email, card_no|None)
         self.guard_times: list[int] = []        # attacker views: keep other writes off these seconds
@@ -113,11 +113,11 @@ class Sim:
         day = (t - W.T0) // 86400
         self.entries.setdefault(day, []).append((t, self._seq(), text, block, tag))
 
-    def alog(self, t, script, msg, ip) -> None:
-        self.admin_log.append((t, self._seq(), f"{self.clock.app(t)} [{script}] {msg} from {ip}"))
-
-    def slog(self, t, script, msg, ip) -> None:
-        self.site_log.append((t, self._seq(), f"{self.clock.app(t)} [{script}] {msg} from {ip}"))
+    def app_log(self, t, script, ip, key: str, **values) -> None:
+        """One EC-CUBE app-log record (gfPrintLog's layout) of message template ``key``, in the template's file."""
+        tpl = M.TEMPLATES[key]
+        msg = M.render(key, **values)
+        self.app_logs[tpl.log].append((t, self._seq(), f"{self.clock.app(t)} [{script}] {msg} from {ip}"))
 
     def sid(self, rng: random.Random | None = None) -> str:
         r = rng or self.rng

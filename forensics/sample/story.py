@@ -65,15 +65,16 @@ class Story:
             size = 0 if status in (302, 304) else r.randint(7000, 24000)
         self.s.req(t, ip, method, path, status, size, ref, ua, (sid, new, tuple(sqls), sess), tag)
 
-    def admin(self, t, ip, ua, sess, path, *, method="POST", sqls=(), status=200, mode_log=None, attacker=False):
-        """An authenticated admin page: access line in admin.log, session read/write in the query log."""
+    def admin(self, t, ip, ua, sess, path, *, method="POST", sqls=(), status=200, log=None, attacker=False):
+        """An authenticated admin page: access line in admin.log, session read/write in the query log.
+        ``log``: (template key, values) of a further message the page writes."""
         sid, member_id, login_id, uniq = sess
         size = 0 if status == 302 else self.rng.randint(9000, 60000)
         self.s.req(t, ip, method, path, status, size, REF_SHOP + "/admin/home.php", ua,
                    (sid, False, tuple(sqls), _admin_sess(member_id, login_id, uniq)))
-        self.s.alog(t, path, f"access : user={login_id} auth=0 sid={sid}", ip)
-        if mode_log:
-            self.s.alog(t, path, mode_log, ip)
+        self.s.app_log(t, path, ip, "admin_access", login_id=login_id, auth=0, sid=sid)
+        if log:
+            self.s.app_log(t, path, ip, log[0], **log[1])
         if attacker:
             self.last_attacker_admin = max(self.last_attacker_admin, t)
 
@@ -85,28 +86,37 @@ class Story:
         self.page(tt, ip, ua, pre_sid, "GET", "/admin/", 200, 4120, "-", new=True, sess="")
         for bad in fail_ids:
             tt += r.randint(30, 45)
-            self.page(tt, ip, ua, pre_sid, "POST", "/admin/index.php", 200, 4301, REF_SHOP + "/admin/",
-                      sqls=[f"SELECT member_id, password, salt, login_id, authority, name FROM dtb_member "
-                            f"WHERE login_id = {q(bad)} AND del_flg <> 1 AND work = 1"], sess="")
-            s.alog(tt, "/admin/index.php", f"{bad} password incorrect.", ip)
+            self.failed_login(tt, ip, ua, pre_sid, bad)
         member_id = MEMBERS[login_id][0]
         sid = s.sid(r)
         uniq = "".join(r.choice("0123456789abcdef") for _ in range(32))
         last = s.member_lastlogin[member_id]
+        # LC_Page_Admin_Index: lfIsLoginMember, lfDoLogin, then lfSetLoginData's UPDATE
         self.s.req(t, ip, "POST", "/admin/index.php", 302, 0, REF_SHOP + "/admin/", ua,
                    (sid, True, (
-                       f"SELECT member_id, password, salt, login_id, authority, name FROM dtb_member "
-                       f"WHERE login_id = {q(login_id)} AND del_flg <> 1 AND work = 1",
+                       f"SELECT password, salt FROM dtb_member WHERE login_id = {q(login_id)} AND del_flg <> 1 AND work = 1",
+                       f"SELECT member_id, authority, login_date, name FROM dtb_member WHERE login_id = {q(login_id)}",
                        f"UPDATE dtb_member SET login_date = {q(s.clock.db(t))} WHERE member_id = {member_id}",
                    ), _admin_sess(member_id, login_id, uniq)))
-        s.alog(t, "/admin/index.php",
-               f"login: user={login_id}({member_id}) auth=0 lastlogin={W.db_time(last)} sid={sid}", ip)
+        # lfSetLoginSession builds an SC_Session before setting the certificate: "access error.", and
+        # the login line's sid (that object's) is empty
+        s.app_log(t, "/admin/index.php", ip, "admin_access_error")
+        s.app_log(t, "/admin/index.php", ip, "admin_login", login_id=login_id, member_id=member_id, auth=0,
+                  lastlogin=W.db_time(last), sid="")
         s.member_lastlogin[member_id] = t
         sess = (sid, member_id, login_id, uniq)
         self.admin(t + 1, ip, ua, sess, "/admin/home.php", method="GET",
                    sqls=["SELECT COUNT(*) FROM dtb_order WHERE del_flg = 0 AND status = 1",
                          "SELECT COUNT(*) FROM dtb_customer WHERE del_flg = 0 AND status = 2"])
         return sess
+
+    def failed_login(self, t, ip, ua, sid, login_id) -> None:
+        """A wrong password for a well-formed ID: lfSetIncorrectData logs it, and sfDispError(LOGIN_ERROR)
+        shows LC_Page_Error_DispError, which answers HTTP 500."""
+        self.page(t, ip, ua, sid, "POST", "/admin/index.php", 500, 4301, REF_SHOP + "/admin/",
+                  sqls=[f"SELECT password, salt FROM dtb_member WHERE login_id = {q(login_id)} "
+                        f"AND del_flg <> 1 AND work = 1"], sess="")
+        self.s.app_log(t, "/admin/index.php", ip, "admin_login_failed", login_id=login_id)
 
     def active_members(self, before: int, *, exclude=()) -> list[dict]:
         return [c for c in self.s.customers.values()
@@ -193,7 +203,8 @@ class Story:
         self.page(t, ip, ua, sid, "POST", "/entry/index.php", 302, ref=REF_SHOP + "/entry/index.php", sqls=[
             "UPDATE dtb_customer_customer_id_seq SET sequence = LAST_INSERT_ID(sequence + 1)",
             s.insert_sql("dtb_customer", c, CUST_COLS)])
-        s.slog(t, "/entry/index.php", f"customer regist. customer_id={c['customer_id']}", ip)
+        # CUSTOMER_CONFIRM_MAIL is false: LC_Page_Entry logs the new member in (SC_Customer::setLogin)
+        s.app_log(t, "/entry/index.php", ip, "member_login", customer_id=c["customer_id"], host=ip)
         self.page(t + 1, ip, ua, sid, "GET", "/entry/complete.php", ref=REF_SHOP + "/entry/index.php")
 
     def _member_login(self, t, c, sid, ip, ua, path="/mypage/login.php"):
@@ -201,7 +212,7 @@ class Story:
         self.page(t, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + path, sqls=[
             f"SELECT customer_id, password, salt FROM dtb_customer WHERE email = {q(c['email'])} "
             f"AND del_flg = 0 AND status = 2"], sess=_member_sess(c["customer_id"]))
-        self.s.slog(t, "/frontparts/login_check.php", f"member login. customer_id={c['customer_id']}", ip)
+        self.s.app_log(t, "/frontparts/login_check.php", ip, "member_login", customer_id=c["customer_id"], host=ip)
 
     def bg_prof(self, t: int) -> None:
         s, r = self.s, self.rng
@@ -247,7 +258,8 @@ class Story:
         self.page(t, ip, ua, sid, "POST", "/mypage/refusal.php", 302, ref=REF_SHOP + "/mypage/refusal.php",
                   sess=_member_sess(cid), sqls=[f"UPDATE dtb_customer SET del_flg = 1, update_date = "
                                                 f"{q(s.clock.db(t))} WHERE customer_id = {cid}"])
-        s.slog(t, "/mypage/refusal.php", f"customer refusal. customer_id={cid}", ip)
+        # LC_Page_Mypage_Refusal ends the member's session (SC_Customer::EndSession)
+        s.app_log(t, "/mypage/refusal.php", ip, "member_logout", customer_id=cid, host=ip)
         self.page(t + 1, ip, ua, sid, "GET", "/mypage/refusal_complete.php", ref=REF_SHOP + "/mypage/refusal.php",
                   sess=FRONT_SESS)
 
@@ -292,6 +304,7 @@ class Story:
             self.page(tt + 90, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + "/shopping/index.php",
                       sqls=[f"SELECT customer_id, password, salt FROM dtb_customer WHERE email = {q(cust['email'])} "
                             f"AND del_flg = 0 AND status = 2"], sess=sess)
+            s.app_log(tt + 90, "/frontparts/login_check.php", ip, "member_login", customer_id=cust["customer_id"], host=ip)
             self.page(tt + 91, ip, ua, sid, "GET", "/shopping/deliv.php", ref=REF_SHOP + "/shopping/index.php", sess=sess)
             self.page(tt + 120, ip, ua, sid, "POST", "/shopping/deliv.php", 302, ref=REF_SHOP + "/shopping/deliv.php", sess=sess)
         else:
@@ -305,6 +318,8 @@ class Story:
         nxt = "/shopping/load_payment_module.php" if is_card else "/shopping/complete.php"
         self.page(t, ip, ua, sid, "POST", "/shopping/confirm.php", 302, ref=REF_SHOP + "/shopping/confirm.php",
                   sess=sess, sqls=rows)
+        # LC_Page_Shopping_Confirm: completeOrder(ORDER_PENDING) for a module payment, ORDER_NEW otherwise
+        s.app_log(t, "/shopping/confirm.php", ip, "order_complete", order_id=o["order_id"])
         if is_card:
             s.card_entries.append(CardEntry(o["order_id"], t, o["customer_id"], o["order_email"],
                                             card[0] if card else None))
@@ -315,7 +330,6 @@ class Story:
                 s.at(tp + k * r.randint(70, 150), lambda tt2, o=o, ip=ip, ua=ua, sid=sid, sess=sess, card=card:
                      self.card_post(tt2, o, ip, ua, sid, sess, card))
         else:
-            s.slog(t, "/shopping/confirm.php", f"order complete. order_id={o['order_id']}", ip)
             self.page(t + 1, ip, ua, sid, "GET", nxt, ref=REF_SHOP + "/shopping/confirm.php", sess=sess)
         return o
 
@@ -332,14 +346,12 @@ class Story:
                 self.skims.append(SkimRecord(t, no, oid))
             self.page(t, ip, ua, sid, "POST", path, 200, ref=REF_SHOP + path, sess=sess,
                       sqls=[f"SELECT * FROM dtb_order WHERE order_id = {oid}"])
-            s.slog(t, path, f"credit card payment error. order_id={oid} code=G12", ip)
             return
         t = s.clear_of_guards(t)
         o["status"], o["_u"] = 1, t
         self.page(t, ip, ua, sid, "POST", path, 302, ref=REF_SHOP + path, sess=sess,
                   sqls=[f"SELECT * FROM dtb_order WHERE order_id = {oid}",
                         f"UPDATE dtb_order SET status = 1, update_date = {q(s.clock.db(t))} WHERE order_id = {oid}"])
-        s.slog(t, "/shopping/complete.php", f"order complete. order_id={oid}", ip)
         self.page(t + 1, ip, ua, sid, "GET", "/shopping/complete.php", ref=REF_SHOP + path, sess=sess)
 
     # ================================================================ staff (internal IP) and vendor
@@ -372,6 +384,9 @@ class Story:
         tt += r.randint(60, 900)
         self.page(tt, ip, ua, sess[0], "GET", "/admin/logout.php", 302, ref=REF_SHOP + "/admin/home.php",
                   sqls=[f"DELETE FROM dtb_session WHERE sess_id = {q(sess[0])}"], sess="")
+        # LC_Page_Admin_Logout: an SC_Session (access line), then SC_Session::logout
+        s.app_log(tt, "/admin/logout.php", ip, "admin_access", login_id=sess[2], auth=0, sid=sess[0])
+        s.app_log(tt, "/admin/logout.php", ip, "admin_logout", login_id=sess[2], auth=0, sid=sess[0])
 
     def staff_order_list(self, t, ip, ua, sess) -> int:
         if (t - W.T0) // 86400 % 7 == 0:
@@ -505,7 +520,8 @@ class Story:
             self.admin(W.jst(2017, 3, 31, 23, 30, 15), ip, ua, sess, "/admin/contents/file_manager.php",
                        attacker=True)
             self.admin(self.backdoor_t, ip, ua, sess, "/admin/contents/file_manager.php", attacker=True,
-                       mode_log=f"upload: bloc_b.php -> {W.DOCROOT}/html/user_data/include/bloc_b.php")
+                       log=("upload", {"name": "bloc_b.php", "dir": f"{W.DOCROOT}/html/user_data/include/",
+                                       "file": "bloc_b.php"}))
             self.facts["attacker_first_sid"] = sess[0]
         s.at(self.login_t, entry)
 
@@ -561,11 +577,12 @@ class Story:
         s.guard_times.sort()
 
     def attacker_session(self, t, ip, pages) -> None:
+        sess = self.admin_login(t, ip, W.ATTACKER_UA, "admin", rng=self.arng)
         if any(kind == "order_list_pair" for _, kind, _ in pages):
-            # the staff open the order list at the same second (their own login a minute before)
+            # the staff open the order list at the same second (their own login a minute before,
+            # after the attacker's: its lastlogin= is the attacker's login)
             pt = pages[0][0]
             self.staff_sess = self.admin_login(pt - 70, W.STAFF_IP, W.STAFF_UA, "admin")
-        sess = self.admin_login(t, ip, W.ATTACKER_UA, "admin", rng=self.arng)
         self.last_attacker_admin = max(self.last_attacker_admin, t + 1)
         state = {"last": []}
         for tp, kind, arg in pages:
@@ -642,13 +659,13 @@ class Story:
                 lines = "\n".join([s.access_line(t, W.STAFF_IP, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", W.STAFF_UA),
                                    s.access_line(t, ip, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", ua)])
                 s.raw_entry(t, lines, [sblock, block])
-                s.alog(t, path, f"access : user=admin auth=0 sid={ssid}", W.STAFF_IP)
-                s.alog(t, path, f"access : user=admin auth=0 sid={sid}", ip)
+                s.app_log(t, path, W.STAFF_IP, "admin_access", login_id="admin", auth=0, sid=ssid)
+                s.app_log(t, path, ip, "admin_access", login_id="admin", auth=0, sid=sid)
                 self.last_attacker_admin = max(self.last_attacker_admin, t)
                 self.facts["same_second_pair"] = t
             else:
                 s.req(t, ip, "POST", path, 200, r.randint(30000, 45000), REF_SHOP + "/admin/home.php", ua, block)
-                s.alog(t, path, f"access : user=admin auth=0 sid={sid}", ip)
+                s.app_log(t, path, ip, "admin_access", login_id="admin", auth=0, sid=sid)
                 self.last_attacker_admin = max(self.last_attacker_admin, t)
             state["last"] = rows
             self._record(t, ip, sid, "order_list", persons)
@@ -693,7 +710,7 @@ class Story:
             s.req(t, v6, "POST", "/admin/order/index.php", 200, 2400 + 180 * len(rows), REF_SHOP + "/admin/order/index.php",
                   ua,
                   (sid, False, (sql,), _admin_sess(sess[1], sess[2], sess[3])))
-            s.alog(t, "/admin/order/index.php", f"access : user=admin auth=0 sid={sid}", v6)
+            s.app_log(t, "/admin/order/index.php", v6, "admin_access", login_id="admin", auth=0, sid=sid)
             self.last_attacker_admin = max(self.last_attacker_admin, t)
             self._record(t, v6, sid, "order_csv", persons)
             self.facts["csv_order_range"] = [lo, hi]
@@ -826,4 +843,5 @@ class Story:
         sess = self.admin_login(t - 120, W.STAFF_IP, W.STAFF_UA, "admin")
         self.admin(t - 40, W.STAFF_IP, W.STAFF_UA, sess, "/admin/contents/file_manager.php", method="GET")
         self.admin(t, W.STAFF_IP, W.STAFF_UA, sess, "/admin/contents/file_manager.php",
-                   mode_log=f"upload: セールバナー.jpg -> {W.DOCROOT}/html/user_data/sale_banner_201703.jpg")
+                   log=("upload", {"name": "sale_banner_201703.jpg", "dir": f"{W.DOCROOT}/html/user_data/",
+                                   "file": "sale_banner_201703.jpg"}))
