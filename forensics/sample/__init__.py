@@ -21,6 +21,7 @@ from pathlib import Path
 from . import traffic
 from . import world as W
 from .output import MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
+from .schema import columns
 from .server import ServerTree
 from .sim import CUST_COLS, DETAIL_COLS, ORDER_COLS, Sim
 from .story import TARGET_VIEWED, Story
@@ -176,26 +177,34 @@ def _write_db(root: Path, sim: Sim) -> None:
     write_csv(folder / "dtb_customer.csv", CUST_COLS, custs)
     write_csv(folder / "dtb_order.csv", ORDER_COLS, [sim.row_values(sim.orders[k], ORDER_COLS) for k in sorted(sim.orders)])
     write_csv(folder / "dtb_order_detail.csv", DETAIL_COLS, [[d[c] for c in DETAIL_COLS] for d in sim.details])
-    pcols = ["payment_id", "payment_method", "charge", "rule_max", "rank", "note", "fix", "status", "del_flg",
-             "creator_id", "create_date", "update_date", "payment_image", "upper_rule", "charge_flg", "rule_min",
-             "upper_rule_max", "module_id", "module_path", "memo01", "memo02", "memo03", "memo04", "memo05"]
     prow = []
     for pid, (name, charge, rmax, card) in sorted(W.PAYMENTS.items()):
         deleted = card and sim.payment_deleted_at is not None
-        prow.append([pid, name, charge, rmax, 6 - pid, None, 2, 1, 1 if deleted else 0, 2, "2016-11-02 14:20:11",
-                     W.db_time(sim.payment_deleted_at) if deleted else "2016-11-02 14:20:11", None, rmax, 1, 0, rmax,
-                     1 if card else None, "mdl_toyocredit/load_payment_module.php" if card else None,
-                     "toyocredit" if card else None, None, "1" if card else None, None, None])
-    write_csv(folder / "dtb_payment.csv", pcols, prow)
-    mcols = ["member_id", "name", "department", "login_id", "password", "salt", "authority", "rank", "work",
-             "del_flg", "creator_id", "update_date", "create_date", "login_date"]
+        prow.append({
+            "payment_id": pid, "payment_method": name, "charge": charge, "rule_max": rmax, "rank": 6 - pid,
+            "fix": 2, "status": 1, "del_flg": 1 if deleted else 0, "creator_id": 2, "create_date": "2016-11-02 14:20:11",
+            "update_date": W.db_time(sim.payment_deleted_at) if deleted else "2016-11-02 14:20:11",
+            "upper_rule": rmax, "charge_flg": 1, "rule_min": 0, "upper_rule_max": rmax,
+            "module_id": 1 if card else None, "module_path": "mdl_toyocredit/load_payment_module.php" if card else None,
+            "memo01": "toyocredit" if card else None, "memo03": "1" if card else None})
+    _write_table(folder, "dtb_payment", prow)
     pw_t = sim.member_pw_changed
-    write_csv(folder / "dtb_member.csv", mcols, [
-        [1, "管理者", "東商マート", "admin", ("0" * 8 + "f" * 56) if pw_t else "x", "x8Kq2mZ0aa", 0, 2, 1, 0, 0,
-         W.db_time(pw_t) if pw_t else "2016-11-02 14:10:31", "2016-11-02 14:10:31", W.db_time(sim.member_lastlogin[1])],
-        [2, "東洋商事サポート", "東洋商事株式会社", "toyo_support", "5e6b1c0d" * 8, "p0Lz8Qw1rt", 0, 1, 1, 0, 1,
-         "2016-11-02 14:12:03", "2016-11-02 14:12:03", W.db_time(sim.member_lastlogin[2])],
+    _write_table(folder, "dtb_member", [
+        {"member_id": 1, "name": "管理者", "department": "東商マート", "login_id": "admin",
+         "password": ("0" * 8 + "f" * 56) if pw_t else "x", "salt": "x8Kq2mZ0aa", "authority": 0, "rank": 2, "work": 1,
+         "del_flg": 0, "creator_id": 0, "create_date": "2016-11-02 14:10:31",
+         "update_date": W.db_time(pw_t) if pw_t else "2016-11-02 14:10:31", "login_date": W.db_time(sim.member_lastlogin[1])},
+        {"member_id": 2, "name": "東洋商事サポート", "department": "東洋商事株式会社", "login_id": "toyo_support",
+         "password": "5e6b1c0d" * 8, "salt": "p0Lz8Qw1rt", "authority": 0, "rank": 1, "work": 1, "del_flg": 0,
+         "creator_id": 1, "create_date": "2016-11-02 14:12:03", "update_date": "2016-11-02 14:12:03",
+         "login_date": W.db_time(sim.member_lastlogin[2])},
     ])
+
+
+def _write_table(folder: Path, table: str, rows: list[dict]) -> None:
+    """A table dump: the table's columns in CREATE TABLE order, values by name (absent: empty)."""
+    cols = columns(table)
+    write_csv(folder / f"{table}.csv", cols, [[r.get(c) for c in cols] for r in rows])
 
 
 def _write_server(root: Path, sim: Sim, story: Story, planted: list) -> ServerTree:

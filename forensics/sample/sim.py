@@ -14,23 +14,15 @@ import random
 from typing import Callable
 
 from . import messages as M
+from . import schema as S
 from . import world as W
 from .truth import View, person_of
 
 SID_CHARS = "0123456789abcdefghijklmnopqrstuv"
 
-CUST_COLS = ["customer_id", "name01", "name02", "kana01", "kana02", "zip01", "zip02", "pref", "addr01",
-             "addr02", "email", "email_mobile", "tel01", "tel02", "tel03", "fax01", "fax02", "fax03", "sex",
-             "job", "birth", "password", "salt", "secret_key", "reminder", "reminder_answer", "point",
-             "note", "status", "mailmaga_flg", "create_date", "update_date", "del_flg", "mobile_phone_id"]
-ORDER_COLS = ["order_id", "order_temp_id", "customer_id", "message", "order_name01", "order_name02",
-              "order_kana01", "order_kana02", "order_email", "order_tel01", "order_tel02", "order_tel03",
-              "order_zip01", "order_zip02", "order_pref", "order_addr01", "order_addr02", "order_sex",
-              "order_birth", "subtotal", "discount", "deliv_id", "deliv_fee", "charge", "use_point",
-              "add_point", "tax", "total", "payment_total", "payment_id", "payment_method", "note", "status",
-              "create_date", "update_date", "commit_date", "payment_date", "device_type_id", "del_flg"]
-DETAIL_COLS = ["order_detail_id", "order_id", "product_id", "product_class_id", "product_name",
-               "product_code", "price", "quantity", "point_rate", "tax_rate", "tax_rule"]
+CUST_COLS = S.columns("dtb_customer")
+ORDER_COLS = S.columns("dtb_order")
+DETAIL_COLS = S.columns("dtb_order_detail")
 ORDER_LIST_COLS = ("order_id, create_date, order_name01, order_name02, order_kana01, order_kana02, "
                    "order_email, customer_id, payment_method, payment_total, status, update_date")
 CUST_LIST_COLS = ("customer_id,name01,name02,kana01,kana02,sex,email,tel01,tel02,tel03,pref,status,"
@@ -163,7 +155,7 @@ class Sim:
             "reminder": rng.randint(1, 7), "reminder_answer": hashlib.sha256(f"{self.seed}ra{cid}".encode()).hexdigest(),
             "point": rng.choice([0, 0, 0, 12, 50, 120, 300]), "note": None, "status": status,
             "mailmaga_flg": rng.choice([1, 2, 3]), "_c": created, "_u": updated, "del_flg": del_flg,
-            "mobile_phone_id": None,
+            "mobile_phone_id": None, "buy_times": 0, "buy_total": 0,
         }
         self.customers[cid] = c
         self.cust_ids.append(cid)
@@ -194,7 +186,7 @@ class Sim:
             "order_zip02": src["zip02"], "order_pref": src["pref"], "order_addr01": src["addr01"],
             "order_addr02": src["addr02"], "order_sex": src["sex"], "order_birth": None,
             "subtotal": subtotal, "discount": 0, "deliv_id": 1, "deliv_fee": deliv, "charge": charge,
-            "use_point": 0, "add_point": subtotal // 100, "tax": subtotal * 8 // 108, "total": total,
+            "use_point": 0, "add_point": subtotal // 100, "birth_point": 0, "tax": subtotal * 8 // 108, "total": total,
             "payment_total": total, "payment_id": payment_id, "payment_method": W.PAYMENTS[payment_id][0],
             "note": None, "status": status, "_c": t, "_u": updated if updated is not None else t,
             "_commit": commit, "payment_date": None, "device_type_id": 10, "del_flg": 0,
@@ -204,6 +196,7 @@ class Sim:
         for pid, name, price, n in items:
             self.details.append({"order_detail_id": self.next_detail_id, "order_id": oid, "product_id": pid,
                                  "product_class_id": pid, "product_name": name, "product_code": f"TS-{pid:04d}",
+                                 "classcategory_name1": None, "classcategory_name2": None,
                                  "price": price, "quantity": n, "point_rate": 1, "tax_rate": 8, "tax_rule": 1})
             o["_items"].append(self.details[-1])
             self.next_detail_id += 1

@@ -14,7 +14,7 @@ import random
 
 from . import payloads as P
 from . import world as W
-from .sim import CUST_COLS, CUST_LIST_COLS, ORDER_COLS, ORDER_LIST_COLS, Sim, order_person, q
+from .sim import CUST_COLS, CUST_LIST_COLS, DETAIL_COLS, ORDER_COLS, ORDER_LIST_COLS, Sim, order_person, q
 from .truth import CardEntry, SkimRecord, View, person_of
 
 TARGET_VIEWED = 55
@@ -314,7 +314,7 @@ class Story:
         self.page(tt + 201, ip, ua, sid, "GET", "/shopping/confirm.php", ref=REF_SHOP + "/shopping/payment.php", sess=sess)
         rows = [f"UPDATE dtb_order_order_id_seq SET sequence = LAST_INSERT_ID(sequence + 1)",
                 s.insert_sql("dtb_order", o, ORDER_COLS)]
-        rows += [s.insert_sql("dtb_order_detail", d, list(d)) for d in o["_items"]]
+        rows += [s.insert_sql("dtb_order_detail", d, DETAIL_COLS) for d in o["_items"]]
         nxt = "/shopping/load_payment_module.php" if is_card else "/shopping/complete.php"
         self.page(t, ip, ua, sid, "POST", "/shopping/confirm.php", 302, ref=REF_SHOP + "/shopping/confirm.php",
                   sess=sess, sqls=rows)

@@ -172,7 +172,7 @@ def test_bodyfile_is_tsk3(generated_case):
 
 
 @pytest.mark.parametrize("table, first", [
-    ("dtb_customer", "customer_id,name01,name02,kana01,kana02,zip01,zip02,pref,addr01,addr02,email"),
+    ("dtb_customer", "customer_id,name01,name02,kana01,kana02,company_name,zip01,zip02,zipcode,country_id,pref,addr01,addr02,email"),
     ("dtb_order", "order_id,order_temp_id,customer_id,message,order_name01,order_name02"),
     ("dtb_payment", "payment_id,payment_method,charge,rule_max"),
     ("dtb_member", "member_id,name,department,login_id,password,salt"),
