@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections import Counter
 from operator import itemgetter
 from pathlib import Path
 
 from . import traffic
 from . import world as W
-from .output import MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
+from .output import MYSQL57_HEADER, MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
 from .schema import columns
 from .server import ServerTree
 from .sim import CUST_COLS, DETAIL_COLS, ORDER_COLS, Sim
@@ -56,9 +57,30 @@ STAFF_UPLOAD_T = W.jst(2017, 3, 22, 11, 5, 40)
 OWNED = ["case.yml", "truth.json", "logs", "fs", "server", "db"]
 
 
-def simulate(seed: int = 20170331, scale: int = 1) -> tuple[Sim, Story]:
-    """Run the simulation (no files written)."""
-    sim = Sim(seed, scale)
+#: option -> the real behaviour it adds (``write_sample_case(options=...)``, ``forensics sample --option``)
+OPTIONS: dict[str, str] = {
+    "brute_force": "about 240 failed admin logins from the attacker before the real one (HTTP 500 error page; "
+                   "'ID password incorrect.' for a well-formed ID, nothing logged for one that fails the format check)",
+    "utc_server": "server clock in UTC: access-log times +0000 and a MySQL 5.7 general log (UTC); EC-CUBE's app "
+                  "logs and date() values stay Asia/Tokyo",
+    "backup_download": "the attacker creates and downloads a database backup (system/bkup.php) at the end of the "
+                       "last session: every person in the database at that moment is viewed",
+    "failed_upload": "a failed file-manager upload ('File Upload Error!:') of the backdoor into a folder the web "
+                     "server cannot write, before the real upload",
+    "debug_mode": "DEBUG_MODE: every site.log and admin.log record is verbose (session line and backtrace)",
+}
+
+
+def _check_options(options) -> None:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown sample option(s) {', '.join(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+
+
+def simulate(seed: int = 20170331, scale: int = 1, options=()) -> tuple[Sim, Story]:
+    """Run the simulation (no files written). ``options``: names from :data:`OPTIONS`."""
+    _check_options(options)
+    sim = Sim(seed, scale, frozenset(options))
     story = Story(sim)
     story.seed_database()
     story.schedule_attack()          # first: registers the attacker's page times as guards
@@ -72,11 +94,13 @@ def _mask(no: str) -> str:
     return no[:6] + "*" * (len(no) - 10) + no[-4:]
 
 
-def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331) -> Path:
-    """Write the case folder; returns its path. ``scale`` multiplies background traffic and customers."""
+def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331, options=()) -> Path:
+    """Write the case folder; returns its path. ``scale`` multiplies background traffic and customers;
+    ``options`` adds real behaviours (names from :data:`OPTIONS`), truth computed by the simulation."""
     root = Path(dir)
     if scale < 1:
         raise ValueError("scale must be >= 1")
+    _check_options(options)
     if root.exists() and any(root.iterdir()):
         if not (root / "case.yml").exists():
             raise ValueError(f"{root} is not empty and holds no case.yml: refusing to write into it")
@@ -87,9 +111,9 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331) -> Pat
             elif p.exists():
                 p.unlink()
     root.mkdir(parents=True, exist_ok=True)
-    sim, story = simulate(seed, scale)
+    sim, story = simulate(seed, scale, options)
     viewed = viewed_persons(sim.views)
-    if len(viewed) != TARGET_VIEWED:
+    if len(viewed) != TARGET_VIEWED and "backup_download" not in sim.options:
         raise RuntimeError(f"simulation produced {len(viewed)} viewed persons, expected {TARGET_VIEWED}")
     level = 6 if scale <= 10 else 1
     planted: list[dict] = []
@@ -108,9 +132,10 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
     (root / "logs/httpd").mkdir(parents=True)
     (root / "logs/mysql").mkdir(parents=True)
     acc = RotatingText(root / "logs/httpd", "access_log", W.ACCESS_ROTATIONS, gz_level=level, rel="logs/httpd")
-    my = RotatingText(root / "logs/mysql", "general.log", W.MYSQL_ROTATIONS, gz_level=level, header=MYSQL_HEADER,
+    my = RotatingText(root / "logs/mysql", "general.log", W.MYSQL_ROTATIONS, gz_level=level,
+                      header=MYSQL57_HEADER if "utc_server" in sim.options else MYSQL_HEADER,
                       rel="logs/mysql")
-    qlog = QueryLog(my, sim.clock)
+    qlog = QueryLog(my, sim.clock, layout="5.7" if "utc_server" in sim.options else "5.6")
     tagged: dict[str, list] = {"sqli": [], "backdoor": [], "skim": []}
     plants = [
         (W.jst(2017, 3, 24, 12, 0, 3), "truncated access-log line (cut inside the referer, no user agent)",
@@ -166,7 +191,8 @@ def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
     files = write_app_log(folder, "site.log", site, 15_000 * scale)
     for name, lines in files:
         if bad in lines:
-            planted.append({"file": f"logs/eccube/{name}", "line_no": lines.index(bad) + 1,
+            line_no = 1 + sum(rec.count("\n") + 1 for rec in lines[:lines.index(bad)])   # records may span lines
+            planted.append({"file": f"logs/eccube/{name}", "line_no": line_no,
                             "what": "app-log record cut short before its 'from REMOTE_ADDR' part"})
 
 
@@ -254,7 +280,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
     return {
         "case": CASE_ID,
         "timezone": "Asia/Tokyo",
-        "generator": {"seed": seed, "scale": scale, "package": "forensics.sample"},
+        "generator": {"seed": seed, "scale": scale, "package": "forensics.sample", "options": sorted(sim.options)},
         "phases": {
             "sqli_first": iso(story.sqli_first),
             "attacker_admin_login": iso(story.login_t),
@@ -303,6 +329,12 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
         "backdoor_only_ips": sorted(set(bd_by_ip) - set(sqli_by_ip) - {W.ATTACKER_MAIN}),
         "non_attacker_admin_ips": sorted([W.STAFF_IP, W.VENDOR_IP]),
         "planted_rejects": sorted(planted, key=lambda d: (d["file"], d["line_no"])),
+        "admin_login_failures": {
+            "by_ip": dict(sorted(Counter(f["ip"] for f in story.login_failures).items())),
+            "logged": sum(1 for f in story.login_failures if f["logged"]),
+            "unlogged": sum(1 for f in story.login_failures if not f["logged"]),
+        },
+        "failed_uploads": story.failed_uploads,
         "traps": {
             "same_second_staff_and_attacker": iso(story.facts["same_second_pair"]),
             "viewed_then_withdrawn_customer_id": story.facts.get("viewed_then_withdrawn"),

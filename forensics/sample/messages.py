@@ -76,3 +76,88 @@ def match_template(message: str, log: str) -> str | None:
         if TEMPLATES[key].log == log and template_regex(key).match(message):
             return key
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# DEBUG_MODE (USE_VERBOSE_LOG): gfPrintLog goes on with the session and toStringBacktrace's frames,
+# innermost first, ``FILE(LINE): Class::function`` (line numbers of EC-CUBE 2.13.5). customer.log
+# lines are never verbose: SC_Customer passes $verbose = false.
+
+_GC = ("data/class/util/GC_Utils.php", 200, "GC_Utils::getDebugBacktrace")
+
+
+def _page_chain(script: str, cls: str, action_line: int, process_line: int) -> list[tuple[str, int, str]]:
+    return [(f"data/class/pages/{cls[1]}", action_line, f"{cls[0]}->action"),
+            (f"html{script}", process_line, f"{cls[0]}->process")]
+
+
+def _admin_require(script: str) -> list[tuple[str, int, str]]:
+    """adminAuthorization runs while the page's require.php loads (data/require_base.php)."""
+    nested = script.count("/") > 2
+    out = [("data/require_base.php", 51, "SC_Helper_Session->adminAuthorization"),
+           ("html/admin/require.php", 32, "require_once")]
+    return out + [(f"html{script}", 24 if nested else 23, "require_once")]
+
+
+_INDEX = ("LC_Page_Admin_Index", "admin/LC_Page_Admin_Index.php")
+_LOGOUT = ("LC_Page_Admin_Logout", "admin/LC_Page_Admin_Logout.php")
+
+#: template key -> its frames below gfPrintLog's own (caller first), by script
+BACKTRACES = {
+    "admin_access": lambda script: (
+        [("data/class/SC_Session.php", 61, "GC_Utils::gfPrintLog"),
+         ("data/class/pages/admin/LC_Page_Admin_Logout.php", 75, "SC_Session->__construct"),
+         ("data/class/pages/admin/LC_Page_Admin_Logout.php", 62, "LC_Page_Admin_Logout->lfDoLogout")]
+        + _page_chain(script, _LOGOUT, 52, 28)
+        if script.endswith("/logout.php") else
+        [("data/class/SC_Session.php", 61, "GC_Utils::gfPrintLog"),
+         ("data/class/helper/SC_Helper_Session.php", 252, "SC_Session->__construct")] + _admin_require(script)),
+    "admin_access_error": lambda script: [
+        ("data/class/SC_Session.php", 64, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 191, "SC_Session->__construct"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 171, "LC_Page_Admin_Index->lfSetLoginSession"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 75, "LC_Page_Admin_Index->lfDoLogin")]
+        + _page_chain(script, _INDEX, 54, 28),
+    "admin_login": lambda script: [
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 223, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 173, "LC_Page_Admin_Index->lfSetLoginData"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 75, "LC_Page_Admin_Index->lfDoLogin")]
+        + _page_chain(script, _INDEX, 54, 28),
+    "admin_login_failed": lambda script: [
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 244, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 123, "LC_Page_Admin_Index->lfSetIncorrectData"),
+        ("data/class/pages/admin/LC_Page_Admin_Index.php", 73, "LC_Page_Admin_Index->lfCheckError")]
+        + _page_chain(script, _INDEX, 54, 28),
+    "admin_logout": lambda script: [
+        ("data/class/SC_Session.php", 150, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/admin/LC_Page_Admin_Logout.php", 76, "SC_Session->logout"),
+        ("data/class/pages/admin/LC_Page_Admin_Logout.php", 62, "LC_Page_Admin_Logout->lfDoLogout")]
+        + _page_chain(script, _LOGOUT, 52, 28),
+    "upload": lambda script: [
+        ("data/class/SC_UploadFile.php", 134, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/admin/contents/LC_Page_Admin_Contents_FileManager.php", 171, "SC_UploadFile->makeTempFile")]
+        + _page_chain(script, ("LC_Page_Admin_Contents_FileManager", "admin/contents/LC_Page_Admin_Contents_FileManager.php"), 57, 29),
+    "upload_failed": lambda script: [
+        ("data/class/SC_UploadFile.php", 137, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/admin/contents/LC_Page_Admin_Contents_FileManager.php", 171, "SC_UploadFile->makeTempFile")]
+        + _page_chain(script, ("LC_Page_Admin_Contents_FileManager", "admin/contents/LC_Page_Admin_Contents_FileManager.php"), 57, 29),
+    "order_complete": lambda script: [
+        ("data/class/helper/SC_Helper_Purchase.php", 103, "GC_Utils::gfPrintLog"),
+        ("data/class/pages/shopping/LC_Page_Shopping_Confirm.php", 164, "SC_Helper_Purchase->completeOrder")]
+        + _page_chain(script, ("LC_Page_Shopping_Confirm", "shopping/LC_Page_Shopping_Confirm.php"), 63, 29),
+}
+
+
+def verbose_lines(key: str, script: str, docroot: str, *, admin: tuple | None = None, customer_id="") -> list[str]:
+    """The lines gfPrintLog adds under DEBUG_MODE: ``login_id = ID(AUTH)[SID]`` on an admin page
+    (``admin`` = (login_id, authority, session_id()), empty where the session holds none yet),
+    ``customer_id = N`` on a shop page (empty for a guest), then the backtrace."""
+    out = []
+    if admin is not None:
+        login_id, auth, sid = admin
+        out.append(f"login_id = {login_id}({auth})[{sid}]")
+    else:
+        out.append(f"customer_id = {customer_id}")
+    frames = [_GC] + BACKTRACES[key](script)
+    out += [f"{docroot}/{f}({n}): {fn}" for f, n, fn in frames]
+    return out

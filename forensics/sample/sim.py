@@ -42,10 +42,10 @@ def q(v) -> str:
 class Sim:
     """Event-driven simulation of the shop over the evidence period."""
 
-    def __init__(self, seed: int, scale: int) -> None:
-        self.seed, self.scale = seed, scale
+    def __init__(self, seed: int, scale: int, options: frozenset[str] = frozenset()) -> None:
+        self.seed, self.scale, self.options = seed, scale, options
         self.rng = random.Random(seed * 7 + 1)
-        self.clock = W.Clock()
+        self.clock = W.Clock(0 if "utc_server" in options else W.JST_OFFSET)
         self.customers: dict[int, dict] = {}
         self.cust_ids: list[int] = []           # creation order, for O(1) random picks
         self.orders: dict[int, dict] = {}
@@ -105,11 +105,16 @@ class Sim:
         day = (t - W.T0) // 86400
         self.entries.setdefault(day, []).append((t, self._seq(), text, block, tag))
 
-    def app_log(self, t, script, ip, key: str, **values) -> None:
-        """One EC-CUBE app-log record (gfPrintLog's layout) of message template ``key``, in the template's file."""
+    def app_log(self, t, script, ip, key: str, *, admin: tuple | None = None, session_customer="", **values) -> None:
+        """One EC-CUBE app-log record (gfPrintLog's layout) of message template ``key``, in the template's
+        file. ``admin`` (login_id, authority, session id) / ``session_customer``: the session, which a verbose
+        record (``debug_mode``) prints."""
         tpl = M.TEMPLATES[key]
         msg = M.render(key, **values)
-        self.app_logs[tpl.log].append((t, self._seq(), f"{self.clock.app(t)} [{script}] {msg} from {ip}"))
+        rec = f"{self.clock.app(t)} [{script}] {msg} from {ip}"
+        if "debug_mode" in self.options and tpl.log != "customer.log":
+            rec = "\n".join([rec, *M.verbose_lines(key, script, W.DOCROOT, admin=admin, customer_id=session_customer)])
+        self.app_logs[tpl.log].append((t, self._seq(), rec))
 
     def sid(self, rng: random.Random | None = None) -> str:
         r = rng or self.rng

@@ -33,6 +33,12 @@ def _admin_sess(member_id: int, login_id: str, uniq: str) -> str:
             f'member_id|s:1:"{member_id}";uniq_id|s:32:"{uniq}";')
 
 
+#: the tables a backup dumps (lfCreateBkupData: every table of the database; the ones the shop uses)
+BKUP_TABLES = ["dtb_baseinfo", "dtb_best_products", "dtb_bkup", "dtb_category", "dtb_customer", "dtb_deliv",
+               "dtb_member", "dtb_order", "dtb_order_detail", "dtb_order_temp", "dtb_payment", "dtb_product_categories",
+               "dtb_product_class", "dtb_products", "dtb_session", "dtb_shipping", "dtb_shipment_item"]
+BKUP_NAME = "bk20170410"
+
 MEMBERS = {"admin": (1, "管理者"), "toyo_support": (2, "東洋商事サポート")}
 
 
@@ -52,6 +58,10 @@ class Story:
         self.last_attacker_admin = 0
         self.csv_room = 8
         self.facts = sim.facts
+        self.options = sim.options
+        self.orng = random.Random(sim.seed * 41 + 9)   # events of the options: the default case unchanged
+        self.login_failures: list[dict] = []
+        self.failed_uploads: list[dict] = []
 
     # ================================================================ helpers
     def hour_time(self, rng, day: int) -> int:
@@ -72,9 +82,10 @@ class Story:
         size = 0 if status == 302 else self.rng.randint(9000, 60000)
         self.s.req(t, ip, method, path, status, size, REF_SHOP + "/admin/home.php", ua,
                    (sid, False, tuple(sqls), _admin_sess(member_id, login_id, uniq)))
-        self.s.app_log(t, path, ip, "admin_access", login_id=login_id, auth=0, sid=sid)
+        ctx = (login_id, 0, sid)
+        self.s.app_log(t, path, ip, "admin_access", admin=ctx, login_id=login_id, auth=0, sid=sid)
         if log:
-            self.s.app_log(t, path, ip, log[0], **log[1])
+            self.s.app_log(t, path, ip, log[0], admin=ctx, **log[1])
         if attacker:
             self.last_attacker_admin = max(self.last_attacker_admin, t)
 
@@ -100,9 +111,9 @@ class Story:
                    ), _admin_sess(member_id, login_id, uniq)))
         # lfSetLoginSession builds an SC_Session before setting the certificate: "access error.", and
         # the login line's sid (that object's) is empty
-        s.app_log(t, "/admin/index.php", ip, "admin_access_error")
-        s.app_log(t, "/admin/index.php", ip, "admin_login", login_id=login_id, member_id=member_id, auth=0,
-                  lastlogin=W.db_time(last), sid="")
+        s.app_log(t, "/admin/index.php", ip, "admin_access_error", admin=("", "", sid))
+        s.app_log(t, "/admin/index.php", ip, "admin_login", admin=(login_id, 0, sid), login_id=login_id,
+                  member_id=member_id, auth=0, lastlogin=W.db_time(last), sid="")
         s.member_lastlogin[member_id] = t
         sess = (sid, member_id, login_id, uniq)
         self.admin(t + 1, ip, ua, sess, "/admin/home.php", method="GET",
@@ -110,13 +121,19 @@ class Story:
                          "SELECT COUNT(*) FROM dtb_customer WHERE del_flg = 0 AND status = 2"])
         return sess
 
-    def failed_login(self, t, ip, ua, sid, login_id) -> None:
+    def failed_login(self, t, ip, ua, sid, login_id, new: bool = False) -> None:
         """A wrong password for a well-formed ID: lfSetIncorrectData logs it, and sfDispError(LOGIN_ERROR)
         shows LC_Page_Error_DispError, which answers HTTP 500."""
         self.page(t, ip, ua, sid, "POST", "/admin/index.php", 500, 4301, REF_SHOP + "/admin/",
                   sqls=[f"SELECT password, salt FROM dtb_member WHERE login_id = {q(login_id)} "
-                        f"AND del_flg <> 1 AND work = 1"], sess="")
-        self.s.app_log(t, "/admin/index.php", ip, "admin_login_failed", login_id=login_id)
+                        f"AND del_flg <> 1 AND work = 1"], sess="", new=new)
+        self.s.app_log(t, "/admin/index.php", ip, "admin_login_failed", admin=("", "", sid), login_id=login_id)
+        self.login_failures.append({"t": t, "ip": ip, "logged": True})
+
+    def malformed_login(self, t, ip, ua, sid, new: bool) -> None:
+        """A login ID that fails lfInitParam's ALNUM_CHECK: the error page (500), no query, no log line."""
+        self.page(t, ip, ua, sid, "POST", "/admin/index.php", 500, 4301, REF_SHOP + "/admin/", sess="", new=new)
+        self.login_failures.append({"t": t, "ip": ip, "logged": False})
 
     def active_members(self, before: int, *, exclude=()) -> list[dict]:
         return [c for c in self.s.customers.values()
@@ -319,7 +336,8 @@ class Story:
         self.page(t, ip, ua, sid, "POST", "/shopping/confirm.php", 302, ref=REF_SHOP + "/shopping/confirm.php",
                   sess=sess, sqls=rows)
         # LC_Page_Shopping_Confirm: completeOrder(ORDER_PENDING) for a module payment, ORDER_NEW otherwise
-        s.app_log(t, "/shopping/confirm.php", ip, "order_complete", order_id=o["order_id"])
+        s.app_log(t, "/shopping/confirm.php", ip, "order_complete", session_customer=o["customer_id"] or "",
+                  order_id=o["order_id"])
         if is_card:
             s.card_entries.append(CardEntry(o["order_id"], t, o["customer_id"], o["order_email"],
                                             card[0] if card else None))
@@ -385,8 +403,10 @@ class Story:
         self.page(tt, ip, ua, sess[0], "GET", "/admin/logout.php", 302, ref=REF_SHOP + "/admin/home.php",
                   sqls=[f"DELETE FROM dtb_session WHERE sess_id = {q(sess[0])}"], sess="")
         # LC_Page_Admin_Logout: an SC_Session (access line), then SC_Session::logout
-        s.app_log(tt, "/admin/logout.php", ip, "admin_access", login_id=sess[2], auth=0, sid=sess[0])
-        s.app_log(tt, "/admin/logout.php", ip, "admin_logout", login_id=sess[2], auth=0, sid=sess[0])
+        s.app_log(tt, "/admin/logout.php", ip, "admin_access", admin=(sess[2], 0, sess[0]), login_id=sess[2], auth=0,
+                  sid=sess[0])
+        s.app_log(tt, "/admin/logout.php", ip, "admin_logout", admin=("", "", sess[0]), login_id=sess[2], auth=0,
+                  sid=sess[0])
 
     def staff_order_list(self, t, ip, ua, sess) -> int:
         if (t - W.T0) // 86400 % 7 == 0:
@@ -513,17 +533,41 @@ class Story:
         ip, ua = W.ATTACKER_MAIN, W.ATTACKER_UA
 
         def entry(t):
+            if "brute_force" in self.options:
+                self.brute_force(W.jst(2017, 3, 31, 23, 2, 5), ip, ua)
             sess = self.admin_login(self.login_t, ip, ua, "admin", fail_ids=("admin", "administrator"), rng=r)
             self.last_attacker_admin = max(self.last_attacker_admin, self.login_t + 1)
             self.admin(W.jst(2017, 3, 31, 23, 29, 30), ip, ua, sess, "/admin/contents/file_manager.php",
                        method="GET", attacker=True)
             self.admin(W.jst(2017, 3, 31, 23, 30, 15), ip, ua, sess, "/admin/contents/file_manager.php",
                        attacker=True)
+            if "failed_upload" in self.options:
+                # the web server cannot write packages/: move_uploaded_file fails, nothing is written
+                ft, fdir = W.jst(2017, 3, 31, 23, 30, 41), f"{W.DOCROOT}/html/user_data/packages/"
+                self.admin(ft, ip, ua, sess, "/admin/contents/file_manager.php", attacker=True,
+                           log=("upload_failed", {"name": "bloc_b.php", "dir": fdir, "file": "bloc_b.php"}))
+                self.failed_uploads.append({"at": W.iso_jst(ft), "ip": ip, "dest": fdir + "bloc_b.php"})
             self.admin(self.backdoor_t, ip, ua, sess, "/admin/contents/file_manager.php", attacker=True,
                        log=("upload", {"name": "bloc_b.php", "dir": f"{W.DOCROOT}/html/user_data/include/",
                                        "file": "bloc_b.php"}))
             self.facts["attacker_first_sid"] = sess[0]
         s.at(self.login_t, entry)
+
+    def brute_force(self, start, ip, ua) -> None:
+        """A password-guessing run against the admin login (a tool that keeps no cookie: a new
+        session each time). Most guesses are for ``admin``; a few IDs fail the format check."""
+        r = self.orng
+        t = start
+        ids = ["admin"] * 12 + ["root", "test", "eccube", "toshomart", "shop", "master", "owner", "user"]
+        for _ in range(240):
+            sid = self.s.sid(r)
+            if r.random() < 0.04:
+                self.malformed_login(t, ip, ua, sid, True)   # e.g. "admin@toshomart.com", "admin'--"
+            else:
+                self.failed_login(t, ip, ua, sid, r.choice(ids), new=True)
+            t += r.randint(3, 6)
+        if t >= W.jst(2017, 3, 31, 23, 26):
+            raise RuntimeError("brute force overran the attacker's manual login attempts")
 
     def backdoor_traffic(self) -> None:
         s, r = self.s, self.arng
@@ -569,6 +613,12 @@ class Story:
             (J(2017, 4, 9, 0, 25, 11), A, [(J(2017, 4, 9, 0, 27, 0) + 41 * k, "filler", 3) for k in range(8)]),
             (J(2017, 4, 10, 8, 40, 27), A, [(J(2017, 4, 10, 8, 42, 3) + 37 * k, "filler", 0) for k in range(40)]),
         ]
+        if "backup_download" in self.options:
+            # after the last filler page: list the backups, create one (a dump of every table), download it;
+            # nothing changes in the database meanwhile, so the backup holds what the download hands out
+            b0 = J(2017, 4, 10, 9, 7, 40)
+            plan[-1][2].extend([(b0, "bkup_list", 0), (b0 + 30, "bkup_create", 0), (b0 + 72, "bkup_download", 0)])
+            s.guard_times.extend(range(b0, b0 + 73))
         for login_t, ip, pages in plan:
             for t, _, _ in pages:
                 s.guard_times.append(t)
@@ -659,13 +709,13 @@ class Story:
                 lines = "\n".join([s.access_line(t, W.STAFF_IP, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", W.STAFF_UA),
                                    s.access_line(t, ip, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", ua)])
                 s.raw_entry(t, lines, [sblock, block])
-                s.app_log(t, path, W.STAFF_IP, "admin_access", login_id="admin", auth=0, sid=ssid)
-                s.app_log(t, path, ip, "admin_access", login_id="admin", auth=0, sid=sid)
+                s.app_log(t, path, W.STAFF_IP, "admin_access", admin=("admin", 0, ssid), login_id="admin", auth=0, sid=ssid)
+                s.app_log(t, path, ip, "admin_access", admin=("admin", 0, sid), login_id="admin", auth=0, sid=sid)
                 self.last_attacker_admin = max(self.last_attacker_admin, t)
                 self.facts["same_second_pair"] = t
             else:
                 s.req(t, ip, "POST", path, 200, r.randint(30000, 45000), REF_SHOP + "/admin/home.php", ua, block)
-                s.app_log(t, path, ip, "admin_access", login_id="admin", auth=0, sid=sid)
+                s.app_log(t, path, ip, "admin_access", admin=("admin", 0, sid), login_id="admin", auth=0, sid=sid)
                 self.last_attacker_admin = max(self.last_attacker_admin, t)
             state["last"] = rows
             self._record(t, ip, sid, "order_list", persons)
@@ -710,10 +760,36 @@ class Story:
             s.req(t, v6, "POST", "/admin/order/index.php", 200, 2400 + 180 * len(rows), REF_SHOP + "/admin/order/index.php",
                   ua,
                   (sid, False, (sql,), _admin_sess(sess[1], sess[2], sess[3])))
-            s.app_log(t, "/admin/order/index.php", v6, "admin_access", login_id="admin", auth=0, sid=sid)
+            s.app_log(t, "/admin/order/index.php", v6, "admin_access", admin=("admin", 0, sid), login_id="admin", auth=0,
+                      sid=sid)
             self.last_attacker_admin = max(self.last_attacker_admin, t)
             self._record(t, v6, sid, "order_csv", persons)
             self.facts["csv_order_range"] = [lo, hi]
+        elif kind == "bkup_list":
+            self.admin(t, ip, ua, sess, "/admin/system/bkup.php", method="GET", attacker=True,
+                       sqls=["SELECT bkup_name, bkup_memo, create_date FROM dtb_bkup ORDER BY create_date DESC"])
+        elif kind == "bkup_create":
+            # LC_Page_Admin_System_Bkup mode=bkup: lfCheckError, lfCreateBkupData (SELECT * of each table), lfUpdBkupData
+            self.admin(t, ip, ua, sess, "/admin/system/bkup.php", attacker=True, sqls=[
+                f"SELECT COUNT(*) FROM dtb_bkup WHERE bkup_name = {q(BKUP_NAME)}",
+                *(f"SELECT * FROM `{tb}`" for tb in BKUP_TABLES),
+                f"INSERT INTO dtb_bkup (bkup_name, bkup_memo, create_date) VALUES ({q(BKUP_NAME)}, '', CURRENT_TIMESTAMP)",
+                "SELECT bkup_name, bkup_memo, create_date FROM dtb_bkup ORDER BY create_date DESC"])
+            self.facts["backup_created"] = t
+        elif kind == "bkup_download":
+            # mode=download: headerForDownload + readfile of data/downloads/backup/<name>.tar.gz
+            persons = sorted({person_of(c["customer_id"], c["email"]) for c in s.customers.values()}
+                             | {order_person(o) for o in s.orders.values()})
+            sid_, mid, login_id, uniq = sess
+            s.req(t, ip, "POST", "/admin/system/bkup.php", 200, 1_200_000 + 900 * len(persons),
+                  REF_SHOP + "/admin/system/bkup.php", ua,
+                  (sid_, False, (f"SELECT COUNT(*) FROM dtb_bkup WHERE bkup_name = {q(BKUP_NAME)}",),
+                   _admin_sess(mid, login_id, uniq)))
+            s.app_log(t, "/admin/system/bkup.php", ip, "admin_access", admin=(login_id, 0, sid_), login_id=login_id,
+                      auth=0, sid=sid_)
+            self.last_attacker_admin = max(self.last_attacker_admin, t)
+            self._record(t, ip, sid_, "backup_download", persons)
+            self.facts["backup_download"] = {"at": W.iso_jst(t), "persons": len(persons)}
         elif kind == "filler":
             need = TARGET_VIEWED - len(self.viewed)
             if need <= arg:   # arg: how many to leave for the next night's session
