@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from collections import Counter
 from operator import itemgetter
@@ -68,6 +69,8 @@ OPTIONS: dict[str, str] = {
     "failed_upload": "a failed file-manager upload ('File Upload Error!:') of the backdoor into a folder the web "
                      "server cannot write, before the real upload",
     "debug_mode": "DEBUG_MODE: every site.log and admin.log record is verbose (session line and backtrace)",
+    "subfolder": "the shop is served under /shop/ (Apache Alias of the same html/ folder): every shop and admin "
+                 "URL, SCRIPT_NAME and ROOT_URLPATH carry /shop; probes for other software stay at the root",
 }
 
 
@@ -121,7 +124,7 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331, option
     _write_app_logs(root, sim, scale, planted)
     _write_db(root, sim)
     tree = _write_server(root, sim, story, planted)
-    (root / "case.yml").write_bytes(CASE_YML.encode())
+    (root / "case.yml").write_bytes(CASE_YML.replace("admin_dir: /admin/", f"admin_dir: {sim.base}/admin/").encode())
     truth = _truth(sim, story, tree, tagged, planted, seed, scale)
     (root / "truth.json").write_bytes((json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
     return root
@@ -150,6 +153,8 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
         ents.sort(key=itemgetter(0, 1))
         write_raw, qwrite = acc.write_raw, qlog.write
         for t, _seq, text, block, tag in ents:
+            if sim.base:
+                text = _in_subfolder(text, sim.base)
             if t >= acc.limit:
                 acc.roll(t)
             if plants and t >= plants[0][0]:
@@ -173,6 +178,20 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
     acc.close()
     my.close()
     return tagged
+
+
+_ROOT_ONLY = tuple(W.SCAN_PATHS) + ("/robots.txt",)
+_REQ = re.compile(r'"(GET|POST|HEAD) (/[^ "]*)')
+
+
+def _in_subfolder(text: str, base: str) -> str:
+    """Access lines of a shop served under ``base``: request targets and the shop's own referers move
+    under it; probes for other software and robots.txt stay at the site root."""
+    def target(m: re.Match) -> str:
+        path = m.group(2)
+        return m.group(0) if path.startswith(_ROOT_ONLY) else f'"{m.group(1)} {base}{path}'
+    text = _REQ.sub(target, text)
+    return text.replace('"https://toshomart.com/', f'"https://toshomart.com{base}/')
 
 
 def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
@@ -240,7 +259,7 @@ def _write_server(root: Path, sim: Sim, story: Story, planted: list) -> ServerTr
     card_posts = [s.t for s in story.skims]
     tree.build(tamper_t=story.tamper_t, backdoor_t=story.backdoor_t, skim_lines=story.skim_lines,
                skim_times=skim_t, skim_fetch=story.skim_fetch_ts, backdoor_last=backdoor_last,
-               last_card_post=max(card_posts), staff_upload_t=STAFF_UPLOAD_T)
+               last_card_post=max(card_posts), staff_upload_t=STAFF_UPLOAD_T, root_urlpath=sim.base + "/")
     tree.write()
     logs = [(f"{W.DOCROOT}/data/logs/site.log", 41230, W.jst(2017, 4, 16, 23, 41, 2)),
             (f"{W.DOCROOT}/data/logs/admin.log", 18211, W.jst(2017, 4, 16, 17, 2, 40)),
@@ -289,7 +308,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
             "containment": iso(W.CONTAINMENT),
         },
         "attacker_ips": attacker_ips,
-        "backdoor_paths": [W.BACKDOOR_URL],
+        "backdoor_paths": [sim.base + W.BACKDOOR_URL],
         "tampered_files": [tree.tampered_rel],
         "skim_files": [W.SKIM_REL],
         "windows": {

@@ -46,6 +46,7 @@ class Sim:
         self.seed, self.scale, self.options = seed, scale, options
         self.rng = random.Random(seed * 7 + 1)
         self.clock = W.Clock(0 if "utc_server" in options else W.JST_OFFSET)
+        self.base = "/shop" if "subfolder" in options else ""   # the shop's URL path prefix
         self.customers: dict[int, dict] = {}
         self.cust_ids: list[int] = []           # creation order, for O(1) random picks
         self.orders: dict[int, dict] = {}
@@ -111,7 +112,7 @@ class Sim:
         record (``debug_mode``) prints."""
         tpl = M.TEMPLATES[key]
         msg = M.render(key, **values)
-        rec = f"{self.clock.app(t)} [{script}] {msg} from {ip}"
+        rec = f"{self.clock.app(t)} [{self.base}{script}] {msg} from {ip}"
         if "debug_mode" in self.options and tpl.log != "customer.log":
             rec = "\n".join([rec, *M.verbose_lines(key, script, W.DOCROOT, admin=admin, customer_id=session_customer)])
         self.app_logs[tpl.log].append((t, self._seq(), rec))

@@ -102,3 +102,15 @@ def test_debug_mode(cases):
     assert re.search(r"\] login: user=\w+\(\d\) auth=0 lastlogin=\S+ \S+ sid= from \S+\nlogin_id = \w+\(0\)\[[0-9a-v]{26}\]\n", admin)
     findings, truth = analyse(case)
     assert_key_answers(findings, truth)
+
+
+def test_subfolder(cases):
+    case = cases("subfolder")
+    assert "admin_dir: /shop/admin/" in (case / "case.yml").read_text(encoding="utf-8")
+    lines = gzip.decompress((case / "logs/httpd/access_log-20170402.gz").read_bytes()).decode().splitlines()
+    targets = {ln.split('"')[1].split(" ")[1] for ln in lines}
+    assert "/shop/admin/index.php" in targets and not any(t.startswith("/admin/") for t in targets)
+    assert "define('ROOT_URLPATH', '/shop/')" in (case / "server/data/config/config.php").read_text(encoding="utf-8")
+    findings, truth = analyse(case)
+    assert truth["backdoor_paths"] == ["/shop/user_data/include/bloc_b.php"]
+    assert_key_answers(findings, truth)
