@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=20170331, help="random seed (deterministic output)")
     sample.add_argument("--option", action="append", metavar="NAME",
                         help="add a real EC-CUBE behaviour (repeatable): brute_force, utc_server, backup_download, "
-                             "failed_upload, debug_mode, subfolder")
+                             "failed_upload, debug_mode, subfolder, csv_sql_export")
     return parser
 
 

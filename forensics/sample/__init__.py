@@ -69,6 +69,8 @@ OPTIONS: dict[str, str] = {
     "failed_upload": "a failed file-manager upload ('File Upload Error!:') of the backdoor into a folder the web "
                      "server cannot write, before the real upload",
     "debug_mode": "DEBUG_MODE: every site.log and admin.log record is verbose (session line and backtrace)",
+    "csv_sql_export": "the attacker stores a SELECT of the Tokyo customers in contents/csv_sql.php and runs its "
+                      "csv_output: every row it returned is viewed",
     "subfolder": "the shop is served under /shop/ (Apache Alias of the same html/ folder): every shop and admin "
                  "URL, SCRIPT_NAME and ROOT_URLPATH carry /shop; probes for other software stay at the root",
 }
@@ -116,7 +118,7 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331, option
     root.mkdir(parents=True, exist_ok=True)
     sim, story = simulate(seed, scale, options)
     viewed = viewed_persons(sim.views)
-    if len(viewed) != TARGET_VIEWED and "backup_download" not in sim.options:
+    if len(viewed) != TARGET_VIEWED and not {"backup_download", "csv_sql_export"} & sim.options:
         raise RuntimeError(f"simulation produced {len(viewed)} viewed persons, expected {TARGET_VIEWED}")
     level = 6 if scale <= 10 else 1
     planted: list[dict] = []

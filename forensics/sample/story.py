@@ -38,6 +38,10 @@ BKUP_TABLES = ["dtb_baseinfo", "dtb_best_products", "dtb_bkup", "dtb_category", 
                "dtb_member", "dtb_order", "dtb_order_detail", "dtb_order_temp", "dtb_payment", "dtb_product_categories",
                "dtb_product_class", "dtb_products", "dtb_session", "dtb_shipping", "dtb_shipment_item"]
 BKUP_NAME = "bk20170410"
+#: the attacker's stored CSV SQL (dtb_csv_sql.csv_sql: the statement after "SELECT ")
+CSV_SQL_NAME = "list"
+CSV_SQL = ("customer_id, name01, name02, email, tel01, tel02, tel03, zip01, zip02, pref, addr01, addr02 "
+           "FROM dtb_customer WHERE del_flg = 0 AND pref = 13")
 
 MEMBERS = {"admin": (1, "管理者"), "toyo_support": (2, "東洋商事サポート")}
 
@@ -619,6 +623,11 @@ class Story:
             b0 = J(2017, 4, 10, 9, 7, 40)
             plan[-1][2].extend([(b0, "bkup_list", 0), (b0 + 30, "bkup_create", 0), (b0 + 72, "bkup_download", 0)])
             s.guard_times.extend(range(b0, b0 + 73))
+        if "csv_sql_export" in self.options:
+            # contents/csv_sql.php: store a SELECT of Tokyo customers (mode=confirm), then csv_output
+            c0 = J(2017, 4, 10, 9, 10, 30)
+            plan[-1][2].extend([(c0, "csv_sql_list", 0), (c0 + 45, "csv_sql_confirm", 0), (c0 + 80, "csv_sql_output", 0)])
+            s.guard_times.extend(range(c0 + 78, c0 + 83))
         for login_t, ip, pages in plan:
             for t, _, _ in pages:
                 s.guard_times.append(t)
@@ -790,6 +799,31 @@ class Story:
             self.last_attacker_admin = max(self.last_attacker_admin, t)
             self._record(t, ip, sid_, "backup_download", persons)
             self.facts["backup_download"] = {"at": W.iso_jst(t), "persons": len(persons)}
+        elif kind == "csv_sql_list":
+            self.admin(t, ip, ua, sess, "/admin/contents/csv_sql.php", method="GET", attacker=True,
+                       sqls=["SELECT * FROM dtb_csv_sql ORDER BY sql_id"])
+        elif kind == "csv_sql_confirm":
+            # lfUpdData: a new sql_id from the sequence, INSERT with CURRENT_TIMESTAMP
+            self.admin(t, ip, ua, sess, "/admin/contents/csv_sql.php", attacker=True, sqls=[
+                "UPDATE dtb_csv_sql_sql_id_seq SET sequence = LAST_INSERT_ID(sequence + 1)",
+                f"INSERT INTO dtb_csv_sql (sql_id, sql_name, csv_sql, create_date, update_date) VALUES "
+                f"(1, {q(CSV_SQL_NAME)}, {q(CSV_SQL)}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                "SELECT * FROM dtb_csv_sql ORDER BY sql_id"])
+        elif kind == "csv_sql_output":
+            # lfDoCsvOutput: the stored SQL behind 'SELECT ', written out as CSV (sfDownloadCsvFromSql)
+            rows = sorted((c for c in s.customers.values() if c["del_flg"] == 0 and c["pref"] == 13),
+                          key=lambda c: c["customer_id"])
+            persons = [person_of(c["customer_id"], c["email"]) for c in rows]
+            sid_, mid, login_id, uniq = sess
+            s.req(t, ip, "POST", "/admin/contents/csv_sql.php", 200, 300 + 160 * len(rows),
+                  REF_SHOP + "/admin/contents/csv_sql.php", ua,
+                  (sid_, False, ("SELECT * FROM dtb_csv_sql WHERE sql_id = 1 ORDER BY sql_id", "SELECT " + CSV_SQL),
+                   _admin_sess(mid, login_id, uniq)))
+            s.app_log(t, "/admin/contents/csv_sql.php", ip, "admin_access", admin=(login_id, 0, sid_), login_id=login_id,
+                      auth=0, sid=sid_)
+            self.last_attacker_admin = max(self.last_attacker_admin, t)
+            self._record(t, ip, sid_, "csv_sql_output", persons)
+            self.facts["csv_sql_output"] = {"at": W.iso_jst(t), "rows": len(rows)}
         elif kind == "filler":
             need = TARGET_VIEWED - len(self.viewed)
             if need <= arg:   # arg: how many to leave for the next night's session
