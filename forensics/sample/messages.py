@@ -45,8 +45,9 @@ TEMPLATES: dict[str, Template] = {
     "upload": Template("{name} -> {dir}{file}", "admin.log", "data/class/SC_UploadFile.php makeTempFile"),
     "upload_failed": Template("File Upload Error!: {name} -> {dir}{file}", "admin.log",
                               "data/class/SC_UploadFile.php makeTempFile"),
-    # a shop member logs in (login_check.php, or entry/index.php right after registering, as
-    # CUSTOMER_CONFIRM_MAIL is false): SC_Customer::startSession; REMOTE_HOST if set, else REMOTE_ADDR
+    # a shop member logs in (login_check.php, the login form of shopping/index.php, or entry/index.php
+    # right after registering, as CUSTOMER_CONFIRM_MAIL is false): SC_Customer::startSession; the host
+    # is REMOTE_HOST if set, else REMOTE_ADDR
     "member_login": Template("access : user={customer_id}\tip={host}", "customer.log",
                              "data/class/SC_Customer.php startSession"),
     # a member logs out or withdraws (mypage/refusal.php): SC_Customer::EndSession

@@ -43,6 +43,11 @@ CSV_SQL_NAME = "list"
 CSV_SQL = ("customer_id, name01, name02, email, tel01, tel02, tel03, zip01, zip02, pref, addr01, addr02 "
            "FROM dtb_customer WHERE del_flg = 0 AND pref = 13")
 
+def member_login_sql(email: str) -> str:
+    """SC_Customer::setCustomerDataFromEmailPass (a PC login: no email_mobile condition)."""
+    return f"SELECT * FROM dtb_customer WHERE (email = {q(email)}) AND del_flg = 0 AND status = 2"
+
+
 MEMBERS = {"admin": (1, "管理者"), "toyo_support": (2, "東洋商事サポート")}
 
 
@@ -230,9 +235,8 @@ class Story:
 
     def _member_login(self, t, c, sid, ip, ua, path="/mypage/login.php"):
         self.page(t - 1, ip, ua, sid, "GET", path, ref=REF_SHOP + "/", new=True)
-        self.page(t, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + path, sqls=[
-            f"SELECT customer_id, password, salt FROM dtb_customer WHERE email = {q(c['email'])} "
-            f"AND del_flg = 0 AND status = 2"], sess=_member_sess(c["customer_id"]))
+        self.page(t, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + path,
+                  sqls=[member_login_sql(c["email"])], sess=_member_sess(c["customer_id"]))
         self.s.app_log(t, "/frontparts/login_check.php", ip, "member_login", customer_id=c["customer_id"], host=ip)
 
     def bg_prof(self, t: int) -> None:
@@ -322,10 +326,10 @@ class Story:
         self.page(tt + 60, ip, ua, sid, "POST", "/cart/index.php", 302, ref=REF_SHOP + "/cart/index.php")
         self.page(tt + 61, ip, ua, sid, "GET", "/shopping/index.php", ref=REF_SHOP + "/cart/index.php")
         if cust:
-            self.page(tt + 90, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + "/shopping/index.php",
-                      sqls=[f"SELECT customer_id, password, salt FROM dtb_customer WHERE email = {q(cust['email'])} "
-                            f"AND del_flg = 0 AND status = 2"], sess=sess)
-            s.app_log(tt + 90, "/frontparts/login_check.php", ip, "member_login", customer_id=cust["customer_id"], host=ip)
+            # the login form of shopping/index.php posts to itself (LC_Page_Shopping mode=login)
+            self.page(tt + 90, ip, ua, sid, "POST", "/shopping/index.php", 302, ref=REF_SHOP + "/shopping/index.php",
+                      sqls=[member_login_sql(cust["email"])], sess=sess)
+            s.app_log(tt + 90, "/shopping/index.php", ip, "member_login", customer_id=cust["customer_id"], host=ip)
             self.page(tt + 91, ip, ua, sid, "GET", "/shopping/deliv.php", ref=REF_SHOP + "/shopping/index.php", sess=sess)
             self.page(tt + 120, ip, ua, sid, "POST", "/shopping/deliv.php", 302, ref=REF_SHOP + "/shopping/deliv.php", sess=sess)
         else:
