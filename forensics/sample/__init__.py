@@ -3,8 +3,10 @@
 ``write_sample_case(dir, scale=1, seed=20170331)`` simulates the shop (EC-CUBE 2.13 on Apache and
 MySQL 5.6) from 2017-03-13 to 2017-04-16 JST and writes a case folder: ``case.yml``, the evidence
 (access logs, EC-CUBE app logs, MySQL general log, TSK bodyfile, recovered ``server/`` tree, database
-exports) and ``truth.json``, computed from the simulation's own state by the counting rules
-rules. Same seed and scale give byte-identical files.
+exports) and ``truth.json``, computed from the simulation's own state by the counting
+rules. Same seed, scale and options give byte-identical files. ``options`` (names in :data:`OPTIONS`)
+add other real EC-CUBE behaviours: a brute-force login run, a server clock in UTC, a backup download,
+a failed upload, DEBUG_MODE logs, a shop under a sub-folder, a CSV-SQL export.
 
 This package imports nothing else from ``forensics``: analysis code must recover the truth from the
 evidence alone.
