@@ -3,7 +3,7 @@
 - ``forensics run CASE_YML [--out DIR] [--timeline all]``: run the notebook pipeline on a case.
   SIGTERM or Ctrl-C stops it cleanly: its kernels are stopped and its private table cache (parsed
   evidence) removed; it exits 130.
-- ``forensics sample DIR [--scale N] [--seed S]``: write the synthetic reference case.
+- ``forensics sample DIR [--scale N] [--seed S] [--option NAME ...]``: write the synthetic reference case.
 
 Errors print one line ``forensics: <reason>`` and exit non-zero; ``--debug`` shows the traceback.
 """
@@ -29,7 +29,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from forensics.sample import write_sample_case
 
-    path = write_sample_case(Path(args.dir), scale=args.scale, seed=args.seed)
+    path = write_sample_case(Path(args.dir), scale=args.scale, seed=args.seed, options=args.option or ())
     print(f"sample case written: {path}")
     return 0
 
@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("dir", help="folder to write the case into")
     sample.add_argument("--scale", type=int, default=1, help="multiplies background traffic and customers")
     sample.add_argument("--seed", type=int, default=20170331, help="random seed (deterministic output)")
+    sample.add_argument("--option", action="append", metavar="NAME",
+                        help="add a real EC-CUBE behaviour (repeatable): brute_force, utc_server, backup_download, "
+                             "failed_upload, debug_mode, subfolder, csv_sql_export")
     return parser
 
 

@@ -3,8 +3,10 @@
 ``write_sample_case(dir, scale=1, seed=20170331)`` simulates the shop (EC-CUBE 2.13 on Apache and
 MySQL 5.6) from 2017-03-13 to 2017-04-16 JST and writes a case folder: ``case.yml``, the evidence
 (access logs, EC-CUBE app logs, MySQL general log, TSK bodyfile, recovered ``server/`` tree, database
-exports) and ``truth.json``, computed from the simulation's own state by the counting rules
-rules. Same seed and scale give byte-identical files.
+exports) and ``truth.json``, computed from the simulation's own state by the counting
+rules. Same seed, scale and options give byte-identical files. ``options`` (names in :data:`OPTIONS`)
+add other real EC-CUBE behaviours: a brute-force login run, a server clock in UTC, a backup download,
+a failed upload, DEBUG_MODE logs, a shop under a sub-folder, a CSV-SQL export.
 
 This package imports nothing else from ``forensics``: analysis code must recover the truth from the
 evidence alone.
@@ -14,13 +16,16 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
+from collections import Counter
 from operator import itemgetter
 from pathlib import Path
 
 from . import traffic
 from . import world as W
-from .output import MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
+from .output import MYSQL57_HEADER, MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
+from .schema import columns
 from .server import ServerTree
 from .sim import CUST_COLS, DETAIL_COLS, ORDER_COLS, Sim
 from .story import TARGET_VIEWED, Story
@@ -55,9 +60,34 @@ STAFF_UPLOAD_T = W.jst(2017, 3, 22, 11, 5, 40)
 OWNED = ["case.yml", "truth.json", "logs", "fs", "server", "db"]
 
 
-def simulate(seed: int = 20170331, scale: int = 1) -> tuple[Sim, Story]:
-    """Run the simulation (no files written)."""
-    sim = Sim(seed, scale)
+#: option -> the real behaviour it adds (``write_sample_case(options=...)``, ``forensics sample --option``)
+OPTIONS: dict[str, str] = {
+    "brute_force": "about 240 failed admin logins from the attacker before the real one (HTTP 500 error page; "
+                   "'ID password incorrect.' for a well-formed ID, nothing logged for one that fails the format check)",
+    "utc_server": "server clock in UTC: access-log times +0000 and a MySQL 5.7 general log (UTC); EC-CUBE's app "
+                  "logs and date() values stay Asia/Tokyo",
+    "backup_download": "the attacker creates and downloads a database backup (system/bkup.php) at the end of the "
+                       "last session: every person in the database at that moment is viewed",
+    "failed_upload": "a failed file-manager upload ('File Upload Error!:') of the backdoor into a folder the web "
+                     "server cannot write, before the real upload",
+    "debug_mode": "DEBUG_MODE: every site.log and admin.log record is verbose (session line and backtrace)",
+    "csv_sql_export": "the attacker stores a SELECT of the Tokyo customers in contents/csv_sql.php and runs its "
+                      "csv_output: every row it returned is viewed",
+    "subfolder": "the shop is served under /shop/ (Apache Alias of the same html/ folder): every shop and admin "
+                 "URL, SCRIPT_NAME and ROOT_URLPATH carry /shop; probes for other software stay at the root",
+}
+
+
+def _check_options(options) -> None:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown sample option(s) {', '.join(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+
+
+def simulate(seed: int = 20170331, scale: int = 1, options=()) -> tuple[Sim, Story]:
+    """Run the simulation (no files written). ``options``: names from :data:`OPTIONS`."""
+    _check_options(options)
+    sim = Sim(seed, scale, frozenset(options))
     story = Story(sim)
     story.seed_database()
     story.schedule_attack()          # first: registers the attacker's page times as guards
@@ -71,11 +101,13 @@ def _mask(no: str) -> str:
     return no[:6] + "*" * (len(no) - 10) + no[-4:]
 
 
-def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331) -> Path:
-    """Write the case folder; returns its path. ``scale`` multiplies background traffic and customers."""
+def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331, options=()) -> Path:
+    """Write the case folder; returns its path. ``scale`` multiplies background traffic and customers;
+    ``options`` adds real behaviours (names from :data:`OPTIONS`), truth computed by the simulation."""
     root = Path(dir)
     if scale < 1:
         raise ValueError("scale must be >= 1")
+    _check_options(options)
     if root.exists() and any(root.iterdir()):
         if not (root / "case.yml").exists():
             raise ValueError(f"{root} is not empty and holds no case.yml: refusing to write into it")
@@ -86,9 +118,9 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331) -> Pat
             elif p.exists():
                 p.unlink()
     root.mkdir(parents=True, exist_ok=True)
-    sim, story = simulate(seed, scale)
+    sim, story = simulate(seed, scale, options)
     viewed = viewed_persons(sim.views)
-    if len(viewed) != TARGET_VIEWED:
+    if len(viewed) != TARGET_VIEWED and not {"backup_download", "csv_sql_export"} & sim.options:
         raise RuntimeError(f"simulation produced {len(viewed)} viewed persons, expected {TARGET_VIEWED}")
     level = 6 if scale <= 10 else 1
     planted: list[dict] = []
@@ -96,7 +128,7 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331) -> Pat
     _write_app_logs(root, sim, scale, planted)
     _write_db(root, sim)
     tree = _write_server(root, sim, story, planted)
-    (root / "case.yml").write_bytes(CASE_YML.encode())
+    (root / "case.yml").write_bytes(CASE_YML.replace("admin_dir: /admin/", f"admin_dir: {sim.base}/admin/").encode())
     truth = _truth(sim, story, tree, tagged, planted, seed, scale)
     (root / "truth.json").write_bytes((json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
     return root
@@ -107,9 +139,10 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
     (root / "logs/httpd").mkdir(parents=True)
     (root / "logs/mysql").mkdir(parents=True)
     acc = RotatingText(root / "logs/httpd", "access_log", W.ACCESS_ROTATIONS, gz_level=level, rel="logs/httpd")
-    my = RotatingText(root / "logs/mysql", "general.log", W.MYSQL_ROTATIONS, gz_level=level, header=MYSQL_HEADER,
+    my = RotatingText(root / "logs/mysql", "general.log", W.MYSQL_ROTATIONS, gz_level=level,
+                      header=MYSQL57_HEADER if "utc_server" in sim.options else MYSQL_HEADER,
                       rel="logs/mysql")
-    qlog = QueryLog(my, sim.clock)
+    qlog = QueryLog(my, sim.clock, layout="5.7" if "utc_server" in sim.options else "5.6")
     tagged: dict[str, list] = {"sqli": [], "backdoor": [], "skim": []}
     plants = [
         (W.jst(2017, 3, 24, 12, 0, 3), "truncated access-log line (cut inside the referer, no user agent)",
@@ -124,6 +157,8 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
         ents.sort(key=itemgetter(0, 1))
         write_raw, qwrite = acc.write_raw, qlog.write
         for t, _seq, text, block, tag in ents:
+            if sim.base:
+                text = _in_subfolder(text, sim.base)
             if t >= acc.limit:
                 acc.roll(t)
             if plants and t >= plants[0][0]:
@@ -149,22 +184,39 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
     return tagged
 
 
+_ROOT_ONLY = tuple(W.SCAN_PATHS) + ("/robots.txt",)
+_REQ = re.compile(r'"(GET|POST|HEAD) (/[^ "]*)')
+
+
+def _in_subfolder(text: str, base: str) -> str:
+    """Access lines of a shop served under ``base``: request targets and the shop's own referers move
+    under it; probes for other software and robots.txt stay at the site root."""
+    def target(m: re.Match) -> str:
+        path = m.group(2)
+        return m.group(0) if path.startswith(_ROOT_ONLY) else f'"{m.group(1)} {base}{path}'
+    text = _REQ.sub(target, text)
+    return text.replace('"https://toshomart.com/', f'"https://toshomart.com{base}/')
+
+
 def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
     folder = root / "logs/eccube"
     folder.mkdir(parents=True)
-    admin = [x[2] for x in sorted(sim.admin_log)]
-    site_entries = sorted(sim.site_log)
-    pt = W.jst(2017, 4, 5, 3, 0, 1)
-    bad = f"{sim.clock.app(pt)} [/shopping/load_payment_module.php] mdl_toyocredit: gateway connection timeout (errno=110)"
-    idx = next(i for i, e in enumerate(site_entries) if e[0] >= pt)
-    site = [x[2] for x in site_entries]
-    site.insert(idx, bad)
+    admin = [x[2] for x in sorted(sim.app_logs["admin.log"])]
+    customer = [x[2] for x in sorted(sim.app_logs["customer.log"])]
+    site = [x[2] for x in sorted(sim.app_logs["site.log"])]
+    # a record cut short before its " from REMOTE_ADDR" (the write interrupted): the first order
+    # completed after 2017-04-05 03:00 JST
+    pt = sim.clock.app(W.jst(2017, 4, 5, 3, 0, 0))
+    idx = next(i for i, ln in enumerate(site) if ln >= pt)
+    bad = site[idx] = site[idx].rsplit(" from ", 1)[0]
     write_app_log(folder, "admin.log", admin, 24_000)
+    write_app_log(folder, "customer.log", customer, 12_000 * scale)
     files = write_app_log(folder, "site.log", site, 15_000 * scale)
     for name, lines in files:
         if bad in lines:
-            planted.append({"file": f"logs/eccube/{name}", "line_no": lines.index(bad) + 1,
-                            "what": "app-log line without the 'from REMOTE_ADDR' part"})
+            line_no = 1 + sum(rec.count("\n") + 1 for rec in lines[:lines.index(bad)])   # records may span lines
+            planted.append({"file": f"logs/eccube/{name}", "line_no": line_no,
+                            "what": "app-log record cut short before its 'from REMOTE_ADDR' part"})
 
 
 def _write_db(root: Path, sim: Sim) -> None:
@@ -174,26 +226,34 @@ def _write_db(root: Path, sim: Sim) -> None:
     write_csv(folder / "dtb_customer.csv", CUST_COLS, custs)
     write_csv(folder / "dtb_order.csv", ORDER_COLS, [sim.row_values(sim.orders[k], ORDER_COLS) for k in sorted(sim.orders)])
     write_csv(folder / "dtb_order_detail.csv", DETAIL_COLS, [[d[c] for c in DETAIL_COLS] for d in sim.details])
-    pcols = ["payment_id", "payment_method", "charge", "rule_max", "rank", "note", "fix", "status", "del_flg",
-             "creator_id", "create_date", "update_date", "payment_image", "upper_rule", "charge_flg", "rule_min",
-             "upper_rule_max", "module_id", "module_path", "memo01", "memo02", "memo03", "memo04", "memo05"]
     prow = []
     for pid, (name, charge, rmax, card) in sorted(W.PAYMENTS.items()):
         deleted = card and sim.payment_deleted_at is not None
-        prow.append([pid, name, charge, rmax, 6 - pid, None, 2, 1, 1 if deleted else 0, 2, "2016-11-02 14:20:11",
-                     W.db_time(sim.payment_deleted_at) if deleted else "2016-11-02 14:20:11", None, rmax, 1, 0, rmax,
-                     1 if card else None, "mdl_toyocredit/load_payment_module.php" if card else None,
-                     "toyocredit" if card else None, None, "1" if card else None, None, None])
-    write_csv(folder / "dtb_payment.csv", pcols, prow)
-    mcols = ["member_id", "name", "department", "login_id", "password", "salt", "authority", "rank", "work",
-             "del_flg", "creator_id", "update_date", "create_date", "login_date"]
+        prow.append({
+            "payment_id": pid, "payment_method": name, "charge": charge, "rule_max": rmax, "rank": 6 - pid,
+            "fix": 2, "status": 1, "del_flg": 1 if deleted else 0, "creator_id": 2, "create_date": "2016-11-02 14:20:11",
+            "update_date": W.db_time(sim.payment_deleted_at) if deleted else "2016-11-02 14:20:11",
+            "upper_rule": rmax, "charge_flg": 1, "rule_min": 0, "upper_rule_max": rmax,
+            "module_id": 1 if card else None, "module_path": "mdl_toyocredit/load_payment_module.php" if card else None,
+            "memo01": "toyocredit" if card else None, "memo03": "1" if card else None})
+    _write_table(folder, "dtb_payment", prow)
     pw_t = sim.member_pw_changed
-    write_csv(folder / "dtb_member.csv", mcols, [
-        [1, "管理者", "東商マート", "admin", ("0" * 8 + "f" * 56) if pw_t else "x", "x8Kq2mZ0aa", 0, 2, 1, 0, 0,
-         W.db_time(pw_t) if pw_t else "2016-11-02 14:10:31", "2016-11-02 14:10:31", W.db_time(sim.member_lastlogin[1])],
-        [2, "東洋商事サポート", "東洋商事株式会社", "toyo_support", "5e6b1c0d" * 8, "p0Lz8Qw1rt", 0, 1, 1, 0, 1,
-         "2016-11-02 14:12:03", "2016-11-02 14:12:03", W.db_time(sim.member_lastlogin[2])],
+    _write_table(folder, "dtb_member", [
+        {"member_id": 1, "name": "管理者", "department": "東商マート", "login_id": "admin",
+         "password": ("0" * 8 + "f" * 56) if pw_t else "x", "salt": "x8Kq2mZ0aa", "authority": 0, "rank": 2, "work": 1,
+         "del_flg": 0, "creator_id": 0, "create_date": "2016-11-02 14:10:31",
+         "update_date": W.db_time(pw_t) if pw_t else "2016-11-02 14:10:31", "login_date": W.db_time(sim.member_lastlogin[1])},
+        {"member_id": 2, "name": "東洋商事サポート", "department": "東洋商事株式会社", "login_id": "toyo_support",
+         "password": "5e6b1c0d" * 8, "salt": "p0Lz8Qw1rt", "authority": 0, "rank": 1, "work": 1, "del_flg": 0,
+         "creator_id": 1, "create_date": "2016-11-02 14:12:03", "update_date": "2016-11-02 14:12:03",
+         "login_date": W.db_time(sim.member_lastlogin[2])},
     ])
+
+
+def _write_table(folder: Path, table: str, rows: list[dict]) -> None:
+    """A table dump: the table's columns in CREATE TABLE order, values by name (absent: empty)."""
+    cols = columns(table)
+    write_csv(folder / f"{table}.csv", cols, [[r.get(c) for c in cols] for r in rows])
 
 
 def _write_server(root: Path, sim: Sim, story: Story, planted: list) -> ServerTree:
@@ -203,10 +263,11 @@ def _write_server(root: Path, sim: Sim, story: Story, planted: list) -> ServerTr
     card_posts = [s.t for s in story.skims]
     tree.build(tamper_t=story.tamper_t, backdoor_t=story.backdoor_t, skim_lines=story.skim_lines,
                skim_times=skim_t, skim_fetch=story.skim_fetch_ts, backdoor_last=backdoor_last,
-               last_card_post=max(card_posts), staff_upload_t=STAFF_UPLOAD_T)
+               last_card_post=max(card_posts), staff_upload_t=STAFF_UPLOAD_T, root_urlpath=sim.base + "/")
     tree.write()
     logs = [(f"{W.DOCROOT}/data/logs/site.log", 41230, W.jst(2017, 4, 16, 23, 41, 2)),
             (f"{W.DOCROOT}/data/logs/admin.log", 18211, W.jst(2017, 4, 16, 17, 2, 40)),
+            (f"{W.DOCROOT}/data/logs/customer.log", 9342, W.jst(2017, 4, 16, 22, 51, 17)),
             (f"{W.DOCROOT}/data/cache/mtb_constants.php", 60122, W.jst(2016, 11, 2, 14, 30, 0))]
     lines = tree.bodyfile(logs)
     k = len(lines) // 3
@@ -242,7 +303,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
     return {
         "case": CASE_ID,
         "timezone": "Asia/Tokyo",
-        "generator": {"seed": seed, "scale": scale, "package": "forensics.sample"},
+        "generator": {"seed": seed, "scale": scale, "package": "forensics.sample", "options": sorted(sim.options)},
         "phases": {
             "sqli_first": iso(story.sqli_first),
             "attacker_admin_login": iso(story.login_t),
@@ -251,7 +312,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
             "containment": iso(W.CONTAINMENT),
         },
         "attacker_ips": attacker_ips,
-        "backdoor_paths": [W.BACKDOOR_URL],
+        "backdoor_paths": [sim.base + W.BACKDOOR_URL],
         "tampered_files": [tree.tampered_rel],
         "skim_files": [W.SKIM_REL],
         "windows": {
@@ -291,6 +352,12 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
         "backdoor_only_ips": sorted(set(bd_by_ip) - set(sqli_by_ip) - {W.ATTACKER_MAIN}),
         "non_attacker_admin_ips": sorted([W.STAFF_IP, W.VENDOR_IP]),
         "planted_rejects": sorted(planted, key=lambda d: (d["file"], d["line_no"])),
+        "admin_login_failures": {
+            "by_ip": dict(sorted(Counter(f["ip"] for f in story.login_failures).items())),
+            "logged": sum(1 for f in story.login_failures if f["logged"]),
+            "unlogged": sum(1 for f in story.login_failures if not f["logged"]),
+        },
+        "failed_uploads": story.failed_uploads,
         "traps": {
             "same_second_staff_and_attacker": iso(story.facts["same_second_pair"]),
             "viewed_then_withdrawn_customer_id": story.facts.get("viewed_then_withdrawn"),

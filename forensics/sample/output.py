@@ -17,6 +17,9 @@ ENC = ("utf-8", "surrogateescape")
 MYSQL_HEADER = ("/usr/sbin/mysqld, Version: 5.6.35-log (MySQL Community Server (GPL)). started with:\n"
                 "Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock\n"
                 "Time                 Id Command    Argument\n")
+MYSQL57_HEADER = ("/usr/sbin/mysqld, Version: 5.7.17-log (MySQL Community Server (GPL)). started with:\n"
+                  "Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock\n"
+                  "Time                 Id Command    Argument\n")
 CHUNK = 1 << 20
 
 
@@ -92,9 +95,11 @@ class QueryLog:
     """MySQL 5.6 general query log: ``YYMMDD H:MM:SS\\t%5d Command\\tArgument``; the time only when it
     changes (else two tabs); one connection per PHP request."""
 
-    def __init__(self, out: RotatingText, clock: W.Clock, first_cid: int = 1127) -> None:
+    def __init__(self, out: RotatingText, clock: W.Clock, first_cid: int = 1127, *, layout: str = "5.6") -> None:
         self.out, self.clock, self.cid, self.last = out, clock, first_cid, -1
         self.lines = 0
+        self.layout = layout      # "5.7": every line stamped ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC)
+        self._usec = 0
 
     def _lines(self, cid: int, block) -> list[tuple[str, str]]:
         sid, new, sqls, sess = block
@@ -129,12 +134,21 @@ class QueryLog:
         else:
             merged = [(self.cid, x) for x in self._lines(self.cid, block)]
             self.cid += 1
+        parts = []
+        if self.layout == "5.7":
+            if t != self.last:
+                self.last, self._usec = t, 0
+            stamp = self.clock.mysql57(t)
+            for cid, (cmd, arg) in merged:
+                self._usec = min(self._usec + 173, 999_999)
+                parts.append(f"{stamp}.{self._usec:06d}Z\t{cid:5d} {cmd}\t{arg}\n")
+            o.write_raw("".join(parts))
+            return
         if t != self.last:
             first = self.clock.mysql(t) + "\t"
             self.last = t
         else:
             first = "\t\t"
-        parts = []
         for cid, (cmd, arg) in merged:
             parts.append(f"{first}{cid:5d} {cmd}\t{arg}\n")
             first = "\t\t"

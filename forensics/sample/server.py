@@ -151,7 +151,8 @@ class ServerTree:
                                "uid": uid, "mode": mode})
 
     def build(self, *, tamper_t: int, backdoor_t: int, skim_lines: list[str], skim_times: list[int],
-              skim_fetch: list[int], backdoor_last: int, last_card_post: int, staff_upload_t: int) -> None:
+              skim_fetch: list[int], backdoor_last: int, last_card_post: int, staff_upload_t: int,
+              root_urlpath: str = "/") -> None:
         r = self.r
         busy = W.jst(2017, 4, 16, 23, 50)
         for p in FRONT_PHP:
@@ -202,8 +203,10 @@ class ServerTree:
                     "pages/admin/contents/LC_Page_Admin_Contents_FileManager.php", "pages/products/LC_Page_Products_List.php",
                     "pages/shopping/LC_Page_Shopping_LoadPaymentModule.php", "util/GC_Utils.php", "util/SC_Utils.php"):
             self.add(f"data/class/{cls}", f"<?php\n/*\n * This file is part of EC-CUBE\n */\n\nclass {cls.rsplit('/', 1)[-1][:-4]}\n{{\n}}\n")
-        self.add("data/config/config.php", "<?php\ndefine('ECCUBE_INSTALL', 'ON');\ndefine('HTTP_URL', 'http://toshomart.com/');\n"
-                 "define('HTTPS_URL', 'https://toshomart.com/');\ndefine('ROOT_URLPATH', '/');\ndefine('DOMAIN_NAME', '');\n"
+        self.add("data/config/config.php", "<?php\ndefine('ECCUBE_INSTALL', 'ON');\n"
+                 f"define('HTTP_URL', 'http://toshomart.com{root_urlpath}');\n"
+                 f"define('HTTPS_URL', 'https://toshomart.com{root_urlpath}');\ndefine('ROOT_URLPATH', '{root_urlpath}');\n"
+                 "define('DOMAIN_NAME', '');\n"
                  "define('DB_TYPE', 'mysql');\ndefine('DB_USER', 'eccube');\ndefine('DB_PASSWORD', '********');\n"
                  "define('DB_SERVER', 'localhost');\ndefine('DB_NAME', 'eccube_db');\ndefine('DB_PORT', '');\n"
                  "define('ADMIN_DIR', 'admin/');\ndefine('ADMIN_FORCE_SSL', FALSE);\ndefine('ADMIN_ALLOW_HOSTS', 'a:0:{}');\n"

@@ -13,23 +13,16 @@ import heapq
 import random
 from typing import Callable
 
+from . import messages as M
+from . import schema as S
 from . import world as W
 from .truth import View, person_of
 
 SID_CHARS = "0123456789abcdefghijklmnopqrstuv"
 
-CUST_COLS = ["customer_id", "name01", "name02", "kana01", "kana02", "zip01", "zip02", "pref", "addr01",
-             "addr02", "email", "email_mobile", "tel01", "tel02", "tel03", "fax01", "fax02", "fax03", "sex",
-             "job", "birth", "password", "salt", "secret_key", "reminder", "reminder_answer", "point",
-             "note", "status", "mailmaga_flg", "create_date", "update_date", "del_flg", "mobile_phone_id"]
-ORDER_COLS = ["order_id", "order_temp_id", "customer_id", "message", "order_name01", "order_name02",
-              "order_kana01", "order_kana02", "order_email", "order_tel01", "order_tel02", "order_tel03",
-              "order_zip01", "order_zip02", "order_pref", "order_addr01", "order_addr02", "order_sex",
-              "order_birth", "subtotal", "discount", "deliv_id", "deliv_fee", "charge", "use_point",
-              "add_point", "tax", "total", "payment_total", "payment_id", "payment_method", "note", "status",
-              "create_date", "update_date", "commit_date", "payment_date", "device_type_id", "del_flg"]
-DETAIL_COLS = ["order_detail_id", "order_id", "product_id", "product_class_id", "product_name",
-               "product_code", "price", "quantity", "point_rate", "tax_rate", "tax_rule"]
+CUST_COLS = S.columns("dtb_customer")
+ORDER_COLS = S.columns("dtb_order")
+DETAIL_COLS = S.columns("dtb_order_detail")
 ORDER_LIST_COLS = ("order_id, create_date, order_name01, order_name02, order_kana01, order_kana02, "
                    "order_email, customer_id, payment_method, payment_total, status, update_date")
 CUST_LIST_COLS = ("customer_id,name01,name02,kana01,kana02,sex,email,tel01,tel02,tel03,pref,status,"
@@ -49,10 +42,11 @@ def q(v) -> str:
 class Sim:
     """Event-driven simulation of the shop over the evidence period."""
 
-    def __init__(self, seed: int, scale: int) -> None:
-        self.seed, self.scale = seed, scale
+    def __init__(self, seed: int, scale: int, options: frozenset[str] = frozenset()) -> None:
+        self.seed, self.scale, self.options = seed, scale, options
         self.rng = random.Random(seed * 7 + 1)
-        self.clock = W.Clock()
+        self.clock = W.Clock(0 if "utc_server" in options else W.JST_OFFSET)
+        self.base = "/shop" if "subfolder" in options else ""   # the shop's URL path prefix
         self.customers: dict[int, dict] = {}
         self.cust_ids: list[int] = []           # creation order, for O(1) random picks
         self.orders: dict[int, dict] = {}
@@ -70,8 +64,7 @@ class Sim:
         self._hseq = 0
         self.seq = 0
         self.entries: dict[int, list] = {}      # day -> entries
-        self.admin_log: list[tuple[int, int, str]] = []
-        self.site_log: list[tuple[int, int, str]] = []
+        self.app_logs: dict[str, list[tuple[int, int, str]]] = {"admin.log": [], "site.log": [], "customer.log": []}
         self.views: list[View] = []
         self.card_entries: list = []            # (order_id, t, customer_id, email, card_no|None)
         self.guard_times: list[int] = []        # attacker views: keep other writes off these seconds
@@ -113,11 +106,16 @@ class Sim:
         day = (t - W.T0) // 86400
         self.entries.setdefault(day, []).append((t, self._seq(), text, block, tag))
 
-    def alog(self, t, script, msg, ip) -> None:
-        self.admin_log.append((t, self._seq(), f"{self.clock.app(t)} [{script}] {msg} from {ip}"))
-
-    def slog(self, t, script, msg, ip) -> None:
-        self.site_log.append((t, self._seq(), f"{self.clock.app(t)} [{script}] {msg} from {ip}"))
+    def app_log(self, t, script, ip, key: str, *, admin: tuple | None = None, session_customer="", **values) -> None:
+        """One EC-CUBE app-log record (gfPrintLog's layout) of message template ``key``, in the template's
+        file. ``admin`` (login_id, authority, session id) / ``session_customer``: the session, which a verbose
+        record (``debug_mode``) prints."""
+        tpl = M.TEMPLATES[key]
+        msg = M.render(key, **values)
+        rec = f"{self.clock.app(t)} [{self.base}{script}] {msg} from {ip}"
+        if "debug_mode" in self.options and tpl.log != "customer.log":
+            rec = "\n".join([rec, *M.verbose_lines(key, script, W.DOCROOT, admin=admin, customer_id=session_customer)])
+        self.app_logs[tpl.log].append((t, self._seq(), rec))
 
     def sid(self, rng: random.Random | None = None) -> str:
         r = rng or self.rng
@@ -163,7 +161,7 @@ class Sim:
             "reminder": rng.randint(1, 7), "reminder_answer": hashlib.sha256(f"{self.seed}ra{cid}".encode()).hexdigest(),
             "point": rng.choice([0, 0, 0, 12, 50, 120, 300]), "note": None, "status": status,
             "mailmaga_flg": rng.choice([1, 2, 3]), "_c": created, "_u": updated, "del_flg": del_flg,
-            "mobile_phone_id": None,
+            "mobile_phone_id": None, "buy_times": 0, "buy_total": 0,
         }
         self.customers[cid] = c
         self.cust_ids.append(cid)
@@ -194,7 +192,7 @@ class Sim:
             "order_zip02": src["zip02"], "order_pref": src["pref"], "order_addr01": src["addr01"],
             "order_addr02": src["addr02"], "order_sex": src["sex"], "order_birth": None,
             "subtotal": subtotal, "discount": 0, "deliv_id": 1, "deliv_fee": deliv, "charge": charge,
-            "use_point": 0, "add_point": subtotal // 100, "tax": subtotal * 8 // 108, "total": total,
+            "use_point": 0, "add_point": subtotal // 100, "birth_point": 0, "tax": subtotal * 8 // 108, "total": total,
             "payment_total": total, "payment_id": payment_id, "payment_method": W.PAYMENTS[payment_id][0],
             "note": None, "status": status, "_c": t, "_u": updated if updated is not None else t,
             "_commit": commit, "payment_date": None, "device_type_id": 10, "del_flg": 0,
@@ -204,6 +202,7 @@ class Sim:
         for pid, name, price, n in items:
             self.details.append({"order_detail_id": self.next_detail_id, "order_id": oid, "product_id": pid,
                                  "product_class_id": pid, "product_name": name, "product_code": f"TS-{pid:04d}",
+                                 "classcategory_name1": None, "classcategory_name2": None,
                                  "price": price, "quantity": n, "point_rate": 1, "tax_rate": 8, "tax_rule": 1})
             o["_items"].append(self.details[-1])
             self.next_detail_id += 1

@@ -14,7 +14,7 @@ import random
 
 from . import payloads as P
 from . import world as W
-from .sim import CUST_COLS, CUST_LIST_COLS, ORDER_COLS, ORDER_LIST_COLS, Sim, order_person, q
+from .sim import CUST_COLS, CUST_LIST_COLS, DETAIL_COLS, ORDER_COLS, ORDER_LIST_COLS, Sim, order_person, q
 from .truth import CardEntry, SkimRecord, View, person_of
 
 TARGET_VIEWED = 55
@@ -31,6 +31,21 @@ def _member_sess(cid: int) -> str:
 def _admin_sess(member_id: int, login_id: str, uniq: str) -> str:
     return (f'cert|s:8:"7WDhcBTF";login_id|s:{len(login_id)}:"{login_id}";authority|s:1:"0";'
             f'member_id|s:1:"{member_id}";uniq_id|s:32:"{uniq}";')
+
+
+#: the tables a backup dumps (lfCreateBkupData: every table of the database; the ones the shop uses)
+BKUP_TABLES = ["dtb_baseinfo", "dtb_best_products", "dtb_bkup", "dtb_category", "dtb_customer", "dtb_deliv",
+               "dtb_member", "dtb_order", "dtb_order_detail", "dtb_order_temp", "dtb_payment", "dtb_product_categories",
+               "dtb_product_class", "dtb_products", "dtb_session", "dtb_shipping", "dtb_shipment_item"]
+BKUP_NAME = "bk20170410"
+#: the attacker's stored CSV SQL (dtb_csv_sql.csv_sql: the statement after "SELECT ")
+CSV_SQL_NAME = "list"
+CSV_SQL = ("customer_id, name01, name02, email, tel01, tel02, tel03, zip01, zip02, pref, addr01, addr02 "
+           "FROM dtb_customer WHERE del_flg = 0 AND pref = 13")
+
+def member_login_sql(email: str) -> str:
+    """SC_Customer::setCustomerDataFromEmailPass (a PC login: no email_mobile condition)."""
+    return f"SELECT * FROM dtb_customer WHERE (email = {q(email)}) AND del_flg = 0 AND status = 2"
 
 
 MEMBERS = {"admin": (1, "管理者"), "toyo_support": (2, "東洋商事サポート")}
@@ -52,6 +67,10 @@ class Story:
         self.last_attacker_admin = 0
         self.csv_room = 8
         self.facts = sim.facts
+        self.options = sim.options
+        self.orng = random.Random(sim.seed * 41 + 9)   # events of the options: the default case unchanged
+        self.login_failures: list[dict] = []
+        self.failed_uploads: list[dict] = []
 
     # ================================================================ helpers
     def hour_time(self, rng, day: int) -> int:
@@ -65,15 +84,17 @@ class Story:
             size = 0 if status in (302, 304) else r.randint(7000, 24000)
         self.s.req(t, ip, method, path, status, size, ref, ua, (sid, new, tuple(sqls), sess), tag)
 
-    def admin(self, t, ip, ua, sess, path, *, method="POST", sqls=(), status=200, mode_log=None, attacker=False):
-        """An authenticated admin page: access line in admin.log, session read/write in the query log."""
+    def admin(self, t, ip, ua, sess, path, *, method="POST", sqls=(), status=200, log=None, attacker=False):
+        """An authenticated admin page: access line in admin.log, session read/write in the query log.
+        ``log``: (template key, values) of a further message the page writes."""
         sid, member_id, login_id, uniq = sess
         size = 0 if status == 302 else self.rng.randint(9000, 60000)
         self.s.req(t, ip, method, path, status, size, REF_SHOP + "/admin/home.php", ua,
                    (sid, False, tuple(sqls), _admin_sess(member_id, login_id, uniq)))
-        self.s.alog(t, path, f"access : user={login_id} auth=0 sid={sid}", ip)
-        if mode_log:
-            self.s.alog(t, path, mode_log, ip)
+        ctx = (login_id, 0, sid)
+        self.s.app_log(t, path, ip, "admin_access", admin=ctx, login_id=login_id, auth=0, sid=sid)
+        if log:
+            self.s.app_log(t, path, ip, log[0], admin=ctx, **log[1])
         if attacker:
             self.last_attacker_admin = max(self.last_attacker_admin, t)
 
@@ -85,28 +106,43 @@ class Story:
         self.page(tt, ip, ua, pre_sid, "GET", "/admin/", 200, 4120, "-", new=True, sess="")
         for bad in fail_ids:
             tt += r.randint(30, 45)
-            self.page(tt, ip, ua, pre_sid, "POST", "/admin/index.php", 200, 4301, REF_SHOP + "/admin/",
-                      sqls=[f"SELECT member_id, password, salt, login_id, authority, name FROM dtb_member "
-                            f"WHERE login_id = {q(bad)} AND del_flg <> 1 AND work = 1"], sess="")
-            s.alog(tt, "/admin/index.php", f"{bad} password incorrect.", ip)
+            self.failed_login(tt, ip, ua, pre_sid, bad)
         member_id = MEMBERS[login_id][0]
         sid = s.sid(r)
         uniq = "".join(r.choice("0123456789abcdef") for _ in range(32))
         last = s.member_lastlogin[member_id]
+        # LC_Page_Admin_Index: lfIsLoginMember, lfDoLogin, then lfSetLoginData's UPDATE
         self.s.req(t, ip, "POST", "/admin/index.php", 302, 0, REF_SHOP + "/admin/", ua,
                    (sid, True, (
-                       f"SELECT member_id, password, salt, login_id, authority, name FROM dtb_member "
-                       f"WHERE login_id = {q(login_id)} AND del_flg <> 1 AND work = 1",
+                       f"SELECT password, salt FROM dtb_member WHERE login_id = {q(login_id)} AND del_flg <> 1 AND work = 1",
+                       f"SELECT member_id, authority, login_date, name FROM dtb_member WHERE login_id = {q(login_id)}",
                        f"UPDATE dtb_member SET login_date = {q(s.clock.db(t))} WHERE member_id = {member_id}",
                    ), _admin_sess(member_id, login_id, uniq)))
-        s.alog(t, "/admin/index.php",
-               f"login: user={login_id}({member_id}) auth=0 lastlogin={W.db_time(last)} sid={sid}", ip)
+        # lfSetLoginSession builds an SC_Session before setting the certificate: "access error.", and
+        # the login line's sid (that object's) is empty
+        s.app_log(t, "/admin/index.php", ip, "admin_access_error", admin=("", "", sid))
+        s.app_log(t, "/admin/index.php", ip, "admin_login", admin=(login_id, 0, sid), login_id=login_id,
+                  member_id=member_id, auth=0, lastlogin=W.db_time(last), sid="")
         s.member_lastlogin[member_id] = t
         sess = (sid, member_id, login_id, uniq)
         self.admin(t + 1, ip, ua, sess, "/admin/home.php", method="GET",
                    sqls=["SELECT COUNT(*) FROM dtb_order WHERE del_flg = 0 AND status = 1",
                          "SELECT COUNT(*) FROM dtb_customer WHERE del_flg = 0 AND status = 2"])
         return sess
+
+    def failed_login(self, t, ip, ua, sid, login_id, new: bool = False) -> None:
+        """A wrong password for a well-formed ID: lfSetIncorrectData logs it, and sfDispError(LOGIN_ERROR)
+        shows LC_Page_Error_DispError, which answers HTTP 500."""
+        self.page(t, ip, ua, sid, "POST", "/admin/index.php", 500, 4301, REF_SHOP + "/admin/",
+                  sqls=[f"SELECT password, salt FROM dtb_member WHERE login_id = {q(login_id)} "
+                        f"AND del_flg <> 1 AND work = 1"], sess="", new=new)
+        self.s.app_log(t, "/admin/index.php", ip, "admin_login_failed", admin=("", "", sid), login_id=login_id)
+        self.login_failures.append({"t": t, "ip": ip, "logged": True})
+
+    def malformed_login(self, t, ip, ua, sid, new: bool) -> None:
+        """A login ID that fails lfInitParam's ALNUM_CHECK: the error page (500), no query, no log line."""
+        self.page(t, ip, ua, sid, "POST", "/admin/index.php", 500, 4301, REF_SHOP + "/admin/", sess="", new=new)
+        self.login_failures.append({"t": t, "ip": ip, "logged": False})
 
     def active_members(self, before: int, *, exclude=()) -> list[dict]:
         return [c for c in self.s.customers.values()
@@ -193,15 +229,15 @@ class Story:
         self.page(t, ip, ua, sid, "POST", "/entry/index.php", 302, ref=REF_SHOP + "/entry/index.php", sqls=[
             "UPDATE dtb_customer_customer_id_seq SET sequence = LAST_INSERT_ID(sequence + 1)",
             s.insert_sql("dtb_customer", c, CUST_COLS)])
-        s.slog(t, "/entry/index.php", f"customer regist. customer_id={c['customer_id']}", ip)
+        # CUSTOMER_CONFIRM_MAIL is false: LC_Page_Entry logs the new member in (SC_Customer::setLogin)
+        s.app_log(t, "/entry/index.php", ip, "member_login", customer_id=c["customer_id"], host=ip)
         self.page(t + 1, ip, ua, sid, "GET", "/entry/complete.php", ref=REF_SHOP + "/entry/index.php")
 
     def _member_login(self, t, c, sid, ip, ua, path="/mypage/login.php"):
         self.page(t - 1, ip, ua, sid, "GET", path, ref=REF_SHOP + "/", new=True)
-        self.page(t, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + path, sqls=[
-            f"SELECT customer_id, password, salt FROM dtb_customer WHERE email = {q(c['email'])} "
-            f"AND del_flg = 0 AND status = 2"], sess=_member_sess(c["customer_id"]))
-        self.s.slog(t, "/frontparts/login_check.php", f"member login. customer_id={c['customer_id']}", ip)
+        self.page(t, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + path,
+                  sqls=[member_login_sql(c["email"])], sess=_member_sess(c["customer_id"]))
+        self.s.app_log(t, "/frontparts/login_check.php", ip, "member_login", customer_id=c["customer_id"], host=ip)
 
     def bg_prof(self, t: int) -> None:
         s, r = self.s, self.rng
@@ -247,7 +283,8 @@ class Story:
         self.page(t, ip, ua, sid, "POST", "/mypage/refusal.php", 302, ref=REF_SHOP + "/mypage/refusal.php",
                   sess=_member_sess(cid), sqls=[f"UPDATE dtb_customer SET del_flg = 1, update_date = "
                                                 f"{q(s.clock.db(t))} WHERE customer_id = {cid}"])
-        s.slog(t, "/mypage/refusal.php", f"customer refusal. customer_id={cid}", ip)
+        # LC_Page_Mypage_Refusal ends the member's session (SC_Customer::EndSession)
+        s.app_log(t, "/mypage/refusal.php", ip, "member_logout", customer_id=cid, host=ip)
         self.page(t + 1, ip, ua, sid, "GET", "/mypage/refusal_complete.php", ref=REF_SHOP + "/mypage/refusal.php",
                   sess=FRONT_SESS)
 
@@ -289,9 +326,10 @@ class Story:
         self.page(tt + 60, ip, ua, sid, "POST", "/cart/index.php", 302, ref=REF_SHOP + "/cart/index.php")
         self.page(tt + 61, ip, ua, sid, "GET", "/shopping/index.php", ref=REF_SHOP + "/cart/index.php")
         if cust:
-            self.page(tt + 90, ip, ua, sid, "POST", "/frontparts/login_check.php", 302, ref=REF_SHOP + "/shopping/index.php",
-                      sqls=[f"SELECT customer_id, password, salt FROM dtb_customer WHERE email = {q(cust['email'])} "
-                            f"AND del_flg = 0 AND status = 2"], sess=sess)
+            # the login form of shopping/index.php posts to itself (LC_Page_Shopping mode=login)
+            self.page(tt + 90, ip, ua, sid, "POST", "/shopping/index.php", 302, ref=REF_SHOP + "/shopping/index.php",
+                      sqls=[member_login_sql(cust["email"])], sess=sess)
+            s.app_log(tt + 90, "/shopping/index.php", ip, "member_login", customer_id=cust["customer_id"], host=ip)
             self.page(tt + 91, ip, ua, sid, "GET", "/shopping/deliv.php", ref=REF_SHOP + "/shopping/index.php", sess=sess)
             self.page(tt + 120, ip, ua, sid, "POST", "/shopping/deliv.php", 302, ref=REF_SHOP + "/shopping/deliv.php", sess=sess)
         else:
@@ -301,10 +339,13 @@ class Story:
         self.page(tt + 201, ip, ua, sid, "GET", "/shopping/confirm.php", ref=REF_SHOP + "/shopping/payment.php", sess=sess)
         rows = [f"UPDATE dtb_order_order_id_seq SET sequence = LAST_INSERT_ID(sequence + 1)",
                 s.insert_sql("dtb_order", o, ORDER_COLS)]
-        rows += [s.insert_sql("dtb_order_detail", d, list(d)) for d in o["_items"]]
+        rows += [s.insert_sql("dtb_order_detail", d, DETAIL_COLS) for d in o["_items"]]
         nxt = "/shopping/load_payment_module.php" if is_card else "/shopping/complete.php"
         self.page(t, ip, ua, sid, "POST", "/shopping/confirm.php", 302, ref=REF_SHOP + "/shopping/confirm.php",
                   sess=sess, sqls=rows)
+        # LC_Page_Shopping_Confirm: completeOrder(ORDER_PENDING) for a module payment, ORDER_NEW otherwise
+        s.app_log(t, "/shopping/confirm.php", ip, "order_complete", session_customer=o["customer_id"] or "",
+                  order_id=o["order_id"])
         if is_card:
             s.card_entries.append(CardEntry(o["order_id"], t, o["customer_id"], o["order_email"],
                                             card[0] if card else None))
@@ -315,7 +356,6 @@ class Story:
                 s.at(tp + k * r.randint(70, 150), lambda tt2, o=o, ip=ip, ua=ua, sid=sid, sess=sess, card=card:
                      self.card_post(tt2, o, ip, ua, sid, sess, card))
         else:
-            s.slog(t, "/shopping/confirm.php", f"order complete. order_id={o['order_id']}", ip)
             self.page(t + 1, ip, ua, sid, "GET", nxt, ref=REF_SHOP + "/shopping/confirm.php", sess=sess)
         return o
 
@@ -332,14 +372,12 @@ class Story:
                 self.skims.append(SkimRecord(t, no, oid))
             self.page(t, ip, ua, sid, "POST", path, 200, ref=REF_SHOP + path, sess=sess,
                       sqls=[f"SELECT * FROM dtb_order WHERE order_id = {oid}"])
-            s.slog(t, path, f"credit card payment error. order_id={oid} code=G12", ip)
             return
         t = s.clear_of_guards(t)
         o["status"], o["_u"] = 1, t
         self.page(t, ip, ua, sid, "POST", path, 302, ref=REF_SHOP + path, sess=sess,
                   sqls=[f"SELECT * FROM dtb_order WHERE order_id = {oid}",
                         f"UPDATE dtb_order SET status = 1, update_date = {q(s.clock.db(t))} WHERE order_id = {oid}"])
-        s.slog(t, "/shopping/complete.php", f"order complete. order_id={oid}", ip)
         self.page(t + 1, ip, ua, sid, "GET", "/shopping/complete.php", ref=REF_SHOP + path, sess=sess)
 
     # ================================================================ staff (internal IP) and vendor
@@ -372,6 +410,11 @@ class Story:
         tt += r.randint(60, 900)
         self.page(tt, ip, ua, sess[0], "GET", "/admin/logout.php", 302, ref=REF_SHOP + "/admin/home.php",
                   sqls=[f"DELETE FROM dtb_session WHERE sess_id = {q(sess[0])}"], sess="")
+        # LC_Page_Admin_Logout: an SC_Session (access line), then SC_Session::logout
+        s.app_log(tt, "/admin/logout.php", ip, "admin_access", admin=(sess[2], 0, sess[0]), login_id=sess[2], auth=0,
+                  sid=sess[0])
+        s.app_log(tt, "/admin/logout.php", ip, "admin_logout", admin=("", "", sess[0]), login_id=sess[2], auth=0,
+                  sid=sess[0])
 
     def staff_order_list(self, t, ip, ua, sess) -> int:
         if (t - W.T0) // 86400 % 7 == 0:
@@ -498,16 +541,41 @@ class Story:
         ip, ua = W.ATTACKER_MAIN, W.ATTACKER_UA
 
         def entry(t):
+            if "brute_force" in self.options:
+                self.brute_force(W.jst(2017, 3, 31, 23, 2, 5), ip, ua)
             sess = self.admin_login(self.login_t, ip, ua, "admin", fail_ids=("admin", "administrator"), rng=r)
             self.last_attacker_admin = max(self.last_attacker_admin, self.login_t + 1)
             self.admin(W.jst(2017, 3, 31, 23, 29, 30), ip, ua, sess, "/admin/contents/file_manager.php",
                        method="GET", attacker=True)
             self.admin(W.jst(2017, 3, 31, 23, 30, 15), ip, ua, sess, "/admin/contents/file_manager.php",
                        attacker=True)
+            if "failed_upload" in self.options:
+                # the web server cannot write packages/: move_uploaded_file fails, nothing is written
+                ft, fdir = W.jst(2017, 3, 31, 23, 30, 41), f"{W.DOCROOT}/html/user_data/packages/"
+                self.admin(ft, ip, ua, sess, "/admin/contents/file_manager.php", attacker=True,
+                           log=("upload_failed", {"name": "bloc_b.php", "dir": fdir, "file": "bloc_b.php"}))
+                self.failed_uploads.append({"at": W.iso_jst(ft), "ip": ip, "dest": fdir + "bloc_b.php"})
             self.admin(self.backdoor_t, ip, ua, sess, "/admin/contents/file_manager.php", attacker=True,
-                       mode_log=f"upload: bloc_b.php -> {W.DOCROOT}/html/user_data/include/bloc_b.php")
+                       log=("upload", {"name": "bloc_b.php", "dir": f"{W.DOCROOT}/html/user_data/include/",
+                                       "file": "bloc_b.php"}))
             self.facts["attacker_first_sid"] = sess[0]
         s.at(self.login_t, entry)
+
+    def brute_force(self, start, ip, ua) -> None:
+        """A password-guessing run against the admin login (a tool that keeps no cookie: a new
+        session each time). Most guesses are for ``admin``; a few IDs fail the format check."""
+        r = self.orng
+        t = start
+        ids = ["admin"] * 12 + ["root", "test", "eccube", "toshomart", "shop", "master", "owner", "user"]
+        for _ in range(240):
+            sid = self.s.sid(r)
+            if r.random() < 0.04:
+                self.malformed_login(t, ip, ua, sid, True)   # e.g. "admin@toshomart.com", "admin'--"
+            else:
+                self.failed_login(t, ip, ua, sid, r.choice(ids), new=True)
+            t += r.randint(3, 6)
+        if t >= W.jst(2017, 3, 31, 23, 26):
+            raise RuntimeError("brute force overran the attacker's manual login attempts")
 
     def backdoor_traffic(self) -> None:
         s, r = self.s, self.arng
@@ -553,6 +621,17 @@ class Story:
             (J(2017, 4, 9, 0, 25, 11), A, [(J(2017, 4, 9, 0, 27, 0) + 41 * k, "filler", 3) for k in range(8)]),
             (J(2017, 4, 10, 8, 40, 27), A, [(J(2017, 4, 10, 8, 42, 3) + 37 * k, "filler", 0) for k in range(40)]),
         ]
+        if "backup_download" in self.options:
+            # after the last filler page: list the backups, create one (a dump of every table), download it;
+            # nothing changes in the database meanwhile, so the backup holds what the download hands out
+            b0 = J(2017, 4, 10, 9, 7, 40)
+            plan[-1][2].extend([(b0, "bkup_list", 0), (b0 + 30, "bkup_create", 0), (b0 + 72, "bkup_download", 0)])
+            s.guard_times.extend(range(b0, b0 + 73))
+        if "csv_sql_export" in self.options:
+            # contents/csv_sql.php: store a SELECT of Tokyo customers (mode=confirm), then csv_output
+            c0 = J(2017, 4, 10, 9, 10, 30)
+            plan[-1][2].extend([(c0, "csv_sql_list", 0), (c0 + 45, "csv_sql_confirm", 0), (c0 + 80, "csv_sql_output", 0)])
+            s.guard_times.extend(range(c0 + 78, c0 + 83))
         for login_t, ip, pages in plan:
             for t, _, _ in pages:
                 s.guard_times.append(t)
@@ -561,11 +640,12 @@ class Story:
         s.guard_times.sort()
 
     def attacker_session(self, t, ip, pages) -> None:
+        sess = self.admin_login(t, ip, W.ATTACKER_UA, "admin", rng=self.arng)
         if any(kind == "order_list_pair" for _, kind, _ in pages):
-            # the staff open the order list at the same second (their own login a minute before)
+            # the staff open the order list at the same second (their own login a minute before,
+            # after the attacker's: its lastlogin= is the attacker's login)
             pt = pages[0][0]
             self.staff_sess = self.admin_login(pt - 70, W.STAFF_IP, W.STAFF_UA, "admin")
-        sess = self.admin_login(t, ip, W.ATTACKER_UA, "admin", rng=self.arng)
         self.last_attacker_admin = max(self.last_attacker_admin, t + 1)
         state = {"last": []}
         for tp, kind, arg in pages:
@@ -642,13 +722,13 @@ class Story:
                 lines = "\n".join([s.access_line(t, W.STAFF_IP, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", W.STAFF_UA),
                                    s.access_line(t, ip, "POST", path, 200, 41873, REF_SHOP + "/admin/home.php", ua)])
                 s.raw_entry(t, lines, [sblock, block])
-                s.alog(t, path, f"access : user=admin auth=0 sid={ssid}", W.STAFF_IP)
-                s.alog(t, path, f"access : user=admin auth=0 sid={sid}", ip)
+                s.app_log(t, path, W.STAFF_IP, "admin_access", admin=("admin", 0, ssid), login_id="admin", auth=0, sid=ssid)
+                s.app_log(t, path, ip, "admin_access", admin=("admin", 0, sid), login_id="admin", auth=0, sid=sid)
                 self.last_attacker_admin = max(self.last_attacker_admin, t)
                 self.facts["same_second_pair"] = t
             else:
                 s.req(t, ip, "POST", path, 200, r.randint(30000, 45000), REF_SHOP + "/admin/home.php", ua, block)
-                s.alog(t, path, f"access : user=admin auth=0 sid={sid}", ip)
+                s.app_log(t, path, ip, "admin_access", admin=("admin", 0, sid), login_id="admin", auth=0, sid=sid)
                 self.last_attacker_admin = max(self.last_attacker_admin, t)
             state["last"] = rows
             self._record(t, ip, sid, "order_list", persons)
@@ -693,10 +773,61 @@ class Story:
             s.req(t, v6, "POST", "/admin/order/index.php", 200, 2400 + 180 * len(rows), REF_SHOP + "/admin/order/index.php",
                   ua,
                   (sid, False, (sql,), _admin_sess(sess[1], sess[2], sess[3])))
-            s.alog(t, "/admin/order/index.php", f"access : user=admin auth=0 sid={sid}", v6)
+            s.app_log(t, "/admin/order/index.php", v6, "admin_access", admin=("admin", 0, sid), login_id="admin", auth=0,
+                      sid=sid)
             self.last_attacker_admin = max(self.last_attacker_admin, t)
             self._record(t, v6, sid, "order_csv", persons)
             self.facts["csv_order_range"] = [lo, hi]
+        elif kind == "bkup_list":
+            self.admin(t, ip, ua, sess, "/admin/system/bkup.php", method="GET", attacker=True,
+                       sqls=["SELECT bkup_name, bkup_memo, create_date FROM dtb_bkup ORDER BY create_date DESC"])
+        elif kind == "bkup_create":
+            # LC_Page_Admin_System_Bkup mode=bkup: lfCheckError, lfCreateBkupData (SELECT * of each table), lfUpdBkupData
+            self.admin(t, ip, ua, sess, "/admin/system/bkup.php", attacker=True, sqls=[
+                f"SELECT COUNT(*) FROM dtb_bkup WHERE bkup_name = {q(BKUP_NAME)}",
+                *(f"SELECT * FROM `{tb}`" for tb in BKUP_TABLES),
+                f"INSERT INTO dtb_bkup (bkup_name, bkup_memo, create_date) VALUES ({q(BKUP_NAME)}, '', CURRENT_TIMESTAMP)",
+                "SELECT bkup_name, bkup_memo, create_date FROM dtb_bkup ORDER BY create_date DESC"])
+            self.facts["backup_created"] = t
+        elif kind == "bkup_download":
+            # mode=download: headerForDownload + readfile of data/downloads/backup/<name>.tar.gz
+            persons = sorted({person_of(c["customer_id"], c["email"]) for c in s.customers.values()}
+                             | {order_person(o) for o in s.orders.values()})
+            sid_, mid, login_id, uniq = sess
+            s.req(t, ip, "POST", "/admin/system/bkup.php", 200, 1_200_000 + 900 * len(persons),
+                  REF_SHOP + "/admin/system/bkup.php", ua,
+                  (sid_, False, (f"SELECT COUNT(*) FROM dtb_bkup WHERE bkup_name = {q(BKUP_NAME)}",),
+                   _admin_sess(mid, login_id, uniq)))
+            s.app_log(t, "/admin/system/bkup.php", ip, "admin_access", admin=(login_id, 0, sid_), login_id=login_id,
+                      auth=0, sid=sid_)
+            self.last_attacker_admin = max(self.last_attacker_admin, t)
+            self._record(t, ip, sid_, "backup_download", persons)
+            self.facts["backup_download"] = {"at": W.iso_jst(t), "persons": len(persons)}
+        elif kind == "csv_sql_list":
+            self.admin(t, ip, ua, sess, "/admin/contents/csv_sql.php", method="GET", attacker=True,
+                       sqls=["SELECT * FROM dtb_csv_sql ORDER BY sql_id"])
+        elif kind == "csv_sql_confirm":
+            # lfUpdData: a new sql_id from the sequence, INSERT with CURRENT_TIMESTAMP
+            self.admin(t, ip, ua, sess, "/admin/contents/csv_sql.php", attacker=True, sqls=[
+                "UPDATE dtb_csv_sql_sql_id_seq SET sequence = LAST_INSERT_ID(sequence + 1)",
+                f"INSERT INTO dtb_csv_sql (sql_id, sql_name, csv_sql, create_date, update_date) VALUES "
+                f"(1, {q(CSV_SQL_NAME)}, {q(CSV_SQL)}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                "SELECT * FROM dtb_csv_sql ORDER BY sql_id"])
+        elif kind == "csv_sql_output":
+            # lfDoCsvOutput: the stored SQL behind 'SELECT ', written out as CSV (sfDownloadCsvFromSql)
+            rows = sorted((c for c in s.customers.values() if c["del_flg"] == 0 and c["pref"] == 13),
+                          key=lambda c: c["customer_id"])
+            persons = [person_of(c["customer_id"], c["email"]) for c in rows]
+            sid_, mid, login_id, uniq = sess
+            s.req(t, ip, "POST", "/admin/contents/csv_sql.php", 200, 300 + 160 * len(rows),
+                  REF_SHOP + "/admin/contents/csv_sql.php", ua,
+                  (sid_, False, ("SELECT * FROM dtb_csv_sql WHERE sql_id = 1 ORDER BY sql_id", "SELECT " + CSV_SQL),
+                   _admin_sess(mid, login_id, uniq)))
+            s.app_log(t, "/admin/contents/csv_sql.php", ip, "admin_access", admin=(login_id, 0, sid_), login_id=login_id,
+                      auth=0, sid=sid_)
+            self.last_attacker_admin = max(self.last_attacker_admin, t)
+            self._record(t, ip, sid_, "csv_sql_output", persons)
+            self.facts["csv_sql_output"] = {"at": W.iso_jst(t), "rows": len(rows)}
         elif kind == "filler":
             need = TARGET_VIEWED - len(self.viewed)
             if need <= arg:   # arg: how many to leave for the next night's session
@@ -826,4 +957,5 @@ class Story:
         sess = self.admin_login(t - 120, W.STAFF_IP, W.STAFF_UA, "admin")
         self.admin(t - 40, W.STAFF_IP, W.STAFF_UA, sess, "/admin/contents/file_manager.php", method="GET")
         self.admin(t, W.STAFF_IP, W.STAFF_UA, sess, "/admin/contents/file_manager.php",
-                   mode_log=f"upload: セールバナー.jpg -> {W.DOCROOT}/html/user_data/sale_banner_201703.jpg")
+                   log=("upload", {"name": "sale_banner_201703.jpg", "dir": f"{W.DOCROOT}/html/user_data/",
+                                   "file": "sale_banner_201703.jpg"}))

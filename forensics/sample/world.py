@@ -59,9 +59,16 @@ _MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "N
 
 
 class Clock:
-    """Fast renderers for the period's timestamps (epoch seconds in, strings out)."""
+    """Fast renderers for the period's timestamps (epoch seconds in, strings out).
 
-    def __init__(self) -> None:
+    ``server_offset``: the UTC offset of the server's clock (seconds), which Apache's ``%t`` and
+    MySQL 5.6's general log use; EC-CUBE's app logs and its ``date()`` values are Asia/Tokyo
+    whatever the server's zone (``SC_Initial`` sets it)."""
+
+    def __init__(self, server_offset: int = JST_OFFSET) -> None:
+        self.server_offset = server_offset
+        sign = "+" if server_offset >= 0 else "-"
+        self.acc_zone = f" {sign}{abs(server_offset) // 3600:02d}{abs(server_offset) // 60 % 60:02d}]"
         self.hms = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
         self.hms_my = [f"{s // 3600:2d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
         self.acc_day, self.my_day, self.app_day, self.db_day = [], [], [], []
@@ -76,13 +83,21 @@ class Clock:
         d, s = divmod(t - T0, 86400)
         return d + 1, s
 
+    def _split_server(self, t: int) -> tuple[int, int]:
+        d, s = divmod(t + self.server_offset - JST_OFFSET - T0, 86400)
+        return d + 1, s
+
     def access(self, t: int) -> str:
-        d, s = self._split(t)
-        return self.acc_day[d] + self.hms[s] + " +0900]"
+        d, s = self._split_server(t)
+        return self.acc_day[d] + self.hms[s] + self.acc_zone
 
     def mysql(self, t: int) -> str:
-        d, s = self._split(t)
+        d, s = self._split_server(t)
         return self.my_day[d] + self.hms_my[s]
+
+    def mysql57(self, t: int) -> str:
+        """MySQL 5.7's general-log time (log_timestamps=UTC, the default), without the fraction."""
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
 
     def app(self, t: int) -> str:
         d, s = self._split(t)

@@ -25,11 +25,17 @@ COMBINED = re.compile(
     r'"(?P<ref>[^"]*)" "(?P<ua>[^"]*)"$')                            # referer, user agent
 # EC-CUBE 2.13 app log: YYYY/MM/DD HH:MM:SS [SCRIPT_NAME] MESSAGE from REMOTE_ADDR
 APP = re.compile(r"^(?P<t>2017/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<script>/[^\] ]*)\] (?P<msg>.+) from (?P<ip>[0-9a-f.:]+)$")
+# admin.log: SC_Session (access, access error., logout), LC_Page_Admin_Index (login: its sid is
+# empty on a fresh login; password incorrect), SC_UploadFile::makeTempFile (upload, failed upload)
 ADMIN_MSG = re.compile(
     r"^(access : user=\w+ auth=\d+ sid=[0-9a-v]{26}"
-    r"|login: user=\w+\(\d+\) auth=\d+ lastlogin=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} sid=[0-9a-v]{26}"
+    r"|access error\."
+    r"|logout : user=\w+ auth=\d+ sid=[0-9a-v]{26}"
+    r"|login: user=\w+\(\d+\) auth=\d+ lastlogin=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} sid=(?:[0-9a-v]{26})?"
     r"|\w+ password incorrect\."
-    r"|upload: \S+ -> /var/www/eccube/html/user_data/\S+)$")
+    r"|(?:File Upload Error!: )?\S+ -> /var/www/eccube/html/user_data/\S+)$")
+# customer.log: SC_Customer::startSession / EndSession
+CUSTOMER_MSG = re.compile(r"^(access|logout) : user=\d+\tip=[0-9a-f.:]+$")
 # MySQL 5.6 general log: time (YYMMDD H:MM:SS, hour space-padded) only when it changes, else two tabs
 MYSQL = re.compile(r"^(?:(?P<t>\d{6} [ \d]\d:\d{2}:\d{2})\t|\t\t)(?P<id>[ \d]{4}\d+) (?P<cmd>Connect|Query|Quit)\t(?P<arg>.*)$")
 MYSQL_HEADER = ["/usr/sbin/mysqld, Version: 5.6.35-log (MySQL Community Server (GPL)). started with:",
@@ -101,11 +107,16 @@ def test_app_logs_are_eccube_format(generated_case):
         m = APP.match(line)
         if not m:
             return False
-        return not rel.split("/")[-1].startswith("admin.log") or bool(ADMIN_MSG.match(m["msg"]))
+        name = rel.split("/")[-1]
+        if name.startswith("admin.log"):
+            return bool(ADMIN_MSG.match(m["msg"]))
+        if name.startswith("customer.log"):
+            return bool(CUSTOMER_MSG.match(m["msg"]))
+        return True
     n, bad = _check(generated_case, "logs/eccube/*.log*", ok)
     assert bad == 1
     names = sorted(p.name for p in (generated_case / "logs/eccube").iterdir())
-    assert "admin.log.1" in names and "site.log.1" in names and "admin.log" in names
+    assert "admin.log.1" in names and "site.log.1" in names and "admin.log" in names and "customer.log" in names
 
 
 def test_query_logs_are_mysql56_general_log(generated_case):
@@ -161,7 +172,7 @@ def test_bodyfile_is_tsk3(generated_case):
 
 
 @pytest.mark.parametrize("table, first", [
-    ("dtb_customer", "customer_id,name01,name02,kana01,kana02,zip01,zip02,pref,addr01,addr02,email"),
+    ("dtb_customer", "customer_id,name01,name02,kana01,kana02,company_name,zip01,zip02,zipcode,country_id,pref,addr01,addr02,email"),
     ("dtb_order", "order_id,order_temp_id,customer_id,message,order_name01,order_name02"),
     ("dtb_payment", "payment_id,payment_method,charge,rule_max"),
     ("dtb_member", "member_id,name,department,login_id,password,salt"),

@@ -63,3 +63,20 @@ def test_refuses_to_write_into_a_foreign_folder(tmp_path):
     with pytest.raises(ValueError):
         forensics.sample.write_sample_case(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_options_same_bytes_and_default_untouched(generated_case, tmp_path):
+    every = sorted(forensics.sample.OPTIONS)
+    one = forensics.sample.write_sample_case(tmp_path / "one", options=every)
+    two = forensics.sample.write_sample_case(tmp_path / "two", options=list(reversed(every)))
+    assert _digests(one) == _digests(two)
+    # an option adds to the case; without options the case is the default one
+    assert _digests(one)["logs/httpd/access_log"] != _digests(generated_case)["logs/httpd/access_log"]
+
+
+def test_cli_passes_options(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "x"), "--option", "failed_upload", "--option", "brute_force"]) == 0
+    truth = (tmp_path / "x" / "truth.json").read_text(encoding="utf-8")
+    assert '"brute_force",\n      "failed_upload"' in truth
+    assert main(["sample", str(tmp_path / "y"), "--option", "nosuch"]) == 2
+    assert "unknown sample option" in capsys.readouterr().err

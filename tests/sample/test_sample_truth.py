@@ -71,7 +71,7 @@ def test_evidence_shows_the_phases(generated_case, truth):
     login = truth["phases"]["attacker_admin_login"]
     stamp = login[:10].replace("-", "/") + " " + login[11:19]
     assert re.search(re.escape(stamp) + r" \[/admin/index\.php\] login: user=admin\(1\) .* from 192\.0\.2\.146", admin)
-    assert "upload: bloc_b.php -> /var/www/eccube/html/user_data/include/bloc_b.php" in admin
+    assert "] bloc_b.php -> /var/www/eccube/html/user_data/include/bloc_b.php from 192.0.2.146" in admin
     body = (generated_case / "fs/bodyfile.txt").read_text()
     tampered = truth["tampered_files"][0]
     row = next(l for l in body.splitlines() if l.split("|")[1:2] == [f"/var/www/eccube/{tampered}"])
