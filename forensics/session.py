@@ -163,8 +163,9 @@ class Run:
         """Run ``forensics.findings.investigate`` once and save its results; returns findings (dict).
 
         Saved: ``tables/findings.json``, ``inv_<name>.parquet`` for every table of the
-        investigation, the what-if tables (``whatif_*``) and ``timeline.parquet``. Later calls
-        (and later notebooks) load them.
+        investigation by its declared name (``forensics.findings.INVESTIGATION_TABLES``, the
+        super-timeline ``inv_timeline.parquet`` among them) and the what-if tables (``whatif_*``).
+        Later calls (and later notebooks) load them.
         """
         if self.ws.has("findings"):
             return self.ws.load_json("findings")

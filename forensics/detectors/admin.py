@@ -47,6 +47,10 @@ ADMIN_PAGES = ECCUBE2.admin_pages
 #: EC-CUBE 2.13 answers (``LC_Page_Error_DispError``), 200 the form shown again.
 FAILURE_STATUS: tuple[int, ...] = ECCUBE2.login_failure_status
 
+#: Longest time between a login logged without its session id and the first line of the session
+#: it opened (the page the login redirects to is requested at once).
+OPENER_WINDOW = "60s"
+
 #: Seconds between an access-log request and its app-log line for them to be the same request
 #: (both logs are written within the request; the app log has second resolution).
 LINK_TOLERANCE = "2s"
@@ -123,16 +127,22 @@ def admin_logins(
     return pl.concat([acc, app]).sort("ts", "evidence", "source", "line_no").collect()
 
 
-def admin_sessions(app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+def admin_sessions(app_log: pl.LazyFrame | pl.DataFrame, *, opener_window: str = OPENER_WINDOW) -> pl.DataFrame:
     """Admin sessions by app-log ``sid``: the login line opens, access lines continue.
 
-    Returns ``sid, login_id, opened_ip, opened_ts, opened_source, opened_line_no`` (null when the
-    login line is not in the log), ``first_ts, last_ts, lines, ips`` (every IP seen in the
-    session, sorted).
+    A fresh login is logged before its session has an id (``login: ... sid=`` empty, as EC-CUBE
+    2.13 writes it): such a login opens the session whose first line is the next ``access`` line
+    of the same user from the same IP within ``opener_window`` (the page the login redirects to),
+    one session per login.
+
+    Returns ``sid, login_id, opened_ip, opened_ts, opened_source, opened_line_no`` (null when no
+    login line opens it), ``opened_by`` ("login line" with the sid, "login before the first access
+    line", or null), ``first_ts, last_ts, lines, ips`` (every IP seen in the session, sorted).
     """
-    lf = app_log.lazy().filter(pl.col("sid").is_not_null() & pl.col("event").is_in(["login", "access"]))
+    lf = app_log.lazy().filter(pl.col("event").is_in(["login", "access"]))
+    named = lf.filter(pl.col("sid").is_not_null())
     opened = (
-        lf.filter(pl.col("event") == "login")
+        named.filter(pl.col("event") == "login")
         .sort("ts", "line_no")
         .group_by("sid")
         .agg(
@@ -142,8 +152,35 @@ def admin_sessions(app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
             opened_line_no=pl.col("line_no").first(),
             login_id_open=pl.col("login_id").first(),
         )
+        .with_columns(opened_by=pl.lit("login line"))
     )
-    spans = lf.group_by("sid").agg(
+    # logins without a sid: the session whose first line follows them
+    firsts = (
+        named.sort("ts", "line_no").group_by("sid")
+        .agg(pl.col("ts").first().alias("first_ts"), pl.col("ip").first().alias("ip"),
+             pl.col("login_id").first().alias("login_id"), pl.col("event").first().alias("first_event"))
+        .filter(pl.col("first_event") == "access")
+        .join(opened.select("sid"), on="sid", how="anti")
+        .sort("first_ts")
+    )
+    bare = (
+        lf.filter(pl.col("sid").is_null() & (pl.col("event") == "login"))
+        .select(pl.col("ts").alias("login_ts"), "ip", "login_id", pl.col("source").alias("login_source"),
+                pl.col("line_no").alias("login_line_no"))
+        .sort("login_ts")
+    )
+    inferred = (
+        firsts.join_asof(bare, left_on="first_ts", right_on="login_ts", by=["ip", "login_id"], strategy="backward",
+                         tolerance=opener_window, check_sortedness=False)
+        .filter(pl.col("login_ts").is_not_null())
+        .sort("first_ts")
+        .unique(["login_source", "login_line_no"], keep="first", maintain_order=True)  # one session per login
+        .select("sid", opened_ip=pl.col("ip"), opened_ts=pl.col("login_ts"), opened_source=pl.col("login_source"),
+                opened_line_no=pl.col("login_line_no"), login_id_open=pl.col("login_id"),
+                opened_by=pl.lit("login before the first access line"))
+    )
+    opened = pl.concat([opened, inferred], how="vertical_relaxed")
+    spans = named.group_by("sid").agg(
         first_ts=pl.col("ts").min(),
         last_ts=pl.col("ts").max(),
         lines=pl.len(),
@@ -159,6 +196,7 @@ def admin_sessions(app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
             opened_ts=pl.col("opened_ts"),
             opened_source=pl.col("opened_source"),
             opened_line_no=pl.col("opened_line_no"),
+            opened_by=pl.col("opened_by"),
             first_ts=pl.col("first_ts"),
             last_ts=pl.col("last_ts"),
             lines=pl.col("lines"),

@@ -43,29 +43,34 @@ UTC = pl.Datetime("us", "UTC")
 
 @dataclass(frozen=True)
 class PaymentRule:
-    """One sign of what a payment method is: ``pattern`` (regex, case-insensitive) found in
-    ``field`` ("name": ``payment_method``; "module_file": the file name of ``module_path``, its
-    folder left out) makes the method ``kind`` ("card" or "not_card")."""
+    """One sign of what a payment method is (a rule record, :mod:`forensics.rules`): ``pattern``
+    (regex, case-insensitive) found in ``field`` ("name": ``payment_method``; "module_file": the
+    file name of ``module_path``, its folder left out) makes the method ``kind`` ("card" or
+    "not_card")."""
 
     id: str
     field: str
     pattern: str
     kind: str
-    comment: str
+    description: str
+    status: str = "stable"
+    false_positives: tuple[str, ...] = ()
 
 
 #: Signs of a payment method's kind. Wallets and carrier billing are not card methods of the shop:
 #: the card, if any, is entered at the provider, not on the shop's form.
 PAYMENT_METHOD_RULES: tuple[PaymentRule, ...] = (
     PaymentRule("name-card", "name", r"クレジット|カード|credit|card|デビット|debit|visa|master|jcb|amex|diners",
-                "card", "the method's name names a card (クレジットカード決済, Credit card)"),
+                "card", "the method's name names a card (クレジットカード決済, Credit card)",
+                false_positives=("a gift-card or point-card method (ギフトカード, ポイントカード払い)",)),
     PaymentRule("name-other", "name",
                 r"コンビニ|convenience|\bcvs\b|銀行|振込|振替|bank|transfer|代金引換|代引|cash on delivery|\bcod\b|"
                 r"現金|cash|ペイジー|pay-?easy|後払|atm|ネットバンク|キャリア|carrier|電子マネー|e-?money|edy|suica|"
                 r"webmoney|paypal|amazon ?pay|楽天ペイ|rakuten ?pay|line ?pay|paypay|請求書|invoice|ポイント|point",
                 "not_card", "the method's name names another way to pay (コンビニ決済, 銀行振込, 代金引換, ...)"),
     PaymentRule("module-file-card", "module_file", r"card|credit|\bcc\b|クレジット", "card",
-                "the payment module's file for this method is its card page (card.php, credit.php)"),
+                "the payment module's file for this method is its card page (card.php, credit.php)",
+                false_positives=("a module whose card page also takes another payment (a multi-method gateway)",)),
     PaymentRule("module-file-other", "module_file",
                 r"conveni|\bcvs|bank|payeasy|pay_easy|\batm|netbank|carrier|career|emoney|edy|paypal|deferred|atobarai",
                 "not_card", "the payment module's file for this method is another payment's page (conveni.php, bank.php)"),
@@ -297,6 +302,19 @@ def confirmed_cards(
     return pl.DataFrame(out, schema=schema).sort("first_entered", "card_key", nulls_last=True)
 
 
+def entries_possibly_leaked(entries: pl.DataFrame, confirmed: pl.DataFrame, window: Interval | None) -> pl.DataFrame:
+    """The counting rule of possible cards, on card entries (``person_key, order_id, entered``...):
+    the entries made inside ``window`` (the backdoor window, closed) whose person and order hold
+    no confirmed card. No window: none. :func:`possible_cards` and the what-if function both count
+    with it."""
+    if window is None or entries is None or entries.height == 0:
+        return entries.clear() if entries is not None else pl.DataFrame()
+    conf_persons = confirmed["person_key"].drop_nulls().implode() if confirmed.height else pl.Series([], dtype=pl.String).implode()
+    conf_orders = confirmed["order_id"].drop_nulls().implode() if confirmed.height else pl.Series([], dtype=pl.Int64).implode()
+    return entries.filter(window.contains_expr("entered") & ~pl.col("person_key").is_in(conf_persons)
+                          & ~pl.col("order_id").is_in(conf_orders))
+
+
 def possible_cards(entries: pl.DataFrame, confirmed: pl.DataFrame, window: Window | Interval | None) -> pl.DataFrame:
     """Persons with a card entry inside ``window`` (the backdoor window) and no confirmed card.
 
@@ -308,10 +326,7 @@ def possible_cards(entries: pl.DataFrame, confirmed: pl.DataFrame, window: Windo
     iv = window.interval if isinstance(window, Window) else window
     if iv is None or entries is None or entries.height == 0:
         return pl.DataFrame(schema=schema)
-    conf_persons = confirmed["person_key"].drop_nulls().to_list() if confirmed.height else []
-    conf_orders = confirmed["order_id"].drop_nulls().to_list() if confirmed.height else []
-    e = entries.filter(iv.contains_expr("entered") & ~pl.col("person_key").is_in(conf_persons)
-                       & ~pl.col("order_id").is_in(conf_orders))
+    e = entries_possibly_leaked(entries, confirmed, iv)
     return (
         e.group_by("person_key")
         .agg(pl.col("person_kind").first(), pl.col("customer_id").drop_nulls().first(),

@@ -17,7 +17,25 @@ from forensics.exposure.viewed import ViewedResult
 from forensics.platforms.eccube2 import ECCUBE2
 from forensics.platforms.routing import Platform
 
-__all__ = ["exposure_counts", "affected_persons", "count_evidence", "mask_email", "name_initial"]
+__all__ = ["card_counts", "exposure_counts", "affected_persons", "count_evidence", "mask_email", "name_initial"]
+
+
+def card_counts(confirmed: pl.DataFrame, possible: pl.DataFrame) -> dict[str, int]:
+    """The card counts of the counting rules: confirmed cards (one a row, ``is_test``) and possible
+    ones (one a person, ``is_test``) split into customer and test, and their total.
+
+    >>> card_counts(pl.DataFrame({"is_test": [False, True]}), pl.DataFrame({"is_test": [False]}))
+    {'cards_confirmed_customer': 1, 'cards_confirmed_test': 1, 'cards_possible_customer': 1, 'cards_possible_test': 0, 'cards_total': 3}
+    """
+    c_test = int(confirmed["is_test"].sum()) if confirmed.height else 0
+    p_test = int(possible["is_test"].sum()) if possible.height else 0
+    return {
+        "cards_confirmed_customer": confirmed.height - c_test,
+        "cards_confirmed_test": c_test,
+        "cards_possible_customer": possible.height - p_test,
+        "cards_possible_test": p_test,
+        "cards_total": confirmed.height + possible.height,
+    }
 
 
 def exposure_counts(
@@ -56,13 +74,7 @@ def exposure_counts(
         out["viewed_mode"] = viewed.mode
         out["viewed_persons_ambiguous"] = int(viewed.persons["ambiguous_only"].sum()) if viewed.persons.height else 0
         out["viewed_persons_uncertain"] = len(viewed.uncertain)
-    c_test = int(confirmed["is_test"].sum()) if confirmed.height else 0
-    p_test = int(possible["is_test"].sum()) if possible.height else 0
-    out["cards_confirmed_customer"] = confirmed.height - c_test
-    out["cards_confirmed_test"] = c_test
-    out["cards_possible_customer"] = possible.height - p_test
-    out["cards_possible_test"] = p_test
-    out["cards_total"] = confirmed.height + possible.height
+    out.update(card_counts(confirmed, possible))
     if confirmed_reason:
         # no skim file could be read: confirmed cards are not established (possible ones still are,
         # and then include any card a skimmer took)

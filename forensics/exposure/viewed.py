@@ -62,20 +62,33 @@ UTC = pl.Datetime("us", "UTC")
 #: persons are the rows that existed then.
 ADMIN_PAGES = ECCUBE2.admin_pages
 
-#: Data-item categories by returned column name (lower case, table prefix removed).
-#: id, item, pattern, comment
-ITEM_RULES: list[tuple[str, str, str, str]] = [
-    ("item-name", "name", r"^(order_)?(name|kana)0?[12]?$", "name01/02, kana01/02, order_name01.."),
-    ("item-company", "name", r"^(order_)?company_name$", "company name (identifies the orderer)"),
-    ("item-address", "address", r"^(order_)?(zip0?[12]?|zipcode|pref(_name)?|addr0?[12]?)$",
-     "zip, prefecture (id, or its name in an admin CSV download), address lines"),
-    ("item-phone", "phone", r"^(order_)?(tel|fax)0?[1-3]?$", "tel01..03, fax"),
-    ("item-email", "email", r"^(order_)?email(_mobile)?$", "email, email_mobile, order_email"),
-    ("item-birth", "birth", r"^(order_)?birth$", "date of birth"),
-    ("item-sex", "sex", r"^(order_)?sex(_name)?$", "sex (id, or its name in an admin CSV download)"),
-    ("item-job", "job", r"^(order_)?job(_name)?$", "occupation (id, or its name in an admin CSV download)"),
-]
-_ITEM_RES = [(item, re.compile(p)) for _, item, p, _ in ITEM_RULES]
+@dataclass(frozen=True)
+class ItemRule:
+    """A data item a displayed column holds (a rule record, :mod:`forensics.rules`): a returned
+    column whose name (lower case, table prefix removed) matches ``pattern`` shows ``item``."""
+
+    id: str
+    item: str
+    pattern: str
+    description: str
+    status: str = "stable"
+    false_positives: tuple[str, ...] = ()
+
+
+#: Data-item categories by returned column name.
+ITEM_RULES: tuple[ItemRule, ...] = (
+    ItemRule("item-name", "name", r"^(order_)?(name|kana)0?[12]?$", "name01/02, kana01/02, order_name01.."),
+    ItemRule("item-company", "name", r"^(order_)?company_name$", "company name (identifies the orderer)"),
+    ItemRule("item-address", "address", r"^(order_)?(zip0?[12]?|zipcode|pref(_name)?|addr0?[12]?)$",
+             "zip, prefecture (id, or its name in an admin CSV download), address lines",
+             false_positives=("a prefecture alone (pref) is shown with every order list, without the address lines",)),
+    ItemRule("item-phone", "phone", r"^(order_)?(tel|fax)0?[1-3]?$", "tel01..03, fax"),
+    ItemRule("item-email", "email", r"^(order_)?email(_mobile)?$", "email, email_mobile, order_email"),
+    ItemRule("item-birth", "birth", r"^(order_)?birth$", "date of birth"),
+    ItemRule("item-sex", "sex", r"^(order_)?sex(_name)?$", "sex (id, or its name in an admin CSV download)"),
+    ItemRule("item-job", "job", r"^(order_)?job(_name)?$", "occupation (id, or its name in an admin CSV download)"),
+)
+_ITEM_RES = [(r.item, re.compile(r.pattern)) for r in ITEM_RULES]
 
 
 def _item_of(col: str) -> str | None:

@@ -18,6 +18,10 @@ from typing import Any
 
 import polars as pl
 
+from forensics.exposure.cards import entries_possibly_leaked
+from forensics.exposure.counts import card_counts
+from forensics.exposure.windows import Interval
+
 __all__ = ["Precomputed", "precompute", "whatif"]
 
 
@@ -128,24 +132,10 @@ def whatif(
             | ((pl.col("first_entered") >= lo) if lo is not None else pl.lit(True))
             & ((pl.col("first_entered") <= end) if end is not None else pl.lit(True))
         )
-    if b0 is None or end is None or end < b0:
-        poss = pre.entries.clear()
-    else:
-        poss = pre.entries.filter(
-            pl.col("entered").is_between(b0, end)
-            & ~pl.col("person_key").is_in(c["person_key"].drop_nulls().implode())
-            & ~pl.col("order_id").is_in(c["order_id"].drop_nulls().implode())
-        ).group_by("person_key").agg(pl.col("is_test").any())
-    c_test = int(c["is_test"].sum())
-    p_test = int(poss["is_test"].sum()) if poss.height else 0
-    out = {
-        "viewed_persons": viewed,
-        "cards_confirmed_customer": c.height - c_test,
-        "cards_confirmed_test": c_test,
-        "cards_possible_customer": poss.height - p_test,
-        "cards_possible_test": p_test,
-        "cards_total": c.height + poss.height,
-    }
+    window = Interval(b0, end) if b0 is not None and end is not None and end >= b0 else None
+    poss = entries_possibly_leaked(pre.entries, c, window)
+    poss = poss.group_by("person_key").agg(pl.col("is_test").any()) if poss.height else poss
+    out = {"viewed_persons": viewed, **card_counts(c, poss)}
     if viewed is None:
         out.update(bounds or {"viewed_persons_upper": pre.viewed_upper})
     return out

@@ -19,7 +19,9 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("customer_csv", r"customer/(?:index\.php)?", ("dtb_customer",), mode="csv",
               source="LC_Page_Admin_Customer mode=csv: every member matching the search"),
     AdminPage("customer_list", r"customer/(?:index\.php)?", ("dtb_customer",),
-              source="LC_Page_Admin_Customer: member search results"),
+              source="LC_Page_Admin_Customer: member search results",
+              false_positives=("the search form alone (mode search not yet posted) shows no member; its SELECTs "
+                               "decide when the query log has them",)),
     AdminPage("customer_edit", r"customer/edit\.php", ("dtb_customer",),
               source="LC_Page_Admin_Customer_Edit: one member's record"),
     AdminPage("customer_search", r"customer/search_customer\.php", ("dtb_customer",),
@@ -46,7 +48,8 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
               source="LC_Page_Admin_System_Bkup mode=download: a backup of every table"),
     AdminPage("file_manager", r"contents/file_manager\.php",
               source="LC_Page_Admin_Contents_FileManager: uploads under html/user_data/"),
-    AdminPage("backup", r"system/bkup\.php", source="LC_Page_Admin_System_Bkup: backups listed, made, restored"),
+    AdminPage("backup", r"system/bkup\.php", source="LC_Page_Admin_System_Bkup: backups listed, made, restored",
+              false_positives=("a POST hides its mode: the request may have been the download (MODE_HIDDEN_PAGES)",)),
     AdminPage("csv_sql", r"contents/csv_sql\.php", source="LC_Page_Admin_Contents_CsvSql: stored SELECTs edited"),
 )
 

@@ -22,7 +22,8 @@ class AdminPage:
     CSV), else any mode; ``shows``: the person tables whose rows the page displays
     (:data:`EVERY_PERSON_TABLE`, :data:`ANY_PERSON_TABLE`, or table names); ``whole``: the page
     hands over every row of what it shows at that moment (a backup), not the rows its SELECTs
-    return; ``source``: the platform code that shows it.
+    return; ``source``: the platform code that shows it. As a rule record (:mod:`forensics.rules`):
+    ``id`` is the name, ``description`` the source, ``status`` and ``false_positives`` as given.
     """
 
     name: str
@@ -31,6 +32,16 @@ class AdminPage:
     mode: str | None = None
     whole: bool = False
     source: str = ""
+    status: str = "stable"
+    false_positives: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    @property
+    def description(self) -> str:
+        return self.source or self.name
 
 
 def norm_admin_dir(admin_dir: str) -> str:

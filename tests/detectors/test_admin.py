@@ -8,7 +8,7 @@ import pytest
 from forensics.detectors import admin, attackers, sqli
 
 from . import scenario as S
-from .frames import access
+from .frames import access, app_log
 
 
 def logins() -> pl.DataFrame:
@@ -130,3 +130,29 @@ def test_a_failed_login_answers_500_and_counts_without_the_app_log(status, outco
                    "status": status}])
     got = admin.admin_logins(acc, S.APP.head(0), S.ADMIN)
     assert got["outcome"].to_list() == ([outcome] if outcome else [])
+
+
+def test_a_login_logged_without_its_session_id_opens_the_session_that_follows_it():
+    # EC-CUBE 2.13 logs a fresh login with an empty sid: the session's id first shows on the page
+    # the login redirects to
+    app = app_log([
+        {"ts": "2017-03-31 14:28:41", "script": "/admin/index.php", "event": "login", "ip": "192.0.2.146",
+         "login_id": "admin", "sid": None},
+        {"ts": "2017-03-31 14:28:42", "script": "/admin/home.php", "event": "access", "ip": "192.0.2.146",
+         "login_id": "admin", "sid": "s-attacker"},
+        # the same user and IP, but that login already opened a session
+        {"ts": "2017-03-31 14:28:50", "script": "/admin/home.php", "event": "access", "ip": "192.0.2.146",
+         "login_id": "admin", "sid": "s-second"},
+        {"ts": "2017-03-31 15:00:00", "script": "/admin/index.php", "event": "login", "ip": "198.51.100.10",
+         "login_id": "admin", "sid": None},
+        # first line three minutes after that login: not the page it redirected to
+        {"ts": "2017-03-31 15:03:00", "script": "/admin/home.php", "event": "access", "ip": "198.51.100.10",
+         "login_id": "admin", "sid": "s-late"},
+        {"ts": "2017-03-31 16:00:00", "script": "/admin/index.php", "event": "login", "ip": "198.51.100.10",
+         "login_id": "admin", "sid": "s-named"},
+    ])
+    s = {r["sid"]: r for r in admin.admin_sessions(app).iter_rows(named=True)}
+    assert s["s-attacker"]["opened_ip"] == "192.0.2.146"
+    assert s["s-attacker"]["opened_by"] == "login before the first access line"
+    assert s["s-second"]["opened_ip"] is None and s["s-late"]["opened_ip"] is None
+    assert s["s-named"]["opened_by"] == "login line" and s["s-named"]["opened_ip"] == "198.51.100.10"

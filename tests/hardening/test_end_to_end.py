@@ -85,7 +85,7 @@ def test_notebooks_show_hostile_strings_only_escaped(runs):
 
 def test_csv_export_neutralises_formulas(runs, tmp_path):
     """The hostile run's timeline, plus rows whose message and source start with a formula."""
-    frame = pl.read_parquet(runs.hostile_a.out / "tables" / "timeline.parquet")
+    frame = pl.read_parquet(runs.hostile_a.out / "tables" / "inv_timeline.parquet")
     assert frame.height
     planted = [FORMULA, AT_FORMULA, "+1+1", "-2+3", "\tx", "\r=1"]
     extra = pl.concat([frame.head(1).with_columns(message=pl.lit(m), source=pl.lit(m)) for m in planted])
