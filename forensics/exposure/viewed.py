@@ -293,8 +293,13 @@ def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool, p
 
 
 def _compatible(page: str | None, tables: list[str], ptabs: set[str], platform: Platform) -> bool:
-    """Whether a request of ``page`` could have issued a connection reading ``tables``."""
+    """Whether a request of ``page`` could have issued a connection reading ``tables`` (a page
+    whose mode its request hides: in any of its modes)."""
     want = shown_tables(platform.admin_pages, page, ptabs)
+    hidden = platform.mode_hidden_pages.get(page or "")
+    if hidden is not None and want is not None:
+        also = shown_tables(platform.admin_pages, hidden, ptabs)
+        want = None if also is None else want | also
     return want is None or bool(want & set(tables))
 
 
@@ -442,6 +447,38 @@ def viewed_records(
             rec.update(req_source=chosen["source"], req_line_no=chosen["line_no"], req_ts=chosen["ts"],
                        client_ip=chosen["client_ip"], page=chosen["page"], req_sid=chosen["sid"])
         out_conn.append(rec)
+    # a request whose line hides its mode: the statements of its connection tell the mode when the
+    # platform knows that mode's own reads (AdminPage.mode_signature); a request resolved either
+    # way leaves the bound
+    signatures = {p.name: p.mode_signature for p in platform.admin_pages if p.mode_signature}
+    hidden_class = {(r["source"], r["line_no"]): r["page"] for r in hidden.iter_rows(named=True)}
+    resolved: set[tuple] = set()
+    for rec in out_conn:
+        key = (rec["req_source"], rec["req_line_no"])
+        sig = signatures.get(hidden_class.get(key, ""))
+        if sig is None:
+            continue
+        resolved.add(key)
+        if st.filter(pl.col("conn_key") == rec["conn_key"])["argument"].str.contains(sig).any():
+            rec["page"] = hidden_class[key]  # ran in the display mode: replayed as that page
+    # a hidden request whose own session's connection read no person table ran in another mode
+    # when that connection lacks the signature (it displayed nobody)
+    window = max(tol, dt.timedelta(seconds=30))
+    for r in hidden.iter_rows(named=True):
+        key = (r["source"], r["line_no"])
+        sig = signatures.get(r["page"] or "")
+        if key in resolved or sig is None or not r["sid"] or r["ts"] is None:
+            continue
+        mine = conns.filter((pl.col("sid") == r["sid"]) & (pl.col("n_person_selects") == 0)
+                            & ((pl.col("start") - r["ts"]).abs() <= window))
+        if mine.height == 0:
+            continue
+        nearest = mine.sort((pl.col("start") - r["ts"]).abs()).row(0, named=True)
+        if not st.filter(pl.col("conn_key") == nearest["conn_key"])["argument"].str.contains(sig).any():
+            resolved.add(key)
+    if resolved:
+        hidden = hidden.filter(~pl.struct("source", "line_no").is_in(
+            pl.DataFrame(sorted(resolved), schema=["source", "line_no"], orient="row").to_struct().implode()))
     extra = {"attribution": pl.String, "method": pl.String, "req_source": pl.String,
              "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String, "page": pl.String,
              "candidates": pl.Int64, "req_sid": pl.String}

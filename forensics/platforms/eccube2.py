@@ -43,7 +43,10 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("mail_search", r"mail/(?:index\.php)?", ("dtb_customer",),
               source="LC_Page_Admin_Mail: members matching a mail-magazine search"),
     AdminPage("csv_sql_output", r"contents/csv_sql\.php", (ANY_PERSON_TABLE,), mode="csv_output",
-              source="LC_Page_Admin_Contents_CsvSql mode=csv_output: a stored SELECT's rows as CSV"),
+              source="LC_Page_Admin_Contents_CsvSql mode=csv_output: a stored SELECT's rows as CSV",
+              # lfDoCsvOutput reads the stored statement by its id, then runs it; preview runs the
+              # form's statement without reading dtb_csv_sql by id
+              mode_signature=r"(?is)^\s*select\b.*\bfrom\s+`?dtb_csv_sql`?\s+where\s+sql_id\s*="),
     AdminPage("backup_download", r"system/bkup\.php", (EVERY_PERSON_TABLE,), mode="download", whole=True,
               source="LC_Page_Admin_System_Bkup mode=download: a backup of every table"),
     AdminPage("file_manager", r"contents/file_manager\.php",

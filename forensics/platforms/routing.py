@@ -22,7 +22,7 @@ class AdminPage:
     CSV), else any mode; ``shows``: the person tables whose rows the page displays
     (:data:`EVERY_PERSON_TABLE`, :data:`ANY_PERSON_TABLE`, or table names); ``whole``: the page
     hands over every row of what it shows at that moment (a backup), not the rows its SELECTs
-    return; ``source``: the platform code that shows it. As a rule record (:mod:`forensics.rules`):
+    return; ``source``: the platform code that shows it; ``mode_signature``: see the field. As a rule record (:mod:`forensics.rules`):
     ``id`` is the name, ``description`` the source, ``status`` and ``false_positives`` as given.
     """
 
@@ -34,6 +34,10 @@ class AdminPage:
     source: str = ""
     status: str = "stable"
     false_positives: tuple[str, ...] = ()
+    #: regex over the statements of the request's database connection that shows the request ran
+    #: in this page's ``mode`` when the request line hides it (a POST): the platform's own reads
+    #: in that mode
+    mode_signature: str | None = None
 
     @property
     def id(self) -> str:
