@@ -6,7 +6,8 @@ MySQL 5.6) from 2017-03-13 to 2017-04-16 JST and writes a case folder: ``case.ym
 exports) and ``truth.json``, computed from the simulation's own state by the counting
 rules. Same seed, scale and options give byte-identical files. ``options`` (names in :data:`OPTIONS`)
 add other real EC-CUBE behaviours: a brute-force login run, a server clock in UTC, a backup download,
-a failed upload, DEBUG_MODE logs, a shop under a sub-folder, a CSV-SQL export.
+a failed upload, DEBUG_MODE logs, a shop under a sub-folder, a CSV-SQL export, the shop's admin CSV
+downloads as the database exports.
 
 This package imports nothing else from ``forensics``: analysis code must recover the truth from the
 evidence alone.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from . import traffic
 from . import world as W
+from .admin_csv import write_admin_csv
 from .output import MYSQL57_HEADER, MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
 from .schema import columns
 from .server import ServerTree
@@ -73,6 +75,9 @@ OPTIONS: dict[str, str] = {
     "debug_mode": "DEBUG_MODE: every site.log and admin.log record is verbose (session line and backtrace)",
     "csv_sql_export": "the attacker stores a SELECT of the Tokyo customers in contents/csv_sql.php and runs its "
                       "csv_output: every row it returned is viewed",
+    "admin_csv_exports": "the member and order tables come as the shop's own admin CSV downloads (customer/order "
+                         "index.php, mode csv: dtb_csv labels, CP932, live rows only), made the day after "
+                         "containment, instead of table dumps",
     "subfolder": "the shop is served under /shop/ (Apache Alias of the same html/ folder): every shop and admin "
                  "URL, SCRIPT_NAME and ROOT_URLPATH carry /shop; probes for other software stay at the root",
 }
@@ -128,7 +133,10 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331, option
     _write_app_logs(root, sim, scale, planted)
     _write_db(root, sim)
     tree = _write_server(root, sim, story, planted)
-    (root / "case.yml").write_bytes(CASE_YML.replace("admin_dir: /admin/", f"admin_dir: {sim.base}/admin/").encode())
+    case_yml = CASE_YML.replace("admin_dir: /admin/", f"admin_dir: {sim.base}/admin/")
+    if "admin_csv_exports" in sim.options:  # the downloads are CP932, the other dumps UTF-8: told per file
+        case_yml = case_yml.replace("db: {encoding: utf-8, dir: db/}", "db: {encoding: auto, dir: db/}")
+    (root / "case.yml").write_bytes(case_yml.encode())
     truth = _truth(sim, story, tree, tagged, planted, seed, scale)
     (root / "truth.json").write_bytes((json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
     return root
@@ -222,9 +230,21 @@ def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
 def _write_db(root: Path, sim: Sim) -> None:
     folder = root / "db"
     folder.mkdir(parents=True)
-    custs = [sim.row_values(sim.customers[k], CUST_COLS) for k in sorted(sim.customers)]
-    write_csv(folder / "dtb_customer.csv", CUST_COLS, custs)
-    write_csv(folder / "dtb_order.csv", ORDER_COLS, [sim.row_values(sim.orders[k], ORDER_COLS) for k in sorted(sim.orders)])
+    if "admin_csv_exports" in sim.options:
+        # the investigator's copies: the shop's own member and order downloads, made the day after
+        # containment (live rows only, as the admin list pages select them)
+        at = "2017-04-11 10:15:02"
+        prefs = {pid: name for pid, name, _zip, _towns in W.PREFS}
+        live_c = [dict(zip(CUST_COLS, sim.row_values(sim.customers[k], CUST_COLS))) for k in sorted(sim.customers)
+                  if sim.customers[k]["del_flg"] == 0]
+        live_o = [dict(zip(ORDER_COLS, sim.row_values(sim.orders[k], ORDER_COLS))) for k in sorted(sim.orders)
+                  if sim.orders[k]["del_flg"] == 0]
+        write_admin_csv(folder, 2, live_c, at, prefs)
+        write_admin_csv(folder, 3, live_o, at, prefs)
+    else:
+        custs = [sim.row_values(sim.customers[k], CUST_COLS) for k in sorted(sim.customers)]
+        write_csv(folder / "dtb_customer.csv", CUST_COLS, custs)
+        write_csv(folder / "dtb_order.csv", ORDER_COLS, [sim.row_values(sim.orders[k], ORDER_COLS) for k in sorted(sim.orders)])
     write_csv(folder / "dtb_order_detail.csv", DETAIL_COLS, [[d[c] for c in DETAIL_COLS] for d in sim.details])
     prow = []
     for pid, (name, charge, rmax, card) in sorted(W.PAYMENTS.items()):
