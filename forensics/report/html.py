@@ -17,6 +17,7 @@ import datetime as dt
 import html
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -345,49 +346,79 @@ def _confirmed_cards(f: Mapping, tz: str, lang: str) -> Markup:
     )
 
 
-def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Markup:
-    ja = lang == "ja"
-    L = (lambda pair: pair[0]) if ja else (lambda pair: pair[1])  # noqa: E731
-    tz = f.get("timezone") or "UTC"
-    phases = f.get("phases") or {}
-    windows = f.get("windows") or {}
-    counts = f.get("counts") or {}
-    causes = _causes(f)
-    sec = _secondary(f)
+@dataclass(frozen=True)
+class _Page:
+    """What every section of one language's page reads: the findings and their parts."""
 
-    def chart(stem: str) -> Markup:
-        return el("div", _svg(charts[stem]), cls="chart") if stem in charts else Markup("")
+    lang: str
+    f: Mapping
+    charts: Mapping[str, str]
 
-    count_note = el("p", ("" if ja else " ").join(_count_sentences(f, lang)))
+    @property
+    def ja(self) -> bool:
+        return self.lang == "ja"
 
-    # 1. summary: one sentence per finding, each only as far as the evidence goes
-    summary = ("" if ja else " ").join(_summary_sentences(f, lang))
+    def L(self, pair) -> str:  # noqa: N802 - the pair's word in this language
+        return pair[0] if self.ja else pair[1]
 
-    parts: list[Markup] = [
-        el("h2", "1. 概要" if ja else "1. Summary"),
-        el("p", summary),
-        el("p", ("時刻はすべて " if ja else "All times in ") + tz + ("（和暦併記）" if ja else ".")),
-        # 2. timeline
-        el("h2", "2. 経過" if ja else "2. Timeline"),
-        _grid(["事象" if ja else "event", "日時" if ja else "time"],
-              [[L(PHASES.get(k, (k, k))), _when(phases.get(k), tz, lang, (f.get("phases_reason") or {}).get(k))] for k in
+    @property
+    def tz(self) -> str:
+        return self.f.get("timezone") or "UTC"
+
+    @property
+    def sep(self) -> str:
+        return "" if self.ja else " "
+
+    def chart(self, stem: str) -> Markup:
+        return el("div", _svg(self.charts[stem]), cls="chart") if stem in self.charts else Markup("")
+
+    def summary(self) -> str:
+        """One sentence per finding, each only as far as the evidence goes."""
+        return self.sep.join(_summary_sentences(self.f, self.lang))
+
+
+def _summary_part(p: _Page) -> list[Markup]:
+    return [
+        el("h2", "1. 概要" if p.ja else "1. Summary"),
+        el("p", p.summary()),
+        el("p", ("時刻はすべて " if p.ja else "All times in ") + p.tz + ("（和暦併記）" if p.ja else ".")),
+    ]
+
+
+def _timeline_part(p: _Page) -> list[Markup]:
+    phases, windows = p.f.get("phases") or {}, p.f.get("windows") or {}
+    phase_reasons, window_reasons = p.f.get("phases_reason") or {}, p.f.get("windows_reason") or {}
+    return [
+        el("h2", "2. 経過" if p.ja else "2. Timeline"),
+        _grid(["事象" if p.ja else "event", "日時" if p.ja else "time"],
+              [[p.L(PHASES.get(k, (k, k))), _when(phases.get(k), p.tz, p.lang, phase_reasons.get(k))] for k in
                list(PHASES) + [k for k in phases if k not in PHASES]]),
-        _grid(["期間" if ja else "window", "開始" if ja else "start", "終了" if ja else "end"],
-              [[L(WINDOWS.get(k, (k, k))), _when((v or [None, None])[0], tz, lang, (f.get("windows_reason") or {}).get(k)),
-                _when((v or [None, None])[1], tz, lang)] for k, v in windows.items()]),
-        chart("attack_timeline"),
-        chart("requests_per_day"),
-        # 3. counts
-        el("h2", "3. 件数と定義" if ja else "3. Counts and definitions"),
-        _grid(["項目" if ja else "item", "件数" if ja else "count", "定義" if ja else "definition"],
-              [[r[1] if ja else r[2], _n(counts.get(r[0]), lang, _reason(f, r[0])), r[3] if ja else r[4]]
+        _grid(["期間" if p.ja else "window", "開始" if p.ja else "start", "終了" if p.ja else "end"],
+              [[p.L(WINDOWS.get(k, (k, k))), _when((v or [None, None])[0], p.tz, p.lang, window_reasons.get(k)),
+                _when((v or [None, None])[1], p.tz, p.lang)] for k, v in windows.items()]),
+        p.chart("attack_timeline"),
+        p.chart("requests_per_day"),
+    ]
+
+
+def _counts_part(p: _Page) -> list[Markup]:
+    counts = p.f.get("counts") or {}
+    return [
+        el("h2", "3. 件数と定義" if p.ja else "3. Counts and definitions"),
+        _grid(["項目" if p.ja else "item", "件数" if p.ja else "count", "定義" if p.ja else "definition"],
+              [[r[1] if p.ja else r[2], _n(counts.get(r[0]), p.lang, _reason(p.f, r[0])), r[3] if p.ja else r[4]]
                for r in COUNT_ROWS],
               num_cols={1}),
-        count_note,
-        chart("exposure_counts"),
-        chart("exposure_windows"),
-        chart("payment_failure"),
-        # 4. data items
+        el("p", p.sep.join(_count_sentences(p.f, p.lang))),
+        p.chart("exposure_counts"),
+        p.chart("exposure_windows"),
+        p.chart("payment_failure"),
+    ]
+
+
+def _data_part(p: _Page) -> list[Markup]:
+    ja, L = p.ja, p.L
+    return [
         el("h2", "4. 漏えい等の対象となった情報" if ja else "4. Data affected"),
         _table([
             ("管理画面で閲覧された顧客情報" if ja else "customer records viewed in the admin panel",
@@ -399,43 +430,51 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
                  "カード番号は本報告書では先頭6桁と末尾4桁まで（PCI DSS）しか示さない。" if ja else
                  "Viewed items are the fields EC-CUBE 2's customer and order pages display; card items are the fields "
                  "of the card-entry form. Card numbers appear in this report as first 6 + last 4 digits at most.")),
-        _confirmed_cards(f, tz, lang),
-        # 5. causes
+        _confirmed_cards(p.f, p.tz, p.lang),
+    ]
+
+
+def _causes_part(p: _Page) -> list[Markup]:
+    ja, f, causes = p.ja, p.f, _causes(p.f)
+    not_decoded = f.get("skim_files_not_decoded")
+    return [
         el("h2", "5. 判明した原因" if ja else "5. Causes found"),
-        el("ol", [el("li", L(c)) for c in causes]) if causes else el("p", _todo(lang)),
+        el("ol", [el("li", p.L(c)) for c in causes]) if causes else el("p", _todo(p.lang)),
         _table([
-            ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), lang, f.get("attacker_ips_reason"))),
-            ("バックドア（URL）" if ja else "backdoors (URL path)", _code_list(f.get("backdoor_paths"), lang)),
-            ("改ざんされたファイル" if ja else "tampered files", _code_list(f.get("tampered_files"), lang)),
-            ("カード情報の記録ファイル" if ja else "files holding skimmed cards", _code_list(f.get("skim_files"), lang)),
+            ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), p.lang, f.get("attacker_ips_reason"))),
+            ("バックドア（URL）" if ja else "backdoors (URL path)", _code_list(f.get("backdoor_paths"), p.lang)),
+            ("改ざんされたファイル" if ja else "tampered files", _code_list(f.get("tampered_files"), p.lang)),
+            ("カード情報の記録ファイル" if ja else "files holding skimmed cards", _code_list(f.get("skim_files"), p.lang)),
             ("読めなかった記録ファイル候補" if ja else "candidate skim files not read",
              el("ul", [el("li", el("code", s["path"]), ("：" if ja else ": ") + str(s.get("reason") or s.get("status")))
-                       for s in f.get("skim_files_not_decoded")])
-             if f.get("skim_files_not_decoded") else el("span", "なし" if ja else "none", cls="unknown")),
+                       for s in not_decoded])
+             if not_decoded else el("span", "なし" if ja else "none", cls="unknown")),
         ]),
     ]
 
-    # 6. PPC report items
-    persons = el("span", ("" if ja else " ").join(_count_sentences(f, lang)))
+
+def _ppc_part(p: _Page) -> list[Markup]:
+    ja, L, f, lang = p.ja, p.L, p.f, p.lang
+    causes, sec = _causes(f), _secondary(f)
     other_rows = [
-        ("封じ込め" if ja else "containment", _when(phases.get("containment"), tz, lang)),
+        ("封じ込め" if ja else "containment", _when((f.get("phases") or {}).get("containment"), p.tz, lang)),
         ("攻撃元IP" if ja else "attacker IPs", _code_list(f.get("attacker_ips"), lang, f.get("attacker_ips_reason"))),
         ("証拠の一覧は下記「証拠」を参照。" if ja else "see the evidence list below", ""),
     ]
     ppc_values = {
-        "overview": el("span", summary),
+        "overview": el("span", p.summary()),
         "items": el("span", ("閲覧：" if ja else "viewed: ") + ("、" if ja else ", ").join(L(i) for i in VIEWED_ITEMS)
                     + ("／カード：" if ja else "; cards: ") + ("、" if ja else ", ").join(L(i) for i in CARD_ITEMS)),
-        "persons": persons,
+        "persons": el("span", p.sep.join(_count_sentences(f, lang))),
         "cause": el("span", ("" if causes else _todo(lang)), ("；" if ja else "; ").join(L(c) for c in causes)),
         "secondary": el("span", L(sec), " ", _todo(lang)) if sec else _todo(lang),
         "notice": _todo(lang),
         "publication": _todo(lang),
-        "prevention": el("span", ("推奨：" if ja else "recommended: ") + ("、" if ja else "; ").join(L(p) for p in PREVENTION),
+        "prevention": el("span", ("推奨：" if ja else "recommended: ") + ("、" if ja else "; ").join(L(x) for x in PREVENTION),
                          " ", _todo(lang)),
         "other": _table(other_rows),
     }
-    parts += [
+    return [
         el("h2", "6. 個人情報保護委員会への報告事項" if ja else "6. Items of the report to the Personal Information "
                                                       "Protection Commission (PPC)"),
         el("p", ("証拠から答えられる事項は調査結果から記載し、答えられない事項は「要記入」とした。" if ja else
@@ -443,25 +482,35 @@ def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Ma
         _table([(ja_label if ja else f"{en_label}（{ja_label}）", ppc_values[key]) for key, ja_label, en_label in PPC_ITEMS]),
     ]
 
-    # 7. evidence
-    evidence = f.get("evidence") or []
-    parts += [
+
+def _evidence_part(p: _Page) -> list[Markup]:
+    ja, f = p.ja, p.f
+    untimed = f.get("query_log_untimed_statements")
+    return [
         el("h2", "7. 証拠" if ja else "7. Evidence"),
         el("p", ("解析前に全入力ファイルの SHA-256 を取得した（manifest.json）。" if ja else
                  "SHA-256 of every input file was taken before analysis (manifest.json).")),
         _grid(["ファイル" if ja else "file", "SHA-256", "レコード" if ja else "records", "不採用" if ja else "rejected"],
               [[el("code", e.get("path")), el("code", e.get("sha256")), e.get("records", ""), e.get("rejected", "")]
-               for e in evidence], num_cols={2, 3}),
-        el("p", (f"クエリログの {f['query_log_untimed_statements']:,} 件の文は、ファイル先頭の最初の時刻行より前にあり時刻がない。"
+               for e in f.get("evidence") or []], num_cols={2, 3}),
+        el("p", (f"クエリログの {untimed:,} 件の文は、ファイル先頭の最初の時刻行より前にあり時刻がない。"
                  "その時刻より前であることのみ確かで、時刻を推定して配置していない。" if ja else
-                 f"{f['query_log_untimed_statements']:,} query-log statements stand before the first time line of their "
+                 f"{untimed:,} query-log statements stand before the first time line of their "
                  "file and have no time of their own: they are known only to lie before it and are not placed at a "
-                 "guessed time.")) if f.get("query_log_untimed_statements") else Markup(""),
+                 "guessed time.")) if untimed else Markup(""),
         el("h3", "証拠の欠落" if ja else "Gaps in the evidence"),
-        el("ul", [el("li", s) for s in _gap_sentences(f, lang)]) if f.get("gaps") else
+        el("ul", [el("li", s) for s in _gap_sentences(f, p.lang)]) if f.get("gaps") else
         el("p", "なし" if ja else "none"),
     ]
-    return el("div", *parts, cls=lang, lang=lang)
+
+
+#: The report's sections in order, one function each (a language's page is their concatenation).
+SECTIONS = (_summary_part, _timeline_part, _counts_part, _data_part, _causes_part, _ppc_part, _evidence_part)
+
+
+def _section(lang: str, f: Mapping, charts: Mapping[str, str], title: str) -> Markup:
+    page = _Page(lang, f, charts)
+    return el("div", *[part for section in SECTIONS for part in section(page)], cls=lang, lang=lang)
 
 
 def render_report(findings: Mapping, *, charts: Mapping[str, str] | None = None, title: str | None = None,
