@@ -339,7 +339,6 @@ class Case:
         self.platform = PLATFORMS[self.profile]
         self.admin_dir = _admin_dir(site.get("admin_dir") if site.get("admin_dir") is not None
                                     else self.platform.default_admin_dir)
-        self.admin_dir_given = site.get("admin_dir") is not None
         self.document_root = _document_root(site.get("document_root"))
         self.app_log_timezone = _zone(site["app_log_timezone"], "site.app_log_timezone") \
             if site.get("app_log_timezone") is not None else (self.platform.app_log_timezone or self.timezone)

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from forensics.errors import RunInterrupted, UserError
+from forensics.errors import RunInterrupted
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

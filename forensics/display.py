@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import re
 from functools import cache
 from pathlib import Path
@@ -167,6 +166,3 @@ def _theme() -> alt.theme.ThemeConfig:
     )
 
 
-def mimebundle_json(chart: alt.TopLevelMixin) -> str:
-    """The chart's spec as JSON text (for tests and debugging)."""
-    return json.dumps(chart.to_dict(), ensure_ascii=False)

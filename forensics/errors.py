@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __all__ = [
     "ForensicsError", "CaseError", "CaseWarning", "FormatError", "RewriteError", "TooLong", "ReplayError",
-    "PipelineError", "RunInterrupted", "UserError",
+    "PipelineError", "RunInterrupted",
 ]
 
 
@@ -54,7 +54,3 @@ class PipelineError(ForensicsError, RuntimeError):
 
 class RunInterrupted(PipelineError):
     """The run was stopped by SIGTERM or SIGINT (its kernels are stopped and its cache removed)."""
-
-
-class UserError(ForensicsError):
-    """A problem the user can fix (bad case.yml, missing file): printed as one line, no traceback."""

@@ -33,7 +33,6 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.schemas import REJECTS
 
 #: Upper bound on the decompressed size of one gzip evidence file (bytes); beyond it the rest of
 #: the file is rejected with a reason instead of filling the memory.
@@ -613,10 +612,6 @@ def escape_str(text: str, *, backslash: bool = True, keep: str = "") -> str:
     return "".join(ch if ch in keep else table.get(ch, ch) for ch in text)
 
 
-def empty_rejects() -> pl.DataFrame:
-    return pl.DataFrame(schema=REJECTS)
-
-
 def safe_name(name: str) -> str:
     """A file name as text, unambiguously: bytes that are not UTF-8 (surrogate-escaped by the OS
     layer) as ``\\xNN`` and a backslash of the name doubled, so a name holding the byte 0xff
@@ -657,11 +652,3 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def rejects_from(frame: pl.DataFrame | pl.LazyFrame, source: str, reason: pl.Expr, text: pl.Expr):
-    """Rows of ``frame`` as REJECTS with ``reason`` and an escaped excerpt of ``text``."""
-    return frame.select(
-        source=pl.lit(source, pl.String),
-        line_no=pl.col("line_no").cast(pl.Int64),
-        reason=reason.cast(pl.String),
-        excerpt=escape_excerpt(text),
-    )

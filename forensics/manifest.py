@@ -25,8 +25,6 @@ import json
 import os
 from pathlib import Path
 
-import polars as pl
-
 from forensics.cards import mask_json, register_digests
 from forensics.evidence import open_readonly, rel_source
 

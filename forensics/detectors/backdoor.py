@@ -163,7 +163,6 @@ def backdoors(
     admin_dir: str = "/admin/",
     since=None,
     contents: pl.DataFrame | None = None,
-    match_window: str = "10m",
     layout: ServerLayout | None = None,
     platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:

@@ -49,11 +49,6 @@ class ServerLayout:
     url_root: str = "/"
     how: dict[str, str] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
-        return {"document_root": self.docroot_fs, "data_dir": self.data_fs, "url_root": self.url_root,
-                "server_copy_document_root": self.docroot_dir or ".", "how": dict(self.how)}
-
-
 def _prefix(folder: str) -> str:
     return f"{folder}/" if folder else ""
 

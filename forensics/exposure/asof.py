@@ -32,7 +32,7 @@ import polars as pl
 
 from forensics.errors import ReplayError
 
-from forensics.exposure.sql import UNKNOWN, Change, RewriteError, first_keyword, parse_change, to_duckdb
+from forensics.exposure.sql import UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
 
 __all__ = [
     "AsOfTables",
@@ -43,7 +43,6 @@ __all__ = [
     "to_local_naive",
 ]
 
-PROVENANCE_COLS = ("source", "line_no")
 
 
 def primary_keys(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, str]:

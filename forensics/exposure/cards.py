@@ -21,8 +21,8 @@ import datetime as dt
 import fnmatch
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import polars as pl
 

@@ -325,10 +325,6 @@ def merge_counts(parts: list[pl.DataFrame], sources: list[str]) -> pl.DataFrame:
     )
 
 
-def empty_loaded(schema: pl.Schema) -> Loaded:
-    return Loaded(pl.DataFrame(schema=schema))
-
-
 def span_rejects(bad: pl.DataFrame, reason: str = "continuation of a rejected record") -> pl.DataFrame:
     """REJECTS for the 2nd..nth lines of rejected records spanning ``_lines`` lines.
 

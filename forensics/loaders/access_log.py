@@ -326,13 +326,6 @@ def _records(
     return records, rejects
 
 
-def parse_access_lines(
-    lines: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse ``{source, line_no, line, invalid_utf8}`` into (ACCESS_LOG rows + ``_lines``, REJECTS)."""
-    return _records(_line_fields(lines), skew_seconds=skew_seconds, cache=cache)
-
-
 def parse_access_parts(
     parts: list, *, skew_seconds: float = 0, cache: RequestCache | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

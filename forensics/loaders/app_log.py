@@ -44,7 +44,7 @@ Line formats and messages as ``EC-CUBE 2.13.5`` writes them (``data/class/util/G
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_excerpt, line_excerpt
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, line_excerpt
 from forensics.loaders._common import Loaded, load_line_files, shift_skew
 from forensics.schemas import FS_FILES, FS_TIMELINE, REJECTS
 

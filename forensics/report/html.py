@@ -31,10 +31,6 @@ __all__ = ["Markup", "el", "esc", "TODO", "render_report", "write_report", "PPC_
 TODO = ("要記入", "to be completed by the analyst")
 
 
-def _join(items: Iterable[object]) -> Markup:
-    return Markup("".join(esc(i) for i in items))
-
-
 # -- values -------------------------------------------------------------------------------------
 def _instant(value: object) -> dt.datetime | None:
     if value in (None, ""):
@@ -90,7 +86,6 @@ def _summary_sentences(f: Mapping, lang: str) -> list[str]:
     ja = lang == "ja"
     tz = f.get("timezone") or "UTC"
     phases, reasons = f.get("phases") or {}, f.get("phases_reason") or {}
-    counts = f.get("counts") or {}
     out = []
     for key, (fj, fe, nj, ne) in SUMMARY_PHASES.items():
         if phases.get(key):

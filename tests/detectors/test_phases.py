@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
 from forensics.detectors import admin, attackers, backdoor, phases, sqli, tampering

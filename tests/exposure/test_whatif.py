@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-import polars as pl
 
-from forensics.exposure.cards import TestMarkers, card_entries, confirmed_cards, possible_cards
+from forensics.exposure.cards import card_entries, confirmed_cards, possible_cards
 from forensics.exposure.viewed import viewed_records
 from forensics.exposure.whatif import precompute, whatif
 from forensics.exposure.windows import exposure_windows

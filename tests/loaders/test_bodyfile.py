@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 import pytest
 
 from forensics.loaders.bodyfile import read_bodyfiles, scan_fs_timeline

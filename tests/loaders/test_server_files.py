@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 
-import polars as pl
 import pytest
 
 from forensics.loaders.server_files import detect_type, read_server_files, server_file_bytes
