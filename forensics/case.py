@@ -309,7 +309,8 @@ class Case:
 
     Examples
     --------
-    >>> case = open_case("sample_data/toshomart-2017/case.yml")
+    >>> import forensics
+    >>> case = open_case(Path(forensics.__file__).parents[1] / "sample_data" / "toshomart-2017" / "case.yml")
     >>> logins = case.access_log().filter((pl.col("status") == 302) & pl.col("path").str.ends_with("/admin/index.php"))
     >>> logins.select("client_ip").unique().sort("client_ip").collect()["client_ip"].to_list()
     ['192.0.2.146', '198.51.100.10', '203.0.113.45']

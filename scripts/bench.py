@@ -93,21 +93,18 @@ def write_synthetic(folder: Path, lines: int, files: int, seed: int = 7) -> list
 
 
 def sample_logs(folder: Path, scale: int) -> list[Path] | None:
-    """Access logs of ``forensics sample --scale N`` (generated once into ``folder``)."""
-    case = folder / f"sample-scale{scale}"
-    yml = case / "case.yml"
-    if not yml.exists():
-        exe = ROOT / ".venv" / "bin" / "forensics"
-        cmd = [str(exe) if exe.exists() else "forensics", "sample", str(case), "--scale", str(scale)]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
-        except (OSError, subprocess.SubprocessError) as exc:
-            print(f"bench: sample generator unavailable ({type(exc).__name__}); using synthetic lines", file=sys.stderr)
-            shutil.rmtree(case, ignore_errors=True)
-            return None
+    """Access logs of ``forensics sample --scale N`` (generated once per generator version into
+    ``folder``: :mod:`benchcases`)."""
+    from benchcases import sample_case
+
+    try:
+        case, _new = sample_case(scale, folder)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"bench: sample generator unavailable ({type(exc).__name__}); using synthetic lines", file=sys.stderr)
+        return None
     from forensics.case import open_case
 
-    return open_case(yml).evidence.get("access_logs") or None
+    return open_case(case / "case.yml").evidence.get("access_logs") or None
 
 
 def baseline(paths: list[Path]) -> int:

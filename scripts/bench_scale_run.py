@@ -1,10 +1,11 @@
 """Time ``forensics run`` end to end on the scale-100 sample case: wall time and peak memory.
 
-    .venv/bin/python scripts/bench_scale_run.py                 # bench_data/sample-scale100
-    .venv/bin/python scripts/bench_scale_run.py --scale 10 --case bench_data/sample-scale10
+    .venv/bin/python scripts/bench_scale_run.py                 # bench_data/sample-scale100-<key>
+    .venv/bin/python scripts/bench_scale_run.py --scale 10
 
-The case is generated with ``forensics sample DIR --scale N`` when ``DIR/case.yml`` is absent
-(``bench_data/`` is git-ignored). ``forensics run`` runs as a child process; its process tree
+The case is ``bench_data/sample-scale<N>-<key>`` (``key``: the generator's version and seed,
+:mod:`benchcases`), generated with ``forensics sample`` when absent, so a changed generator is
+always benchmarked on its own data (``bench_data/`` is git-ignored); ``--case DIR`` names another. ``forensics run`` runs as a child process; its process tree
 (the CLI, papermill's kernels and their helpers) is sampled every ``--interval`` seconds with
 psutil, and the peak of the *sum* of the tree's resident set sizes is reported, together with
 the largest single process (``ru_maxrss`` of the children, which the kernel keeps exactly, so a
@@ -105,13 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=0.2, help="RSS sampling period, seconds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    case = (args.case or REPO / "bench_data" / f"sample-scale{args.scale}").resolve()
+    if args.case is None:
+        from benchcases import generator_key
+
+        args.case = REPO / "bench_data" / f"sample-scale{args.scale}-{generator_key()}"
+    case = args.case.resolve()
     out = (args.out or REPO / "bench_data" / f"report-scale{args.scale}").resolve()
     forensics = str(BIN / "forensics")
     result: dict = {"case": str(case), "scale": args.scale, "cpus": os.cpu_count(), "machine": platform.machine()}
     if not (case / "case.yml").is_file():
+        from benchcases import sample_case
+
         t = time.monotonic()
-        subprocess.run([forensics, "sample", str(case), "--scale", str(args.scale)], check=True, cwd=REPO)
+        if case.name.startswith(f"sample-scale{args.scale}-"):
+            sample_case(args.scale, case.parent)
+        else:
+            subprocess.run([forensics, "sample", str(case), "--scale", str(args.scale)], check=True, cwd=REPO)
         result["sample_s"] = round(time.monotonic() - t, 1)
     result["input_bytes"] = sum(p.stat().st_size for p in case.rglob("*") if p.is_file() and not p.is_symlink())
     out.mkdir(parents=True, exist_ok=True)
