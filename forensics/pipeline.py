@@ -47,6 +47,25 @@ CELL_TIMEOUT = 30 * 60
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+#: A kernel that dies before it answers ``kernel_info`` never ran a cell: the TCP ports its
+#: launcher chose were taken before it bound them (another process on the machine got there
+#: first). Starting it again is safe; other failures are not retried.
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
+KERNEL_START_ATTEMPTS = 3
+
+
+def start_kernel_retrying(run, attempts: int = KERNEL_START_ATTEMPTS):
+    """``run()``, again (up to ``attempts`` times in all) while it fails only because its kernel
+    died before it started (:data:`KERNEL_START_FAILURE`); any other error is raised at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run()
+        except RuntimeError as exc:
+            if KERNEL_START_FAILURE not in str(exc) or attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+
+
 @dataclass
 class RunResult:
     """What ``forensics run`` produced: paths and the headline numbers of findings.json."""
@@ -337,10 +356,10 @@ def _run_in(case, case_yml: Path, out: Path, started: float, *, notebooks_dir, k
     def execute(nb: Path) -> Path:
         target = executed_dir / nb.name
         try:
-            pm.execute_notebook(
+            start_kernel_retrying(lambda: pm.execute_notebook(
                 str(nb), str(target), parameters=params, kernel_name=kernel_name, cwd=str(nb.parent),
                 progress_bar=False, log_output=False, execution_timeout=cell_timeout,
-            )
+            ))
         except PapermillExecutionError as exc:
             raise PipelineError(
                 f"notebook {nb.name} failed in cell {_source_cell_number(nb, exc.cell_index)} "

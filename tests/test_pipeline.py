@@ -273,3 +273,28 @@ def test_a_second_run_into_the_same_output_folder_is_refused(fake_case, tmp_path
         with pytest.raises(pipeline.PipelineError, match="in use by another run") as err:
             pipeline.run_case(fake_case / "case.yml", out)
         assert "\n" not in str(err.value)
+
+
+def test_a_kernel_that_dies_before_it_starts_is_started_again():
+    from forensics.pipeline import KERNEL_START_FAILURE, start_kernel_retrying
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError(KERNEL_START_FAILURE)
+        return "ran"
+
+    assert start_kernel_retrying(flaky) == "ran" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        start_kernel_retrying(lambda: (_ for _ in ()).throw(RuntimeError(KERNEL_START_FAILURE)), attempts=2)
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("cell failed")
+
+    with pytest.raises(RuntimeError, match="cell failed"):
+        start_kernel_retrying(broken)
+    assert len(calls) == 1
