@@ -157,9 +157,9 @@ def test_by_ip_summary():
 
 
 def test_rule_ids_unique_and_commented():
-    ids = [r[0] for r in sqli.SQLI_RULES]
+    ids = [r.id for r in sqli.SQLI_RULES]
     assert len(ids) == len(set(ids))
-    assert all(r[1] in {"boolean", "union", "time", "error", "stacked", "other"} and r[3] for r in sqli.SQLI_RULES)
+    assert all(r.technique in {"boolean", "union", "time", "error", "stacked", "inline", "other"} and r.description for r in sqli.SQLI_RULES)
 
 
 def test_query_log_reach():
