@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CASE   ?= sample_data/toshomart-2017/case.yml
 OUT    ?= reports/toshomart-2017
 
-.PHONY: install report test lab bench sample lock clean strip-notebooks
+.PHONY: install report test lab bench eval sample lock clean strip-notebooks
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_scale_run.py
+
+# SQL-injection detector on the corpus of tests/data/sqli_corpus: recall per technique, DBMS and
+# tamper script, false positives on benign traffic, tune and held-out parts side by side.
+eval: $(STAMP)
+	$(BIN)/python scripts/sqli_eval.py
 
 sample: $(STAMP)
 	$(BIN)/forensics sample sample_data/toshomart-2017

@@ -286,8 +286,9 @@ def _with_rule_hits(
 
     Each regex runs once per row (boolean helper columns), the lists are built from those. With
     ``hits_only`` the rows no rule fires on are dropped first, by one pass of all the rules as a
-    single alternation (in a log nearly every row goes there). ``techniques`` are those of the specific rules that fired, or of the
-    generic (structural) ones when no specific rule did.
+    single alternation (in a log nearly every row goes there). ``techniques`` are those of the
+    specific rules that fired, and those of the generic (structural) ones only when no specific
+    rule named one (``other`` names none).
     """
     flags = [f"__r{i}" for i in range(len(rules))]
     if hits_only:
@@ -306,7 +307,10 @@ def _with_rule_hits(
         ).list.drop_nulls().list.unique(maintain_order=True)
 
     specific = techniques(False)
-    techs = pl.when(specific.list.len() > 0).then(specific).otherwise(techniques(True))
+    named = specific.list.set_difference(pl.lit(["other"], pl.List(pl.String)))
+    techs = pl.when(named.list.len() > 0).then(specific).otherwise(
+        pl.concat_list([specific, techniques(True)]).list.unique(maintain_order=True)
+    )
     return lf.with_columns(rule_ids=ids, techniques=techs).drop(flags)
 
 
