@@ -10,7 +10,7 @@ tuned on ``tune`` only; ``heldout`` is the measurement.
 Usage::
 
     .venv/bin/python scripts/sqli_eval.py                 # the tables, both parts side by side
-    .venv/bin/python scripts/sqli_eval.py --throughput    # lines/s of detect_sqli on the same lines
+    .venv/bin/python scripts/sqli_eval.py --throughput [--against REV]  # lines/s, also of an older detector
     .venv/bin/python scripts/sqli_eval.py --misses heldout  # the missed attack targets of a part
 
 Targets on the held-out part: recall >= 0.99 overall and >= 0.98 per technique, false-positive
@@ -162,31 +162,52 @@ def _print(tables: dict[str, pl.DataFrame]) -> None:
         print(f"\n{part}: " + ("every target met" if not missed else "; ".join(missed)))
 
 
-def throughput(corpus: Path = CORPUS, repeat: int = 3, detect=detect_sqli) -> None:
-    """lines/s of detect_sqli over every corpus line (attack lines with their probes, benign)."""
+def _detector_at(rev: str):
+    """``detect_sqli`` of ``forensics/detectors/sqli.py`` as it was at git revision ``rev``."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    src = subprocess.run(["git", "show", f"{rev}:forensics/detectors/sqli.py"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / f"sqli_{rev}.py"
+    path.write_text(src, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"sqli_{rev}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.detect_sqli
+
+
+def throughput(corpus: Path = CORPUS, *, against: str | None = None, repeat: int = 5) -> None:
+    """lines/s of detect_sqli over every corpus line (attack lines with their probes, benign
+    lines, the sample case's requests), best of ``repeat``; with ``against`` the detector of that
+    git revision is timed too, the two in turn (the machine's load hits both alike)."""
     lines = pl.read_csv(corpus / "sqlmap_access.log.gz", has_header=False, new_columns=["line"], separator="\x01", quote_char=None)
     targets = pl.concat([
         lines.select(target=pl.col("line").str.extract(_REQUEST, 1))["target"],
         benign_lines(corpus, SAMPLE)["target"],
     ])
     frame = access_frame(targets)
-    best = float("inf")
+    detectors = {"now": detect_sqli} | ({against: _detector_at(against)} if against else {})
+    best = dict.fromkeys(detectors, float("inf"))
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        detect(frame).collect()
-        best = min(best, time.perf_counter() - t0)
-    print(f"detect_sqli: {len(frame):,} lines in {best:.3f} s (best of {repeat}): {len(frame) / best:,.0f} lines/s")
+        for name, detect in detectors.items():
+            t0 = time.perf_counter()
+            detect(frame).collect()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    for name, secs in best.items():
+        print(f"detect_sqli ({name}): {len(frame):,} lines in {secs:.3f} s (best of {repeat}): {len(frame) / secs:,.0f} lines/s")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--throughput", action="store_true")
+    ap.add_argument("--throughput", action="store_true", help="time detect_sqli on every corpus line")
+    ap.add_argument("--against", metavar="REV", help="with --throughput: also time the detector of this git revision")
     ap.add_argument("--misses", choices=PARTS, help="print the missed attack targets and benign hits of a part")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of the corpus files")
     ap.add_argument("--no-sample", action="store_true", help="leave the sample case's traffic out")
     args = ap.parse_args(argv)
     if args.throughput:
-        throughput(args.corpus)
+        throughput(args.corpus, against=args.against)
         return 0
     tables = evaluate(corpus=args.corpus, sample=None if args.no_sample else SAMPLE)
     if args.misses:

@@ -3,27 +3,31 @@
 Pipeline (all vectorised polars expressions, no per-row Python):
 
 1. **normalise** the request target (:func:`normalise_expr`): ``+`` as space, percent-decoding
-   repeated ``DECODE_ROUNDS`` times (double and triple encoding), lower-case, MySQL versioned
-   comments ``/*!50000 select*/`` keep their content, other ``/* ... */`` comments become a space,
-   whitespace runs collapse to one space. Non-ASCII bytes stay percent-encoded: Japanese search
-   words can never look like SQL.
-2. **rules** (:data:`SQLI_RULES`, data: id, technique, regex, comment) run on the normalised text;
-   a request is SQL injection when any rule fires. Techniques: boolean, union, time, error,
-   stacked, other.
+   repeated ``DECODE_ROUNDS`` times (double and triple encoding), lower-case, lone ``%`` signs
+   dropped (ASP reads ``%S%E%L%E%C%T`` as SELECT), an encoded ``+`` read as a space, MySQL
+   versioned comments ``/*!50000 select*/`` keep their content, other ``/* ... */`` comments and
+   ``--``/``#`` comments that a line break ends become a space, whitespace runs collapse to one
+   space. Non-ASCII bytes stay percent-encoded: Japanese search words can never look like SQL.
+2. **rules** (:data:`SQLI_RULES`, records: id, technique, regex, description, known false
+   positives, whether the rule also reads the application's own statements) run on the
+   normalised text; a request is SQL injection when any rule fires. The regexes are written with
+   token classes, the way a SQL tokeniser sees an injected value (:data:`BREAK` the end of the
+   literal the application opened, :data:`LOGIC`, :data:`OPERAND`, :data:`CMP`, :data:`FUNC`):
+   generic rules describe the structure of an injection (a broken-out literal, a logical
+   operator, a comparison or a function call; constants compared; the attacker's own WHERE,
+   HAVING, CASE, subselect; a DBMS catalogue), specific ones name the technique (UNION, delay
+   and error functions of each DBMS family, stacked statements). Techniques: boolean, union,
+   time, error, stacked, inline, other.
 3. **targets**: tables after ``FROM`` in injected selects and ``table_name='...'`` / hex literals
    (sqlmap writes names as ``0x...``), columns named in the injected select list.
 
-The rules were written against real payload shapes (sqlmap boundaries, comment and encoding
-tampers, hand-written tautologies) and benign near-misses (apostrophes in names, Japanese text,
-"select wine set", "union jack glass", "order by phone", "1=1 sale" as search words); see
-``tests/detectors/test_sqli.py``.
-
-Measured on the sample case (``sample_data/toshomart-2017``, truth.json), command::
-
-    .venv/bin/python -m forensics.detectors.sqli sample_data/toshomart-2017/case.yml
-
-Figures (:data:`MEASURED`): recall 1.0000 (1,340 of 1,340 attack requests), 0 false positives
-among 114,575 requests of the sample (seed 20170331, scale 1); the same with seed 7, scale 2.
+Benign near-misses (apostrophes in names, Japanese text, "select wine set", "union jack glass",
+"order by phone", "1=1 sale" as search words, a quoted URL in a path) are in
+``tests/detectors/test_sqli.py``. Recall per technique, DBMS and tamper script on real sqlmap
+traffic and false positives on public web logs: ``make eval`` (``scripts/sqli_eval.py``, corpus in
+``tests/data/sqli_corpus/``); figures and the sample-case measurement
+(``.venv/bin/python -m forensics.detectors.sqli sample_data/toshomart-2017/case.yml``) are in
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from forensics.cards import mask_pans_expr
 
 __all__ = [
     "PREFILTER",
+    "Rule",
     "SQLI_RULES",
     "DECODE_ROUNDS",
     "normalise_expr",
@@ -45,13 +50,8 @@ __all__ = [
     "sqli_reach_summary",
 ]
 
-#: Last measurement on the sample case (module docstring has the command), 2026-11-26:
-#: seed 20170331 scale 1: 114,575 access-log requests, 1,340 attack requests in truth.json
-#: (sqlmap, sqlmap with space2comment/randomcase/double encoding, manual UNION/error dumping,
-#: sqlmap heuristic probes, blocked retries answered 403); flagged 1,340: recall 1.0000
-#: (0 missed), 0 false positives, among ~2,000 keyword searches including the near-miss words
-#: (O'Reilly, "select wine set", "union jack glass", "order by phone", "buy 2 get 1=1 free",
-#: "gift -- box", Japanese text). Seed 7 scale 2: the same (1,340 / 1,340, 0 false positives).
+#: The sample case (docs/benchmarks.md has the command): every attack request of truth.json
+#: flagged, no other request.
 MEASURED = {"requests": 114_575, "attacks": 1_340, "flagged": 1_340, "recall": 1.0, "false_positives": 0, "missed": 0}
 
 DECODE_ROUNDS = 3
@@ -290,20 +290,27 @@ def _with_rule_hits(
     specific rules that fired, and those of the generic (structural) ones only when no specific
     rule named one (``other`` names none).
     """
-    flags = [f"__r{i}" for i in range(len(rules))]
+    if len(rules) > 64:
+        raise ValueError("at most 64 rules: their hits are one 64-bit mask per row")
     if hits_only:
         # one pass of all rules as one alternation (one automaton) keeps the rows to explain
         lf = lf.filter(pl.col(payload).str.contains("|".join(f"(?:{r.regex})" for r in rules)))
-    lf = lf.with_columns([pl.col(payload).str.contains(r.regex).alias(f) for f, r in zip(flags, rules)])
+    bits = [pl.lit(1 << i, pl.UInt64) for i in range(len(rules))]
+    # which rules fired, as one integer per row; the lists are built once per distinct mask (a
+    # log has a few hundred) and joined back
+    lf = lf.with_columns(
+        __mask=pl.sum_horizontal([pl.col(payload).str.contains(r.regex).cast(pl.UInt64) * b for r, b in zip(rules, bits)])
+    )
+    fired = [(pl.col("__mask") & b) > 0 for b in bits]
     ids = pl.concat_list(
-        [pl.when(pl.col(f)).then(pl.lit(r.id)).otherwise(pl.lit(None, pl.String)) for f, r in zip(flags, rules)]
+        [pl.when(f).then(pl.lit(r.id)).otherwise(pl.lit(None, pl.String)) for f, r in zip(fired, rules)]
     ).list.drop_nulls()
 
     def techniques(generic: bool) -> pl.Expr:
         return pl.concat_list(
             [pl.lit([], pl.List(pl.String))]
-            + [pl.when(pl.col(f)).then(pl.lit(r.technique)).otherwise(pl.lit(None, pl.String))
-               for f, r in zip(flags, rules) if r.generic == generic]
+            + [pl.when(f).then(pl.lit(r.technique)).otherwise(pl.lit(None, pl.String))
+               for f, r in zip(fired, rules) if r.generic == generic]
         ).list.drop_nulls().list.unique(maintain_order=True)
 
     specific = techniques(False)
@@ -311,7 +318,8 @@ def _with_rule_hits(
     techs = pl.when(named.list.len() > 0).then(specific).otherwise(
         pl.concat_list([specific, techniques(True)]).list.unique(maintain_order=True)
     )
-    return lf.with_columns(rule_ids=ids, techniques=techs).drop(flags)
+    masks = lf.select("__mask").unique().with_columns(rule_ids=ids, techniques=techs)
+    return lf.join(masks, on="__mask", how="left", maintain_order="left").drop("__mask")
 
 
 def _targets(payload: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
