@@ -31,8 +31,9 @@ Labels (one row per log line, same order)
     are ``heuristic`` and ``waf-probe`` in every run.
 ``benign-probe``
     the original value, or a value that is a plain random number or random alphanumeric word
-    (sqlmap's page-stability and random-value checks); these carry no SQL and are excluded from
-    recall and from the false-positive count.
+    (sqlmap's page-stability and random-value checks), also when a tamper script wrapped it
+    (encoded again, ``%`` before each character, a null byte appended); these carry no SQL and
+    are excluded from recall and from the false-positive count.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 SQLMAP_VERSION = "1.10.10"
 REPO = Path(__file__).resolve().parents[1]
@@ -241,6 +242,14 @@ _RANDOM_VALUE = re.compile(r"-?\d{1,10}|[A-Za-z]{1,12}|[A-Za-z0-9]{1,12}")
 _HEURISTIC = set("'\"(),.")
 
 
+def _plain(value: str) -> str:
+    """``value`` without what a tamper script wraps around it: further rounds of percent-encoding,
+    lone ``%`` signs, null bytes, surrounding blanks (the original value so wrapped is a probe)."""
+    for _ in range(3):
+        value = unquote(value)
+    return re.sub(r"%(?![0-9A-Fa-f]{2})", "", value).replace("\0", "").strip()
+
+
 def label_line(line: str, run: Run) -> tuple[str, str]:
     """``(label, technique)`` of one captured request (module docstring: the labelling)."""
     m = re.search(r'"[A-Z]+ (\S+) HTTP', line)
@@ -254,7 +263,7 @@ def label_line(line: str, run: Run) -> tuple[str, str]:
     known = {param} | {kv.split("=")[0] for kv in extra.split("&") if kv}
     if any(k not in known for k, _ in pairs):
         return "attack", "waf-probe"
-    value = dict(pairs).get(param, "")
+    value = _plain(dict(pairs).get(param, ""))
     if value == original or _RANDOM_VALUE.fullmatch(value):
         return "benign-probe", ""
     tail = value[len(original):] if value.startswith(original) else None
@@ -315,6 +324,31 @@ def sqlmap_path() -> Path:
     return script
 
 
+def _write_labels(out: Path, labels: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(labels[0]))
+    w.writeheader()
+    w.writerows(labels)
+    with gzip.open(out / "sqlmap_labels.csv.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+        fh.write(buf.getvalue())
+
+
+def relabel(out: Path) -> str:
+    """Label the captured lines in ``out`` again with :func:`label_line` (runs from the label file)."""
+    by_id = {r.run_id: r for r in runs()}
+    with gzip.open(out / "sqlmap_access.log.gz", "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    with gzip.open(out / "sqlmap_labels.csv.gz", "rt", encoding="utf-8") as fh:
+        labels = list(csv.DictReader(fh))
+    changed = 0
+    for row, line in zip(labels, lines, strict=True):
+        label, technique = label_line(line, by_id[row["run_id"]])
+        changed += (label, technique) != (row["label"], row["technique"])
+        row["label"], row["technique"] = label, technique
+    _write_labels(out, labels)
+    return f"{changed} of {len(labels)} labels changed"
+
+
 def capture(run: Run, sqlmap: Path, timeout: float, tmp: str) -> tuple[list[str], str, float]:
     """One sqlmap run against a shop of its own: (its access-log lines, "done"/"timeout", seconds)."""
     shop = Shop()
@@ -340,11 +374,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=3, help="sqlmap runs at a time (each against its own shop)")
     ap.add_argument("--only", default="", help="regex on run ids (default: every run)")
     ap.add_argument("--list", action="store_true", help="print the runs' command lines and stop")
+    ap.add_argument("--relabel", action="store_true",
+                    help="label the lines of an existing corpus in --out again (after a change of label_line)")
     ap.add_argument("--benign", nargs=2, type=Path, metavar=("APACHE_LOG", "URL_CSV"),
                     help="write benign_requests.csv.gz from these two files instead (README: origins)")
     args = ap.parse_args(argv)
     if args.benign:
         print(f"{build_benign(*args.benign, args.out)} benign requests -> {args.out}")
+        return 0
+    if args.relabel:
+        print(relabel(args.out))
         return 0
     todo = [r for r in runs() if re.search(args.only, r.run_id)]
     if args.list:
@@ -370,12 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.out / "sqlmap_access.log.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write("\n".join(log_lines) + "\n")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(labels[0]))
-    w.writeheader()
-    w.writerows(labels)
-    with gzip.open(args.out / "sqlmap_labels.csv.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
-        fh.write(buf.getvalue())
+    _write_labels(args.out, labels)
     attacks = sum(1 for r in labels if r["label"] == "attack")
     print(f"{len(log_lines)} requests ({attacks} attack) from {len(todo)} runs in {time.monotonic() - started:.0f}s -> {args.out}")
     return 0
