@@ -103,7 +103,11 @@ def _recall(df: pl.DataFrame, by: str | list[str]) -> pl.DataFrame:
     rows = df.group_by([*([by] if isinstance(by, str) else by), "part"]).agg(
         n=pl.len(), hit=pl.col("flagged").sum()
     ).with_columns(recall=pl.col("hit") / pl.col("n"))
-    return rows.pivot(on="part", index=by, values=["n", "recall"]).sort(by)
+    keys = [by] if isinstance(by, str) else by
+    wide = rows.pivot(on="part", index=by, values=["n", "recall"])
+    # the same column order in every table, whichever part a group was seen in first
+    cols = [f"{v}_{p}" for v in ("n", "recall") for p in PARTS]
+    return wide.with_columns([pl.lit(None, pl.Float64 if c.startswith("recall") else pl.UInt32).alias(c) for c in cols if c not in wide.columns]).select(*keys, *cols).sort(by)
 
 
 def evaluate(*, corpus: Path = CORPUS, sample: Path | None = SAMPLE, detect=detect_sqli) -> dict[str, pl.DataFrame]:
@@ -122,6 +126,7 @@ def evaluate(*, corpus: Path = CORPUS, sample: Path | None = SAMPLE, detect=dete
         )
         .with_columns(fp_rate=pl.col("fp") / pl.col("n"))
         .pivot(on="part", index="origin", values=["n", "fp", "fp_rate"])
+        .select("origin", *[f"{v}_{p}" for v in ("n", "fp", "fp_rate") for p in PARTS])
         .sort("origin")
     )
     return {
@@ -152,6 +157,13 @@ def meets_targets(tables: dict[str, pl.DataFrame], part: str = "heldout") -> lis
     return out
 
 
+def below_per_tamper_setting(tables: dict[str, pl.DataFrame], part: str = "heldout") -> list[str]:
+    """Technique groups with and without tamper scripts under the per-technique target on ``part``
+    (reported beside the targets, not one of them)."""
+    rows = tables["technique_tamper"].select("technique", "tampered", f"recall_{part}").iter_rows()
+    return [f"{t} ({w}) recall {r:.4f}" for t, w, r in rows if r is not None and r < TARGETS["recall_per_technique"]]
+
+
 def _print(tables: dict[str, pl.DataFrame]) -> None:
     with pl.Config(tbl_rows=100, tbl_cols=20, float_precision=4, tbl_hide_dataframe_shape=True, fmt_str_lengths=40):
         for name in ("overall", "technique", "technique_tamper", "dbms", "tamper", "benign"):
@@ -160,6 +172,8 @@ def _print(tables: dict[str, pl.DataFrame]) -> None:
     for part in PARTS:
         missed = meets_targets(tables, part)
         print(f"\n{part}: " + ("every target met" if not missed else "; ".join(missed)))
+        low = below_per_tamper_setting(tables, part)
+        print(f"{part}, each technique with and without tamper scripts: " + ("every group >= 0.98" if not low else "below 0.98: " + "; ".join(low)))
 
 
 def _detector_at(rev: str):
