@@ -74,6 +74,8 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
     "/find.php": ("name", "app", "SELECT id, name, price FROM items WHERE name LIKE '%{v}%'", "disp=20"),
     # not injectable (a bound parameter): sqlmap finds nothing and sends every test of the run
     "/view.php": ("code", "A-100", "SELECT id, name, price FROM items WHERE name=?", "lang=en"),
+    # used by the validation runs only: a double-quoted string context
+    "/tag.php": ("t", "red", 'SELECT id, name, price FROM items WHERE name="{v}"', "n=10"),
 }
 
 _ITEMS = [(1, "apple", 120, 1), (2, "banana", 90, 1), (3, "cherry", 450, 2), (4, "pear", 200, 2), (5, "plum", 150, 3), (6, "grape", 380, 3)]
@@ -192,10 +194,14 @@ class Run:
     risk: int
     page: str
     enumerate: bool = False
+    fixed_part: str = ""  #: "validation" for the runs of :func:`validation_runs`
 
     @property
     def part(self) -> str:
-        """``tune`` or ``heldout``: a hash of the run id, so a run's requests stay in one part."""
+        """``tune`` or ``heldout``: a hash of the run id, so a run's requests stay in one part
+        (``validation`` for the validation runs)."""
+        if self.fixed_part:
+            return self.fixed_part
         return "heldout" if int(hashlib.sha256(self.run_id.encode()).hexdigest(), 16) % 2 else "tune"
 
     def args(self, base: str) -> list[str]:
@@ -233,6 +239,36 @@ def runs() -> list[Run]:
         for letter in ("BEUSTQ"[i % 6], "BEUSTQ"[(i + 3) % 6]):
             slug = re.sub(r"[^a-z0-9]+", "-", tamper)
             out.append(Run(f"tamper-{slug}-{letter}", dbms, letter, tamper, 3 + i % 3, 1 + i % 3, pages[(k := k + 1) % len(pages)]))
+    return out
+
+
+#: tamper chains of the validation runs (none of them is a setting of :data:`TAMPERS`)
+VALIDATION_TAMPERS = (
+    ("space2comment,charencode", "MySQL"), ("randomcase,versionedmorekeywords", "MySQL"),
+    ("between,chardoubleencode", "MySQL"), ("space2hash,randomcase", "MySQL"),
+    ("equaltolike,space2dash", "Microsoft SQL Server"), ("halfversionedmorekeywords,space2comment", "MySQL"),
+    ("symboliclogical,randomcase", "MySQL"), ("greatest,space2mssqlblank", "Microsoft SQL Server"),
+    ("percentage,randomcase", "Microsoft SQL Server"), ("ifnull2ifisnull,space2plus", "MySQL"),
+    ("unionalltounion,space2morecomment", "MySQL"), ("sp_password,randomcase", "Microsoft SQL Server"),
+)
+
+
+def validation_runs() -> list[Run]:
+    """A third part, made after the rules were last changed and never used to change them:
+    eight DBMS choices with each technique on a double-quoted page and the pages of
+    :func:`runs`, and tamper chains that no run of :func:`runs` uses."""
+    out: list[Run] = []
+    pages = ["/tag.php", "/view.php", "/tag.php", "/item.php", "/tag.php", "/search.php", "/tag.php", "/find.php"]
+    k = 0
+    for dbms in ("MySQL", "PostgreSQL", "Microsoft SQL Server", "Oracle", "SQLite", "IBM DB2", "Firebird", "ClickHouse"):
+        for letter in TECHNIQUES:
+            slug = re.sub(r"[^a-z0-9]+", "-", dbms.lower()).strip("-")
+            out.append(Run(f"validation-{slug}-{letter}", dbms, letter, "", 3 + k % 3, 1 + (k + 1) % 3, pages[k % len(pages)], fixed_part="validation"))
+            k += 1
+    for i, (tamper, dbms) in enumerate(VALIDATION_TAMPERS):
+        for letter in ("BEUSTQ"[(i + 1) % 6], "BEUSTQ"[(i + 4) % 6]):
+            slug = re.sub(r"[^a-z0-9]+", "-", tamper)
+            out.append(Run(f"validation-tamper-{slug}-{letter}", dbms, letter, tamper, 3 + i % 3, 1 + i % 3, pages[(k := k + 1) % len(pages)], fixed_part="validation"))
     return out
 
 
@@ -324,28 +360,28 @@ def sqlmap_path() -> Path:
     return script
 
 
-def _write_labels(out: Path, labels: list[dict]) -> None:
+def _write_labels(out: Path, labels: list[dict], prefix: str = "sqlmap") -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(labels[0]))
     w.writeheader()
     w.writerows(labels)
-    with gzip.open(out / "sqlmap_labels.csv.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+    with gzip.open(out / f"{prefix}_labels.csv.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write(buf.getvalue())
 
 
-def relabel(out: Path) -> str:
+def relabel(out: Path, prefix: str = "sqlmap") -> str:
     """Label the captured lines in ``out`` again with :func:`label_line` (runs from the label file)."""
-    by_id = {r.run_id: r for r in runs()}
-    with gzip.open(out / "sqlmap_access.log.gz", "rt", encoding="utf-8") as fh:
+    by_id = {r.run_id: r for r in runs() + validation_runs()}
+    with gzip.open(out / f"{prefix}_access.log.gz", "rt", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
-    with gzip.open(out / "sqlmap_labels.csv.gz", "rt", encoding="utf-8") as fh:
+    with gzip.open(out / f"{prefix}_labels.csv.gz", "rt", encoding="utf-8") as fh:
         labels = list(csv.DictReader(fh))
     changed = 0
     for row, line in zip(labels, lines, strict=True):
         label, technique = label_line(line, by_id[row["run_id"]])
         changed += (label, technique) != (row["label"], row["technique"])
         row["label"], row["technique"] = label, technique
-    _write_labels(out, labels)
+    _write_labels(out, labels, prefix)
     return f"{changed} of {len(labels)} labels changed"
 
 
@@ -374,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=3, help="sqlmap runs at a time (each against its own shop)")
     ap.add_argument("--only", default="", help="regex on run ids (default: every run)")
     ap.add_argument("--list", action="store_true", help="print the runs' command lines and stop")
+    ap.add_argument("--validation", action="store_true",
+                    help="the validation runs instead, into validation_access.log.gz / validation_labels.csv.gz")
     ap.add_argument("--relabel", action="store_true",
                     help="label the lines of an existing corpus in --out again (after a change of label_line)")
     ap.add_argument("--benign", nargs=2, type=Path, metavar=("APACHE_LOG", "URL_CSV"),
@@ -382,10 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.benign:
         print(f"{build_benign(*args.benign, args.out)} benign requests -> {args.out}")
         return 0
+    prefix = "validation" if args.validation else "sqlmap"
     if args.relabel:
-        print(relabel(args.out))
+        print(relabel(args.out, prefix))
         return 0
-    todo = [r for r in runs() if re.search(args.only, r.run_id)]
+    todo = [r for r in (validation_runs() if args.validation else runs()) if re.search(args.only, r.run_id)]
     if args.list:
         for r in todo:
             print(r.part, r.run_id, "sqlmap", shlex.join(r.args("http://127.0.0.1:PORT")))
@@ -407,9 +446,9 @@ def main(argv: list[str] | None = None) -> int:
                 log_lines.append(line)
             print(f"[{n}/{len(todo)}] {run.run_id}: {len(got)} requests, {secs:.0f}s ({ended})", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    with gzip.open(args.out / "sqlmap_access.log.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+    with gzip.open(args.out / f"{prefix}_access.log.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write("\n".join(log_lines) + "\n")
-    _write_labels(args.out, labels)
+    _write_labels(args.out, labels, prefix)
     attacks = sum(1 for r in labels if r["label"] == "attack")
     print(f"{len(log_lines)} requests ({attacks} attack) from {len(todo)} runs in {time.monotonic() - started:.0f}s -> {args.out}")
     return 0

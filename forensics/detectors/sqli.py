@@ -124,11 +124,17 @@ SQLI_RULES: tuple[Rule, ...] = (
          BREAK + r"\s*" + LOGIC + r"\s*(?:not\s+)?" + OPERAND + r"\s*(?:" + CMP + r"|" + NUM + r"\b)",
          "a broken-out literal, a logical operator, an operand and a comparison (or a second literal): "
          "3 AND 7150=(SELECT ..., ' OR 8159=UTL_INADDR..., ) AND 'x' LIKE 'x, 3 AND 1234 BETWEEN 1233 AND 1235, ' AND 95 31",
-         "a search 'size 5 and 6 = 11'; a word before AND ('sale and 1=1') does not fire", query_log=False, generic=True),
+         "a search 'size 5 and 6 = 11'; a word before AND ('sale and 1=1') is value-word-logic's", query_log=False, generic=True),
     Rule("logic-function", "boolean",
          BREAK + r"\s*" + LOGIC + r"\s*(?:not\s+)?[(\s!]*" + FUNC,
          "a broken-out literal, a logical operator, then a function call: AND IIF(..), OR ELT(..), AND GREATEST(..)",
          "'1 and only(...)' with no space before the parenthesis", query_log=False, generic=True),
+    Rule("value-word-logic", "boolean",
+         r"[?&][^=&\s]*=[a-z0-9_.-]+\s" + LOGIC + r"\s+(?:not\s+)?" + OPERAND + r"\s*" + CMP,
+         "a parameter value of one word, then a logical operator, an operand and a comparison: "
+         "q=pear AND 1762=1762 (a numeric boundary on a string parameter)",
+         "a search of one word then 'and 1=1' ('sale and 1=1'); two words before ('summer sale and 1=1') do not fire",
+         query_log=False, generic=True),
     Rule("const-compare", "boolean",
          r"[(,]\s*" + NUM + r"\s*(?:=|<>|!=|<=?|>=?)\s*" + NUM + r"\s*[,)]",
          "two constants compared as a function argument or in parentheses: IIF(7061=5750,1,1/0), ELT(1234=1234,1), (5821=5821)",

@@ -73,6 +73,7 @@ ATTACKS = [
     pytest.param("/x.php?q=%70%65%61%72%27%29%2B%4F%52%44%45%52%2B%42%59%2B%31%2D%2D", {"union"}, id="charencode-space2plus"),
     pytest.param("/x.php?id=(SELECT+CONCAT(0x71,(SELECT+(ELT(1%3D1,1))),0x71))", {"inline", "other"}, id="inline-query"),
     pytest.param("/x.php?id=3+AND+(9363)%3D9363", {"boolean"}, id="parenthesised-number"),
+    pytest.param("/x.php?q=pear+AND+1762%3D1762--+abcd", {"boolean"}, id="numeric-boundary-on-a-word"),
 ]
 
 BENIGN = [
