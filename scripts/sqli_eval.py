@@ -3,9 +3,11 @@
 Attack traffic: ``tests/data/sqli_corpus/sqlmap_access.log.gz`` with its labels (every line that
 carries SQL; sqlmap's neutral probes, label ``benign-probe``, are left out). Benign traffic:
 ``benign_requests.csv.gz`` (public web logs and URL lists) and, when the sample case is present,
-its requests that are not in its ``truth.json``. Both are split in two fixed parts: attack lines
-by sqlmap run (a run's payloads stay in one part), benign lines by line number parity. Rules are
-tuned on ``tune`` only; ``heldout`` is the measurement.
+its requests that are not in its ``truth.json``. Both are split in fixed parts: attack lines by
+sqlmap run (a run's payloads stay in one part), benign lines by line number parity. Rules are
+tuned on ``tune``; ``heldout`` is the measurement, and ``validation`` (``validation_*`` files:
+other runs, made later, never used to change a rule) a second one, judged with the held-out
+benign lines.
 
 Usage::
 
