@@ -66,6 +66,7 @@ for _i in range(128):
         for _b in {_h[1], _h[1].upper()}:
             _PCT["%" + _a + _b] = _ch
 
+
 class Rule(NamedTuple):
     """One detection rule: a regex over the normalised request text (:func:`normalise_expr`)."""
 
@@ -85,7 +86,7 @@ class Rule(NamedTuple):
 # literal the application opened (BREAK), a logical operator, an operand, a comparison.
 _Q = r"(?:'|\"|\)|\b\d+)"  # the end of a broken-out literal: quote, parenthesis or number
 BREAK = r"(?:['\"`)\]}]|\$\$|\b\d+|\bnull)"
-LOGIC = r"(?:\band|\bor|\bxor|&&|\|\|)"
+LOGIC = r"(?:\b(?:and|or|xor)\b|&&|\|\|)"
 NUM = r"-?\d+(?:\.\d+)?"
 STR = r"(?:'[^']*'?|\"[^\"]*\"?)"
 #: a function call: a name, optionally qualified (schema.pkg.fn, sysmaster:table), then "(" with
@@ -106,7 +107,7 @@ CATALOGS = (
 #: one per DBMS family: catalogue knowledge of the DBMSes, not of any one tool
 DELAY_FUNCS = (
     r"sleep|pg_sleep|benchmark|dbms_pipe\.receive_message|dbms_lock\.sleep|dbms_session\.sleep|"
-    r"randomblob|sleepeachrow|generate_series|get_lock|regexp_substring|heavy_query"
+    r"randomblob|sleepeachrow|generate_series|get_lock|regexp_substring"
 )
 ERROR_FUNCS = (
     r"extractvalue|updatexml|gtid_subset|gtid_subtract|json_keys|exp|name_const|xmltype|"

@@ -116,6 +116,8 @@ BENIGN = [
     pytest.param("/products/list.php?name=where+is+my+order", id="where-words"),
     pytest.param("/products/list.php?name=c%2B%2B+primer", id="encoded-plus"),
     pytest.param("/products/list.php?name=100%25+cotton", id="percent-cotton"),
+    pytest.param("/products/list.php?q=3+oranges(large)", id="number-then-word-starting-with-or"),
+    pytest.param("/products/list.php?q=galaxy+s3+android(4.4)", id="number-then-word-starting-with-and"),
 ]
 
 
@@ -134,7 +136,7 @@ def test_benign_not_flagged(target):
 
 TOKEN_CLASSES = [
     pytest.param("BREAK", ["'", '"', ")", "`", "$$", "3", "null"], ["a", "-", "("], id="break"),
-    pytest.param("LOGIC", ["and", "or", "xor", "&&", "||"], ["andy", "sand", "order"], id="logic"),
+    pytest.param("LOGIC", ["and", "or", "xor", "&&", "||"], ["andy", "sand", "order", "orange"], id="logic"),
     pytest.param("CMP", ["=", "<>", "!=", "<", ">=", "like", "rlike", "between", "not between", "in (", "is null", "is not null"],
                  ["likely", "is", "inside"], id="comparison"),
     pytest.param("FUNC", ["sleep(", "utl_inaddr.get_host_address(", "sysmaster:x(", "rdb$get_context("], ["sleep (", "(", "1x("], id="function-call"),
