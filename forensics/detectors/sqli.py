@@ -100,7 +100,8 @@ CATALOGS = (
     r"information_schema|mysql\.(?:user|db)\b|performance_schema|sys\.objects|sysobjects|syscolumns|sysusers|"
     r"master\.\.sys|pg_catalog|pg_user|pg_database|sqlite_master|sqlite_version|all_tables|all_users|user_tables|"
     r"sysibm\.|syscat\.|sysmaster:|systables|rdb\$|msysaccessobjects|msysobjects|domain\.(?:domains|tables|columns)|"
-    r"system\.(?:numbers|one|tables|databases)|sys\.(?:sysusers|systables|sysschemas)|v\$version|dual\b"
+    r"system\.(?:numbers|one|tables|databases)|sys\.(?:sysusers|systables|sysschemas)|v\$version|"
+    r"dual\s*(?:\)|$|&|--|#|;|,|\|\||where\b|union\b|limit\b|order\b)"
 )
 
 #: functions that delay the response (time-based) or raise an error carrying data (error-based),
@@ -153,8 +154,10 @@ SQLI_RULES: tuple[Rule, ...] = (
          r"\b(?:where|having|when)\s+(?:not\s+)?" + OPERAND + r"\s*" + CMP,
          "a WHERE/HAVING/WHEN clause of the attacker's: ') AS x WHERE 6190=6190, ) HAVING 8855=9589, CASE WHEN (1=1)",
          "'where 2 = 3' typed as a search", query_log=False, generic=True),
-    Rule("case-when", "boolean", r"\bcase\s+(?:when\b|" + NUM + r"\s+when\b)",
-         "a CASE expression: (CASE WHEN ..., CASE 1234 WHEN 1234", "'in case when ...' typed as text", query_log=False, generic=True),
+    Rule("case-when", "boolean",
+         r"\bcase\s+when\s*\(|\bcase\s+when\s+" + OPERAND + r"\s*" + CMP + r"|\bcase\s+" + NUM + r"\s+when\b",
+         "a CASE expression on a condition: (CASE WHEN (1=1) .., CASE WHEN 1=1 .., CASE 1234 WHEN 1234",
+         "'case when 2 > 1' typed as text; 'in case when it rains' does not fire", query_log=False, generic=True),
     Rule("heuristic-quote-run", "boolean",
          r"(?:['\"][()'\",.]{2,}|[()'\",.]{2,}['\"]|[()\",.]['\"][()\",.])",
          "sqlmap heuristic check: a quote inside a run of 3+ of ( ) ' \" , . (e.g. 3)\",.'( ); O'Reilly has none"),
@@ -182,7 +185,7 @@ SQLI_RULES: tuple[Rule, ...] = (
     Rule("time-waitfor", "time", r"\bwaitfor\s+(?:delay|time)\s*'", "MSSQL WAITFOR DELAY '0:0:5'"),
     Rule("time-pg-sleep", "time", r"\bpg_sleep\s*\(", "PostgreSQL pg_sleep(n)"),
     Rule("time-dbms-pipe", "time", r"\bdbms_pipe\.receive_message\s*\(", "Oracle DBMS_PIPE.RECEIVE_MESSAGE"),
-    Rule("time-delay-func", "time", r"(?:^|[^a-z0-9_$.])!?(?:" + DELAY_FUNCS + r")\(",
+    Rule("time-delay-func", "time", r"(?:^|[^a-z0-9_$.])!?(?:" + DELAY_FUNCS + r")\(\s*(?:-?\d|'|\(|[a-z_]+\()",
          "a DBMS delay function called: SLEEP(, PG_SLEEP(, DBMS_LOCK.SLEEP(, RANDOMBLOB(, sleepEachRow(, GENERATE_SERIES(, GET_LOCK(",
          "'sleep(' written without a space in text", query_log=False),
     Rule("time-heavy-query", "time", r"\bcount\(\*\)\s*from\s+[a-z_$.:]+(?:\s+as)?\s+[a-z0-9_]+\s*,\s*[a-z_$.:]+",
@@ -197,22 +200,28 @@ SQLI_RULES: tuple[Rule, ...] = (
          "spatial-function error with a subselect"),
     Rule("error-name-const", "error", r"\bname_const\s*\(", "NAME_CONST duplicate column error"),
     Rule("error-convert-int", "error", r"\b(?:convert|cast)\s*\(\s*int\s*,", "MSSQL CONVERT(INT, (SELECT ...)) error"),
-    Rule("error-func-subselect", "error", r"(?:^|[^a-z0-9_$.])(?:" + ERROR_FUNCS + r")\([^&]*\bselect\b",
+    Rule("error-func-subselect", "error", r"(?:^|[^a-z0-9_$.])(?:" + ERROR_FUNCS + r")\([^&]*\(\s*select\b",
          "an error-raising function around a subselect: GTID_SUBSET(CONCAT(..(SELECT.., XMLType(..(SELECT.., "
          "UTL_INADDR.GET_HOST_ADDRESS(..(SELECT..", query_log=False),
     Rule("error-cast-concat", "error", r"(?:\|\||::)\s*(?:text|varchar|numeric|int)\b|'\s*\|\|\s*\(\s*select\b|\bchr\(\d+\)\s*\|\|",
          "string building for an error or a marker: '...'||(SELECT ...)::text, CHR(113)||CHR(..)", query_log=False),
     # --- stacked queries -----------------------------------------------------------------------
     Rule("stacked", "stacked",
-         r";\s*(?:select\s.*\bfrom\b|select\s+(?:sleep|benchmark|pg_sleep|@@|version|\d)|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|drop\s+(?:table|database)\b|declare\s+@|exec(?:ute)?\s|shutdown\b|truncate\s+table\b|create\s+(?:table|user)\b)",
+         r";\s*(?:select\s.*\bfrom\b|select\s+(?:sleep|benchmark|pg_sleep|@@|version|\d+\s*(?:,|\)|$|&|--|#|;|\bfrom\b))|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|drop\s+(?:table|database)\b|declare\s+@|exec(?:ute)?\s|shutdown\b|truncate\s+table\b|create\s+(?:table|user)\b)",
          "; followed by a statement (a lone '; select wine set' without FROM does not fire)"),
     Rule("stacked-statement", "stacked",
-         r";\s*(?:select\s+(?:\(|" + FUNC + r"|case\b|\d|\*|null\b)|(?:declare|exec|execute|waitfor|begin|call)\b|if\s*\(|set\s+@)",
-         "; then a statement that starts like code: ;SELECT PG_SLEEP(5), ;SELECT (CASE.., ;WAITFOR DELAY, ;BEGIN, ;CALL",
+         r";\s*(?:select\s+(?:\(|" + FUNC + r"|case\b|\*|null\b|" + NUM + r"\s*(?:,|\)|$|&|--|#|;|\bfrom\b))"
+         r"|declare\s+@|exec(?:ute)?\s+[a-z_@(]|waitfor\s+(?:delay|time)\b|begin\s+(?:if|declare|dbms_|[a-z_.]+\()"
+         r"|call\s+[a-z_.$]+\(|if\s*\(|set\s+@)",
+         "; then a statement that starts like code: ;SELECT PG_SLEEP(5), ;SELECT (CASE.., ;WAITFOR DELAY, "
+         ";BEGIN IF .., ;CALL F(.., ;DECLARE @x", "'; call us', '; begin now', '; select 2 bottles' do not fire",
          query_log=False),
     # --- inline queries ------------------------------------------------------------------------
-    Rule("subselect", "inline", r"\(\s*select\s+(?:\(|" + FUNC + r"|case\b|[\d'*]|null\b|distinct\b|top\s|[a-z_][a-z0-9_$]*(?:\s*,|\s+from\b))",
-         "a parenthesised SELECT: (SELECT CONCAT(..)), (SELECT 1234 FROM .., (SELECT (CASE ..", query_log=False, generic=True),
+    Rule("subselect", "inline",
+         r"\(\s*select\s+(?:\(|" + FUNC + r"|case\b|\*|null\b|distinct\b|top\s+\d|'[^']*'|" + NUM
+         + r"\s*(?:,|\)|=|\|\||\bfrom\b)|[a-z_][a-z0-9_$]*(?:\s*,\s*[a-z_][a-z0-9_$]*)*\s+from\b)",
+         "a parenthesised SELECT of SQL: (SELECT CONCAT(..)), (SELECT 1234 FROM .., (SELECT (CASE .., (SELECT a,b FROM ..",
+         "'(select a from b)' typed as text; '(select 3 colours)' does not fire", query_log=False, generic=True),
     # --- other ---------------------------------------------------------------------------------
     Rule("info-schema", "other", r"\binformation_schema\b", "metadata enumeration"),
     Rule("sys-catalog", "other", r"\b(?:mysql\.user|sysobjects|syscolumns|pg_catalog|sqlite_master|all_tables)\b",

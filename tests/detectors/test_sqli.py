@@ -118,6 +118,15 @@ BENIGN = [
     pytest.param("/products/list.php?name=100%25+cotton", id="percent-cotton"),
     pytest.param("/products/list.php?q=3+oranges(large)", id="number-then-word-starting-with-or"),
     pytest.param("/products/list.php?q=galaxy+s3+android(4.4)", id="number-then-word-starting-with-and"),
+    pytest.param("/products/list.php?q=in+case+when+it+rains", id="in-case-when"),
+    pytest.param("/products/list.php?q=gift+(select+3+colours)", id="select-in-parentheses"),
+    pytest.param("/products/list.php?q=(select+red,+blue)", id="select-list-of-words"),
+    pytest.param("/products/list.php?q=upgrade+from+dual+core", id="from-dual-core"),
+    pytest.param("/products/list.php?q=contact;+call+us", id="semicolon-call-us"),
+    pytest.param("/products/list.php?q=ready;+begin+now", id="semicolon-begin"),
+    pytest.param("/products/list.php?q=wine;+select+2+bottles", id="semicolon-select-number-words"),
+    pytest.param("/products/list.php?q=convert(pdf)+select+pages", id="convert-then-select-words"),
+    pytest.param("/products/sleep(bag)", id="sleep-call-of-a-word"),
 ]
 
 
