@@ -3,7 +3,8 @@
 What it does:
 
 1. installs sqlmap (``SQLMAP_VERSION``, from PyPI, pure Python) into a cache folder on first
-   use (``$FORENSICS_CACHE`` or ``~/.cache/forensics``), outside the project's own install;
+   use (``$FORENSICS_CACHE``, by default the git-ignored ``.cache/`` of the repository), outside
+   the project's own install;
 2. starts a small, deliberately vulnerable shop on 127.0.0.1 (``http.server`` + ``sqlite3``):
    pages whose parameters are pasted into SQL in a numeric, a quoted-string, a parenthesised
    and a ``LIKE`` context; database errors are echoed in the page (error-based works), ``sleep``
@@ -350,7 +351,7 @@ def build_benign(elastic_log: Path, url_list: Path, out: Path) -> int:
 
 def sqlmap_path() -> Path:
     """sqlmap.py of the cached install (installed from PyPI on first use)."""
-    cache = Path(os.environ.get("FORENSICS_CACHE", Path.home() / ".cache" / "forensics")) / f"sqlmap-{SQLMAP_VERSION}"
+    cache = Path(os.environ.get("FORENSICS_CACHE", REPO / ".cache")) / f"sqlmap-{SQLMAP_VERSION}"
     script = cache / "sqlmap" / "sqlmap.py"
     if not script.exists():
         subprocess.run(
