@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CASE   ?= sample_data/toshomart-2017/case.yml
 OUT    ?= reports/toshomart-2017
 
-.PHONY: install report test lab bench sample lock clean strip-notebooks
+.PHONY: install report test lab bench eval sample lock clean strip-notebooks
 
 install: $(STAMP)
 
@@ -29,10 +29,17 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 # Access-log loader speed against a scan_csv baseline, then `forensics run` end to end on the
-# scale-100 sample (wall time and peak memory). Generates bench_data/ on first use.
+# scale-100 sample (wall time and peak memory), then the SQLi detector's lines/s on its corpus
+# (seconds). Generates bench_data/ on first use.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_scale_run.py
+	$(BIN)/python scripts/sqli_eval.py --throughput
+
+# SQL-injection detector on the corpus of tests/data/sqli_corpus: recall per technique, DBMS and
+# tamper script, false positives on benign traffic, tune and held-out parts side by side.
+eval: $(STAMP)
+	$(BIN)/python scripts/sqli_eval.py
 
 sample: $(STAMP)
 	$(BIN)/forensics sample sample_data/toshomart-2017

@@ -68,7 +68,7 @@ def sql_errors(app_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     ``columns`` (named by the statement), sorted by ``ts``.
     """
     lf = app_log.lazy().filter(pl.col("event") == "sql_error")
-    rules = tuple(r for r in SQLI_RULES if r[0] not in QUERY_LOG_EXCLUDED_RULES)
+    rules = tuple(r for r in SQLI_RULES if r.id not in QUERY_LOG_EXCLUDED_RULES)
     tables, columns = _targets(pl.col("payload"))
     out = (
         _with_rule_hits(lf.with_columns(payload=_match_text(pl.col("sql"))), "payload", rules)

@@ -3,30 +3,36 @@
 Pipeline (all vectorised polars expressions, no per-row Python):
 
 1. **normalise** the request target (:func:`normalise_expr`): ``+`` as space, percent-decoding
-   repeated ``DECODE_ROUNDS`` times (double and triple encoding), lower-case, MySQL versioned
-   comments ``/*!50000 select*/`` keep their content, other ``/* ... */`` comments become a space,
-   whitespace runs collapse to one space. Non-ASCII bytes stay percent-encoded: Japanese search
-   words can never look like SQL.
-2. **rules** (:data:`SQLI_RULES`, data: id, technique, regex, comment) run on the normalised text;
-   a request is SQL injection when any rule fires. Techniques: boolean, union, time, error,
-   stacked, other.
+   repeated ``DECODE_ROUNDS`` times (double and triple encoding), lower-case, lone ``%`` signs
+   dropped (ASP reads ``%S%E%L%E%C%T`` as SELECT), an encoded ``+`` read as a space, MySQL
+   versioned comments ``/*!50000 select*/`` keep their content, other ``/* ... */`` comments and
+   ``--``/``#`` comments that a line break ends become a space, whitespace runs collapse to one
+   space. Non-ASCII bytes stay percent-encoded: Japanese search words can never look like SQL.
+2. **rules** (:data:`SQLI_RULES`, records: id, technique, regex, description, known false
+   positives, whether the rule also reads the application's own statements) run on the
+   normalised text; a request is SQL injection when any rule fires. The regexes are written with
+   token classes, the way a SQL tokeniser sees an injected value (:data:`BREAK` the end of the
+   literal the application opened, :data:`LOGIC`, :data:`OPERAND`, :data:`CMP`, :data:`FUNC`):
+   generic rules describe the structure of an injection (a broken-out literal, a logical
+   operator, a comparison or a function call; constants compared; the attacker's own WHERE,
+   HAVING, CASE, subselect; a DBMS catalogue), specific ones name the technique (UNION, delay
+   and error functions of each DBMS family, stacked statements). Techniques: boolean, union,
+   time, error, stacked, inline, other.
 3. **targets**: tables after ``FROM`` in injected selects and ``table_name='...'`` / hex literals
    (sqlmap writes names as ``0x...``), columns named in the injected select list.
 
-The rules were written against real payload shapes (sqlmap boundaries, comment and encoding
-tampers, hand-written tautologies) and benign near-misses (apostrophes in names, Japanese text,
-"select wine set", "union jack glass", "order by phone", "1=1 sale" as search words); see
-``tests/detectors/test_sqli.py``.
-
-Measured on the sample case (``sample_data/toshomart-2017``, truth.json), command::
-
-    .venv/bin/python -m forensics.detectors.sqli sample_data/toshomart-2017/case.yml
-
-Figures (:data:`MEASURED`): recall 1.0000 (1,340 of 1,340 attack requests), 0 false positives
-among 114,575 requests of the sample (seed 20170331, scale 1); the same with seed 7, scale 2.
+Benign near-misses (apostrophes in names, Japanese text, "select wine set", "union jack glass",
+"order by phone", "1=1 sale" as search words, a quoted URL in a path) are in
+``tests/detectors/test_sqli.py``. Recall per technique, DBMS and tamper script on real sqlmap
+traffic and false positives on public web logs: ``make eval`` (``scripts/sqli_eval.py``, corpus in
+``tests/data/sqli_corpus/``); figures and the sample-case measurement
+(``.venv/bin/python -m forensics.detectors.sqli sample_data/toshomart-2017/case.yml``) are in
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import polars as pl
 
@@ -34,6 +40,7 @@ from forensics.cards import mask_pans_expr
 
 __all__ = [
     "PREFILTER",
+    "Rule",
     "SQLI_RULES",
     "DECODE_ROUNDS",
     "normalise_expr",
@@ -43,104 +50,208 @@ __all__ = [
     "sqli_reach_summary",
 ]
 
-#: Last measurement on the sample case (module docstring has the command), 2026-11-26:
-#: seed 20170331 scale 1: 114,575 access-log requests, 1,340 attack requests in truth.json
-#: (sqlmap, sqlmap with space2comment/randomcase/double encoding, manual UNION/error dumping,
-#: sqlmap heuristic probes, blocked retries answered 403); flagged 1,340: recall 1.0000
-#: (0 missed), 0 false positives, among ~2,000 keyword searches including the near-miss words
-#: (O'Reilly, "select wine set", "union jack glass", "order by phone", "buy 2 get 1=1 free",
-#: "gift -- box", Japanese text). Seed 7 scale 2: the same (1,340 / 1,340, 0 false positives).
+#: The sample case (docs/benchmarks.md has the command): every attack request of truth.json
+#: flagged, no other request.
 MEASURED = {"requests": 114_575, "attacks": 1_340, "flagged": 1_340, "recall": 1.0, "false_positives": 0, "missed": 0}
 
 DECODE_ROUNDS = 3
 
 # percent escapes of ASCII only, any hex case; control characters decode to a space (they
-# separate tokens in MySQL)
+# separate tokens in MySQL), line breaks stay line breaks (they end a -- or # comment)
 _PCT: dict[str, str] = {}
 for _i in range(128):
-    _ch = chr(_i) if 0x20 <= _i < 0x7F else " "
+    _ch = chr(_i) if 0x20 <= _i < 0x7F else "\n" if _i in (0x0A, 0x0D) else " "
     _h = f"{_i:02x}"
     for _a in {_h[0], _h[0].upper()}:
         for _b in {_h[1], _h[1].upper()}:
             _PCT["%" + _a + _b] = _ch
 
-_Q = r"(?:'|\"|\)|\b\d+)"  # the end of a broken-out literal: quote, parenthesis or number
 
-#: (id, technique, regex on the normalised text, comment). Rust regex: no look-around, no backrefs.
-SQLI_RULES: tuple[tuple[str, str, str, str], ...] = (
+class Rule(NamedTuple):
+    """One detection rule: a regex over the normalised request text (:func:`normalise_expr`)."""
+
+    id: str
+    technique: str  #: boolean, union, time, error, stacked, inline, other
+    regex: str  #: Rust regex (no look-around, no backrefs), built from the token classes below
+    description: str
+    false_positives: str = ""  #: benign text the rule can fire on, when known
+    query_log: bool = True  #: also run on the application's own statements (query log, error log)
+    #: a structural rule: it says the text is SQL injection; its technique is reported only when
+    #: no specific rule (a delay function, UNION, an error function...) names one
+    generic: bool = False
+
+
+# Token classes of the normalised text (decoded, lower case, comments gone, one space between
+# tokens). A rule is a sequence of these, the way a SQL tokeniser sees the value: the end of the
+# literal the application opened (BREAK), a logical operator, an operand, a comparison.
+_Q = r"(?:'|\"|\)|\b\d+)"  # the end of a broken-out literal: quote, parenthesis or number
+BREAK = r"(?:['\"`)\]}]|\$\$|\b\d+|\bnull)"
+LOGIC = r"(?:\b(?:and|or|xor)\b|&&|\|\|)"
+NUM = r"-?\d+(?:\.\d+)?"
+STR = r"(?:'[^']*'?|\"[^\"]*\"?)"
+#: a function call: a name, optionally qualified (schema.pkg.fn, sysmaster:table), then "(" with
+#: no space (SQL allows one, people's text nearly always has it)
+FUNC = r"[a-z_][a-z0-9_$]*(?:[.:][a-z_][a-z0-9_$]*)*\("
+OPERAND = rf"(?:[(\s]*(?:{NUM}|{STR}|{FUNC}|null\b|select\b|case\b|[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*|\[[^\]]*\](?:\[\d+\])?)\)*)"
+CMP = r"(?:=|<>|!=|<=?|>=?|\blike\b|\brlike\b|\bregexp\b|\bnot\s+between\b|\bbetween\b|\bin\s*\(|\bis\s+(?:not\s+)?null\b|\bglob\b|\bsounds\s+like\b)"
+
+#: DBMS system catalogues and dummy tables (the tables an injection reads to learn the database)
+CATALOGS = (
+    r"information_schema|mysql\.(?:user|db)\b|performance_schema|sys\.objects|sysobjects|syscolumns|sysusers|"
+    r"master\.\.sys|pg_catalog|pg_user|pg_database|sqlite_master|sqlite_version|all_tables|all_users|user_tables|"
+    r"sysibm\.|syscat\.|sysmaster:|systables|rdb\$|msysaccessobjects|msysobjects|domain\.(?:domains|tables|columns)|"
+    r"system\.(?:numbers|one|tables|databases)|sys\.(?:sysusers|systables|sysschemas)|v\$version|"
+    r"dual\s*(?:\)|$|&|--|#|;|,|\|\||where\b|union\b|limit\b|order\b)"
+)
+
+#: functions that delay the response (time-based) or raise an error carrying data (error-based),
+#: one per DBMS family: catalogue knowledge of the DBMSes, not of any one tool
+DELAY_FUNCS = (
+    r"sleep|pg_sleep|benchmark|dbms_pipe\.receive_message|dbms_lock\.sleep|dbms_session\.sleep|"
+    r"randomblob|sleepeachrow|generate_series|get_lock|regexp_substring"
+)
+ERROR_FUNCS = (
+    r"extractvalue|updatexml|gtid_subset|gtid_subtract|json_keys|exp|name_const|xmltype|"
+    r"utl_inaddr\.get_host_address|ctxsys\.drithsx\.sn|dbms_utility\.sqlid_to_sqlhash|raise_error|"
+    r"convert|cast|iif|error|geometrycollection|multipoint|polygon|linestring|multilinestring|multipolygon"
+)
+
+#: The rules. A request is SQL injection when any rule fires on its normalised target.
+SQLI_RULES: tuple[Rule, ...] = (
     # --- boolean-based -------------------------------------------------------------------------
-    ("bool-tautology", "boolean",
-     _Q + r"\s*(?:and|or|xor|&&|\|\|)\s+(?:not\s+)?[(\s]*(?:'[^']*'|\"[^\"]*\"|-?\d+)\s*(?:=|<>|!=|<=?|>=?|\blike\b)\s*[(\s]*(?:'[^']*|\"[^\"]*|-?\d+)",
-     "quote/paren/number, then AND/OR with a literal comparison: ' or 'a'='a, 1 and 1=1, sqlmap ') AND 1234=1234 AND ('abc'='abc"),
-    ("bool-not-between", "boolean",
-     _Q + r"\s*(?:and|or)\s+(?:not\s+)?\d+\s+between\s+\d+\s+and\s+\d+",
-     "sqlmap between tamper: AND 1234 BETWEEN 1233 AND 1235"),
-    ("bool-inference", "boolean",
-     r"\b(?:and|or)\s+[(\s]*(?:ord|ascii|mid|substring|substr|length|if|case|elt|make_set)\s*\(",
-     "blind extraction: AND ORD(MID((SELECT ...),1,1))>64, AND IF(...), AND ELT(...)"),
-    ("bool-subselect", "boolean",
-     _Q + r"\s*(?:and|or|rlike|regexp)\s+[(\s]*(?:not\s+)?(?:exists\s*)?\(\s*select\b",
-     "AND (SELECT ...) / OR EXISTS(SELECT ...) / RLIKE (SELECT (CASE ...)) after a broken-out literal"),
-    ("heuristic-quote-run", "boolean",
-     r"(?:['\"][()'\",.]{2,}|[()'\",.]{2,}['\"]|[()\",.]['\"][()\",.])",
-     "sqlmap heuristic check: a quote inside a run of 3+ of ( ) ' \" , . (e.g. 3)\",.'( ); O'Reilly has none"),
-    ("heuristic-numeric-break", "boolean",
-     r"=-?\d+(?:[()'\",.]{3,}|['\"]+)(?:&|$)",
-     "a numeric value followed only by breaking characters or a lone quote: id=3(),.( / id=3'"),
-    ("heuristic-xss-probe", "other",
-     r"['\"][a-z0-9]*<['\"]{1,2}>",
-     "sqlmap's combined SQL/XSS heuristic: 3'abcd<'\">efgh"),
+    Rule("bool-tautology", "boolean",
+         _Q + r"\s*(?:and|or|xor|&&|\|\|)\s+(?:not\s+)?[(\s]*(?:'[^']*'|\"[^\"]*\"|-?\d+)\s*(?:=|<>|!=|<=?|>=?|\blike\b)\s*[(\s]*(?:'[^']*|\"[^\"]*|-?\d+)",
+         "quote/paren/number, then AND/OR with a literal comparison: ' or 'a'='a, 1 and 1=1, sqlmap ') AND 1234=1234 AND ('abc'='abc"),
+    Rule("logic-compare", "boolean",
+         BREAK + r"\s*" + LOGIC + r"\s*(?:not\s+)?" + OPERAND + r"\s*(?:" + CMP + r"|" + NUM + r"\b)",
+         "a broken-out literal, a logical operator, an operand and a comparison (or a second literal): "
+         "3 AND 7150=(SELECT ..., ' OR 8159=UTL_INADDR..., ) AND 'x' LIKE 'x, 3 AND 1234 BETWEEN 1233 AND 1235, ' AND 95 31",
+         "a search 'size 5 and 6 = 11'; a word before AND ('sale and 1=1') is value-word-logic's", query_log=False, generic=True),
+    Rule("logic-function", "boolean",
+         BREAK + r"\s*" + LOGIC + r"\s*(?:not\s+)?[(\s!]*" + FUNC,
+         "a broken-out literal, a logical operator, then a function call: AND IIF(..), OR ELT(..), AND GREATEST(..)",
+         "'1 and only(...)' with no space before the parenthesis", query_log=False, generic=True),
+    Rule("value-word-logic", "boolean",
+         r"[?&][^=&\s]*=[a-z0-9_.-]+\s" + LOGIC + r"\s+(?:not\s+)?" + OPERAND + r"\s*" + CMP,
+         "a parameter value of one word, then a logical operator, an operand and a comparison: "
+         "q=pear AND 1762=1762 (a numeric boundary on a string parameter)",
+         "a search of one word then 'and 1=1' ('sale and 1=1'); two words before ('summer sale and 1=1') do not fire",
+         query_log=False, generic=True),
+    Rule("const-compare", "boolean",
+         r"[(,]\s*" + NUM + r"\s*(?:=|<>|!=|<=?|>=?)\s*" + NUM + r"\s*[,)]",
+         "two constants compared as a function argument or in parentheses: IIF(7061=5750,1,1/0), ELT(1234=1234,1), (5821=5821)",
+         "'(1=1)' typed as text", query_log=False, generic=True),
+    Rule("bool-not-between", "boolean",
+         _Q + r"\s*(?:and|or)\s+(?:not\s+)?\d+\s+between\s+\d+\s+and\s+\d+",
+         "sqlmap between tamper: AND 1234 BETWEEN 1233 AND 1235"),
+    Rule("bool-inference", "boolean",
+         r"\b(?:and|or)\s+[(\s]*(?:ord|ascii|mid|substring|substr|length|if|case|elt|make_set)\s*\(",
+         "blind extraction: AND ORD(MID((SELECT ...),1,1))>64, AND IF(...), AND ELT(...)"),
+    Rule("bool-subselect", "boolean",
+         _Q + r"\s*(?:and|or|rlike|regexp)\s+[(\s]*(?:not\s+)?(?:exists\s*)?\(\s*select\b",
+         "AND (SELECT ...) / OR EXISTS(SELECT ...) / RLIKE (SELECT (CASE ...)) after a broken-out literal"),
+    Rule("clause-compare", "boolean",
+         r"\b(?:where|having|when)\s+(?:not\s+)?" + OPERAND + r"\s*" + CMP,
+         "a WHERE/HAVING/WHEN clause of the attacker's: ') AS x WHERE 6190=6190, ) HAVING 8855=9589, CASE WHEN (1=1)",
+         "'where 2 = 3' typed as a search", query_log=False, generic=True),
+    Rule("case-when", "boolean",
+         r"\bcase\s+when\s*\(|\bcase\s+when\s+" + OPERAND + r"\s*" + CMP + r"|\bcase\s+" + NUM + r"\s+when\b",
+         "a CASE expression on a condition: (CASE WHEN (1=1) .., CASE WHEN 1=1 .., CASE 1234 WHEN 1234",
+         "'case when 2 > 1' typed as text; 'in case when it rains' does not fire", query_log=False, generic=True),
+    Rule("heuristic-quote-run", "boolean",
+         r"(?:['\"][()'\",.]{2,}|[()'\",.]{2,}['\"]|[()\",.]['\"][()\",.])",
+         "sqlmap heuristic check: a quote inside a run of 3+ of ( ) ' \" , . (e.g. 3)\",.'( ); O'Reilly has none"),
+    Rule("heuristic-numeric-break", "boolean",
+         r"=-?\d+[()'\",.]{3,}(?:&|$)|^[^']*=-?\d+'+(?:&|$)|^[^\"]*=-?\d+\"+(?:&|$)",
+         "a numeric value followed only by breaking characters or by a quote that no earlier quote "
+         "opened: id=3(),.( / id=3'",
+         "a quoted URL in a path, /\"http://x/?appid=440\", is balanced and does not fire"),
+    Rule("heuristic-xss-probe", "other",
+         r"['\"][a-z0-9]*<\s?['\"]{1,2}\s?>",
+         "sqlmap's combined SQL/XSS heuristic: 3'abcd<'\">efgh"),
     # --- UNION ---------------------------------------------------------------------------------
-    ("union-select", "union",
-     r"\bunion(?:\s+(?:all|distinct))?(?:\s+|\s*\(\s*)select\b",
-     "UNION [ALL] SELECT (also union(select ...)); 'union jack glass' has no select"),
-    ("order-by-probe", "union",
-     r"(?:['\")]\s*order\s+by\s+\d+|\border\s+by\s+\d+\s*(?:--|#))",
-     "column-count probing before a UNION: ') ORDER BY 3-- -; 'order by phone' does not fire"),
+    Rule("union-select", "union",
+         r"\bunion(?:\s+(?:all|distinct))?(?:\s+|\s*\(\s*)select\b",
+         "UNION [ALL] SELECT (also union(select ...)); 'union jack glass' has no select"),
+    Rule("order-by-probe", "union",
+         r"(?:['\")]\s*order\s+by\s+\d+|\border\s+by\s+\d+\s*(?:--|#))",
+         "column-count probing before a UNION: ') ORDER BY 3-- -; 'order by phone' does not fire"),
+    Rule("break-order-group", "union", BREAK + r"\s*(?:order|group)\s+by\s+(?:\d|[a-z_]+\()",
+         "a broken-out literal then ORDER/GROUP BY a column number or expression: 3 ORDER BY 10, ') GROUP BY x",
+         "'top 10 order by 2' typed as text", query_log=False, generic=True),
     # --- time-based ----------------------------------------------------------------------------
-    ("time-sleep", "time", r"\bsleep\s*\(\s*\d", "MySQL SLEEP(n)"),
-    ("time-benchmark", "time", r"\bbenchmark\s*\(\s*\d", "MySQL BENCHMARK(n, expr)"),
-    ("time-waitfor", "time", r"\bwaitfor\s+delay\s*'", "MSSQL WAITFOR DELAY '0:0:5'"),
-    ("time-pg-sleep", "time", r"\bpg_sleep\s*\(", "PostgreSQL pg_sleep(n)"),
-    ("time-dbms-pipe", "time", r"\bdbms_pipe\.receive_message\s*\(", "Oracle DBMS_PIPE.RECEIVE_MESSAGE"),
+    Rule("time-sleep", "time", r"\bsleep\s*\(\s*\d", "MySQL SLEEP(n)"),
+    Rule("time-benchmark", "time", r"\bbenchmark\s*\(\s*\d", "MySQL BENCHMARK(n, expr)"),
+    Rule("time-waitfor", "time", r"\bwaitfor\s+(?:delay|time)\s*'", "MSSQL WAITFOR DELAY '0:0:5'"),
+    Rule("time-pg-sleep", "time", r"\bpg_sleep\s*\(", "PostgreSQL pg_sleep(n)"),
+    Rule("time-dbms-pipe", "time", r"\bdbms_pipe\.receive_message\s*\(", "Oracle DBMS_PIPE.RECEIVE_MESSAGE"),
+    Rule("time-delay-func", "time", r"(?:^|[^a-z0-9_$.])!?(?:" + DELAY_FUNCS + r")\(\s*(?:-?\d|'|\(|[a-z_]+\()",
+         "a DBMS delay function called: SLEEP(, PG_SLEEP(, DBMS_LOCK.SLEEP(, RANDOMBLOB(, sleepEachRow(, GENERATE_SERIES(, GET_LOCK(",
+         "'sleep(' written without a space in text", query_log=False),
+    Rule("time-heavy-query", "time", r"\bcount\(\*\)\s*from\s+[a-z_$.:]+(?:\s+as)?\s+[a-z0-9_]+\s*,\s*[a-z_$.:]+",
+         "a heavy cross join as delay: (SELECT COUNT(*) FROM SYSIBM.SYSTABLES AS T1,SYSIBM.SYSTABLES AS T2,...)",
+         query_log=False),
     # --- error-based ---------------------------------------------------------------------------
-    ("error-extractvalue", "error", r"\bextractvalue\s*\(", "MySQL XPath error: EXTRACTVALUE(1, CONCAT(0x7e, ...))"),
-    ("error-updatexml", "error", r"\bupdatexml\s*\(", "MySQL XPath error: UPDATEXML(1, CONCAT(...), 1)"),
-    ("error-floor-rand", "error", r"\bfloor\s*\(\s*rand\s*\(", "duplicate-key error: COUNT(*), CONCAT(..., FLOOR(RAND(0)*2))"),
-    ("error-exp", "error", r"\bexp\s*\(\s*~", "double overflow: EXP(~(SELECT ...))"),
-    ("error-geometry", "error", r"\b(?:geometrycollection|multipoint|polygon|linestring|multilinestring|multipolygon)\s*\(\s*\(?\s*select\b",
-     "spatial-function error with a subselect"),
-    ("error-name-const", "error", r"\bname_const\s*\(", "NAME_CONST duplicate column error"),
-    ("error-convert-int", "error", r"\b(?:convert|cast)\s*\(\s*int\s*,", "MSSQL CONVERT(INT, (SELECT ...)) error"),
+    Rule("error-extractvalue", "error", r"\bextractvalue\s*\(", "MySQL XPath error: EXTRACTVALUE(1, CONCAT(0x7e, ...))"),
+    Rule("error-updatexml", "error", r"\bupdatexml\s*\(", "MySQL XPath error: UPDATEXML(1, CONCAT(...), 1)"),
+    Rule("error-floor-rand", "error", r"\bfloor\s*\(\s*rand\s*\(", "duplicate-key error: COUNT(*), CONCAT(..., FLOOR(RAND(0)*2))"),
+    Rule("error-exp", "error", r"\bexp\s*\(\s*~", "double overflow: EXP(~(SELECT ...))"),
+    Rule("error-geometry", "error", r"\b(?:geometrycollection|multipoint|polygon|linestring|multilinestring|multipolygon)\s*\(\s*\(?\s*select\b",
+         "spatial-function error with a subselect"),
+    Rule("error-name-const", "error", r"\bname_const\s*\(", "NAME_CONST duplicate column error"),
+    Rule("error-convert-int", "error", r"\b(?:convert|cast)\s*\(\s*int\s*,", "MSSQL CONVERT(INT, (SELECT ...)) error"),
+    Rule("error-func-subselect", "error", r"(?:^|[^a-z0-9_$.])(?:" + ERROR_FUNCS + r")\([^&]*\(\s*select\b",
+         "an error-raising function around a subselect: GTID_SUBSET(CONCAT(..(SELECT.., XMLType(..(SELECT.., "
+         "UTL_INADDR.GET_HOST_ADDRESS(..(SELECT..", query_log=False),
+    Rule("error-cast-concat", "error", r"(?:\|\||::)\s*(?:text|varchar|numeric|int)\b|'\s*\|\|\s*\(\s*select\b|\bchr\(\d+\)\s*\|\|",
+         "string building for an error or a marker: '...'||(SELECT ...)::text, CHR(113)||CHR(..)", query_log=False),
     # --- stacked queries -----------------------------------------------------------------------
-    ("stacked", "stacked",
-     r";\s*(?:select\s.*\bfrom\b|select\s+(?:sleep|benchmark|pg_sleep|@@|version|\d)|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|drop\s+(?:table|database)\b|declare\s+@|exec(?:ute)?\s|shutdown\b|truncate\s+table\b|create\s+(?:table|user)\b)",
-     "; followed by a statement (a lone '; select wine set' without FROM does not fire)"),
+    Rule("stacked", "stacked",
+         r";\s*(?:select\s.*\bfrom\b|select\s+(?:sleep|benchmark|pg_sleep|@@|version|\d+\s*(?:,|\)|$|&|--|#|;|\bfrom\b))|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|drop\s+(?:table|database)\b|declare\s+@|exec(?:ute)?\s|shutdown\b|truncate\s+table\b|create\s+(?:table|user)\b)",
+         "; followed by a statement (a lone '; select wine set' without FROM does not fire)"),
+    Rule("stacked-statement", "stacked",
+         r";\s*(?:select\s+(?:\(|" + FUNC + r"|case\b|\*|null\b|" + NUM + r"\s*(?:,|\)|$|&|--|#|;|\bfrom\b))"
+         r"|declare\s+@|exec(?:ute)?\s+[a-z_@(]|waitfor\s+(?:delay|time)\b|begin\s+(?:if|declare|dbms_|[a-z_.]+\()"
+         r"|call\s+[a-z_.$]+\(|if\s*\(|set\s+@)",
+         "; then a statement that starts like code: ;SELECT PG_SLEEP(5), ;SELECT (CASE.., ;WAITFOR DELAY, "
+         ";BEGIN IF .., ;CALL F(.., ;DECLARE @x", "'; call us', '; begin now', '; select 2 bottles' do not fire",
+         query_log=False),
+    # --- inline queries ------------------------------------------------------------------------
+    Rule("subselect", "inline",
+         r"\(\s*select\s+(?:\(|" + FUNC + r"|case\b|\*|null\b|distinct\b|top\s+\d|'[^']*'|" + NUM
+         + r"\s*(?:,|\)|=|\|\||\bfrom\b)|[a-z_][a-z0-9_$]*(?:\s*,\s*[a-z_][a-z0-9_$]*)*\s+from\b)",
+         "a parenthesised SELECT of SQL: (SELECT CONCAT(..)), (SELECT 1234 FROM .., (SELECT (CASE .., (SELECT a,b FROM ..",
+         "'(select a from b)' typed as text; '(select 3 colours)' does not fire", query_log=False, generic=True),
     # --- other ---------------------------------------------------------------------------------
-    ("info-schema", "other", r"\binformation_schema\b", "metadata enumeration"),
-    ("sys-catalog", "other", r"\b(?:mysql\.user|sysobjects|syscolumns|pg_catalog|sqlite_master|all_tables)\b",
-     "other DBMS catalogues"),
-    ("char-func", "other", r"\bchar\s*\(\s*\d+\s*(?:,\s*\d+\s*)*\)", "CHAR(65,66) string building"),
-    ("concat-hex", "other", r"\bconcat(?:_ws)?\s*\(\s*(?:0x[0-9a-f]+|char\s*\()", "CONCAT(0x7171..., ...) sqlmap markers"),
-    ("hex-literal", "other", r"(?:^|[\s=(,])0x[0-9a-f]{6,}\b", "long hex literal (sqlmap encodes strings as 0x...)"),
-    ("file-io", "other", r"\bload_file\s*\(|\binto\s+(?:out|dump)file\b", "file read/write through SQL"),
-    ("sys-vars", "other", r"@@(?:version|datadir|hostname|basedir)\b|\b(?:version|database|schema|current_user|user|system_user)\s*\(\s*\)",
-     "server fingerprinting"),
-    ("comment-terminator", "other", r"['\"]\s*\)*\s*(?:--(?:\s|$|-)|#)", "quote closed then the rest commented out: admin'-- , ')#"),
+    Rule("info-schema", "other", r"\binformation_schema\b", "metadata enumeration"),
+    Rule("sys-catalog", "other", r"\b(?:mysql\.user|sysobjects|syscolumns|pg_catalog|sqlite_master|all_tables)\b",
+         "other DBMS catalogues"),
+    Rule("catalog-from", "other", r"\bfrom\s+\(*(?:" + CATALOGS + r")",
+         "FROM a DBMS catalogue or dummy table: FROM RDB$DATABASE, FROM SYSIBM.SYSDUMMY1, FROM DUAL, FROM SYSMASTER:SYSPAGHDR",
+         query_log=False, generic=True),
+    Rule("char-func", "other", r"\bchar\s*\(\s*\d+\s*(?:,\s*\d+\s*)*\)", "CHAR(65,66) string building"),
+    Rule("concat-hex", "other", r"\bconcat(?:_ws)?\s*\(\s*(?:0x[0-9a-f]+|char\s*\()", "CONCAT(0x7171..., ...) sqlmap markers"),
+    Rule("hex-literal", "other", r"(?:^|[\s=(,])0x[0-9a-f]{6,}\b", "long hex literal (sqlmap encodes strings as 0x...)"),
+    Rule("file-io", "other", r"\bload_file\s*\(|\binto\s+(?:out|dump)file\b", "file read/write through SQL"),
+    Rule("sys-vars", "other", r"@@(?:version|datadir|hostname|basedir)\b|\b(?:version|database|schema|current_user|user|system_user)\s*\(\s*\)",
+         "server fingerprinting"),
+    Rule("comment-terminator", "other", r"['\"]\s*\)*\s*(?:--(?:\s|$|-)|#)", "quote closed then the rest commented out: admin'-- , ')#"),
 )
 
 #: A text can only match a rule when it holds one of these (raw, case-insensitive): every rule
-#: needs whitespace (" ", "+", %09/%0a/%20, /**/), a quote, a parenthesis, ";", "#", "<", a hex
-#: literal or one of the listed words. Texts without any are skipped before decoding.
+#: needs whitespace (" ", "+", %09/%0a/%20, /**/), a quote, a parenthesis, ";", "#", "<", "|", a
+#: hex literal or one of the listed words. Texts without any are skipped before decoding.
 PREFILTER: tuple[str, ...] = (
-    " ", "+", "%0", "%2", "%3", "%5", "%7", "'", '"', "(", ")", ";", "#", "/*", "--", "<", "@@", "0x", ",",
+    " ", "+", "%0", "%2", "%3", "%5", "%7", "'", '"', "(", ")", ";", "#", "/*", "--", "<", "|", "@@", "0x", ",",
     "&#", "information_schema", "mysql.user", "sysobjects", "pg_catalog", "sqlite_master", "all_tables",
 )
 
 #: Rules that describe request text only and would fire on ordinary statements of the
-#: application ('' literals, quoted identifiers, its own information_schema or comment use).
+#: application ('' literals, quoted identifiers, its own information_schema or comment use, its
+#: own WHERE clauses, subselects and functions).
 QUERY_LOG_EXCLUDED_RULES = frozenset(
     ["info-schema", "comment-terminator", "sys-vars", "heuristic-quote-run", "heuristic-numeric-break", "heuristic-xss-probe"]
+    + [r.id for r in SQLI_RULES if not r.query_log]
 )
 
 #: Words after FROM that are not tables (a derived table ``FROM (SELECT ...)``, ``FROM DUAL``).
@@ -163,30 +274,68 @@ def normalise_expr(expr: pl.Expr, *, rounds: int = DECODE_ROUNDS) -> pl.Expr:
     for _ in range(rounds):
         e = e.str.replace_many(_PCT)
     e = e.str.to_lowercase()
+    if rounds:
+        # what is left of "%": escapes of non-ASCII bytes (kept) and lone percent signs, which
+        # ASP drops (%S%E%L%E%C%T is SELECT there); a "+" that was encoded is a space to a tokeniser
+        e = (
+            e.str.replace_all(r"%([89a-f][0-9a-f])", "\x00$1")
+            .str.replace_all("%", "", literal=True)
+            .str.replace_all("\x00", "%", literal=True)
+            .str.replace_all("+", " ", literal=True)
+        )
     # HTML-entity quote tampers
     e = e.str.replace_many({"&#39;": "'", "&#x27;": "'", "&quot;": '"', "&#34;": '"'})
     # /*!50000 select*/ keeps its content: drop the opening marker, the closing */ goes below
     e = e.str.replace_all(r"/\*!\d{0,6}", " ")
     e = e.str.replace_all(r"(?s)/\*.*?\*/", " ")
     e = e.str.replace_all(r"\*/", " ", literal=False)
+    # a -- or # comment that a line break ends is a space (the space2mysqldash / space2hash form)
+    e = e.str.replace_all(r"(?:--|#)[^\n]*\n", " ")
     e = e.str.replace_all(r"\s+", " ")
     return e.str.strip_chars()
 
 
-def _with_rule_hits(lf: pl.LazyFrame, payload: str = "payload", rules=SQLI_RULES) -> pl.LazyFrame:
+def _with_rule_hits(
+    lf: pl.LazyFrame, payload: str = "payload", rules=SQLI_RULES, *, hits_only: bool = False
+) -> pl.LazyFrame:
     """Add ``rule_ids`` and ``techniques`` (lists) for the rules firing on column ``payload``.
 
-    Each regex runs once per row (boolean helper columns), the lists are built from those.
+    Each regex runs once per row (boolean helper columns), the lists are built from those. With
+    ``hits_only`` the rows no rule fires on are dropped first, by one pass of all the rules as a
+    single alternation (in a log nearly every row goes there). ``techniques`` are those of the
+    specific rules that fired, and those of the generic (structural) ones only when no specific
+    rule named one (``other`` names none).
     """
-    flags = [f"__r{i}" for i in range(len(rules))]
-    lf = lf.with_columns([pl.col(payload).str.contains(rx).alias(f) for f, (_id, _t, rx, _c) in zip(flags, rules)])
+    if len(rules) > 64:
+        raise ValueError("at most 64 rules: their hits are one 64-bit mask per row")
+    if hits_only:
+        # one pass of all rules as one alternation (one automaton) keeps the rows to explain
+        lf = lf.filter(pl.col(payload).str.contains("|".join(f"(?:{r.regex})" for r in rules)))
+    bits = [pl.lit(1 << i, pl.UInt64) for i in range(len(rules))]
+    # which rules fired, as one integer per row; the lists are built once per distinct mask (a
+    # log has a few hundred) and joined back
+    lf = lf.with_columns(
+        __mask=pl.sum_horizontal([pl.col(payload).str.contains(r.regex).cast(pl.UInt64) * b for r, b in zip(rules, bits)])
+    )
+    fired = [(pl.col("__mask") & b) > 0 for b in bits]
     ids = pl.concat_list(
-        [pl.when(pl.col(f)).then(pl.lit(rid)).otherwise(pl.lit(None, pl.String)) for f, (rid, _t, _rx, _c) in zip(flags, rules)]
+        [pl.when(f).then(pl.lit(r.id)).otherwise(pl.lit(None, pl.String)) for f, r in zip(fired, rules)]
     ).list.drop_nulls()
-    techs = pl.concat_list(
-        [pl.when(pl.col(f)).then(pl.lit(t)).otherwise(pl.lit(None, pl.String)) for f, (_r, t, _rx, _c) in zip(flags, rules)]
-    ).list.drop_nulls().list.unique(maintain_order=True)
-    return lf.with_columns(rule_ids=ids, techniques=techs).drop(flags)
+
+    def techniques(generic: bool) -> pl.Expr:
+        return pl.concat_list(
+            [pl.lit([], pl.List(pl.String))]
+            + [pl.when(f).then(pl.lit(r.technique)).otherwise(pl.lit(None, pl.String))
+               for f, r in zip(fired, rules) if r.generic == generic]
+        ).list.drop_nulls().list.unique(maintain_order=True)
+
+    specific = techniques(False)
+    named = specific.list.set_difference(pl.lit(["other"], pl.List(pl.String)))
+    techs = pl.when(named.list.len() > 0).then(specific).otherwise(
+        pl.concat_list([specific, techniques(True)]).list.unique(maintain_order=True)
+    )
+    masks = lf.select("__mask").unique().with_columns(rule_ids=ids, techniques=techs)
+    return lf.join(masks, on="__mask", how="left", maintain_order="left").drop("__mask")
 
 
 def _targets(payload: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -258,8 +407,7 @@ def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] 
         .with_columns(payload=normalise_expr(pl.col("__text")))
     )
     flagged = (
-        _with_rule_hits(texts)
-        .filter(pl.col("rule_ids").list.len() > 0)
+        _with_rule_hits(texts, hits_only=True)
         .with_columns(tables=tables, columns=columns)
     )
     # attacker text is shown with card-number-shaped digit runs masked (the handling of evidence);
@@ -341,7 +489,7 @@ def sqli_query_reach(
                     .drop("r_ts")
                 )
     q = q.with_columns(payload=normalise_expr(pl.col("argument"), rounds=0))
-    rules = tuple(r for r in SQLI_RULES if r[0] not in QUERY_LOG_EXCLUDED_RULES)
+    rules = tuple(r for r in SQLI_RULES if r.id not in QUERY_LOG_EXCLUDED_RULES)
     tables, columns = _targets(pl.col("payload"))
     # tables of the whole statement (the app's own FROM/JOIN too) are what the query touched
     out = (

@@ -58,6 +58,22 @@ ATTACKS = [
     pytest.param("/products/list.php?category_id=3+AND+4821%3D4821%23", {"boolean"}, id="hash-comment"),
     pytest.param("/products/list.php?category_id=3%253B%2553ELECT%2520SLEEP%25285%2529%2523", {"stacked", "time"}, id="double-stacked"),
     pytest.param("/products/list.php?category_id=3/**/UnIoN/**/aLl/**/SeLeCt/**/NULL,NULL--/**/abcd", {"union"}, id="space2comment-randomcase"),
+    pytest.param("/x.php?id=3+AND+7150%3D(SELECT+COUNT(*)+FROM+SYSIBM.SYSTABLES+AS+T1,SYSIBM.SYSTABLES+AS+T2)", {"time"}, id="db2-heavy-query"),
+    pytest.param("/x.php?id=3+OR+8159%3DUTL_INADDR.GET_HOST_ADDRESS(CHR(113)||CHR(106)||(SELECT+1+FROM+DUAL))", {"error"}, id="oracle-utl-inaddr"),
+    pytest.param("/x.php?id=3;IIF(1321%3D7837,1,1/0)", {"boolean"}, id="access-iif"),
+    pytest.param("/x.php?q=pear%27)+AS+bgFm+WHERE+6190%3D6190+OR+NOT+1%3D2", {"boolean"}, id="as-alias-where"),
+    pytest.param("/x.php?q=pear%27+IN+BOOLEAN+MODE)+HAVING+8855%3D9589%23", {"boolean"}, id="boolean-mode-having"),
+    pytest.param("/x.php?id=3+AND+5011%3D(SELECT+COUNT(*)+FROM+GENERATE_SERIES(1,5000000))", {"time"}, id="pg-generate-series"),
+    pytest.param("/x.php?id=3+AND+6213%3D(SELECT+COUNT(*)+FROM+system.numbers+WHERE+sleepEachRow(1))", {"time"}, id="clickhouse-sleepeachrow"),
+    pytest.param("/x.php?id=3+AND+5173%3D(SELECT+1+FROM+RDB$DATABASE)", {"other"}, id="firebird-rdb"),
+    pytest.param("/x.php?id=3+AND+1234%3D(SELECT+COUNT(*)+FROM+SYSMASTER:SYSPAGHDR)", {"boolean"}, id="informix-sysmaster"),
+    pytest.param("/x.php?q=pear$$+AND+9824%3D2032", {"boolean"}, id="pg-dollar-quote"),
+    pytest.param("/x.php?id=%A%-%1%%27%20%A%N%D%20%4%3%%3D%4%3", {"boolean"}, id="percentage-tamper"),
+    pytest.param("/x.php?id=3--%0AAND--%0A1234%3D1234", {"boolean"}, id="space2mysqldash"),
+    pytest.param("/x.php?q=%70%65%61%72%27%29%2B%4F%52%44%45%52%2B%42%59%2B%31%2D%2D", {"union"}, id="charencode-space2plus"),
+    pytest.param("/x.php?id=(SELECT+CONCAT(0x71,(SELECT+(ELT(1%3D1,1))),0x71))", {"inline", "other"}, id="inline-query"),
+    pytest.param("/x.php?id=3+AND+(9363)%3D9363", {"boolean"}, id="parenthesised-number"),
+    pytest.param("/x.php?q=pear+AND+1762%3D1762--+abcd", {"boolean"}, id="numeric-boundary-on-a-word"),
 ]
 
 BENIGN = [
@@ -92,6 +108,25 @@ BENIGN = [
     pytest.param("/products/list.php?name=wow...+great", id="ellipsis"),
     pytest.param("/products/list.php?name=%22gift+set%22", id="double-quoted-phrase"),
     pytest.param("/products/list.php?name=size+5%27+10%22+tall", id="feet-inches"),
+    pytest.param('/sharedfiles/filedetails/"http://example.com/id/x/images/?appid=440"', id="quoted-url-in-path"),
+    pytest.param("/wiki/Mercury_(planet)?action=edit&section=2", id="wiki-parenthesis"),
+    pytest.param("/search?q=salt+and+pepper+(coarse)", id="and-parenthesis-words"),
+    pytest.param("/products/list.php?name=rock+%27n%27+roll+and+blues", id="quoted-n-and"),
+    pytest.param("/products/list.php?name=top+10+or+more", id="number-or-words"),
+    pytest.param("/products/list.php?name=where+is+my+order", id="where-words"),
+    pytest.param("/products/list.php?name=c%2B%2B+primer", id="encoded-plus"),
+    pytest.param("/products/list.php?name=100%25+cotton", id="percent-cotton"),
+    pytest.param("/products/list.php?q=3+oranges(large)", id="number-then-word-starting-with-or"),
+    pytest.param("/products/list.php?q=galaxy+s3+android(4.4)", id="number-then-word-starting-with-and"),
+    pytest.param("/products/list.php?q=in+case+when+it+rains", id="in-case-when"),
+    pytest.param("/products/list.php?q=gift+(select+3+colours)", id="select-in-parentheses"),
+    pytest.param("/products/list.php?q=(select+red,+blue)", id="select-list-of-words"),
+    pytest.param("/products/list.php?q=upgrade+from+dual+core", id="from-dual-core"),
+    pytest.param("/products/list.php?q=contact;+call+us", id="semicolon-call-us"),
+    pytest.param("/products/list.php?q=ready;+begin+now", id="semicolon-begin"),
+    pytest.param("/products/list.php?q=wine;+select+2+bottles", id="semicolon-select-number-words"),
+    pytest.param("/products/list.php?q=convert(pdf)+select+pages", id="convert-then-select-words"),
+    pytest.param("/products/sleep(bag)", id="sleep-call-of-a-word"),
 ]
 
 
@@ -108,10 +143,58 @@ def test_benign_not_flagged(target):
     assert out.height == 0, out["rule_ids"].to_list()
 
 
+TOKEN_CLASSES = [
+    pytest.param("BREAK", ["'", '"', ")", "`", "$$", "3", "null"], ["a", "-", "("], id="break"),
+    pytest.param("LOGIC", ["and", "or", "xor", "&&", "||"], ["andy", "sand", "order", "orange"], id="logic"),
+    pytest.param("CMP", ["=", "<>", "!=", "<", ">=", "like", "rlike", "between", "not between", "in (", "is null", "is not null"],
+                 ["likely", "is", "inside"], id="comparison"),
+    pytest.param("FUNC", ["sleep(", "utl_inaddr.get_host_address(", "sysmaster:x(", "rdb$get_context("], ["sleep (", "(", "1x("], id="function-call"),
+    pytest.param("OPERAND", ["1234", "-1", "'abc'", "(select", "iif(", "null", "case", "t1.col", "[1,2,3][2]", "(9363)"],
+                 ["abc", "-"], id="operand"),
+]
+
+
+@pytest.mark.parametrize("name,matches,misses", TOKEN_CLASSES)
+def test_token_classes(name, matches, misses):
+    rx = "^" + getattr(sqli, name) + "$"
+    got = pl.Series(matches + misses).str.contains(rx).to_list()
+    assert got == [True] * len(matches) + [False] * len(misses), dict(zip(matches + misses, got))
+
+
+def test_generic_rules_name_a_technique_only_alone():
+    # AND SLEEP(5) is a logical operator and a function call (generic) and a delay (specific)
+    out = flag("/p.php?id=1+AND+SLEEP(5)")
+    assert {"logic-function", "time-sleep"} <= set(out["rule_ids"][0].to_list())
+    assert out["techniques"][0].to_list() == ["time"]
+    out = flag("/p.php?id=1+AND+IIF(1%3D2,1,1/0)")
+    assert out["techniques"][0].to_list() == ["boolean"]
+
+
+def test_rules_are_records_with_known_scopes():
+    assert {r.id for r in sqli.SQLI_RULES if not r.query_log} <= sqli.QUERY_LOG_EXCLUDED_RULES
+    assert all(r.id in {x.id for x in sqli.SQLI_RULES} for r in sqli.SQLI_RULES if r.generic)
+
+
 def test_normalise_decodes_and_strips():
     frame = pl.DataFrame({"t": ["/a?x=1%252F%252A%252A%252FUNION/*!50000SeLeCt*/+1"]})
     got = frame.select(sqli.normalise_expr(pl.col("t")))["t"][0]
     assert got == "/a?x=1 union select 1"
+
+
+@pytest.mark.parametrize(
+    "raw,want",
+    [
+        pytest.param("/a?x=1--%0AAND--%0A2%3D2", "/a?x=1 and 2=2", id="dash-comment-ends-at-line-break"),
+        pytest.param("/a?x=1%23abc%0AAND%23def%0A2", "/a?x=1 and 2", id="hash-comment-ends-at-line-break"),
+        pytest.param("/a?x=%S%E%L%E%C%T%20%%27", "/a?x=select '", id="lone-percent-signs"),
+        pytest.param("/a?x=%E3%82%BB+50%25+off", "/a?x=%e3%82%bb 50 off", id="non-ascii-escapes-kept"),
+        pytest.param("/a?x=1%2BOR%2B2", "/a?x=1 or 2", id="encoded-plus"),
+        pytest.param("/a?x=gift+--+box", "/a?x=gift -- box", id="dashes-without-line-break"),
+    ],
+)
+def test_normalise_tamper_forms(raw, want):
+    got = pl.DataFrame({"t": [raw]}).select(sqli.normalise_expr(pl.col("t")))["t"][0]
+    assert got == want
 
 
 def test_targets_tables_and_columns():
@@ -157,9 +240,9 @@ def test_by_ip_summary():
 
 
 def test_rule_ids_unique_and_commented():
-    ids = [r[0] for r in sqli.SQLI_RULES]
+    ids = [r.id for r in sqli.SQLI_RULES]
     assert len(ids) == len(set(ids))
-    assert all(r[1] in {"boolean", "union", "time", "error", "stacked", "other"} and r[3] for r in sqli.SQLI_RULES)
+    assert all(r.technique in {"boolean", "union", "time", "error", "stacked", "inline", "other"} and r.description for r in sqli.SQLI_RULES)
 
 
 def test_query_log_reach():
