@@ -460,14 +460,16 @@ class Case:
         if fmt is not None:
             if not isinstance(fmt, str) or not fmt.strip():
                 raise CaseError("case.yml: 'evidence.access_logs.format' must be a format name "
-                                f"({', '.join(NAMED_FORMATS)}, nginx) or an Apache LogFormat string")
+                                f"({', '.join(NAMED_FORMATS)}, nginx), an Apache LogFormat string or an nginx "
+                                "log_format string")
             try:
                 compile_format(fmt)
             except FormatError as exc:
                 raise CaseError(f"case.yml: 'evidence.access_logs.format': {exc}") from None
-            if "%" not in fmt and fmt not in (*NAMED_FORMATS, "nginx"):
+            if "%" not in fmt and "$" not in fmt and fmt not in (*NAMED_FORMATS, "nginx"):
                 raise CaseError(f"case.yml: 'evidence.access_logs.format' {fmt!r} is neither a format name "
-                                f"({', '.join(NAMED_FORMATS)}, nginx) nor an Apache LogFormat string")
+                                f"({', '.join(NAMED_FORMATS)}, nginx), an Apache LogFormat string nor an nginx "
+                                "log_format string")
             self.access_log_format = fmt
         return value.get("paths")
 

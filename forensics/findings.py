@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from forensics import cards as cardlib
+from forensics.detectors.credentials import credential_theft
 from forensics.detectors.suite import Detections, detect_all
 from forensics.exposure.cards import TestMarkers, card_entries, classify_payment_methods, confirmed_cards, possible_cards
 from forensics.exposure.counts import affected_persons, count_evidence, exposure_counts
@@ -99,6 +100,9 @@ class Investigation:
     #: query-log statements with no time of their own (a MySQL 5.6 file starting before its first
     #: time line): kept with the bound they lie before, never placed at a guessed time
     untimed_statements: int = 0
+    #: the SQL injection that read the admin accounts before the attacker's admin login
+    #: (:func:`forensics.detectors.credentials.credential_theft`), None when the evidence shows none
+    credential_theft: dict | None = None
 
     # detector outputs, by name
     @property
@@ -332,6 +336,10 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         session_ips={r["sid"]: r["opened_ip"] for r in sessions.iter_rows(named=True) if r["opened_ip"]},
         untimed_statements=_untimed_statements(case),
         notes=notes,
+        credential_theft=credential_theft(
+            det.sqli, det.sqli_reach, det.sql_errors,
+            det.phases["attacker_admin_login"].ts if det.phases.get("attacker_admin_login") else None,
+            table=platform.admin_account_table, columns=platform.admin_credential_columns),
     )
 
 
@@ -349,6 +357,25 @@ def _skim_status(inv: Investigation) -> pl.DataFrame:
 
 def _iso(t: dt.datetime | None, zone: ZoneInfo) -> str | None:
     return t.astimezone(zone).isoformat() if t is not None else None
+
+
+def _phases_cause(inv: Investigation, zone: ZoneInfo) -> dict[str, Any]:
+    """What led to a phase, where the evidence shows it: the attacker's admin login and the SQL
+    injection that read the admin accounts before it (a ``reason`` sentence and its figures)."""
+    theft = inv.credential_theft
+    if not theft:
+        return {}
+    cols = f" ({', '.join(theft['columns'])})" if theft["columns"] else ""
+    proof = {"query log": f"{theft['statements']} statement(s) the database ran with the injected text",
+             "error log": f"{theft['sql_errors']} SQL error(s) the injection caused",
+             "payload only": "the payloads only (no database-side record of them)"}[theft["proof"]]
+    reason = (f"SQL injection from {', '.join(theft['ips'])} read {theft['table']}{cols}, the admin accounts, from "
+              f"{_iso(theft['first_ts'], zone)} to {_iso(theft['last_ts'], zone)} before this login: "
+              f"{theft['requests']} request(s); shown by {proof}")
+    return {"attacker_admin_login": {
+        "reason": reason, "table": theft["table"], "columns": theft["columns"], "ips": theft["ips"],
+        "first": _iso(theft["first_ts"], zone), "last": _iso(theft["last_ts"], zone), "requests": theft["requests"],
+        "statements": theft["statements"], "sql_errors": theft["sql_errors"], "proof": theft["proof"]}}
 
 
 def findings_dict(inv: Investigation) -> dict[str, Any]:
@@ -425,6 +452,7 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         "phases": phases,
         "phases_reason": reasons,
         "phase_evidence": pev,
+        "phases_cause": _phases_cause(inv, zone),
         "attacker_ips": inv.attacker_ip_list,
         "attacker_ips_reason": None if inv.attacker_ip_list else (not_established("attacker_ips", gaps)
                                                                   or "no IP met the attacker rules"),

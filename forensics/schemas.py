@@ -53,6 +53,11 @@ ACCESS_LOG = pl.Schema(
         "referer": pl.String,
         "user_agent": pl.String,
         "extra": pl.String,  # trailing fields beyond combined, null when none
+        # fields some formats write (null when the file's format lacks them)
+        "vhost": pl.String,  # %v / %V, nginx $host / $server_name
+        "port": pl.Int32,  # %p, nginx $server_port
+        "duration_us": pl.Int64,  # %D (or %T, nginx $request_time, in microseconds)
+        "forwarded_for": pl.String,  # the X-Forwarded-For chain as the proxy wrote it
     }
 )
 

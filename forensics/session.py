@@ -241,6 +241,17 @@ class Run:
                 "source", "line_no"]
         return self.table("sql_errors").select(keep).with_columns(pl.col("ts").dt.convert_time_zone(self.tz))
 
+    def login_cause_text(self) -> str:
+        """Where the attacker's admin credentials came from, as far as the evidence goes."""
+        f = self.findings()
+        cause = (f.get("phases_cause") or {}).get("attacker_admin_login")
+        if cause:
+            return cause["reason"]
+        if not (f.get("phases") or {}).get("attacker_admin_login"):
+            return "No attacker admin login was found, so no cause is sought."
+        return ("Not established: no SQL injection read the admin accounts before the attacker's admin login "
+                "(the credentials may have come from elsewhere).")
+
     def sql_errors_text(self) -> str:
         """One paragraph on the SQL errors: how many, how many carried injected SQL, how many are
         tied to a request and how; or why there are none to show."""

@@ -14,6 +14,7 @@ import polars as pl
 
 from forensics.detectors import admin, attackers, backdoor, payment, phases, skim, sqli, tampering
 from forensics.detectors import sql_errors as db_errors
+from forensics.detectors.clients import resolve_clients
 from forensics.detectors.layout import ServerLayout, infer_layout
 from forensics.gaps import evidence_gaps
 
@@ -24,7 +25,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 
 #: Access-log columns the detectors read.
 ACCESS_COLUMNS = ("ts", "source", "line_no", "client_ip", "method", "target_raw", "path", "query", "status",
-                  "bytes", "referer", "user_agent")
+                  "bytes", "referer", "user_agent", "forwarded_for")
 
 
 @dataclass
@@ -106,6 +107,8 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     admin_dir = case.admin_dir
     # only the columns detectors read: a large case's access table is collected without the rest
     access = case.access_log().select(ACCESS_COLUMNS).collect()
+    if case.proxies:  # behind the shop's proxies: the client is the nearest forwarded-for hop
+        access = resolve_clients(access, case.proxies)
     app = case.app_log().collect()
     fs = case.fs_files().collect()
     sf = case.server_files().collect()

@@ -89,7 +89,11 @@ def _reject_reason(line: pl.Expr) -> pl.Expr:
         .when(~line.str.contains(head + r"\[\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] ")).then(pl.lit("bad %t time field"))
         .when(~line.str.contains(head + r'\[[^\]]*\] "' + _Q + '" ')).then(pl.lit("truncated or unterminated request field"))
         .when(~line.str.contains(head + r'\[[^\]]*\] "' + _Q + r'" \d{3} (?:\d+|-)(?: |$)')).then(pl.lit("bad status or size field"))
-        .otherwise(pl.lit("truncated or malformed referer/user-agent fields"))
+        .when(line.str.contains(head + r'\[[^\]]*\] "' + _Q + r'" \d{3} (?:\d+|-)\s*$'))
+        .then(pl.lit("common-format line (no referer/user-agent)"))
+        .when(~line.str.contains(head + r'\[[^\]]*\] "' + _Q + r'" \d{3} (?:\d+|-) "' + _Q + '"'))
+        .then(pl.lit("bad referer field (a quoted field expected after the size)"))
+        .otherwise(pl.lit("bad user-agent field (a quoted field expected after the referer)"))
     )
 
 
@@ -212,10 +216,46 @@ def _time_fields(df: pl.DataFrame) -> pl.DataFrame:
     ).select(_FIELDS))
 
 
+#: Fields some formats write, as typed columns of the access table.
+TYPED_EXTRA = {"vhost": pl.String, "port": pl.Int32, "duration_us": pl.Int64, "forwarded_for": pl.String}
+
+
+def _typed_extra(df: pl.DataFrame) -> pl.DataFrame:
+    """The typed columns of the fields a format wrote (``-`` is none): ``duration_us`` from %D, or
+    from seconds (%T, nginx ``$request_time`` with milliseconds)."""
+    def value(name: str) -> pl.Expr:
+        return pl.when(pl.col(name) != "-").then(pl.col(name)) if name in df.columns else pl.lit(None, pl.String)
+
+    seconds = value("duration_s").cast(pl.Float64, strict=False)
+    return df.with_columns(
+        vhost=value("vhost"),
+        port=value("port").cast(pl.Int32, strict=False),
+        duration_us=pl.coalesce(value("duration_us").cast(pl.Int64, strict=False),
+                                (seconds * 1_000_000).round().cast(pl.Int64)),
+        forwarded_for=value("forwarded_for"),
+    )
+
+
+def _iso_time(df: pl.DataFrame) -> pl.DataFrame:
+    """An ISO 8601 time (nginx ``$time_iso8601``: ``2017-03-31T23:28:41+09:00``) as the ``%t``
+    text the rest reads (``31/Mar/2017:23:28:41 +0900``)."""
+    if "t_iso" not in df.columns:
+        return df
+    iso = pl.col("t_iso")
+    months = {f"{i:02d}": m for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                                    "Nov", "Dec"], start=1)}
+    offset = iso.str.slice(19)
+    offset = pl.when(offset == "Z").then(pl.lit("+0000")).otherwise(offset.str.replace(":", "", literal=True))
+    return df.with_columns(t=pl.concat_str(
+        iso.str.slice(8, 2), pl.lit("/"), iso.str.slice(5, 2).replace_strict(months, default=None), pl.lit("/"),
+        iso.str.slice(0, 4), pl.lit(":"), iso.str.slice(11, 8), pl.lit(" "), offset))
+
+
 def _format_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
     """The regex route for a format other than ``combined``: the compiled format's groups, the
-    fields it lacks null, those the table has no column for in ``extra`` (``name=value``)."""
-    df = lines.select(m=pl.col("line").str.extract_groups(fmt.regex)).unnest("m")
+    fields it lacks null, the typed ones (:data:`TYPED_EXTRA`) in their columns, those the table
+    has no column for in ``extra`` (``name=value``)."""
+    df = _typed_extra(_iso_time(lines.select(m=pl.col("line").str.extract_groups(fmt.regex)).unnest("m")))
     for c in ("client_ip", "ident", "remote_user", "t", "request", "status", "bytes", "referer", "user_agent"):
         if c not in df.columns:
             df = df.with_columns(pl.lit(None, pl.String).alias(c))
@@ -224,7 +264,7 @@ def _format_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
     extras.append(pl.when(rest != "").then(rest))
     df = df.with_columns(extra=pl.concat_str(extras, separator=" ", ignore_nulls=True))
     df = df.with_columns(extra=pl.when(pl.col("extra") != "").then(pl.lit(" ") + pl.col("extra")).otherwise(pl.lit("")))
-    return _time_fields(df)
+    return pl.concat([_time_fields(df), df.select(list(TYPED_EXTRA))], how="horizontal")
 
 
 def _format_line_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
@@ -312,6 +352,9 @@ def _records(
         ).cast(REJECTS)
         df = df.filter(okm)
 
+    for name, dtype in TYPED_EXTRA.items():
+        if name not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype).alias(name))
     df = df.with_columns(
         client_ip=_canonical_clients(df.get_column("client_ip")),
         ts=shift_skew((pl.col("local") - pl.duration(minutes=pl.col("utc_offset_min"))).dt.replace_time_zone("UTC"), skew_seconds),

@@ -61,8 +61,40 @@ DIRECTIVES: dict[str, tuple[str, str]] = {
     "{X-Forwarded-For}i": ("forwarded_for", r"[^ ]+"),
 }
 
-#: Fields the access table has a column for (the rest go to ``extra``).
-TABLE_FIELDS = ("client_ip", "ident", "remote_user", "t", "request", "status", "bytes", "referer", "user_agent")
+#: Fields the access table has a column for (the rest go to ``extra``); a time in seconds becomes
+#: ``duration_us``, an ISO time ``t``.
+TABLE_FIELDS = ("client_ip", "ident", "remote_user", "t", "t_iso", "request", "status", "bytes", "referer", "user_agent",
+                "vhost", "port", "duration_us", "duration_s", "forwarded_for")
+
+#: nginx variable -> (field name, regex of its value when not quoted) (ngx_http_log_module and
+#: ngx_http_core_module variables); ``$http_NAME`` is the request header NAME, any other variable
+#: its own field.
+NGINX_VARIABLES: dict[str, tuple[str, str]] = {
+    "remote_addr": ("client_ip", r"[^ ]+"),
+    "binary_remote_addr": ("client_ip", r"[^ ]+"),
+    "remote_user": ("remote_user", r"[^ ]+"),
+    "time_local": ("t", _TIME),
+    "time_iso8601": ("t_iso", r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[+-][0-9]{2}:[0-9]{2}|Z)"),
+    "request": ("request", r"[^ ]+ [^ ]+ [^ ]+"),
+    "status": ("status", r"[0-9]{3}"),
+    "body_bytes_sent": ("bytes", r"[0-9]+|-"),
+    "bytes_sent": ("bytes_sent", r"[0-9]+|-"),
+    "request_length": ("bytes_received", r"[0-9]+|-"),
+    "request_time": ("duration_s", r"[0-9]+(?:\.[0-9]+)?|-"),
+    "upstream_response_time": ("upstream_time", r"[^ ]+"),
+    "host": ("vhost", r"[^ ]+"),
+    "server_name": ("vhost", r"[^ ]+"),
+    "server_port": ("port", r"[0-9]+"),
+    "request_method": ("method", r"[A-Za-z_-]+"),
+    "request_uri": ("url", r"[^ ]+"),
+    "server_protocol": ("protocol", r"[^ ]+"),
+    "scheme": ("scheme", r"[a-z]+"),
+    "http_referer": ("referer", r"[^ ]+"),
+    "http_user_agent": ("user_agent", r"[^ ]+"),
+    "http_x_forwarded_for": ("forwarded_for", r"[^ ]+"),
+}
+_NGINX_TOKEN = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_NGINX_ESCAPE = re.compile(r"^\s*escape=(default|json|none)\s+")
 
 NAMED_FORMATS: dict[str, str] = {
     "combined": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
@@ -90,11 +122,43 @@ class AccessFormat:
         return tuple(f for f in self.fields if f not in TABLE_FIELDS)
 
 
+def compile_nginx_format(definition: str, name: str | None = None) -> AccessFormat:
+    """Compile an nginx ``log_format`` string (``$variable`` tokens; an ``escape=default|json|none``
+    prefix as nginx takes it: every escape reads inside a quoted field, ``\\x22`` and ``\\"``
+    alike)."""
+    body = _NGINX_ESCAPE.sub("", definition)
+    parts: list[str] = []
+    fields: list[str] = []
+    pos = 0
+    for m in _NGINX_TOKEN.finditer(body):
+        parts.append(re.escape(body[pos:m.start()]))
+        pos = m.end()
+        var = m.group(1) or m.group(2)
+        if var in NGINX_VARIABLES:
+            field_name, value = NGINX_VARIABLES[var]
+        elif var.startswith("http_"):
+            field_name, value = "header_" + var[5:], r"[^ ]+"
+        else:
+            field_name, value = var, r"[^ ]+"
+        if field_name in fields:
+            field_name = f"{field_name}_{fields.count(field_name) + 1}"
+        in_quotes = body[:m.start()].count('"') % 2 == 1
+        parts.append(f"(?P<{field_name}>{QUOTED if in_quotes else value})")
+        fields.append(field_name)
+    if not fields:
+        raise FormatError(f"nginx log_format {definition!r}: no $variable in it")
+    parts.append(re.escape(body[pos:]))
+    return AccessFormat(name or "custom nginx", definition, "^" + "".join(parts) + "(?P<rest>.*)$", tuple(fields))
+
+
 def compile_format(definition: str, name: str | None = None) -> AccessFormat:
-    """Compile a named format or an Apache ``LogFormat`` string."""
+    """Compile a named format, an Apache ``LogFormat`` string, or an nginx ``log_format`` string
+    (told by its ``$variable`` tokens and the absence of ``%`` directives)."""
     key = ALIASES.get(definition, definition)
     if key in NAMED_FORMATS:
         name, definition = name or key, NAMED_FORMATS[key]
+    elif "$" in definition and not _TOKEN.search(definition):
+        return compile_nginx_format(definition, name)
     parts: list[str] = []
     fields: list[str] = []
     pos = 0

@@ -88,4 +88,6 @@ ECCUBE2 = Platform(
     payment_table="dtb_payment",
     csv_export_tables={"order_list": "dtb_order", "customer_list": "dtb_customer"},
     app_log_format="eccube2",
+    admin_account_table="dtb_member",  # login_id, password (SHA-256 HMAC with AUTH_MAGIC) and salt
+    admin_credential_columns=("login_id", "password", "salt"),
 )

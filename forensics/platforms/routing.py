@@ -126,3 +126,7 @@ class Platform:
     payment_table: str
     csv_export_tables: dict[str, str]
     app_log_format: str
+    #: the table of the admin panel's accounts and its credential columns (what an injection that
+    #: reads them takes to log in)
+    admin_account_table: str = ""
+    admin_credential_columns: tuple[str, ...] = ()

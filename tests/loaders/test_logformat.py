@@ -50,7 +50,9 @@ def test_vhost_and_port_are_kept_and_the_table_is_the_same(tmp_path):
     rows = {r["source"]: r for r in loaded.records.iter_rows(named=True)}
     vhost = rows["other_vhosts_access.log"]
     assert (vhost["client_ip"], vhost["path"], vhost["query"]) == ("203.0.113.9", "/a", "x=1")
-    assert vhost["extra"] == "vhost=shop.example port=443 bytes_sent=734" and vhost["bytes"] is None
+    assert (vhost["vhost"], vhost["port"]) == ("shop.example", 443)  # typed columns
+    assert vhost["extra"] == "bytes_sent=734" and vhost["bytes"] is None
+    assert rows["access_log"]["vhost"] is None and rows["access_log"]["port"] is None
     assert rows["access_log"]["bytes"] == 512 and rows["access_log"]["extra"] is None
     assert loaded.records.schema == read_access_logs([tmp_path / "access_log"], case_root=tmp_path).records.schema
 
@@ -105,3 +107,44 @@ def test_case_file_names_the_format_of_its_access_logs(tmp_path):
 
     entry = {f["path"]: f for f in build_manifest(detected)["files"]}["logs/ssl_access_log"]
     assert (entry["format"], entry["records"], entry["rejected"]) == ("common", 5, 0)
+
+
+NGINX_MAIN_EXT = ('$remote_addr - $remote_user [$time_iso8601] "$request" $status $body_bytes_sent "$http_referer" '
+                  '"$http_user_agent" "$http_x_forwarded_for" $request_time $host:$server_port')
+
+
+def test_an_nginx_log_format_string_is_compiled_and_its_fields_typed(tmp_path):
+    p = tmp_path / "access.log"
+    p.write_text(
+        '10.0.0.5 - - [2017-03-31T23:28:41+09:00] "POST /admin/index.php HTTP/1.1" 302 5 "-" "Mozilla/5.0 (X11)" '
+        '"192.0.2.146, 10.0.0.1" 0.123 shop.example:443\n'
+        '10.0.0.5 - - [2017-03-31T14:30:00Z] "GET /x?q=%22 HTTP/1.1" 200 15 "-" "a\\x22b" "-" 1.500 shop.example:80\n',
+        encoding="utf-8")
+    loaded = read_access_logs([p], case_root=tmp_path, format=NGINX_MAIN_EXT, show_progress=False)
+    r = loaded.records
+    assert loaded.rejects.is_empty()
+    assert [t.isoformat() for t in r["ts"]] == ["2017-03-31T14:28:41+00:00", "2017-03-31T14:30:00+00:00"]
+    assert r["utc_offset_min"].to_list() == [540, 0]
+    assert r["vhost"].to_list() == ["shop.example"] * 2 and r["port"].to_list() == [443, 80]
+    assert r["duration_us"].to_list() == [123_000, 1_500_000]
+    assert r["forwarded_for"].to_list() == ["192.0.2.146, 10.0.0.1", None]
+    assert r["user_agent"].to_list()[1] == "a\\x22b"  # a \xNN escape stays as logged, as Apache's do
+
+
+def test_apache_d_and_v_directives_fill_the_typed_columns(tmp_path):
+    p = tmp_path / "access.log"
+    p.write_text('shop.example:443 192.0.2.9 - - [31/Mar/2017:23:28:41 +0900] "GET / HTTP/1.1" 200 10 "-" "ua" 1200\n',
+                 encoding="utf-8")
+    r = read_access_logs([p], case_root=tmp_path, format='%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D',
+                         show_progress=False).records
+    assert (r["vhost"][0], r["port"][0], r["duration_us"][0], r["extra"][0]) == ("shop.example", 443, 1200, "bytes_sent=10")
+
+
+def test_a_common_format_line_in_a_combined_file_is_named_so(tmp_path):
+    p = tmp_path / "access_log"
+    p.write_text('192.0.2.9 - - [31/Mar/2017:23:28:41 +0900] "GET / HTTP/1.1" 200 10 "-" "ua"\n'
+                 '192.0.2.9 - - [31/Mar/2017:23:28:42 +0900] "GET / HTTP/1.1" 200 10\n'
+                 '192.0.2.9 - - [31/Mar/2017:23:28:43 +0900] "GET / HTTP/1.1" 200 10 "-" ua\n', encoding="utf-8")
+    rejects = read_access_logs([p], case_root=tmp_path, format="combined", show_progress=False).rejects
+    assert rejects["reason"].to_list() == ["common-format line (no referer/user-agent)",
+                                           "bad user-agent field (a quoted field expected after the referer)"]

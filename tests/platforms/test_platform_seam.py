@@ -52,3 +52,6 @@ def test_testshop_answers_equal_the_truth(testshop_findings):
     assert f["backdoor_paths"] == truth["backdoor_paths"]
     for phase in ("sqli_first", "attacker_admin_login", "backdoor_installed", "card_form_tampered"):
         assert f["phases"][phase] == truth["phases"][phase], phase
+    # the injection that read the admin accounts (its own table name) before the login
+    cause = f["phases_cause"]["attacker_admin_login"]
+    assert cause["table"] == "shop_member" and cause["proof"] == "query log" and "password" in cause["columns"]

@@ -79,6 +79,8 @@ TESTSHOP = Platform(
     payment_table="shop_payment",
     csv_export_tables={"order_list": "shop_order", "customer_list": "shop_customer"},
     app_log_format="testshop-jsonl",
+    admin_account_table="shop_member",
+    admin_credential_columns=("login_id", "password", "salt"),
 )
 
 #: The JSON fields of one testshop log line and the APP_LOG columns they fill.
