@@ -284,7 +284,8 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         customer_ids=markers_cfg.customer_ids, emails=markers_cfg.emails,
         card_keys=[cardlib.card_key(n, key) for n in markers_cfg.card_numbers])
     orders, payments = db.get(platform.order_table), db.get(platform.payment_table)
-    pay = classify_payment_methods(payments, getattr(case.facts, "card_payment_ids", None))
+    pay = classify_payment_methods(payments, getattr(case.facts, "card_payment_ids", None),
+                                   rules=platform.payment_method_rules)
     card_ids = pay.filter(pl.col("kind") == "card")["payment_id"].to_list()
     open_ids = pay.filter(pl.col("kind") == "undetermined")["payment_id"].to_list()
     if not card_ids and not open_ids:
@@ -448,6 +449,7 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
     return {
         "case": inv.case.id,
         "title": getattr(inv.case, "title", None),
+        "platform": getattr(getattr(inv.case, "platform", None), "display_name", None),
         "timezone": tz,
         "phases": phases,
         "phases_reason": reasons,

@@ -7,7 +7,8 @@ The rule tables live next to the code that applies them (one concern per module)
 - SQL injection: ``forensics.detectors.sqli.SQLI_RULES``;
 - admin pages: each platform's routing table (``forensics.platforms.eccube2.ADMIN_PAGES``);
 - data items a page shows: ``forensics.exposure.viewed.ITEM_RULES``;
-- payment methods: ``forensics.exposure.cards.PAYMENT_METHOD_RULES``.
+- payment methods: each platform's ``payment_method_rules`` (:class:`PaymentRule`,
+  ``forensics.platforms.eccube2.PAYMENT_METHOD_RULES``).
 
 :func:`rule_table` lists any of them as one frame (for a notebook or the documentation).
 """
@@ -15,21 +16,39 @@ The rule tables live next to the code that applies them (one concern per module)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-__all__ = ["STATUSES", "rule_table"]
+__all__ = ["STATUSES", "PaymentRule", "rule_table"]
 
 #: How far a rule is trusted, most first.
 STATUSES = ("stable", "test", "experimental")
+
+
+@dataclass(frozen=True)
+class PaymentRule:
+    """One sign of what a payment method is (a rule record): ``pattern``
+    (regex, case-insensitive) found in ``field`` ("name": ``payment_method``; "module_file": the
+    file name of ``module_path``, its folder left out) makes the method ``kind`` ("card" or
+    "not_card")."""
+
+    id: str
+    field: str
+    pattern: str
+    kind: str
+    description: str
+    status: str = "stable"
+    false_positives: tuple[str, ...] = ()
+
 
 
 def rule_table(rules: Iterable[Any]) -> pl.DataFrame:
     """``id, description, status, false_positives`` (a list) of rule records; raises ValueError
     on a duplicate id, an empty description or an unknown status.
 
-    >>> from forensics.exposure.cards import PAYMENT_METHOD_RULES
+    >>> from forensics.platforms.eccube2 import PAYMENT_METHOD_RULES
     >>> rule_table(PAYMENT_METHOD_RULES).select("id", "status").head(2).rows()
     [('name-card', 'stable'), ('name-other', 'stable')]
     """

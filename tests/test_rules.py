@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from forensics.detectors.sqli import SQLI_RULES
-from forensics.exposure.cards import PAYMENT_METHOD_RULES
+from forensics.platforms.eccube2 import PAYMENT_METHOD_RULES
 from forensics.exposure.viewed import ITEM_RULES
 from forensics.platforms import PLATFORMS
 from forensics.rules import STATUSES, rule_table

@@ -112,14 +112,16 @@ def uploads(
     ).drop("req_ts")
 
 
-def created_scripts(fs_files: pl.LazyFrame | pl.DataFrame, since=None, *, layout: ServerLayout | None = None) -> pl.DataFrame:
-    """Script files under ``html/user_data/`` created (crtime, else ctime) from ``since`` on.
+def created_scripts(fs_files: pl.LazyFrame | pl.DataFrame, since=None, *, layout: ServerLayout | None = None,
+                    upload_folder: str = ECCUBE2.upload_folder) -> pl.DataFrame:
+    """Script files under the document root's ``upload_folder`` (``Platform.upload_folder``:
+    EC-CUBE's ``html/user_data/``) created (crtime, else ctime) from ``since`` on.
 
     Returns ``source, line_no, name, server_path, url_path, created, mtime, ctime, crtime, size,
     deleted`` (a deleted name is still a file that existed).
     """
     layout = layout or ServerLayout()
-    user_data = (layout.docroot_dir + "/" if layout.docroot_dir else "") + "user_data/"
+    user_data = (layout.docroot_dir + "/" if layout.docroot_dir else "") + upload_folder
     lf = (
         fs_files.lazy()
         .with_columns(server_path=server_path_expr(pl.col("name"), layout))
@@ -178,7 +180,7 @@ def backdoors(
     """
     up = uploads(app_log, access, admin_dir, layout=layout, platform=platform)
     up = up.filter(pl.col("server_path").is_not_null() & pl.col("server_path").str.to_lowercase().str.contains(_EXT_RX))
-    cr = created_scripts(fs_files, since, layout=layout)
+    cr = created_scripts(fs_files, since, layout=layout, upload_folder=platform.upload_folder)
     if since is None:
         # without an attack start, a script file merely existing is no finding: only uploads count
         cr = cr.filter(pl.col("server_path").is_in(up["server_path"].to_list()))

@@ -95,16 +95,16 @@ def config_defines(text: str | None) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in _DEFINE.finditer(text[:1 << 20])}
 
 
-def _docroot_dir(server_paths: list[str]) -> tuple[str, str]:
+def _docroot_dir(server_paths: list[str], upload_folder: str, markers: tuple[str, ...]) -> tuple[str, str]:
     """Which folder of server/ is the document root copy, and why."""
     tops: dict[str, set[str]] = {}
     for p in server_paths:
         head, _, rest = p.partition("/")
         tops.setdefault(head if rest else "", set()).add(rest or head)
     for d in DOCROOT_DIRS:
-        if d in tops and (set(DOCROOT_MARKERS) & tops[d] or any(r.startswith("user_data/") for r in tops[d])):
+        if d in tops and (set(markers) & tops[d] or (upload_folder and any(r.startswith(upload_folder) for r in tops[d]))):
             return d, f"server/{d}/ holds the shop's document root files"
-    if "" in tops and set(DOCROOT_MARKERS) & tops[""]:
+    if "" in tops and set(markers) & tops[""]:
         return "", "server/ itself holds the document root files"
     for d in DOCROOT_DIRS:
         if d in tops:
@@ -142,15 +142,19 @@ def infer_layout(
     upload_dests: pl.Series | None = None,
     server_paths: pl.Series | None = None,
     config_text: str | None = None,
+    upload_folder: str = ECCUBE2.upload_folder,
+    docroot_markers: tuple[str, ...] = DOCROOT_MARKERS,
 ) -> ServerLayout:
     """The :class:`ServerLayout` of a case (rules in the module docstring).
 
     ``fs_names``: bodyfile names; ``upload_dests``: absolute upload destinations of the app log;
-    ``server_paths``: the server-copy inventory's paths; ``config_text``: ``data/config/config.php``.
+    ``server_paths``: the server-copy inventory's paths; ``config_text``: ``data/config/config.php``;
+    ``upload_folder`` / ``docroot_markers``: the platform's (``Platform.upload_folder``,
+    ``Platform.docroot_markers``).
     """
     how: dict[str, str] = {}
     paths = server_paths.drop_nulls().to_list() if server_paths is not None else []
-    doc_dir, how["server_copy_document_root"] = _docroot_dir(paths)
+    doc_dir, how["server_copy_document_root"] = _docroot_dir(paths, upload_folder, docroot_markers)
     names = pl.concat([s for s in (fs_names, upload_dests) if s is not None]).cast(pl.String) \
         if (fs_names is not None or upload_dests is not None) else pl.Series([], dtype=pl.String)
     docroot = document_root.rstrip("/") if document_root else None
@@ -160,11 +164,11 @@ def infer_layout(
         docroot, n = _vote(names, paths, doc_dir)
         if docroot is not None:
             how["document_root"] = f"{n} file(s) of the server copy found under it in the file-system names"
-    if not docroot and upload_dests is not None:
-        dest = upload_dests.drop_nulls().str.extract(r"^(/.*?)/user_data/", 1).drop_nulls()
+    if not docroot and upload_dests is not None and upload_folder:
+        dest = upload_dests.drop_nulls().str.extract(rf"^(/.*?)/{re.escape(upload_folder)}", 1).drop_nulls()
         if len(dest):
             docroot = dest.mode().sort()[0]
-            how["document_root"] = "upload destinations (the file manager writes below the document root's user_data/)"
+            how["document_root"] = f"upload destinations (the file manager writes below the document root's {upload_folder})"
     if not docroot and len(names):
         tails = names.str.extract(r"^(.*/(?:html|public_html))/", 1).drop_nulls()
         if len(tails):

@@ -124,6 +124,8 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         upload_dests=app.filter(pl.col("upload_dest").str.starts_with("/"))["upload_dest"] if app.height else None,
         server_paths=sf.get_column("path") if sf.height else None,
         config_text=config_text,
+        upload_folder=case.platform.upload_folder,
+        docroot_markers=case.platform.docroot_markers,
     )
 
     s = sqli.detect_sqli(access).collect()
@@ -134,7 +136,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     first_sqli = attackers.first_attack(s)
 
     up = backdoor.uploads(app, access, admin_dir, layout=layout, platform=platform)
-    created = backdoor.created_scripts(fs, first_sqli, layout=layout)
+    created = backdoor.created_scripts(fs, first_sqli, layout=layout, upload_folder=platform.upload_folder)
     bd_paths = [p for p in up["server_path"].to_list() + created["server_path"].to_list() if p]
     bds = backdoor.backdoors(app_log=app, access=access, fs_files=fs, admin_dir=admin_dir, since=first_sqli,
                              contents=_bytes(case, bd_paths), layout=layout, platform=platform)

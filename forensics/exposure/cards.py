@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from forensics.exposure.windows import Interval, Window
+from forensics.platforms.eccube2 import ECCUBE2
+from forensics.rules import PaymentRule
 
 __all__ = [
-    "PAYMENT_METHOD_RULES",
-    "PaymentRule",
     "TestMarkers",
     "card_payment_methods",
     "classify_payment_methods",
@@ -40,41 +40,6 @@ __all__ = [
 ]
 
 UTC = pl.Datetime("us", "UTC")
-
-@dataclass(frozen=True)
-class PaymentRule:
-    """One sign of what a payment method is (a rule record, :mod:`forensics.rules`): ``pattern``
-    (regex, case-insensitive) found in ``field`` ("name": ``payment_method``; "module_file": the
-    file name of ``module_path``, its folder left out) makes the method ``kind`` ("card" or
-    "not_card")."""
-
-    id: str
-    field: str
-    pattern: str
-    kind: str
-    description: str
-    status: str = "stable"
-    false_positives: tuple[str, ...] = ()
-
-
-#: Signs of a payment method's kind. Wallets and carrier billing are not card methods of the shop:
-#: the card, if any, is entered at the provider, not on the shop's form.
-PAYMENT_METHOD_RULES: tuple[PaymentRule, ...] = (
-    PaymentRule("name-card", "name", r"クレジット|カード|credit|card|デビット|debit|visa|master|jcb|amex|diners",
-                "card", "the method's name names a card (クレジットカード決済, Credit card)",
-                false_positives=("a gift-card or point-card method (ギフトカード, ポイントカード払い)",)),
-    PaymentRule("name-other", "name",
-                r"コンビニ|convenience|\bcvs\b|銀行|振込|振替|bank|transfer|代金引換|代引|cash on delivery|\bcod\b|"
-                r"現金|cash|ペイジー|pay-?easy|後払|atm|ネットバンク|キャリア|carrier|電子マネー|e-?money|edy|suica|"
-                r"webmoney|paypal|amazon ?pay|楽天ペイ|rakuten ?pay|line ?pay|paypay|請求書|invoice|ポイント|point",
-                "not_card", "the method's name names another way to pay (コンビニ決済, 銀行振込, 代金引換, ...)"),
-    PaymentRule("module-file-card", "module_file", r"card|credit|\bcc\b|クレジット", "card",
-                "the payment module's file for this method is its card page (card.php, credit.php)",
-                false_positives=("a module whose card page also takes another payment (a multi-method gateway)",)),
-    PaymentRule("module-file-other", "module_file",
-                r"conveni|\bcvs|bank|payeasy|pay_easy|\batm|netbank|carrier|career|emoney|edy|paypal|deferred|atobarai",
-                "not_card", "the payment module's file for this method is another payment's page (conveni.php, bank.php)"),
-)
 
 _PAYMENT_SCHEMA = {"payment_id": pl.Int64, "payment_method": pl.String, "module_file": pl.String,
                    "kind": pl.String, "rule_ids": pl.String, "reason": pl.String}
@@ -117,10 +82,11 @@ def _module_file(module_path: object) -> str | None:
     return re.sub(r"\.php$", "", name, flags=re.IGNORECASE) or None
 
 
-def classify_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] | None = None) -> pl.DataFrame:
+def classify_payment_methods(payments: pl.DataFrame | None, override: Iterable[int] | None = None, *,
+                             rules: tuple[PaymentRule, ...] = ECCUBE2.payment_method_rules) -> pl.DataFrame:
     """Every payment method of ``dtb_payment`` and what it is: ``payment_id, payment_method,
     module_file, kind`` ("card", "not_card", "undetermined"), ``rule_ids`` (the
-    :data:`PAYMENT_METHOD_RULES` that matched, comma-separated), ``reason`` (one line).
+    ``rules`` (the platform's ``payment_method_rules``) that matched, comma-separated), ``reason`` (one line).
 
     A method is card or not card when its signs agree; undetermined when they disagree or none
     applies (EC-CUBE's generic ``load_payment_module.php`` tells nothing). ``override``
@@ -139,7 +105,7 @@ def classify_payment_methods(payments: pl.DataFrame | None, override: Iterable[i
         except (TypeError, ValueError):
             continue
         values = {"name": r.get("payment_method"), "module_file": _module_file(r.get("module_path"))}
-        hits = [rule for rule in PAYMENT_METHOD_RULES
+        hits = [rule for rule in rules
                 if values[rule.field] and re.search(rule.pattern, str(values[rule.field]), re.IGNORECASE)]
         kinds = {rule.kind for rule in hits}
         signs = "; ".join(f"{'name' if rule.field == 'name' else 'module file'} {values[rule.field]!s:.60} "

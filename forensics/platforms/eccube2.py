@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS, ADMIN_CSV_OUTPUTS  # noqa: F401 (the platform's knowledge, in one place)
 from forensics.platforms.routing import ANY_PERSON_TABLE, EVERY_PERSON_TABLE, AdminPage, Platform
+from forensics.rules import PaymentRule
 
 ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("login", r"(?:index\.php)?", source="LC_Page_Admin_Index: the login form and its POST"),
@@ -59,6 +60,26 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
 #: Pages whose class hangs on a mode a POST hides: page -> the display class its mode may have been.
 MODE_HIDDEN_PAGES: dict[str, str] = {"backup": "backup_download", "csv_sql": "csv_sql_output"}
 
+#: Signs of a payment method's kind in ``dtb_payment`` (its name; its module's page, ``module_path``). Wallets and carrier billing are not card methods of the shop:
+#: the card, if any, is entered at the provider, not on the shop's form.
+PAYMENT_METHOD_RULES: tuple[PaymentRule, ...] = (
+    PaymentRule("name-card", "name", r"クレジット|カード|credit|card|デビット|debit|visa|master|jcb|amex|diners",
+                "card", "the method's name names a card (クレジットカード決済, Credit card)",
+                false_positives=("a gift-card or point-card method (ギフトカード, ポイントカード払い)",)),
+    PaymentRule("name-other", "name",
+                r"コンビニ|convenience|\bcvs\b|銀行|振込|振替|bank|transfer|代金引換|代引|cash on delivery|\bcod\b|"
+                r"現金|cash|ペイジー|pay-?easy|後払|atm|ネットバンク|キャリア|carrier|電子マネー|e-?money|edy|suica|"
+                r"webmoney|paypal|amazon ?pay|楽天ペイ|rakuten ?pay|line ?pay|paypay|請求書|invoice|ポイント|point",
+                "not_card", "the method's name names another way to pay (コンビニ決済, 銀行振込, 代金引換, ...)"),
+    PaymentRule("module-file-card", "module_file", r"card|credit|\bcc\b|クレジット", "card",
+                "the payment module's file for this method is its card page (card.php, credit.php)",
+                false_positives=("a module whose card page also takes another payment (a multi-method gateway)",)),
+    PaymentRule("module-file-other", "module_file",
+                r"conveni|\bcvs|bank|payeasy|pay_easy|\batm|netbank|carrier|career|emoney|edy|paypal|deferred|atobarai",
+                "not_card", "the payment module's file for this method is another payment's page (conveni.php, bank.php)"),
+)
+
+
 #: EC-CUBE 2.13 as one value (``site.profile: eccube2``), from ``EC-CUBE 2.13.5``:
 #: ``SC_Initial`` sets Asia/Tokyo unconditionally; ``LC_Page_Admin_Index`` answers a login with a
 #: redirect (302) and a failure with the error page (500, ``LC_Page_Error_DispError``; 200 when the
@@ -90,4 +111,7 @@ ECCUBE2 = Platform(
     app_log_format="eccube2",
     admin_account_table="dtb_member",  # login_id, password (SHA-256 HMAC with AUTH_MAGIC) and salt
     admin_credential_columns=("login_id", "password", "salt"),
+    payment_method_rules=PAYMENT_METHOD_RULES,
+    upload_folder="user_data/",
+    display_name="EC-CUBE 2",
 )

@@ -130,3 +130,10 @@ class Platform:
     #: reads them takes to log in)
     admin_account_table: str = ""
     admin_credential_columns: tuple[str, ...] = ()
+    #: rules telling a payment method's kind (``forensics.rules.PaymentRule``) from its row
+    payment_method_rules: tuple = ()
+    #: the folder below the document root where the admin's file manager writes (uploads, and so
+    #: backdoors planted through it)
+    upload_folder: str = ""
+    #: the software's name as the report says it
+    display_name: str = ""

@@ -411,6 +411,11 @@ def _counts_part(p: _Page) -> list[Markup]:
     ]
 
 
+def software(p: _Page) -> str:
+    """The shop software as the findings name it (``platform``), else a general word."""
+    return p.f.get("platform") or ("ショップのソフトウェア" if p.ja else "the shop software")
+
+
 def _data_part(p: _Page) -> list[Markup]:
     ja, L = p.ja, p.L
     return [
@@ -421,10 +426,10 @@ def _data_part(p: _Page) -> list[Markup]:
             ("流出又はそのおそれのあるカード情報" if ja else "card data leaked or possibly leaked",
              "、".join(L(i) for i in CARD_ITEMS) if ja else ", ".join(L(i) for i in CARD_ITEMS)),
         ]),
-        el("p", ("閲覧項目は EC-CUBE 2 の顧客・受注画面の表示項目、カード項目はカード入力フォームの入力項目による。"
+        el("p", (f"閲覧項目は {software(p)} の顧客・受注画面の表示項目、カード項目はカード入力フォームの入力項目による。"
                  "カード番号は本報告書では先頭6桁と末尾4桁まで（PCI DSS）しか示さない。" if ja else
-                 "Viewed items are the fields EC-CUBE 2's customer and order pages display; card items are the fields "
-                 "of the card-entry form. Card numbers appear in this report as first 6 + last 4 digits at most.")),
+                 f"Viewed items are the fields {software(p)}'s customer and order pages display; card items are the "
+                 "fields of the card-entry form. Card numbers appear in this report as first 6 + last 4 digits at most.")),
         _confirmed_cards(p.f, p.tz, p.lang),
     ]
 

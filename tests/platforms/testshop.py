@@ -22,6 +22,7 @@ from forensics.loaders._common import COUNTS, Loaded
 from forensics.loaders.app_log import read_app_logs
 from forensics.loaders.registry import Source
 from forensics.platforms.routing import ANY_PERSON_TABLE, EVERY_PERSON_TABLE, AdminPage, Platform
+from forensics.rules import PaymentRule
 
 #: EC-CUBE admin route prefix -> testshop route (relative to the admin folder), most specific first.
 ROUTES = [
@@ -81,6 +82,13 @@ TESTSHOP = Platform(
     app_log_format="testshop-jsonl",
     admin_account_table="shop_member",
     admin_credential_columns=("login_id", "password", "salt"),
+    payment_method_rules=(
+        PaymentRule("testshop-card", "name", r"カード|card", "card", "the method's name names a card"),
+        PaymentRule("testshop-other", "name", r"振替|書留|振込|代金引換|bank|cash", "not_card",
+                    "the method's name names another way to pay"),
+    ),
+    upload_folder="user_data/",
+    display_name="testshop",
 )
 
 #: The JSON fields of one testshop log line and the APP_LOG columns they fill.
