@@ -165,10 +165,12 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
         copy_layout = ServerLayout(docroot_dir=layout.docroot_dir, data_dir=layout.data_dir,
                                    docroot_fs="/" + layout.docroot_dir if layout.docroot_dir else "", data_fs="/" + layout.data_dir,
                                    url_root=layout.url_root)
-        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths), require_change=False, layout=copy_layout)
+        tamp = tampering.tampered_files(fs_for_tamper, _bytes(case, changed_paths), require_change=False, layout=copy_layout,
+                                        platform=platform)
     else:
         changed = tampering.changed_code_files(fs, since=first, layout=layout)
-        tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first, layout=layout)
+        tamp = tampering.tampered_files(fs, _bytes(case, changed["path"].to_list()), since=first, layout=layout,
+                                        platform=platform)
     writes_to = tamp.filter(pl.col("tampered").fill_null(False))["writes_to"].drop_nulls().to_list()
     cand = skim.skim_candidates(sf, writes_to)
     decoding = skim.decode_skim_files(_bytes(case, cand["path"].to_list()), tz=case.timezone, key=key,

@@ -15,10 +15,14 @@ given to ``fopen``/``file_put_contents``, resolved against ``HTML_REALDIR``/``DA
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from forensics.detectors._content import indicator_list, with_text
 from forensics.detectors.layout import ServerLayout, server_path_expr
+from forensics.platforms.eccube2 import ECCUBE2
+from forensics.platforms.routing import Platform
 
 __all__ = ["CODE_FILE_RX", "SKIMMER_INDICATORS", "changed_code_files", "tampered_files"]
 
@@ -69,29 +73,31 @@ def changed_code_files(fs_files: pl.LazyFrame | pl.DataFrame, since=None, until=
     return lf.select("source", "line_no", "name", "path", "mtime", "ctime", "crtime", "size", "modified").sort("modified").collect()
 
 
-def _writes_to(text: pl.Expr, layout: ServerLayout | None = None) -> pl.Expr:
+def _writes_to(text: pl.Expr, layout: ServerLayout | None = None, platform: Platform = ECCUBE2) -> pl.Expr:
     """The skim path written by the code, relative to server/ (null when not read from the code).
 
     The first argument of ``fopen``/``file_put_contents``: its string literals joined, after the
-    EC-CUBE constant it starts from (``HTML_REALDIR``, ``USER_REALDIR``, ``DATA_REALDIR``); an
-    absolute literal is a file-system name mapped through the case's layout."""
+    platform's path constant it starts from (``Platform.path_constants``: EC-CUBE's
+    ``HTML_REALDIR``, ``USER_REALDIR``, ``DATA_REALDIR``); an absolute literal is a file-system
+    name mapped through the case's layout; a relative one under the upload folder is below the
+    document root."""
     layout = layout or ServerLayout()
     doc = layout.docroot_dir + "/" if layout.docroot_dir else ""
+    bases = {"docroot": doc, "upload": doc + platform.upload_folder, "data": layout.data_dir + "/"}
+    upload = re.escape(platform.upload_folder.rstrip("/")) if platform.upload_folder else None
     arg = text.str.extract(r"(?is)\b(?:fopen|file_put_contents)\s*\(\s*([^,;]{1,300}),", 1)
     lit = arg.str.extract_all(r"['\"]([^'\"]+)['\"]").list.eval(pl.element().str.strip_chars("'\"")).list.join("")
     # as file names are shown (evidence.safe_name): a backslash doubled, a byte that is not UTF-8
     # (raw in the code, or PHP's "\xNN") as \xNN
     lit = lit.str.replace_all("\\", "\\\\", literal=True).str.replace_all(r"\\\\x([89a-f][0-9a-f])", r"\x$1")
     rel = lit.str.replace_all(r"(?:^|/)\.\.?/", "/").str.replace_all("//+", "/").str.strip_prefix("/")
-    return (
-        pl.when(arg.str.contains(r"USER_REALDIR")).then(pl.lit(doc + "user_data/") + rel)
-        .when(arg.str.contains(r"HTML_REALDIR|HTML_PATH")).then(pl.lit(doc) + rel)
-        .when(arg.str.contains(r"DATA_REALDIR")).then(pl.lit(layout.data_dir + "/") + rel)
-        .when(lit.str.starts_with("/")).then(server_path_expr(lit.str.replace_all("//+", "/"), layout))
-        .when(rel.str.contains(r"^(?:\.?/)?user_data/")).then(pl.lit(doc) + rel.str.extract(r"(user_data/.*)$", 1))
-        .when(rel.str.len_chars() > 0).then(rel)
-        .otherwise(pl.lit(None, pl.String))
-    )
+    out = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
+    for constant, base in platform.path_constants.items():
+        out = out.when(arg.str.contains(rf"\b{re.escape(constant)}\b")).then(pl.lit(bases[base]) + rel)
+    out = out.when(lit.str.starts_with("/")).then(server_path_expr(lit.str.replace_all("//+", "/"), layout))
+    if upload:
+        out = out.when(rel.str.contains(rf"^(?:\.?/)?{upload}/")).then(pl.lit(doc) + rel.str.extract(rf"({upload}/.*)$", 1))
+    return out.when(rel.str.len_chars() > 0).then(rel).otherwise(pl.lit(None, pl.String))
 
 
 def tampered_files(
@@ -102,8 +108,10 @@ def tampered_files(
     until=None,
     require_change: bool = True,
     layout: ServerLayout | None = None,
+    platform: Platform = ECCUBE2,
 ) -> pl.DataFrame:
-    """Code files changed in the period with a skimmer in them.
+    """Code files changed in the period with a skimmer in them (file names its code builds from
+    the ``platform``'s path constants).
 
     ``contents``: {path (relative to server/), content} of the changed files (see
     :func:`changed_code_files`); a changed file whose content is absent cannot be judged and is
@@ -116,7 +124,7 @@ def tampered_files(
     t = with_text(contents).select(
         "path",
         indicators=indicator_list(pl.col("text"), SKIMMER_INDICATORS),
-        writes_to=_writes_to(pl.col("text"), layout),
+        writes_to=_writes_to(pl.col("text"), layout, platform),
         has_text=pl.lit(True),
     )
     out = changed.join(t, on="path", how="left").with_columns(

@@ -114,4 +114,7 @@ ECCUBE2 = Platform(
     payment_method_rules=PAYMENT_METHOD_RULES,
     upload_folder="user_data/",
     display_name="EC-CUBE 2",
+    # data/require_base.php and define.php: HTML_REALDIR the document root, USER_REALDIR its
+    # user_data/, DATA_REALDIR the data folder
+    path_constants={"USER_REALDIR": "upload", "HTML_REALDIR": "docroot", "HTML_PATH": "docroot", "DATA_REALDIR": "data"},
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -137,3 +137,6 @@ class Platform:
     upload_folder: str = ""
     #: the software's name as the report says it
     display_name: str = ""
+    #: path constants its code builds file names from -> the folder each names: "docroot", "upload"
+    #: (the upload folder) or "data" (the data folder)
+    path_constants: dict[str, str] = field(default_factory=dict)

@@ -89,6 +89,7 @@ TESTSHOP = Platform(
     ),
     upload_folder="user_data/",
     display_name="testshop",
+    path_constants={"USER_REALDIR": "upload", "HTML_REALDIR": "docroot", "DATA_REALDIR": "data"},
 )
 
 #: The JSON fields of one testshop log line and the APP_LOG columns they fill.
