@@ -53,7 +53,8 @@ def rule_table(rules: Iterable[Any]) -> pl.DataFrame:
     [('name-card', 'stable'), ('name-other', 'stable')]
     """
     rows = [{"id": r.id, "description": r.description, "status": r.status,
-             "false_positives": list(r.false_positives)} for r in rules]
+             "false_positives": [r.false_positives] if isinstance(r.false_positives, str) and r.false_positives
+             else [] if isinstance(r.false_positives, str) else list(r.false_positives)} for r in rules]
     ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate rule ids: {sorted({i for i in ids if ids.count(i) > 1})}")

@@ -19,9 +19,10 @@ def test_rule_tables_are_named_records(rules):
     assert set(table["status"]) <= set(STATUSES)
 
 
-def test_sqli_rules_have_unique_ids_and_descriptions():
-    ids = [r[0] for r in SQLI_RULES] if isinstance(SQLI_RULES[0], tuple) else [r.id for r in SQLI_RULES]
-    assert len(set(ids)) == len(ids)
+def test_sqli_rules_are_named_records_too():
+    table = rule_table(SQLI_RULES)
+    assert table.height == len(SQLI_RULES) and set(table["status"]) <= set(STATUSES)
+    assert table.filter(table["false_positives"].list.len() > 0).height > 0  # the known ones are listed
 
 
 def test_a_bad_rule_table_is_refused():

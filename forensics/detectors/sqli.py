@@ -79,6 +79,7 @@ class Rule(NamedTuple):
     #: a structural rule: it says the text is SQL injection; its technique is reported only when
     #: no specific rule (a delay function, UNION, an error function...) names one
     generic: bool = False
+    status: str = "stable"  #: how far the rule is trusted (forensics.rules.STATUSES)
 
 
 # Token classes of the normalised text (decoded, lower case, comments gone, one space between
