@@ -78,6 +78,8 @@ OPTIONS: dict[str, str] = {
     "admin_csv_exports": "the member and order tables come as the shop's own admin CSV downloads (customer/order "
                          "index.php, mode csv: dtb_csv labels, CP932, live rows only), made the day after "
                          "containment, instead of table dumps",
+    "error_log": "EC-CUBE's error.log: every injection that broke the list page's SQL (the heuristic "
+                 "probes answered 500) writes its SQL error there, verbose, as SC_Query does",
     "subfolder": "the shop is served under /shop/ (Apache Alias of the same html/ folder): every shop and admin "
                  "URL, SCRIPT_NAME and ROOT_URLPATH carry /shop; probes for other software stay at the root",
 }
@@ -219,6 +221,8 @@ def _write_app_logs(root: Path, sim: Sim, scale: int, planted: list) -> None:
     bad = site[idx] = site[idx].rsplit(" from ", 1)[0]
     write_app_log(folder, "admin.log", admin, 24_000)
     write_app_log(folder, "customer.log", customer, 12_000 * scale)
+    if sim.app_logs["error.log"]:
+        write_app_log(folder, "error.log", [x[2] for x in sorted(sim.app_logs["error.log"])], 24_000 * scale)
     files = write_app_log(folder, "site.log", site, 15_000 * scale)
     for name, lines in files:
         if bad in lines:
@@ -378,6 +382,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
             "unlogged": sum(1 for f in story.login_failures if not f["logged"]),
         },
         "failed_uploads": story.failed_uploads,
+        "sql_errors": story.facts.get("sql_errors", []),
         "traps": {
             "same_second_staff_and_attacker": iso(story.facts["same_second_pair"]),
             "viewed_then_withdrawn_customer_id": story.facts.get("viewed_then_withdrawn"),

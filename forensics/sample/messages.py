@@ -27,6 +27,16 @@ class Template:
 
 
 TEMPLATES: dict[str, Template] = {
+    # an SQL error: SC_Query::execute -> traceError (SQL, placeholders var_export'ed, the MDB2 error
+    # and its user info: data/module/MDB2.php raiseError with mysql_error()'s text) -> error ->
+    # trigger_error(E_USER_ERROR) -> SC_Helper_HandleError::handle_warning, always verbose
+    "sql_error": Template(
+        "Fatal error(E_USER_ERROR): DB処理でエラーが発生しました。\nSQL: [{sql}]\nPlaceHolder: [array (\n)]\n"
+        "MDB2 Error: syntax error\n_doQuery: [Error message: Could not execute statement]\n"
+        "[Last executed query: {sql}]\n[Native code: 1064]\n[Native message: {native}]\n"
+        " on [{data_dir}/class/SC_Query.php(1095)]",
+        "error.log", "data/class/helper/SC_Helper_HandleError.php handle_warning; data/class/SC_Query.php "
+        "execute, traceError, error; data/module/MDB2.php raiseError"),
     # admin login succeeded: lfSetLoginData. The sid is SC_Session::GetSID() of a session object
     # built before the certificate is set, so on a fresh login it is empty.
     "admin_login": Template("login: user={login_id}({member_id}) auth={auth} lastlogin={lastlogin} sid={sid}",
@@ -142,6 +152,17 @@ BACKTRACES = {
         ("data/class/SC_UploadFile.php", 137, "GC_Utils::gfPrintLog"),
         ("data/class/pages/admin/contents/LC_Page_Admin_Contents_FileManager.php", 171, "SC_UploadFile->makeTempFile")]
         + _page_chain(script, ("LC_Page_Admin_Contents_FileManager", "admin/contents/LC_Page_Admin_Contents_FileManager.php"), 57, 29),
+    "sql_error": lambda script: [
+        ("data/class/helper/SC_Helper_HandleError.php", 100, "GC_Utils::gfPrintLog"),
+        ("data/class/SC_Query.php", 1095, "SC_Helper_HandleError::handle_warning"),
+        ("data/class/SC_Query.php", 1095, "trigger_error"),
+        ("data/class/SC_Query.php", 1056, "SC_Query->error"),
+        ("data/class/SC_Query.php", 704, "SC_Query->execute"),
+        ("data/class/SC_Query.php", 157, "SC_Query->getOne"),
+        ("data/class/SC_Product.php", 108, "SC_Query->count"),
+        ("data/class/pages/products/LC_Page_Products_List.php", 356, "SC_Product->findProductCount"),
+        ("data/class/pages/products/LC_Page_Products_List.php", 137, "LC_Page_Products_List->lfGetProductAllNum")]
+        + _page_chain(script, ("LC_Page_Products_List", "products/LC_Page_Products_List.php"), 83, 29),
     "order_complete": lambda script: [
         ("data/class/helper/SC_Helper_Purchase.php", 103, "GC_Utils::gfPrintLog"),
         ("data/class/pages/shopping/LC_Page_Shopping_Confirm.php", 164, "SC_Helper_Purchase->completeOrder")]

@@ -64,7 +64,8 @@ class Sim:
         self._hseq = 0
         self.seq = 0
         self.entries: dict[int, list] = {}      # day -> entries
-        self.app_logs: dict[str, list[tuple[int, int, str]]] = {"admin.log": [], "site.log": [], "customer.log": []}
+        self.app_logs: dict[str, list[tuple[int, int, str]]] = {"admin.log": [], "site.log": [], "customer.log": [],
+                                                                  "error.log": []}
         self.views: list[View] = []
         self.card_entries: list = []            # (order_id, t, customer_id, email, card_no|None)
         self.guard_times: list[int] = []        # attacker views: keep other writes off these seconds
@@ -113,7 +114,8 @@ class Sim:
         tpl = M.TEMPLATES[key]
         msg = M.render(key, **values)
         rec = f"{self.clock.app(t)} [{self.base}{script}] {msg} from {ip}"
-        if "debug_mode" in self.options and tpl.log != "customer.log":
+        # error.log is always verbose (handle_warning passes $verbose = true); customer.log never
+        if tpl.log == "error.log" or ("debug_mode" in self.options and tpl.log != "customer.log"):
             rec = "\n".join([rec, *M.verbose_lines(key, script, W.DOCROOT, admin=admin, customer_id=session_customer)])
         self.app_logs[tpl.log].append((t, self._seq(), rec))
 

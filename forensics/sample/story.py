@@ -523,8 +523,17 @@ class Story:
             else:
                 status = 500 if kind in ("heuristic",) and r.random() < 0.4 else 200
                 size = r.choice([18234, 9120, 9120, 18234, 3512]) if status == 200 else 1621
-                s.req(t, ip, "GET", path, status, size, "-", ua,
-                      (sid, False, (self.list_sql(P.as_received(payload, enc)),), FRONT_SESS), ("sqli", ip))
+                sql = self.list_sql(P.as_received(payload, enc))
+                s.req(t, ip, "GET", path, status, size, "-", ua, (sid, False, (sql,), FRONT_SESS), ("sqli", ip))
+                if status == 500 and "error_log" in s.options:
+                    # the query MySQL refused: its parse error quotes the statement from the failing token
+                    at = min((i for i in (sql.find("'"), sql.find('"')) if i >= 0), default=len(sql))
+                    near = sql[at:at + 80]
+                    s.app_log(t, "/products/list.php", ip, "sql_error", sql=sql, data_dir=W.DOCROOT + "/data",
+                              native="You have an error in your SQL syntax; check the manual that corresponds to "
+                                     f"your MySQL server version for the right syntax to use near '{near}' at line 1")
+                    self.facts.setdefault("sql_errors", []).append({"at": W.iso_jst(t), "ip": ip,
+                                                                    "path": path})
             if self.sqli_first is None or t < self.sqli_first:
                 self.sqli_first = t
             t += r.randint(1, 3) + (5 if kind in ("time", "stacked") else 0)

@@ -11,7 +11,8 @@ import pytest
 
 from forensics.sample import messages as M
 
-RECORD = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[([^\]]*)\] (.*) from (\S+)$")
+RECORD = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[([^\]]*)\] (.*) from (\S+)$", re.S)
+FROM = re.compile(r" from [0-9A-Fa-f.:]+$")
 START = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[")
 # DEBUG_MODE's verbose lines: the session, then backtrace frames FILE(LINE): FUNCTION
 VERBOSE = re.compile(r"^(customer_id = \d*|login_id = \w*\(\d*\)\[[0-9a-v]{26}\])$")
@@ -19,25 +20,29 @@ FRAME = re.compile(r"^/var/www/eccube/(data|html)/\S+\.php\(\d+\): \w+(?:(?:->|:
 
 
 def app_log_messages(case) -> list[tuple[str, str, int, str, list[str]]]:
-    """(log file, file name, line_no, MESSAGE, verbose lines) of every record, planted rejects left out."""
+    """(log file, file name, line_no, MESSAGE, verbose lines) of every record, planted rejects left
+    out. A record is its first line and the lines up to the next record; its MESSAGE runs to the
+    first line ending `` from ADDRESS`` (an SQL error's message spans lines), the rest is verbose."""
     truth = json.loads((case / "truth.json").read_text(encoding="utf-8"))
     planted = {(p["file"], p["line_no"]) for p in truth["planted_rejects"]}
     out = []
     for path in sorted((case / "logs/eccube").iterdir()):
         log = re.sub(r"\.\d+$", "", path.name)
-        skip = False
+        records: list[tuple[int, list[str]]] = []
         for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not START.match(line):
-                if not skip:
-                    assert out, f"{path.name}:{no}: continuation without a record"
-                    out[-1][4].append(line)
+            if START.match(line):
+                records.append((no, [line]))
+            else:
+                assert records, f"{path.name}:{no}: continuation without a record"
+                records[-1][1].append(line)
+        for no, lines in records:
+            if (f"logs/eccube/{path.name}", no) in planted:
                 continue
-            skip = (f"logs/eccube/{path.name}", no) in planted
-            if skip:
-                continue
-            m = RECORD.match(line)
-            assert m, f"{path.name}:{no}: not a gfPrintLog record: {line!r}"
-            out.append((log, path.name, no, m.group(3), []))
+            end = next((i for i, ln in enumerate(lines) if FROM.search(ln)), None)
+            assert end is not None, f"{path.name}:{no}: not a gfPrintLog record: {lines[0]!r}"
+            m = RECORD.match("\n".join(lines[:end + 1]))
+            assert m, f"{path.name}:{no}: not a gfPrintLog record: {lines[0]!r}"
+            out.append((log, path.name, no, m.group(3), lines[end + 1:]))
     return out
 
 

@@ -147,3 +147,24 @@ def test_admin_csv_exports(cases):
         assert got["viewed_persons"] == want["viewed_persons"]
     for key in KEYS:
         assert findings[key] == truth[key], key
+
+
+def test_error_log(cases):
+    # the injections that broke the list page's SQL (answered 500) write EC-CUBE's SQL error
+    # records; the analysis ties each to its request by the injected text in the statement
+    from forensics.case import open_case
+    from forensics.findings import investigate
+
+    case = cases("error_log")
+    truth = json.loads((case / "truth.json").read_text(encoding="utf-8"))
+    want = truth["sql_errors"]
+    inv = investigate(open_case(case / "case.yml"))
+    errors = inv.detections.sql_errors
+    assert errors.height > 0 and errors["page"].unique().to_list() == ["/products/list.php"]
+    assert errors["db_error"].str.starts_with("You have an error in your SQL syntax").all()
+    # each tied to its request: by the injected text in the statement, or as the only flagged one
+    assert errors["req_source"].is_not_null().all() and errors["req_flagged"].all()
+    assert errors.filter(errors["tie"] == "payload in statement").height >= errors.height // 2
+    assert errors.height == len(want) > 0
+    side = inv.detections.sqli_database_side
+    assert side["sql_errors"].sum() == errors.height
