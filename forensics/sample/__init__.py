@@ -382,7 +382,7 @@ def _truth(sim: Sim, story: Story, tree: ServerTree, tagged: dict, planted: list
             "unlogged": sum(1 for f in story.login_failures if not f["logged"]),
         },
         "failed_uploads": story.failed_uploads,
-        "sql_errors": story.facts.get("sql_errors", []),
+        **({"sql_errors": story.facts.get("sql_errors", [])} if "error_log" in sim.options else {}),
         "traps": {
             "same_second_staff_and_attacker": iso(story.facts["same_second_pair"]),
             "viewed_then_withdrawn_customer_id": story.facts.get("viewed_then_withdrawn"),

@@ -35,8 +35,7 @@ TEMPLATES: dict[str, Template] = {
         "MDB2 Error: syntax error\n_doQuery: [Error message: Could not execute statement]\n"
         "[Last executed query: {sql}]\n[Native code: 1064]\n[Native message: {native}]\n"
         " on [{data_dir}/class/SC_Query.php(1095)]",
-        "error.log", "data/class/helper/SC_Helper_HandleError.php handle_warning; data/class/SC_Query.php "
-        "execute, traceError, error; data/module/MDB2.php raiseError"),
+        "error.log", "data/class/helper/SC_Helper_HandleError.php handle_warning"),
     # admin login succeeded: lfSetLoginData. The sid is SC_Session::GetSID() of a session object
     # built before the certificate is set, so on a fresh login it is empty.
     "admin_login": Template("login: user={login_id}({member_id}) auth={auth} lastlogin={lastlogin} sid={sid}",
