@@ -122,33 +122,53 @@ class AccessFormat:
         return tuple(f for f in self.fields if f not in TABLE_FIELDS)
 
 
+def _assemble(body: str, tokens: re.Pattern, read) -> tuple[str, tuple[str, ...]]:
+    """The anchored regex and the field names of a format string: text between tokens is literal;
+    ``read(match)`` says what a token is: a ``str`` of regex to emit as it is (``%%``), or
+    ``(field name, value regex)``, or ``(field name, value regex, (before, after))`` for a value
+    always written between those (Apache's ``[%t]``). A field inside double quotes reads a quoted
+    field; a name used twice gets ``_2``, ``_3``..."""
+    parts: list[str] = []
+    fields: list[str] = []
+    pos = 0
+    for m in tokens.finditer(body):
+        parts.append(re.escape(body[pos:m.start()]))
+        pos = m.end()
+        token = read(m)
+        if isinstance(token, str):
+            parts.append(token)
+            continue
+        field_name, value, *wrap = token
+        if field_name in fields:
+            field_name = f"{field_name}_{fields.count(field_name) + 1}"
+        if wrap:
+            before, after = wrap[0]
+            parts.append(f"{before}(?P<{field_name}>{value}){after}")
+        else:
+            in_quotes = body[:m.start()].count('"') % 2 == 1
+            parts.append(f"(?P<{field_name}>{QUOTED if in_quotes else value})")
+        fields.append(field_name)
+    parts.append(re.escape(body[pos:]))
+    return "^" + "".join(parts) + "(?P<rest>.*)$", tuple(fields)
+
+
+def _nginx_token(m: re.Match) -> tuple[str, str]:
+    var = m.group(1) or m.group(2)
+    if var in NGINX_VARIABLES:
+        return NGINX_VARIABLES[var]
+    if var.startswith("http_"):
+        return "header_" + var[5:], r"[^ ]+"
+    return var, r"[^ ]+"
+
+
 def compile_nginx_format(definition: str, name: str | None = None) -> AccessFormat:
     """Compile an nginx ``log_format`` string (``$variable`` tokens; an ``escape=default|json|none``
     prefix as nginx takes it: every escape reads inside a quoted field, ``\\x22`` and ``\\"``
     alike)."""
-    body = _NGINX_ESCAPE.sub("", definition)
-    parts: list[str] = []
-    fields: list[str] = []
-    pos = 0
-    for m in _NGINX_TOKEN.finditer(body):
-        parts.append(re.escape(body[pos:m.start()]))
-        pos = m.end()
-        var = m.group(1) or m.group(2)
-        if var in NGINX_VARIABLES:
-            field_name, value = NGINX_VARIABLES[var]
-        elif var.startswith("http_"):
-            field_name, value = "header_" + var[5:], r"[^ ]+"
-        else:
-            field_name, value = var, r"[^ ]+"
-        if field_name in fields:
-            field_name = f"{field_name}_{fields.count(field_name) + 1}"
-        in_quotes = body[:m.start()].count('"') % 2 == 1
-        parts.append(f"(?P<{field_name}>{QUOTED if in_quotes else value})")
-        fields.append(field_name)
+    regex, fields = _assemble(_NGINX_ESCAPE.sub("", definition), _NGINX_TOKEN, _nginx_token)
     if not fields:
         raise FormatError(f"nginx log_format {definition!r}: no $variable in it")
-    parts.append(re.escape(body[pos:]))
-    return AccessFormat(name or "custom nginx", definition, "^" + "".join(parts) + "(?P<rest>.*)$", tuple(fields))
+    return AccessFormat(name or "custom nginx", definition, regex, fields)
 
 
 def compile_format(definition: str, name: str | None = None) -> AccessFormat:
@@ -159,34 +179,21 @@ def compile_format(definition: str, name: str | None = None) -> AccessFormat:
         name, definition = name or key, NAMED_FORMATS[key]
     elif "$" in definition and not _TOKEN.search(definition):
         return compile_nginx_format(definition, name)
-    parts: list[str] = []
-    fields: list[str] = []
-    pos = 0
-    for m in _TOKEN.finditer(definition):
-        parts.append(re.escape(definition[pos:m.start()]))
-        pos = m.end()
+
+    def read(m: re.Match):
         arg, letter = m.group(1), m.group(2)
         if letter == "%":
-            parts.append("%")
-            continue
+            return "%"
         directive = f"{{{arg}}}{letter}" if arg is not None else letter
-        if directive not in DIRECTIVES and arg is not None and letter == "i":
-            field_name, value = "header_" + re.sub(r"[^A-Za-z0-9]+", "_", arg).lower(), r"[^ ]+"
-        elif directive in DIRECTIVES:
+        if directive in DIRECTIVES:
             field_name, value = DIRECTIVES[directive]
-        else:
-            raise FormatError(f"access-log format {definition!r}: directive %{directive} is not supported")
-        if field_name in fields:
-            field_name = f"{field_name}_{fields.count(field_name) + 1}"
-        in_quotes = definition[:m.start()].count('"') % 2 == 1
-        if field_name == "t":
-            parts.append(r"\[(?P<t>" + _TIME + r")\]")
-        else:
-            parts.append(f"(?P<{field_name}>{QUOTED if in_quotes else value})")
-        fields.append(field_name)
-    parts.append(re.escape(definition[pos:]))
-    regex = "^" + "".join(parts) + "(?P<rest>.*)$"
-    return AccessFormat(name or "custom", definition, regex, tuple(fields))
+            return ("t", _TIME, (r"\[", r"\]")) if field_name == "t" else (field_name, value)
+        if arg is not None and letter == "i":
+            return "header_" + re.sub(r"[^A-Za-z0-9]+", "_", arg).lower(), r"[^ ]+"
+        raise FormatError(f"access-log format {definition!r}: directive %{directive} is not supported")
+
+    regex, fields = _assemble(definition, _TOKEN, read)
+    return AccessFormat(name or "custom", definition, regex, fields)
 
 
 COMBINED = compile_format("combined")
