@@ -5,7 +5,7 @@ answers 302 (to ``home.php``) and writes ``login: user=ID(N) ... sid=SID`` to ad
 goes to ``SC_Utils::sfDispError(LOGIN_ERROR)``, whose page (``LC_Page_Error_DispError``) answers
 500; a wrong password also writes ``ID password incorrect.``, a login ID failing the form's check
 (any injection in the login form) writes nothing. Builds that answer a failure with the form
-again (200) are counted as failures too (:data:`FAILURE_STATUS`). Every later admin page writes
+again (200) are counted as failures too (``Platform.login_failure_status``). Every later admin page writes
 ``access : user=ID auth=N sid=SID``. Admin navigation is POST, so request lines carry neither
 record IDs nor the ``mode`` (except when it is in the query string); the page is told from the
 path (:data:`ADMIN_PAGES`).
@@ -42,10 +42,6 @@ __all__ = [
 #: EC-CUBE 2's admin routing table (every page class, its path and what it displays); each
 #: function takes the case's ``platform`` (:class:`forensics.platforms.Platform`), EC-CUBE 2 unless told.
 ADMIN_PAGES = ECCUBE2.admin_pages
-
-#: Access-log statuses of a POST to EC-CUBE 2's login page that mean the login failed: 500 is what
-#: EC-CUBE 2.13 answers (``LC_Page_Error_DispError``), 200 the form shown again.
-FAILURE_STATUS: tuple[int, ...] = ECCUBE2.login_failure_status
 
 #: Longest time between a login logged without its session id and the first line of the session
 #: it opened (the page the login redirects to is requested at once).

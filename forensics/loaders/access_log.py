@@ -242,8 +242,7 @@ def _iso_time(df: pl.DataFrame) -> pl.DataFrame:
     if "t_iso" not in df.columns:
         return df
     iso = pl.col("t_iso")
-    months = {f"{i:02d}": m for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                                    "Nov", "Dec"], start=1)}
+    months = {number: name for name, number in _MONTHS.items()}
     offset = iso.str.slice(19)
     offset = pl.when(offset == "Z").then(pl.lit("+0000")).otherwise(offset.str.replace(":", "", literal=True))
     return df.with_columns(t=pl.concat_str(
