@@ -303,6 +303,12 @@ def _compatible(page: str | None, tables: list[str], ptabs: set[str], platform: 
     return want is None or bool(want & set(tables))
 
 
+def _ran_in_mode(statements: pl.DataFrame, conn_key: str, signature: str) -> bool:
+    """Whether connection ``conn_key`` ran a statement of a page mode's own reads (``signature``,
+    ``AdminPage.mode_signature``)."""
+    return statements.filter(pl.col("conn_key") == conn_key)["argument"].str.contains(signature).any()
+
+
 def viewed_records(
     query_log: pl.LazyFrame | pl.DataFrame | None,
     tables: Mapping[str, pl.DataFrame | pl.LazyFrame],
@@ -459,7 +465,7 @@ def viewed_records(
         if sig is None:
             continue
         resolved.add(key)
-        if st.filter(pl.col("conn_key") == rec["conn_key"])["argument"].str.contains(sig).any():
+        if _ran_in_mode(st, rec["conn_key"], sig):
             rec["page"] = hidden_class[key]  # ran in the display mode: replayed as that page
     # a hidden request whose own session's connection read no person table ran in another mode
     # when that connection lacks the signature (it displayed nobody)
@@ -474,7 +480,7 @@ def viewed_records(
         if mine.height == 0:
             continue
         nearest = mine.sort((pl.col("start") - r["ts"]).abs()).row(0, named=True)
-        if not st.filter(pl.col("conn_key") == nearest["conn_key"])["argument"].str.contains(sig).any():
+        if not _ran_in_mode(st, nearest["conn_key"], sig):
             resolved.add(key)
     if resolved:
         hidden = hidden.filter(~pl.struct("source", "line_no").is_in(
