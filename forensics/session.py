@@ -223,8 +223,7 @@ class Run:
     def sqli_by_ip(self) -> pl.DataFrame:
         """Per IP: first and last SQLi request (case zone), requests, techniques, tables targeted."""
         t = self.table("sqli_by_ip")
-        keep = [c for c in ("ip", "first_ts", "last_ts", "requests", "techniques", "tables", "columns") if c in t.columns]
-        return t.select(keep).with_columns(
+        return t.select("ip", "first_ts", "last_ts", "requests", "techniques", "tables", "columns").with_columns(
             pl.col("first_ts", "last_ts").dt.convert_time_zone(self.tz)
         ).sort("first_ts")
 
@@ -266,7 +265,8 @@ class Run:
         undecided = t.filter(pl.col("tie").is_null() & (pl.col("candidates") > 1)).height
         return (f"SQL errors: {t.height}, {t.filter(pl.col('injected')).height} with injected SQL in the statement; "
                 f"{tied.height} tied to the request that caused it ({by_payload} by its text in the statement, "
-                f"{tied.height - by_payload} as the only request from that IP to that page then); "
+                f"{tied.height - by_payload} by IP, page and time: the only request, or the only flagged one, from "
+                f"that IP to that page then); "
                 f"{undecided} with several possible requests (none named); "
                 f"{t.height - tied.height - undecided} with no request from that IP to that page then.")
 
