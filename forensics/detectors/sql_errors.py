@@ -195,24 +195,29 @@ def sqli_database_side(
     """Per IP that sent SQL injection, what reached the database.
 
     ``sqli``: flagged requests; ``reach``: :func:`forensics.detectors.sqli.sqli_query_reach`
-    (query-log statements carrying injected text, each with the request it is nearest to);
-    ``errors``: :func:`tie_sql_errors`.
+    (query-log statements carrying injected text, each tied to the request whose text it
+    carries); ``errors``: :func:`tie_sql_errors`.
 
     Returns ``ip, requests`` (flagged), ``reached_db`` (flagged requests with a statement in the
-    query log or an SQL error tied to them), ``statements`` (query-log statements tied to the IP),
-    ``sql_errors`` (errors tied to its requests, flagged or not), ``tables``, ``columns`` (named by
-    those statements and errors), sorted by ``ip``.
+    query log or an SQL error tied to them), ``statements`` (query-log statements tied to its
+    requests), ``sql_errors`` (errors tied to its requests, flagged or not), ``tables``,
+    ``columns`` (named by those statements and errors), ``how_tied`` (each way its statements and
+    errors were tied, with how many: "query log: injected text found in the statement, same
+    second (14)"), sorted by ``ip``. Statements tied to no request are in ``reach`` only.
     """
     schema = {"ip": pl.String, "requests": pl.Int64, "reached_db": pl.Int64, "statements": pl.Int64,
-              "sql_errors": pl.Int64, "tables": pl.List(pl.String), "columns": pl.List(pl.String)}
+              "sql_errors": pl.Int64, "tables": pl.List(pl.String), "columns": pl.List(pl.String),
+              "how_tied": pl.List(pl.String)}
     parts = []
     if reach is not None and not reach.is_empty() and "client_ip" in reach.columns:
         parts.append(reach.filter(pl.col("client_ip").is_not_null()).select(
             pl.col("client_ip").alias("ip"), "req_source", "req_line_no", "tables", "columns",
-            _stmt=pl.lit(1, pl.Int64), _err=pl.lit(0, pl.Int64)))
+            _stmt=pl.lit(1, pl.Int64), _err=pl.lit(0, pl.Int64),
+            _how=pl.lit("query log: ") + (pl.col("tie") if "tie" in reach.columns else pl.lit("nearest in time"))))
     if errors is not None and not errors.is_empty():
         parts.append(errors.filter(pl.col("req_source").is_not_null()).select(
-            "ip", "req_source", "req_line_no", "tables", "columns", _stmt=pl.lit(0, pl.Int64), _err=pl.lit(1, pl.Int64)))
+            "ip", "req_source", "req_line_no", "tables", "columns", _stmt=pl.lit(0, pl.Int64), _err=pl.lit(1, pl.Int64),
+            _how=pl.lit("error log: ") + pl.col("tie")))
     flagged = sqli.select(pl.col("client_ip").alias("ip"), pl.col("source").alias("req_source"),
                           pl.col("line_no").alias("req_line_no"))
     per_ip = flagged.group_by("ip").agg(requests=pl.len().cast(pl.Int64))
@@ -222,17 +227,23 @@ def sqli_database_side(
             db.join(flagged, on=["ip", "req_source", "req_line_no"], how="semi")
             .group_by("ip").agg(reached_db=pl.struct("req_source", "req_line_no").n_unique().cast(pl.Int64))
         )
+        how = (
+            db.group_by("ip", "_how").agg(_n=pl.len())
+            .sort("ip", "_n", "_how", descending=[False, True, False])
+            .group_by("ip", maintain_order=True)
+            .agg(how_tied=pl.format("{} ({})", "_how", "_n"))
+        )
         read = db.group_by("ip").agg(
             statements=pl.col("_stmt").sum(), sql_errors=pl.col("_err").sum(),
             tables=pl.col("tables").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
             columns=pl.col("columns").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
-        )
+        ).join(how, on="ip", how="left")
         per_ip = per_ip.join(read, on="ip", how="full", coalesce=True).join(reached, on="ip", how="left")
     out = per_ip.with_columns(
         [pl.col(c).fill_null(0) if c in per_ip.columns else pl.lit(0, pl.Int64).alias(c)
          for c in ("requests", "reached_db", "statements", "sql_errors")]
     )
-    for c in ("tables", "columns"):
+    for c in ("tables", "columns", "how_tied"):
         if c not in out.columns:
             out = out.with_columns(pl.lit([], pl.List(pl.String)).alias(c))
         out = out.with_columns(pl.col(c).fill_null([]))

@@ -47,6 +47,9 @@ __all__ = [
     "detect_sqli",
     "sqli_by_ip",
     "sqli_query_reach",
+    "statement_text_expr",
+    "NOT_TIED",
+    "QUERY_REACH",
     "sqli_reach_summary",
 ]
 
@@ -449,6 +452,55 @@ def sqli_by_ip(sqli: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: Shortest decoded parameter value, or SQL part of one, that ties a statement to a request by
+#: its text (shorter ones, such as ``1`` or ``or 1``, appear in ordinary statements).
+MIN_TIE_CHARS = 4
+MIN_PART_CHARS = 8
+#: Characters of a statement kept for display.
+STATEMENT_CHARS = 500
+#: Why a statement with injected SQL is tied to no request.
+NOT_TIED = "not tied: no flagged request's payload in it"
+
+QUERY_REACH = pl.Schema({
+    "ts": pl.Datetime("us", "UTC"), "source": pl.String, "line_no": pl.Int64, "conn_id": pl.Int64,
+    "statement": pl.String, "techniques": pl.List(pl.String), "rule_ids": pl.List(pl.String),
+    "tables": pl.List(pl.String), "columns": pl.List(pl.String),
+    "req_source": pl.String, "req_line_no": pl.Int64, "client_ip": pl.String, "tie": pl.String, "candidates": pl.Int64,
+})
+
+
+def statement_text_expr(expr: pl.Expr) -> pl.Expr:
+    """Text of a statement or of a decoded parameter value, compared for a tie: as the rules see it
+    (lower case, comments gone, whitespace collapsed) and without the escaping the application
+    adds when it quotes a value (``\\'`` and ``''`` are ``'``; backslashes dropped)."""
+    return (
+        normalise_expr(expr, rounds=0)
+        .str.replace_all("\\", "", literal=True)
+        .str.replace_all(r"'{2,}", "'")
+        .str.replace_all(r"\"{2,}", '"')
+    )
+
+
+def _param_values(target: pl.Expr) -> pl.Expr:
+    """The request's parameter values as the application receives them (``+`` a space, one round
+    of percent-decoding, as PHP does), in :func:`statement_text_expr` form: a list per request."""
+    return (
+        target.str.extract(r"\?(.*)$", 1).fill_null("").str.split("&")
+        .list.eval(statement_text_expr(
+            pl.element().str.replace(r"^[^=]*=", "").str.replace_all("+", " ", literal=True).str.replace_many(_PCT)
+        ))
+    )
+
+
+def _seconds(tolerance: str | int) -> int:
+    """``"5s"`` (or ``5``) as whole seconds."""
+    if isinstance(tolerance, int):
+        return tolerance
+    if not tolerance.endswith("s") or not tolerance[:-1].isdigit():
+        raise ValueError(f"tolerance in whole seconds, such as '5s', not {tolerance!r}")
+    return int(tolerance[:-1])
+
+
 def sqli_query_reach(
     query_log: pl.LazyFrame | pl.DataFrame,
     sqli: pl.LazyFrame | pl.DataFrame | None = None,
@@ -456,54 +508,155 @@ def sqli_query_reach(
     tolerance: str = "5s",
     near_requests_only: bool = True,
 ) -> pl.DataFrame:
-    """Statements the database executed that carry injected SQL, and what they touched.
+    """Statements the database executed that carry injected SQL, each tied to the flagged request
+    whose text it carries.
 
     The application pastes the injected text into its own statement, so the same rules find it in
     the query log (metadata enumeration alone, ``information_schema``, is not enough here: the
-    application itself may query it). When ``sqli`` is given, each statement is matched to the
-    nearest SQLi request (within ``tolerance``), and with ``near_requests_only`` only statements
-    that close to an SQLi request are examined (the injected SQL runs while its request is
-    served; this keeps a query log of millions of statements cheap). Without ``sqli`` every
-    statement is examined.
+    application itself may query it). A statement reached the database from a flagged request
+    (``sqli``, :func:`detect_sqli`) when both hold:
 
-    Returns ``ts, source, line_no, conn_id, statement`` (first 500 characters),
-    ``techniques, rule_ids, tables, columns`` and, when matched, ``req_source, req_line_no, client_ip``.
+    - **text**: one of the request's decoded parameter values (four or more characters with a
+      space, quote, parenthesis, comma or semicolon in it) appears in the statement, or its SQL
+      part (the value from its first such character on, eight or more characters) does; both
+      compared in :func:`statement_text_expr` form, so the application's quoting (``''``,
+      ``\\'``), case and whitespace do not matter;
+    - **time**: the request was logged within ``tolerance`` of the statement (both logs are to
+      the second; the tolerance allows for clock skew between the web and database servers and
+      for a slow page). The general query log does not name the script that ran a statement, so
+      the page cannot be compared.
+
+    Where several requests qualify they are weighed: the whole value over its SQL part, then the
+    longer text, then the nearer in time; when the best are equal and from one IP the first in the
+    log is named, when from several IPs none is. The ``tie`` column says how the tie was made
+    ("injected text found in the statement, same second", "..., 2 s apart", "..., nearest of 3
+    candidates") or why there is none (:data:`NOT_TIED`). With ``near_requests_only`` only
+    statements within ``tolerance`` of a flagged request are examined (a query log of millions of
+    statements stays cheap); without ``sqli`` every statement is examined and none is tied.
+
+    Returns :data:`QUERY_REACH`: ``ts, source, line_no, conn_id, statement`` (first
+    :data:`STATEMENT_CHARS` characters, card-number-shaped digit runs masked), ``techniques,
+    rule_ids, tables, columns`` (tables of the whole statement: the application's own FROM too),
+    ``req_source, req_line_no, client_ip`` (the request tied, null when none), ``tie``,
+    ``candidates`` (flagged requests in the time allowed whose text is in the statement), sorted
+    by ``ts``. Without ``sqli`` the last five columns are left out.
     """
     q = query_log.lazy().filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]) & pl.col("ts").is_not_null())
+    tol = _seconds(tolerance)
     req = None
     if sqli is not None:
         req = (
             sqli.lazy()
-            .select("ts", pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"), "client_ip")
-            .sort("ts")
+            .select(pl.col("ts").alias("req_ts"), pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"),
+                    "client_ip", "target_raw")
+            .sort("req_ts")
             .collect()
         )
         if near_requests_only:
             if req.is_empty():
                 q = q.head(0)
             else:
-                near = req.select(pl.col("ts").alias("r_ts"))
+                near = req.select("req_ts")
                 q = (
                     q.sort("ts")
-                    .join_asof(near.lazy(), left_on="ts", right_on="r_ts", strategy="nearest", tolerance=tolerance, check_sortedness=False)
-                    .filter(pl.col("r_ts").is_not_null())
-                    .drop("r_ts")
+                    .join_asof(near.lazy(), left_on="ts", right_on="req_ts", strategy="nearest",
+                               tolerance=f"{tol}s", check_sortedness=False)
+                    .filter(pl.col("req_ts").is_not_null())
+                    .drop("req_ts")
                 )
     q = q.with_columns(payload=normalise_expr(pl.col("argument"), rounds=0))
     rules = tuple(r for r in SQLI_RULES if r.id not in QUERY_LOG_EXCLUDED_RULES)
     tables, columns = _targets(pl.col("payload"))
-    # tables of the whole statement (the app's own FROM/JOIN too) are what the query touched
+    base = ["ts", "source", "line_no", "conn_id", "statement", "techniques", "rule_ids", "tables", "columns"]
     out = (
         _with_rule_hits(q, "payload", rules)
         .filter(pl.col("rule_ids").list.len() > 0)
-        .with_columns(tables=tables, columns=columns, statement=pl.col("argument").str.slice(0, 500))
-        .select("ts", "source", "line_no", "conn_id", "statement", "techniques", "rule_ids", "tables", "columns")
-        .sort("ts")
+        .with_columns(tables=tables, columns=columns, _text=statement_text_expr(pl.col("argument")),
+                      statement=mask_pans_expr(pl.col("argument").str.slice(0, STATEMENT_CHARS)))
+        .select(*base, "_text")
+        .sort("ts", "source", "line_no")
         .collect()
     )
     if req is None:
-        return out
-    return out.join_asof(req, on="ts", strategy="nearest", tolerance=tolerance, check_sortedness=False)
+        return out.drop("_text").cast({k: QUERY_REACH[k] for k in base})
+    return _tie_by_text(out, req, tol).select(list(QUERY_REACH.names())).cast(dict(QUERY_REACH))
+
+
+def _tie_by_text(stmts: pl.DataFrame, req: pl.DataFrame, tol: int) -> pl.DataFrame:
+    """``stmts`` (with ``_text``) with the request each carries the text of (see
+    :func:`sqli_query_reach`): a join on the seconds of the time window, then a containment test
+    of each candidate's values, all as expressions."""
+    salient = r"[\s'\"(),;]"
+    values = (
+        req.lazy()
+        .with_columns(_val=_param_values(pl.col("target_raw")), _sec=pl.col("req_ts").dt.truncate("1s"))
+        .explode("_val")
+        .filter((pl.col("_val").str.len_chars() >= MIN_TIE_CHARS) & pl.col("_val").str.contains(salient))
+        .with_columns(_part=pl.col("_val").str.extract(r"([\s'\"(),;].*)$", 1).str.strip_chars())
+        .select("req_ts", "req_source", "req_line_no", "client_ip", "_sec", "_val", "_part")
+    )
+    keyed = stmts.with_row_index("_stmt")
+    windows = keyed.lazy().select(
+        "_stmt", "ts", "_text",
+        _sec=pl.datetime_ranges(pl.col("ts").dt.truncate("1s") - pl.duration(seconds=tol),
+                                pl.col("ts").dt.truncate("1s") + pl.duration(seconds=tol), interval="1s"),
+    ).explode("_sec")
+    whole = pl.col("_text").str.contains(pl.col("_val"), literal=True)
+    part = (pl.col("_part").str.len_chars() >= MIN_PART_CHARS) & pl.col("_text").str.contains(pl.col("_part"), literal=True)
+    pairs = (
+        windows.join(values, on="_sec", how="inner")
+        .with_columns(
+            _exact=whole,
+            _len=pl.when(whole).then(pl.col("_val").str.len_chars())
+            .when(part.fill_null(False)).then(pl.col("_part").str.len_chars()).otherwise(None),
+        )
+        .filter(pl.col("_len").is_not_null())
+        # a request's best value for the statement
+        .group_by("_stmt", "req_source", "req_line_no")
+        .agg(pl.col("client_ip").first(), pl.col("req_ts").first(), pl.col("ts").first(),
+             _exact=pl.col("_exact").max(), _len=pl.col("_len").max())
+        .with_columns(_gap=(pl.col("ts") - pl.col("req_ts")).abs().dt.total_seconds(),
+                      candidates=pl.len().over("_stmt").cast(pl.Int64))
+        .sort("_stmt", "_exact", "_len", "_gap", "req_source", "req_line_no",
+              descending=[False, True, True, False, False, False])
+    )
+    # the best requests of each statement: equal in kind, length and time distance
+    best = pairs.filter(
+        pl.struct("_exact", "_len", "_gap") == pl.struct("_exact", "_len", "_gap").first().over("_stmt")
+    ).group_by("_stmt").agg(
+        pl.col("req_source").first(), pl.col("req_line_no").first(), pl.col("client_ip").first(),
+        pl.col("_gap").first(), pl.col("candidates").first(),
+        _equal=pl.len(), _ips=pl.col("client_ip").n_unique(),
+    ).join(
+        # candidates whose text is as good as the best one's: more than one, and time decided
+        pairs.filter(pl.struct("_exact", "_len") == pl.struct("_exact", "_len").first().over("_stmt"))
+        .group_by("_stmt").agg(_same_text=pl.len()),
+        on="_stmt",
+    )
+    found = "injected text found in the statement, " + pl.when(pl.col("_gap") == 0).then(pl.lit("same second")).otherwise(
+        pl.col("_gap").cast(pl.String) + " s apart")
+    tie = (
+        pl.when(pl.col("_ips") > 1)
+        .then(pl.format("not tied: the payloads of {} requests from {} IPs are in it, none better",
+                        pl.col("_equal"), pl.col("_ips")))
+        .when(pl.col("_equal") > 1)
+        .then(pl.format("{}, first of {} equal candidates", found, pl.col("_equal")))
+        .when(pl.col("_same_text") > 1)
+        .then(pl.format("{}, nearest of {} candidates", found, pl.col("candidates")))
+        .when(pl.col("candidates") > 1)
+        .then(pl.format("{}, longest match of {} candidates", found, pl.col("candidates")))
+        .otherwise(found)
+    )
+    decided = best.lazy().with_columns(tie=tie).with_columns(
+        [pl.when(pl.col("_ips") > 1).then(None).otherwise(pl.col(c)).alias(c)
+         for c in ("req_source", "req_line_no", "client_ip")]
+    ).select("_stmt", "req_source", "req_line_no", "client_ip", "tie", "candidates")
+    return (
+        keyed.lazy().join(decided, on="_stmt", how="left")
+        .with_columns(tie=pl.col("tie").fill_null(pl.lit(NOT_TIED)), candidates=pl.col("candidates").fill_null(0))
+        .sort("_stmt").drop("_stmt", "_text")
+        .collect()
+    )
 
 
 def sqli_reach_summary(sqli: pl.LazyFrame | pl.DataFrame, reach: pl.DataFrame | None = None) -> pl.DataFrame:

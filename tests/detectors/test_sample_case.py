@@ -99,6 +99,20 @@ def test_sqli_reached_member_table(detections):
     assert {"login_id", "password"} <= set(reach["columns"][0])
 
 
+def test_sample_statements_are_tied_to_their_requests_by_text(detections, truth):
+    reach = detections.sqli_reach
+    # every statement with injected SQL carries the text of one flagged request, in the same second
+    assert reach.height > 0 and reach["client_ip"].is_not_null().all()
+    assert reach["tie"].unique().to_list() == ["injected text found in the statement, same second"]
+    assert set(reach["client_ip"]) <= set(truth["sqli"]["count_by_ip"])
+    flagged = detections.sqli.select(pl.col("source").alias("req_source"), pl.col("line_no").alias("req_line_no"),
+                                     "client_ip")
+    assert reach.join(flagged, on=["req_source", "req_line_no", "client_ip"], how="anti").is_empty()
+    # the admin accounts: one statement per request that read them
+    member = reach.filter(pl.col("tables").list.contains("dtb_member"))
+    assert member.height == member.select("req_source", "req_line_no").n_unique() == 14
+
+
 def test_skim_records_match_confirmed_cards(detections, truth):
     want = sorted(c["card_masked"] for c in truth["cards"]["confirmed"])
     assert sorted(detections.skim_records["card_masked"].unique().to_list()) == want

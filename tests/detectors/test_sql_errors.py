@@ -81,6 +81,7 @@ def test_error_is_tied_to_the_request_whose_text_reached_the_statement(tmp_path)
     side = sqli_database_side(s, None, tied)
     mine = side.filter(pl.col("ip") == ATTACKER).row(0, named=True)
     assert mine["requests"] == 3 and mine["reached_db"] == 1 and mine["sql_errors"] == 1
+    assert mine["how_tied"] == ["error log: payload in statement (1)"]
 
 
 def test_placeholder_text_with_quotes_escaped_still_ties(tmp_path):

@@ -261,6 +261,112 @@ def test_query_log_reach():
     assert {"login_id", "password"} <= set(out["columns"][0].to_list())
     assert out["req_line_no"].to_list() == [42]
     assert out["client_ip"].to_list() == ["203.0.113.5"]
+    assert out["tie"].to_list() == ["injected text found in the statement, same second"]
+
+
+LIST_SQL = "SELECT COUNT(*) FROM dtb_products WHERE category_id = "
+
+
+def reach_of(statements: list[tuple[str, str]], requests: list[tuple[str, str, str]]) -> pl.DataFrame:
+    """:func:`sqli.sqli_query_reach` of query-log ``(ts, statement)`` and flagged requests
+    ``(ts, client_ip, target)`` (line numbers 1, 2, ... in that order)."""
+    from .frames import query_log
+
+    q = query_log([{"ts": t, "argument": a} for t, a in statements])
+    reqs = access([{"ts": t, "client_ip": ip, "target": target} for t, ip, target in requests])
+    flagged = sqli.detect_sqli(reqs).collect()
+    assert flagged.height == len(requests)
+    return sqli.sqli_query_reach(q, flagged)
+
+
+def test_two_requests_in_one_second_each_statement_goes_to_the_request_whose_text_it_carries():
+    # the nearest-in-time rule gave both statements to one request: they are all in the same second
+    out = reach_of(
+        [("2017-03-19 01:00:01", LIST_SQL + "3 AND 7150=7150 UNION ALL SELECT login_id,password FROM dtb_member"),
+         ("2017-03-19 01:00:01", LIST_SQL + "3 AND SLEEP(5)")],
+        [("2017-03-19 01:00:01", "203.0.113.5", "/products/list.php?category_id=3+AND+SLEEP(5)"),
+         ("2017-03-19 01:00:01", "198.51.100.7",
+          "/products/list.php?category_id=3%20AND%207150%3D7150%20UNION%20ALL%20SELECT%20login_id,password%20FROM%20dtb_member")],
+    )
+    assert out["req_line_no"].to_list() == [2, 1]
+    assert out["client_ip"].to_list() == ["198.51.100.7", "203.0.113.5"]
+    assert out["tie"].to_list() == ["injected text found in the statement, same second"] * 2
+    assert out["candidates"].to_list() == [1, 1]
+    from forensics.detectors.sql_errors import sqli_database_side
+
+    side = sqli_database_side(sqli.detect_sqli(access([
+        {"ts": "2017-03-19 01:00:01", "client_ip": "203.0.113.5", "target": "/products/list.php?category_id=3+AND+SLEEP(5)"},
+    ])).collect(), out, None)
+    # the per-IP proof counts the statements its own requests caused, and says how they were tied
+    assert side.select("ip", "statements").rows() == [("198.51.100.7", 1), ("203.0.113.5", 1)]
+    assert side["how_tied"].to_list()[1] == ["query log: injected text found in the statement, same second (1)"]
+
+
+def test_statement_without_any_requests_payload_is_not_tied_to_the_request_next_to_it():
+    out = reach_of(
+        [("2017-03-19 01:00:01", LIST_SQL + "5 UNION ALL SELECT name,email FROM dtb_customer")],
+        [("2017-03-19 01:00:01", "203.0.113.5", "/products/list.php?category_id=3+AND+SLEEP(5)")],
+    )
+    row = out.row(0, named=True)
+    assert row["req_line_no"] is None and row["client_ip"] is None
+    assert row["tie"] == sqli.NOT_TIED and row["candidates"] == 0
+    # and the per-IP proof counts no statement for that IP
+    from forensics.detectors.sql_errors import sqli_database_side
+
+    side = sqli_database_side(sqli.detect_sqli(access([{"ts": "2017-03-19 01:00:01", "client_ip": "203.0.113.5",
+                                                         "target": "/products/list.php?category_id=3+AND+SLEEP(5)"}])).collect(),
+                              out, None)
+    assert side.select("requests", "reached_db", "statements").row(0) == (1, 0, 0)
+
+
+def test_text_ties_through_the_applications_quoting_and_case():
+    # EC-CUBE quotes a string value: ' doubled (or backslash-escaped); MySQL keywords in any case
+    out = reach_of(
+        [("2017-03-19 01:00:02", "SELECT * FROM dtb_products WHERE name LIKE '%pear'' UNION SELECT login_id,password FROM dtb_member-- %'"),
+         ("2017-03-19 01:00:02", "SELECT * FROM dtb_products WHERE name LIKE '%PEAR\\' union select LOGIN_ID,password from dtb_member-- %'")],
+        [("2017-03-19 01:00:02", "203.0.113.5", "/products/list.php?name=pear%27+union+select+login_id,password+from+dtb_member--+")],
+    )
+    assert out["req_line_no"].to_list() == [1, 1]
+    assert out["tie"].to_list() == ["injected text found in the statement, same second"] * 2
+
+
+def test_several_requests_carry_the_text_the_longest_match_then_the_nearest_wins():
+    statement = LIST_SQL + "3 AND 1=1 UNION ALL SELECT NULL,NULL-- -"
+    out = reach_of(
+        [("2017-03-19 01:00:02", statement)],
+        [("2017-03-19 01:00:00", "203.0.113.5", "/products/list.php?category_id=3+AND+1%3D1+UNION+ALL+SELECT+NULL,NULL--+-"),
+         ("2017-03-19 01:00:02", "203.0.113.5", "/products/list.php?category_id=3+AND+1%3D1")],
+    )
+    row = out.row(0, named=True)
+    assert (row["req_line_no"], row["candidates"]) == (1, 2)
+    assert row["tie"] == "injected text found in the statement, 2 s apart, longest match of 2 candidates"
+    out = reach_of(
+        [("2017-03-19 01:00:02", statement)],
+        [("2017-03-19 01:00:00", "203.0.113.5", "/products/list.php?category_id=3+AND+1%3D1+UNION+ALL+SELECT+NULL,NULL--+-"),
+         ("2017-03-19 01:00:02", "203.0.113.5", "/products/list.php?category_id=3+AND+1%3D1+UNION+ALL+SELECT+NULL,NULL--+-")],
+    )
+    row = out.row(0, named=True)
+    assert row["req_line_no"] == 2
+    assert row["tie"] == "injected text found in the statement, same second, nearest of 2 candidates"
+
+
+def test_equal_payloads_from_two_ips_in_one_second_tie_to_neither():
+    target = "/products/list.php?category_id=3+AND+SLEEP(5)"
+    out = reach_of(
+        [("2017-03-19 01:00:01", LIST_SQL + "3 AND SLEEP(5)")],
+        [("2017-03-19 01:00:01", "203.0.113.5", target), ("2017-03-19 01:00:01", "198.51.100.7", target)],
+    )
+    row = out.row(0, named=True)
+    assert row["client_ip"] is None and row["candidates"] == 2
+    assert row["tie"] == "not tied: the payloads of 2 requests from 2 IPs are in it, none better"
+
+
+def test_statement_outside_the_time_window_is_not_examined():
+    out = reach_of(
+        [("2017-03-19 01:00:30", LIST_SQL + "3 AND SLEEP(5)")],
+        [("2017-03-19 01:00:01", "203.0.113.5", "/products/list.php?category_id=3+AND+SLEEP(5)")],
+    )
+    assert out.is_empty() and out.columns == list(sqli.QUERY_REACH.names())
 
 
 from hypothesis import given, settings  # noqa: E402

@@ -146,7 +146,8 @@ _REFERER = re.compile(r'"(https?://[^/"\s]+)(/[^"\s]*)"')
 
 
 def _access_line(line: str, admin_dir: str) -> str:
-    line = _REQUEST.sub(lambda m: f'"{m[1]} {_route(m[2], admin_dir)}', line)
+    # the attacker's payloads name the shop's own tables, as its query log does
+    line = _REQUEST.sub(lambda m: f'"{m[1]} {_route(m[2], admin_dir).replace("dtb_", "shop_")}', line)
     return _REFERER.sub(lambda m: f'"{m[1]}{_route(m[2], admin_dir)}"', line)
 
 
