@@ -3,6 +3,8 @@
 Modules (one question each; rule tables are module-level data with ids and comments):
 
 - :mod:`~forensics.detectors.sqli`: ``detect_sqli``, ``sqli_by_ip``, ``sqli_query_reach``, ``sqli_reach_summary``
+- :mod:`~forensics.detectors.sqli_eval`: ``evaluate``, ``measured_table`` (the detector measured on the
+  corpus of the source tree's ``tests/data``: the one module here that reads files)
 - :mod:`~forensics.detectors.admin`: ``admin_logins``, ``admin_sessions``, ``baseline_admin_ips``,
   ``new_ip_admin_logins``, ``attacker_admin_requests``, ``admin_requests``, ``infer_csv_mode``
 - :mod:`~forensics.detectors.attackers`: ``attacker_ips``, ``first_attack``

@@ -24,8 +24,8 @@ Pipeline (all vectorised polars expressions, no per-row Python):
 Benign near-misses (apostrophes in names, Japanese text, "select wine set", "union jack glass",
 "order by phone", "1=1 sale" as search words, a quoted URL in a path) are in
 ``tests/detectors/test_sqli.py``. Recall per technique, DBMS and tamper script on real sqlmap
-traffic and false positives on public web logs: ``make eval`` (``scripts/sqli_eval.py``, corpus in
-``tests/data/sqli_corpus/``); figures and the sample-case measurement
+traffic and false positives on public web logs: :mod:`forensics.detectors.sqli_eval` (``make eval``
+prints its tables; corpus in ``tests/data/sqli_corpus/``); figures and the sample-case measurement
 (``.venv/bin/python -m forensics.detectors.sqli sample_data/toshomart-2017/case.yml``) are in
 ``docs/benchmarks.md``.
 """
