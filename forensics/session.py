@@ -9,7 +9,8 @@ notebook loads what an earlier one computed:
 - 02 SQL injection: :meth:`Run.investigate` (the one expensive call: ``forensics.findings.investigate``;
   saves findings, every table of the investigation by its declared name
   (``forensics.findings.INVESTIGATION_TABLES``) and the what-if tables), then
-  :meth:`Run.sqli_by_ip`, :meth:`Run.sqli_database_side`, :meth:`Run.sql_errors`, :meth:`Run.sqli_chart`.
+  :meth:`Run.sqli_by_ip`, :meth:`Run.sqli_database_side`, :meth:`Run.sqli_statements`, :meth:`Run.sql_errors`,
+  :meth:`Run.sqli_chart`.
 - 03 admin intrusion and backdoor, 04 card skimming: tables and charts from the saved tables.
 - 05 exposure and counts: :meth:`Run.counts_text`, :meth:`Run.exposure_windows_chart`,
   :meth:`Run.explorer` (ipywidgets over the what-if function).
@@ -230,8 +231,33 @@ class Run:
     def sqli_database_side(self) -> pl.DataFrame:
         """Per SQLi IP, what reached the database: ``ip, requests, reached_db`` (requests with a
         query-log statement carrying their text, or an SQL error tied to them), ``statements``,
-        ``sql_errors``, ``tables``, ``columns`` (read by those statements and errors)."""
+        ``sql_errors``, ``tables``, ``columns`` (read by those statements and errors), ``how_tied``
+        (each way its statements and errors were tied to its requests, with how many)."""
         return self.table("sqli_database_side")
+
+    def sqli_database_side_text(self) -> str:
+        """Per SQLi IP one line: flagged requests, those that reached the database, the statements
+        and SQL errors tied to them and how; then the query-log statements with injected SQL that
+        carry no flagged request's payload (tied to none)."""
+        side = self.sqli_database_side()
+        reach = self.table("sqli_reach")
+        lines = [f"{r['ip']}: {r['requests']} flagged requests, {r['reached_db']} reached the database "
+                 f"({r['statements']} query-log statements, {r['sql_errors']} SQL errors); "
+                 f"tied: {'; '.join(r['how_tied']) or 'none'}" for r in side.iter_rows(named=True)]
+        if "tie" in reach.columns:
+            untied = reach.filter(pl.col("client_ip").is_null())
+            lines.append(f"query-log statements with injected SQL tied to no request: {untied.height}"
+                         + (f" ({'; '.join(sorted(set(untied['tie'])))})" if untied.height else ""))
+        return "\n".join(lines) if lines else "No SQL injection was flagged, so nothing is sought in the database."
+
+    def sqli_statements(self) -> pl.DataFrame:
+        """The query-log statements with injected SQL (case zone), each with the flagged request
+        whose text it carries and how the tie was made (``tie``; ``candidates``: flagged requests
+        in the time allowed whose text is in it)."""
+        keep = ["ts", "client_ip", "tie", "candidates", "req_source", "req_line_no", "tables", "columns", "statement",
+                "source", "line_no"]
+        t = self.table("sqli_reach")
+        return t.select([c for c in keep if c in t.columns]).with_columns(pl.col("ts").dt.convert_time_zone(self.tz))
 
     def sql_errors(self) -> pl.DataFrame:
         """SQL errors the shop logged (case zone), each with the request that caused it when the

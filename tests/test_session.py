@@ -100,3 +100,24 @@ def test_notebook_charts_hold_no_long_digit_runs():
         assert not re.search(r"\d\.\d{3,}", bundle["image/svg+xml"])
     finally:
         alt.renderers.enable(previous)
+
+
+def test_database_side_text_says_how_statements_were_tied(run):
+    from forensics.detectors.sqli import NOT_TIED
+
+    same = "injected text found in the statement, same second"
+    run.ws.save_table("inv_sqli_database_side", pl.DataFrame({
+        "ip": ["192.0.2.146"], "requests": [209], "reached_db": [202], "statements": [202], "sql_errors": [0],
+        "tables": [["dtb_member"]], "columns": [["password"]], "how_tied": [[f"query log: {same} (202)"]]}))
+    run.ws.save_table("inv_sqli_reach", pl.DataFrame({
+        "ts": [dt.datetime(2017, 3, 31, 13, 49, 7, tzinfo=UTC)] * 2, "client_ip": ["192.0.2.146", None],
+        "tie": [same, NOT_TIED], "candidates": [1, 0], "req_source": ["access_log", None], "req_line_no": [20289, None],
+        "tables": [["dtb_member"], []], "columns": [["password"], []], "statement": ["SELECT ...", "SELECT ..."],
+        "source": ["general.log"] * 2, "line_no": [1, 2]}, schema_overrides={"ts": TS}))
+    assert run.sqli_database_side_text() == (
+        "192.0.2.146: 209 flagged requests, 202 reached the database (202 query-log statements, 0 SQL errors); "
+        f"tied: query log: {same} (202)\n"
+        f"query-log statements with injected SQL tied to no request: 1 ({NOT_TIED})")
+    shown = run.sqli_statements()
+    assert shown["tie"].to_list() == [same, NOT_TIED]
+    assert str(shown["ts"].dtype.time_zone) == "Asia/Tokyo"
