@@ -529,8 +529,10 @@ def sqli_query_reach(
     Where several requests qualify they are weighed: the whole value over its SQL part, then the
     longer text, then the nearer in time; when the best are equal and from one IP the first in the
     log is named, when from several IPs none is. The ``tie`` column says how the tie was made
-    ("injected text found in the statement, same second", "..., 2 s apart", "..., nearest of 3
-    candidates") or why there is none (:data:`NOT_TIED`). With ``near_requests_only`` only
+    ("injected text found in the statement, same second", "..., 2 s apart", "..., longest match of
+    2 candidates", "..., nearest of 3 candidates", "..., first of 2 equal candidates") or why there
+    is none (:data:`NOT_TIED`; "not tied: the payloads of 2 requests from 2 IPs are in it, none
+    better"). With ``near_requests_only`` only
     statements within ``tolerance`` of a flagged request are examined (a query log of millions of
     statements stays cheap); without ``sqli`` every statement is examined and none is tied.
 
@@ -539,7 +541,8 @@ def sqli_query_reach(
     rule_ids, tables, columns`` (tables of the whole statement: the application's own FROM too),
     ``req_source, req_line_no, client_ip`` (the request tied, null when none), ``tie``,
     ``candidates`` (flagged requests in the time allowed whose text is in the statement), sorted
-    by ``ts``. Without ``sqli`` the last five columns are left out.
+    by ``ts``. Without ``sqli`` the last five columns are left out. The flagged requests come with
+    card-number-shaped digit runs masked, so statements are compared masked the same way.
     """
     q = query_log.lazy().filter(pl.col("command").is_in(["Query", "Execute", "Prepare"]) & pl.col("ts").is_not_null())
     tol = _seconds(tolerance)
@@ -571,7 +574,7 @@ def sqli_query_reach(
     out = (
         _with_rule_hits(q, "payload", rules)
         .filter(pl.col("rule_ids").list.len() > 0)
-        .with_columns(tables=tables, columns=columns, _text=statement_text_expr(pl.col("argument")),
+        .with_columns(tables=tables, columns=columns, _text=statement_text_expr(mask_pans_expr(pl.col("argument"))),
                       statement=mask_pans_expr(pl.col("argument").str.slice(0, STATEMENT_CHARS)))
         .select(*base, "_text")
         .sort("ts", "source", "line_no")

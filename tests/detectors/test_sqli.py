@@ -361,6 +361,17 @@ def test_equal_payloads_from_two_ips_in_one_second_tie_to_neither():
     assert row["tie"] == "not tied: the payloads of 2 requests from 2 IPs are in it, none better"
 
 
+def test_equal_payloads_from_one_ip_tie_to_the_first_and_say_so():
+    target = "/products/list.php?category_id=3+AND+SLEEP(5)"
+    out = reach_of(
+        [("2017-03-19 01:00:01", LIST_SQL + "3 AND SLEEP(5)")],
+        [("2017-03-19 01:00:01", "203.0.113.5", target), ("2017-03-19 01:00:01", "203.0.113.5", target)],
+    )
+    row = out.row(0, named=True)
+    assert (row["client_ip"], row["req_line_no"], row["candidates"]) == ("203.0.113.5", 1, 2)
+    assert row["tie"] == "injected text found in the statement, same second, first of 2 equal candidates"
+
+
 def test_statement_outside_the_time_window_is_not_examined():
     out = reach_of(
         [("2017-03-19 01:00:30", LIST_SQL + "3 AND SLEEP(5)")],
@@ -424,3 +435,12 @@ def test_query_log_ordinary_statements_not_flagged():
         ]
     )
     assert sqli.sqli_query_reach(q).is_empty()
+
+
+def test_reach_statement_shows_no_card_number():
+    out = reach_of(
+        [("2017-03-19 01:00:01", LIST_SQL + "3 UNION ALL SELECT 4111111111111111,NULL FROM dtb_order")],
+        [("2017-03-19 01:00:01", "203.0.113.5", "/products/list.php?category_id=3+UNION+ALL+SELECT+4111111111111111,NULL+FROM+dtb_order")],
+    )
+    assert out["req_line_no"].to_list() == [1]
+    assert "4111111111111111" not in out["statement"][0]
