@@ -12,20 +12,23 @@ quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` 
 Fields a format lacks are null; fields the table has no column for go to ``extra`` as
 ``name=value``. A line that does not fit its file's format is rejected with a reason.
 
-:data:`COMBINED`, one anchored regex, defines what a line is; every branch in it is decided by the
-next character (``[^ ]+ `` fields, quoted fields as ``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]``
-classes), so its parse of a line is unique. Decompressed ``combined`` blocks are first scanned natively
-(:mod:`forensics.loaders.access_scan`: one compiled pass over the bytes, typed columns out, text
-fields as views into the block); the lines that scan cannot vouch for (escapes, extra quotes,
-impossible dates, anything malformed) go through the regex, whose time is sliced by position
-rather than parsed with ``%z``. Request-derived columns (method, target, path, query, their
-decoding, parameters) are computed once per distinct request line and joined back.
+A format's compiled regex (:mod:`forensics.loaders.logformat`) defines what a line is: every
+branch in it is decided by the next character (``[^ ]+ `` fields, quoted fields as
+``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]`` classes), so its parse of a line is unique.
+Decompressed blocks are first scanned natively, driven by the same format
+(:mod:`forensics.loaders.access_scan`: one compiled pass over the bytes, the time typed, text fields
+as views into the block); the lines that scan cannot vouch for (extra quotes, impossible dates,
+anything malformed) go through the regex, whose time is sliced by position rather than parsed with
+``%z``. A line the format does not read is rejected with the first field it fails at.
+Request-derived columns (method, target, path, query, their decoding, parameters) are computed
+once per distinct request line and joined back.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -44,26 +47,12 @@ from forensics.loaders._common import (
     iter_parsed,
     shift_skew,
 )
-from forensics.loaders.access_scan import scan_combined
-from forensics.loaders.logformat import COMBINED as COMBINED_FORMAT
-from forensics.loaders.logformat import AccessFormat, compile_format, detect_format
+from forensics.loaders.access_scan import Program, program_of, scan_format
+from forensics.loaders.logformat import COMBINED, QUOTED, AccessFormat, Field, compile_format, detect_format
 from forensics.loaders.urldecode import percent_decode
 from forensics.schemas import ACCESS_LOG, REJECTS
 
-_Q = r'[^"\\]*(?:\\.[^"\\]*)*'  # inside a quoted field: no quote or backslash, except escape pairs
-
-COMBINED = (
-    r"^(?P<client_ip>[^ ]+)"  # %h  remote host (IPv4, IPv6 or name)
-    r" (?P<ident>[^ ]+)"  # %l  identd, normally "-"
-    r" (?P<remote_user>[^ ]+)"  # %u  authenticated user, "-" when none
-    r" \[(?P<t>[0-9][0-9]/[A-Za-z]{3}/[0-9]{4}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4})\]"  # %t  [10/Oct/2000:13:55:36 -0700]
-    rf' "(?P<request>{_Q})"'  # "%r" request line, escapes as logged
-    r" (?P<status>[0-9]{3})"  # %>s final status
-    r" (?P<bytes>[0-9]+|-)"  # %b  body bytes, "-" for none
-    rf' "(?P<referer>{_Q})"'  # "%{Referer}i"
-    rf' "(?P<user_agent>{_Q})"'  # "%{User-Agent}i"
-    r"(?P<extra>.*)$"  # trailing fields of an extended LogFormat (leading space removed later)
-)
+_Q = QUOTED
 
 #: "%r" split, fast one-pass form: METHOD SP target SP protocol.
 REQUEST = r"^(?P<method>[A-Za-z_-]+) (?P<target_raw>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
@@ -95,6 +84,24 @@ def _reject_reason(line: pl.Expr) -> pl.Expr:
         .then(pl.lit("bad referer field (a quoted field expected after the size)"))
         .otherwise(pl.lit("bad user-agent field (a quoted field expected after the referer)"))
     )
+
+
+def _format_reject_reason(line: pl.Expr, fmt: AccessFormat) -> pl.Expr:
+    """Why a line is not one of ``fmt``'s: the first piece of the format at which the line stops
+    fitting (its regex cut there), named: "bad status field ([0-9]{3} expected after the request
+    field) (format common)", "':' expected after the vhost field (format vhost_combined)"."""
+    reason = pl.when(line == "").then(pl.lit("empty line"))
+    prefix, after = "^", "the start of the line"
+    for piece in fmt.pieces:
+        if isinstance(piece, Field):
+            prefix += f"(?:{piece.value})"
+            why = f"bad {piece.name} field ({'a quoted field' if piece.quoted else piece.value} expected after {after})"
+            after = f"the {piece.name} field"
+        else:
+            prefix += re.escape(piece.text)
+            why = f"{piece.text!r} expected after {after}"
+        reason = reason.when(~line.str.contains(prefix)).then(pl.lit(f"{why} (format {fmt.name})"))
+    return reason.otherwise(pl.lit(f"not a line of the access-log format {fmt.name} ({fmt.definition})"))
 
 
 def _request_fields(requests: pl.DataFrame) -> pl.DataFrame:
@@ -191,118 +198,119 @@ def _rows_of(requests: pl.Series, frame: pl.DataFrame | None) -> pl.Series:
                                              nulls_equal=True).get_column("_r")
 
 
-#: Columns both parsing routes produce (strings as logged, ``status`` and ``bytes`` typed, ``local``
-#: naive, ``utc_offset_min``).
+#: Columns every parsing route produces (strings as logged, escapes of quoted fields undone,
+#: ``status`` and ``bytes`` typed, ``local`` naive, ``utc_offset_min``, the typed extras).
 _FIELDS = ["client_ip", "ident", "remote_user", "request", "status", "bytes", "referer", "user_agent", "extra",
            "local", "utc_offset_min"]
 
-
-def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
-    """Exact route for any line: :data:`COMBINED`, escapes undone, ``%t`` sliced by position."""
-    return _time_fields(lines.select(m=pl.col("line").str.extract_groups(COMBINED)).unnest("m"))
+#: Fields some formats write, as typed columns of the access table.
+TYPED_EXTRA = {"vhost": pl.String, "port": pl.Int32, "duration_us": pl.Int64, "forwarded_for": pl.String}
 
 
-def _time_fields(df: pl.DataFrame) -> pl.DataFrame:
-    """Extracted groups -> :data:`_FIELDS`: ``%t`` sliced by position, escapes undone, typed."""
+def _groups(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
+    """The format's regex groups of each line (its fields and ``rest``; null where it does not
+    match), with ``local`` and ``utc_offset_min`` read from its time field (:func:`_clock`)."""
+    groups = lines.select(m=pl.col("line").str.extract_groups(fmt.regex)).unnest("m")
+    return groups.with_columns(_clock(groups))
+
+
+def _clock(groups: pl.DataFrame) -> list[pl.Expr]:
+    """``local`` (naive) and ``utc_offset_min`` of the time field: an ISO 8601 time (nginx
+    ``$time_iso8601``) if the format has one, else ``%t`` (``31/Mar/2017:23:28:41 +0900``), sliced
+    by position. A time that does not exist (31 February) is null."""
+    if "t_iso" in groups.columns:
+        iso = pl.col("t_iso")
+        zone = iso.str.slice(19)
+        local = iso.str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False)
+        sign = pl.when(zone.str.starts_with("-")).then(-1).otherwise(1)
+        offset = pl.when(zone == "Z").then(0).otherwise(
+            sign * (zone.str.slice(1, 2).cast(pl.Int32, strict=False) * 60 + zone.str.slice(4, 2).cast(pl.Int32, strict=False)))
+        return [local.alias("local"), offset.cast(pl.Int16).alias("utc_offset_min")]
+    if "t" not in groups.columns:
+        return [pl.lit(None, pl.Datetime("us")).alias("local"), pl.lit(None, pl.Int16).alias("utc_offset_min")]
     t = pl.col("t")
     local = pl.concat_str(
         t.str.slice(7, 4), pl.lit("-"), t.str.slice(3, 3).replace_strict(_MONTHS, default=None), pl.lit("-"),
         t.str.slice(0, 2), pl.lit(" "), t.str.slice(12, 8),
     ).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
     sign = pl.when(t.str.slice(21, 1) == "-").then(-1).otherwise(1)
-    offset = (sign * (t.str.slice(22, 2).cast(pl.Int32, strict=False) * 60 + t.str.slice(24, 2).cast(pl.Int32, strict=False))).cast(pl.Int16)
-    return _typed(df.with_columns(
-        local=local, utc_offset_min=offset, referer=_unescape(pl.col("referer")), user_agent=_unescape(pl.col("user_agent")),
-    ).select(_FIELDS))
+    offset = sign * (t.str.slice(22, 2).cast(pl.Int32, strict=False) * 60 + t.str.slice(24, 2).cast(pl.Int32, strict=False))
+    return [local.alias("local"), offset.cast(pl.Int16).alias("utc_offset_min")]
 
 
-#: Fields some formats write, as typed columns of the access table.
-TYPED_EXTRA = {"vhost": pl.String, "port": pl.Int32, "duration_us": pl.Int64, "forwarded_for": pl.String}
+def _undo_escapes(values: pl.Series, escaped: pl.Series | None) -> pl.Series:
+    """Escapes undone (:func:`_unescape`) in the rows ``escaped`` marks (all when None)."""
+    if escaped is None:
+        return values.to_frame("v").select(_unescape(pl.col("v"))).to_series()
+    idx = escaped.arg_true()
+    if idx.len() == 0:
+        return values
+    undone = values.gather(idx).to_frame("v").select(_unescape(pl.col("v"))).to_series()
+    return values.clone().scatter(idx, undone)
 
 
-def _typed_extra(df: pl.DataFrame) -> pl.DataFrame:
-    """The typed columns of the fields a format wrote (``-`` is none): ``duration_us`` from %D, or
-    from seconds (%T, nginx ``$request_time`` with milliseconds)."""
-    def value(name: str) -> pl.Expr:
+def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
+    """A format's groups (+ ``local``, ``utc_offset_min``, optionally ``_escaped``) -> :data:`_FIELDS`
+    and :data:`TYPED_EXTRA`: the fields the format lacks null, the typed ones in their columns,
+    the ones the table has no column for in ``extra`` (``name=value``, then the trailing text)."""
+    escaped = groups.get_column("_escaped") if "_escaped" in groups.columns else None
+    df = groups.with_columns(
+        pl.Series(c, _undo_escapes(groups.get_column(c), escaped)) for c in ("referer", "user_agent") if c in groups.columns
+    )
+
+    def value(name: str) -> pl.Expr:  # "-" is none
         return pl.when(pl.col(name) != "-").then(pl.col(name)) if name in df.columns else pl.lit(None, pl.String)
 
     seconds = value("duration_s").cast(pl.Float64, strict=False)
-    return df.with_columns(
+    rest = pl.col("rest").str.strip_prefix(" ")
+    rest = pl.when(rest != "").then(rest)
+    extra = (pl.concat_str([*(pl.lit(f + "=") + pl.col(f) for f in fmt.extra_fields), rest], separator=" ", ignore_nulls=True)
+             if fmt.extra_fields else rest)
+    missing = [c for c in ("client_ip", "ident", "remote_user", "request", "status", "bytes", "referer", "user_agent")
+               if c not in df.columns]
+    df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+    return df.select(
+        "client_ip", "ident", "remote_user", "request",
+        pl.col("status").cast(pl.Int16, strict=False),
+        pl.col("bytes").cast(pl.Int64, strict=False),  # a size too large for it: null
+        "referer", "user_agent",
+        pl.when(extra != "").then(extra).alias("extra"),
+        "local", "utc_offset_min",
         vhost=value("vhost"),
         port=value("port").cast(pl.Int32, strict=False),
         duration_us=pl.coalesce(value("duration_us").cast(pl.Int64, strict=False),
-                                (seconds * 1_000_000).round().cast(pl.Int64)),
+                                (seconds * 1_000_000).round().cast(pl.Int64, strict=False)),  # too large: null
         forwarded_for=value("forwarded_for"),
     )
 
 
-def _iso_time(df: pl.DataFrame) -> pl.DataFrame:
-    """An ISO 8601 time (nginx ``$time_iso8601``: ``2017-03-31T23:28:41+09:00``) as the ``%t``
-    text the rest reads (``31/Mar/2017:23:28:41 +0900``)."""
-    if "t_iso" not in df.columns:
-        return df
-    iso = pl.col("t_iso")
-    months = {number: name for name, number in _MONTHS.items()}
-    offset = iso.str.slice(19)
-    offset = pl.when(offset == "Z").then(pl.lit("+0000")).otherwise(offset.str.replace(":", "", literal=True))
-    return df.with_columns(t=pl.concat_str(
-        iso.str.slice(8, 2), pl.lit("/"), iso.str.slice(5, 2).replace_strict(months, default=None), pl.lit("/"),
-        iso.str.slice(0, 4), pl.lit(":"), iso.str.slice(11, 8), pl.lit(" "), offset))
-
-
-def _format_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
-    """The regex route for a format other than ``combined``: the compiled format's groups, the
-    fields it lacks null, the typed ones (:data:`TYPED_EXTRA`) in their columns, those the table
-    has no column for in ``extra`` (``name=value``)."""
-    df = _typed_extra(_iso_time(lines.select(m=pl.col("line").str.extract_groups(fmt.regex)).unnest("m")))
-    for c in ("client_ip", "ident", "remote_user", "t", "request", "status", "bytes", "referer", "user_agent"):
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None, pl.String).alias(c))
-    extras = [pl.when(pl.col(f).is_not_null()).then(pl.lit(f + "=") + pl.col(f)) for f in fmt.extra_fields]
-    rest = pl.col("rest").str.strip_chars()
-    extras.append(pl.when(rest != "").then(rest))
-    df = df.with_columns(extra=pl.concat_str(extras, separator=" ", ignore_nulls=True))
-    df = df.with_columns(extra=pl.when(pl.col("extra") != "").then(pl.lit(" ") + pl.col("extra")).otherwise(pl.lit("")))
-    return pl.concat([_time_fields(df), df.select(list(TYPED_EXTRA))], how="horizontal")
-
-
-def _format_line_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
-    """:func:`_line_fields` for another format (:func:`_format_fields`)."""
-    return pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), _format_fields(lines, fmt)],
+def _line_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
+    """``{source, line_no, invalid_utf8, line}`` -> the same plus the fields (:func:`_fields`), by
+    the format's regex (the exact route)."""
+    return pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), _fields(_groups(lines, fmt), fmt)],
                      how="horizontal")
 
 
-def _line_fields(lines: pl.DataFrame) -> pl.DataFrame:
-    """``{source, line_no, invalid_utf8, line}`` -> the same plus :data:`_FIELDS`, in line order,
-    by the regex (the exact route: lines that were not scanned natively)."""
-    return pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), _regex_fields(lines)], how="horizontal")
+def _raw_fields(parts: list[RawPart], fmt: AccessFormat, program: Program) -> pl.DataFrame:
+    """Raw parts -> ``{source, line_no, invalid_utf8, line, *fields}`` in line order, in one chunk.
 
-
-def _typed(fields: pl.DataFrame) -> pl.DataFrame:
-    """``status`` and ``bytes`` as logged -> Int16 and Int64 (a size too large for it: null)."""
-    return fields.with_columns(status=pl.col("status").cast(pl.Int16), bytes=pl.col("bytes").cast(pl.Int64, strict=False))
-
-
-def _raw_fields(parts: list[RawPart]) -> pl.DataFrame:
-    """Raw parts -> ``{source, line_no, invalid_utf8, line, *_FIELDS}`` in line order, in one chunk.
-
-    Scanned natively (:func:`forensics.loaders.access_scan.scan_combined`: the lines it vouches for
-    come out typed, their text fields being views into the blocks), with the regex for the lines
-    it cannot vouch for. A part holding invalid UTF-8 is split the exact way and takes the line
-    route (:func:`_line_fields`), which marks and escapes the bad lines. ``line`` is only filled
-    for the lines the scan did not vouch for (the regex's input, and their reject excerpt).
+    Scanned natively (:func:`forensics.loaders.access_scan.scan_format`: the lines its program
+    reads come out as views into the blocks, their time typed), with the format's regex for the
+    lines it does not vouch for. A part holding invalid UTF-8 is split the exact way and takes the
+    line route (:func:`_line_fields`), which marks and escapes the bad lines. ``line`` is only
+    filled for the lines the scan did not vouch for (the regex's input, and their reject excerpt).
     """
-    scanned = scan_combined([(p.raw.data, p.raw.start, p.raw.end, p.raw.n) for p in parts])
+    scanned = scan_format(program, [(p.raw.data, p.raw.start, p.raw.end, p.raw.n) for p in parts])
     if scanned is None:
         if len(parts) > 1:  # scan the parts one by one: only the bad ones take the line route
-            return pl.concat([_raw_fields([p]) for p in parts])
+            return pl.concat([_raw_fields([p], fmt, program) for p in parts])
         raw = parts[0].raw
-        return _line_fields(raw.lines().with_columns(source=pl.lit(parts[0].source, pl.String)))
-    fields, fast, line = scanned
+        return _line_fields(raw.lines().with_columns(source=pl.lit(parts[0].source, pl.String)), fmt)
+    groups, fast, line = scanned
     if not fast.all():
         idx = (~fast).arg_true()
-        slow = _regex_fields(pl.DataFrame({"line": line.filter(~fast)}))
-        fields = fields.with_columns(fields[c].clone().scatter(idx, slow[c]) for c in _FIELDS)
+        slow = _groups(pl.DataFrame({"line": line.filter(~fast)}), fmt).with_columns(_escaped=pl.lit(True))
+        groups = groups.with_columns(groups[c].clone().scatter(idx, slow[c]) for c in groups.columns)
     sources = [p.source for p in parts]
     counts = [p.raw.n for p in parts]
     if len(set(sources)) == 1:
@@ -313,7 +321,7 @@ def _raw_fields(parts: list[RawPart]) -> pl.DataFrame:
     meta = pl.DataFrame({"line": line}).select(
         source=source, line_no=pl.Series(line_no), invalid_utf8=pl.lit(False), line=pl.col("line"),
     )
-    return pl.concat([meta, fields.select(_FIELDS)], how="horizontal")
+    return pl.concat([meta, _fields(groups, fmt)], how="horizontal")
 
 
 def _canonical_clients(ips: pl.Series) -> pl.Series:
@@ -327,7 +335,7 @@ def _canonical_clients(ips: pl.Series) -> pl.Series:
 
 
 def _records(
-    df: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None, fmt: AccessFormat | None = None
+    df: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None, fmt: AccessFormat = COMBINED
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``{source, line_no, invalid_utf8, line, *_FIELDS}`` -> (ACCESS_LOG rows + ``_lines``, REJECTS).
 
@@ -345,19 +353,15 @@ def _records(
             "source", "line_no",
             reason=pl.when(pl.col("invalid_utf8")).then(pl.lit("invalid UTF-8 (bytes shown as \\xNN)"))
             .when(pl.col("parsed")).then(pl.lit("impossible %t date or time"))
-            .otherwise(_reject_reason(pl.col("line")) if fmt is None
-                       else pl.lit(f"not a line of the access-log format {fmt.name} ({fmt.definition})")),
+            .otherwise(_reject_reason(pl.col("line")) if fmt.regex == COMBINED.regex
+                       else _format_reject_reason(pl.col("line"), fmt)),
             excerpt=line_excerpt(),
         ).cast(REJECTS)
         df = df.filter(okm)
 
-    for name, dtype in TYPED_EXTRA.items():
-        if name not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype).alias(name))
     df = df.with_columns(
         client_ip=_canonical_clients(df.get_column("client_ip")),
         ts=shift_skew((pl.col("local") - pl.duration(minutes=pl.col("utc_offset_min"))).dt.replace_time_zone("UTC"), skew_seconds),
-        extra=pl.when(pl.col("extra") != "").then(pl.col("extra").str.strip_prefix(" ")),
         _lines=pl.lit(1, pl.Int64),
     )
     # the row of each line's request in the cache's frame, then one gather of its columns
@@ -369,16 +373,24 @@ def _records(
 
 
 def parse_access_parts(
-    parts: list, *, skew_seconds: float = 0, cache: RequestCache | None = None
+    parts: list, *, fmt: AccessFormat = COMBINED, skew_seconds: float = 0, cache: RequestCache | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse one batch of ``iter_parsed(raw=True)`` parts (raw blocks, scanned together in this
-    worker thread, or line frames) into (ACCESS_LOG rows + ``_lines``, REJECTS)."""
+    worker thread, or line frames) of the format ``fmt`` into (ACCESS_LOG rows + ``_lines``,
+    REJECTS). Raw blocks are scanned natively when the format has a program
+    (:func:`forensics.loaders.access_scan.program_of`), else split and read by its regex."""
+    program = program_of(fmt)
     frames = []
     for is_raw, run in itertools.groupby(parts, key=lambda p: isinstance(p, RawPart)):
         # runs of raw parts are scanned together into one chunk; line frames (a damaged end) as they are
-        frames.extend([_raw_fields(list(run))] if is_raw else [_line_fields(p) for p in run])
+        if not is_raw:
+            frames.extend(_line_fields(p, fmt) for p in run)
+        elif program is not None:
+            frames.append(_raw_fields(list(run), fmt, program))
+        else:
+            frames.extend(_line_fields(p.raw.lines().with_columns(source=pl.lit(p.source, pl.String)), fmt) for p in run)
     df = pl.concat(frames, how="vertical", rechunk=False) if len(frames) > 1 else frames[0]
-    return _records(df, skew_seconds=skew_seconds, cache=cache)
+    return _records(df, skew_seconds=skew_seconds, cache=cache, fmt=fmt)
 
 
 def read_access_logs(
@@ -437,8 +449,9 @@ def iter_access_logs(
     cache = RequestCache()
     formats = file_formats(paths, format)
     for fmt, group in _by_format(formats):
-        if fmt.regex == COMBINED_FORMAT.regex:  # the native scanner's fast path
-            parse = lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache)  # noqa: E731
+        native = program_of(fmt) is not None  # the native scanner's fast path
+        if native:
+            parse = functools.partial(parse_access_parts, fmt=fmt, skew_seconds=skew_seconds, cache=cache)
         else:
             parse = functools.partial(_parse_format_lines, fmt=fmt, skew_seconds=skew_seconds, cache=cache)
         for records, rejects in iter_parsed(
@@ -450,13 +463,13 @@ def iter_access_logs(
             batch_lines=batch_lines,
             show_progress=show_progress,
             sources=sources,
-            raw=fmt.regex == COMBINED_FORMAT.regex,
+            raw=native,
         ):
             yield batch_loaded(records, rejects, ACCESS_LOG)
 
 
 def _parse_format_lines(lines: pl.DataFrame, *, fmt: AccessFormat, skew_seconds: float, cache: RequestCache):
-    return _records(_format_line_fields(lines, fmt), skew_seconds=skew_seconds, cache=cache, fmt=fmt)
+    return _records(_line_fields(lines, fmt), skew_seconds=skew_seconds, cache=cache, fmt=fmt)
 
 
 #: Lines read from the head of a file to tell its format.
@@ -478,7 +491,7 @@ def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict
             head = head_lines(p, DETECT_LINES)
         except OSError:
             head = []  # read (and its problem reported) by the loader
-        out[p] = detect_format(head) or COMBINED_FORMAT
+        out[p] = detect_format(head) or COMBINED
     return out
 
 

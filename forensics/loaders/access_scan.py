@@ -1,45 +1,42 @@
-r"""Native scan of Apache ``combined`` lines: one compiled pass over a block's bytes.
+r"""Native scan of access-log lines, driven by the compiled format: one compiled pass over a block.
 
-The access-log loader's fast route. :func:`scan_combined` walks the bytes of whole lines once
-(compiled by numba, no GIL held, so the loader's worker threads run it side by side) and, for
-every line it can vouch for, writes the typed columns straight away:
+The access-log loader's fast route. A format's pieces (:class:`forensics.loaders.logformat.Field`
+and :class:`~forensics.loaders.logformat.Literal`) become a small program (:func:`program_of`);
+:func:`scan_format` runs it over the bytes of whole lines (compiled by numba, no GIL held, so the
+loader's worker threads run it side by side) and, for every line it can vouch for, writes:
 
-- the seven text fields (``client_ip``, ``ident``, ``remote_user``, ``request``, ``referer``,
-  ``user_agent``, ``extra``) as Arrow string *views* into the block itself: no byte is copied,
-  a view being 16 bytes (length, then the string inline when it is at most 12 bytes long, else
-  its first 4 bytes and its offset in the block);
-- ``local`` (microseconds since 1970, naive ``%t``), ``utc_offset_min``, ``status`` and ``bytes``.
+- each field, and the trailing text (``rest``), as an Arrow string *view* into the block itself:
+  no byte is copied, a view being 16 bytes (length, then the string inline when it is at most 12
+  bytes long, else its first 4 bytes and its offset in the block);
+- ``local`` (microseconds since 1970, naive) and ``utc_offset_min`` of the line's time field
+  (Apache ``%t`` / nginx ``$time_local``, or nginx ``$time_iso8601``);
+- ``_escaped``: a quoted field holds a backslash escape (to undo later).
 
-A line is vouched for exactly when :data:`forensics.loaders.access_log.COMBINED` would match it
-with these very pieces (the regex's parse being unique):
+The format's regex stays the definition. The program reads each field the way that regex's
+highest-priority path does (a run of its character class as long as it goes, a quoted field up to
+the first quote not escaped by a backslash, the first alternative that fits), so when the program
+reads a whole line, the regex reads it the same way: a line is vouched for exactly then, and also
+only when its date and time exist (day within its month, leap years, ``HH:MM:SS`` at most
+``23:59:59``, year 1000 - 9999). Every other line is left to the regex by the caller, with its
+text given as a view too (a ``\r`` before the newline removed, as
+:func:`forensics.evidence.split_lines` does). A block holding invalid UTF-8 anywhere is not
+scanned at all (None): the caller splits it the exact way, which marks and escapes the bad lines.
 
-- exactly six ``"`` and no backslash inside the request, referer or user agent (no escape to
-  undo);
-- before the first quote ``%h %l %u [dd/Mon/yyyy:HH:MM:SS +zzzz]``: three non-empty tokens
-  without spaces, one space between pieces, month names case-sensitive, ASCII digits, and a
-  space before the quote;
-- `` NNN size `` between the request and the referer (size digits, at most 18 of them, or ``-``),
-  one space between the referer and the user agent; anything after the user agent is ``extra``;
-- a date and time that exist (day within its month, leap years, ``HH:MM:SS`` at most
-  ``23:59:59``, year 1000 - 9999).
-
-Every other line is left to the exact route (the regex) by the caller, with its text given as a
-view too (a ``\r`` before the newline removed, as :func:`forensics.evidence.split_lines` does).
-A block holding invalid UTF-8 anywhere is not scanned at all (status :data:`INVALID_UTF8`): the
-caller splits it the exact way, which marks and escapes the bad lines.
+A value regex the program has no instruction for (``%r`` outside quotes, say) makes the format
+regex-only (:func:`program_of` returns None).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 from numba import njit
 
-#: The text fields, in the order of :func:`scan_combined`'s ``views`` rows.
-TEXT_FIELDS = ("client_ip", "ident", "remote_user", "request", "referer", "user_agent", "extra")
+from forensics.loaders.logformat import COMBINED, QUOTED, AccessFormat, Field, ISO_TIME, TIME
 
 OK = 0
 #: Some line holds invalid UTF-8: nothing was scanned.
@@ -52,8 +49,7 @@ LINE_COUNT = 2
 #: counting references on every array passed from function to function (atomic operations)
 #: tripled the scan's cost.
 _native = njit(nogil=True, cache=True, _nrt=False)
-
-_NULL_BYTES = np.int64(-1)  # "-" size, before it becomes a null
+_inline = njit(nogil=True, cache=True, _nrt=False, inline="always")
 
 # "Jan" .. "Dec" as 24-bit integers (first byte highest)
 _MONTHS = np.array([(ord(m[0]) << 16) | (ord(m[1]) << 8) | ord(m[2]) for m in
@@ -65,7 +61,7 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@_native
+@_inline
 def _load8(buf, words, s):
     """The eight bytes from ``s`` as a little-endian uint64 (zeros past the buffer's end)."""
     j = s >> 3
@@ -81,7 +77,7 @@ def _load8(buf, words, s):
     return x
 
 
-@_native
+@_inline
 def _first_bytes(k):
     """Mask keeping the first ``k`` bytes of a uint64 (none when ``k <= 0``, all when ``k >= 8``)."""
     if k <= 0:
@@ -91,7 +87,7 @@ def _first_bytes(k):
     return (np.uint64(1) << np.uint64(8 * k)) - np.uint64(1)
 
 
-@_native
+@_inline
 def _view(out, row, buf, words, s, e, data_buffer):
     """Write the Arrow string view of ``buf[s:e]`` into ``out[row]`` (two uint64, little-endian:
     the int32 length, then the string inline when it is at most 12 bytes long, else its first 4
@@ -108,7 +104,7 @@ def _view(out, row, buf, words, s, e, data_buffer):
         out[row, 1] = (np.uint64(s) << np.uint64(32)) | np.uint64(data_buffer)
 
 
-@_native
+@_inline
 def _digits(buf, s, e):
     """The value of the ASCII digits ``buf[s:e]``, or -1 when one is not a digit."""
     v = 0
@@ -120,7 +116,7 @@ def _digits(buf, s, e):
     return v
 
 
-@_native
+@_inline
 def _days_from_civil(y, m, d):
     """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
     y = y - (1 if m <= 2 else 0)
@@ -166,114 +162,328 @@ def _utf8_length(buf, i, end):
     return k + 1
 
 
-@_native
-def _line(buf, words, data_buffer, row, p, stop, nq, bs, q, views, line_view, local, offset, status, size, fast, months, month_days):
-    """Vouch for the line ``buf[p:stop]`` (``stop``: its newline) and write its columns, or
-    leave it to the exact route (its text in ``line_view``)."""
-    e = stop - 1 if stop > p and buf[stop - 1] == 13 else stop  # a "\r" before the newline is not the line's
-    ok = nq == 6 and not bs
-    t = 0
-    s1 = p
-    s2 = p
-    s3 = p
-    if ok:
-        # head: three tokens, then "[dd/Mon/yyyy:HH:MM:SS +zzzz] " up to the first quote
-        t = q[0] - 29  # "["
-        s3 = t - 1
-        s1 = p
-        while s1 < s3 and buf[s1] != 32:
-            s1 += 1
-        s2 = s1 + 1
-        while s2 < s3 and buf[s2] != 32:
-            s2 += 1
-        k = s2 + 1
-        while k < s3 and buf[k] != 32:
-            k += 1
-        ok = (t > p and s1 > p and s2 > s1 + 1 and s3 > s2 + 1 and k == s3 and buf[s3] == 32
-              and buf[t] == 91 and buf[t + 3] == 47 and buf[t + 7] == 47 and buf[t + 12] == 58
-              and buf[t + 15] == 58 and buf[t + 18] == 58 and buf[t + 21] == 32
-              and (buf[t + 22] == 43 or buf[t + 22] == 45) and buf[t + 27] == 93 and buf[t + 28] == 32)
-    day = month = year = hh = mi = ss = zh = zm = st = sz = 0
-    if ok:
-        day = _digits(buf, t + 1, t + 3)
-        code = (np.int64(buf[t + 4]) << 16) | (np.int64(buf[t + 5]) << 8) | np.int64(buf[t + 6])
-        for k in range(12):
-            if months[k] == code:
-                month = k + 1
-        year = _digits(buf, t + 8, t + 12)
-        hh = _digits(buf, t + 13, t + 15)
-        mi = _digits(buf, t + 16, t + 18)
-        ss = _digits(buf, t + 19, t + 21)
-        zh = _digits(buf, t + 23, t + 25)
-        zm = _digits(buf, t + 25, t + 27)
-        ok = (month > 0 and year >= 1000 and 0 <= hh <= 23 and 0 <= mi <= 59 and 0 <= ss <= 59
-              and zh >= 0 and zm >= 0 and day >= 1)
-        if ok:
-            dim = month_days[month - 1]
-            if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
-                dim = 29
-            ok = day <= dim
-    if ok:
-        # " NNN size " between request and referer (size: 1 - 18 digits or "-"); " " between
-        # referer and user agent
-        a = q[1] + 1
-        b = q[2]
-        st = _digits(buf, a + 1, a + 4)
-        ok = (7 <= b - a <= 24 and buf[a] == 32 and buf[a + 4] == 32 and buf[b - 1] == 32 and st >= 0
-              and q[4] == q[3] + 2 and buf[q[3] + 1] == 32)
-        if ok:
-            if b - a == 7 and buf[a + 5] == 45:
-                sz = _NULL_BYTES
-            else:
-                sz = _digits(buf, a + 5, b - 1)
-                ok = sz >= 0
-    if ok:
-        fast[row] = 1
-        local[row] = (_days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss) * 1_000_000
-        m = zh * 60 + zm
-        offset[row] = -m if buf[t + 22] == 45 else m
-        status[row] = st
-        size[row] = sz
-        _view(views[0], row, buf, words, p, s1, data_buffer)
-        _view(views[1], row, buf, words, s1 + 1, s2, data_buffer)
-        _view(views[2], row, buf, words, s2 + 1, s3, data_buffer)
-        _view(views[3], row, buf, words, q[0] + 1, q[1], data_buffer)
-        _view(views[4], row, buf, words, q[2] + 1, q[3], data_buffer)
-        _view(views[5], row, buf, words, q[4] + 1, q[5], data_buffer)
-        _view(views[6], row, buf, words, q[5] + 1, e, data_buffer)
-        _view(line_view, row, buf, words, p, p, data_buffer)
-    else:
-        fast[row] = 0
-        local[row] = 0
-        offset[row] = 0
-        status[row] = 0
-        size[row] = 0
-        for f in range(7):
-            _view(views[f], row, buf, words, p, p, data_buffer)
-        _view(line_view, row, buf, words, p, e, data_buffer)
-
-
 _ONE = np.uint64(1)
 _ONES = np.uint64(0x0101010101010101)
 _HIGHS = np.uint64(0x8080808080808080)
-_QUOTES = np.uint64(0x2222222222222222)
 _NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
-_BACKSLASHES = np.uint64(0x5C5C5C5C5C5C5C5C)
 _BYTE_INDEX = np.uint64(0x0001020304050607)  # (2**(8k) * this) >> 56 == k
 
 
-@_native
+@_inline
 def _zero_bytes(v):
     # high bit set in the lowest zero byte of v (exact), maybe in some above it (harmless)
     return (v - _ONES) & ~v & _HIGHS
 
 
+
+# ---- the program ------------------------------------------------------------------------------
+# One instruction per piece: a literal to match, or a field read as its value regex's
+# highest-priority path would read it.
+LITERAL = 0
+TOKEN = 1  # [^ ]+
+TOKEN0 = 2  # [^ ]*
+HOST = 3  # [^ :]+
+DIGITS = 4  # [0-9]+
+SIZE = 5  # [0-9]+|-
+STATUS = 6  # [0-9]{3}
+METHOD = 7  # [A-Za-z_-]+
+LOWER = 8  # [a-z]+
+SECONDS = 9  # [0-9]+(?:\.[0-9]+)?|-
+QUOTE = 10  # inside double quotes: [^"\\]*(?:\\.[^"\\]*)*
+CLF_TIME = 11  # 10/Oct/2000:13:55:36 -0700
+ISO = 12  # 2000-10-10T13:55:36-07:00 or ...Z
+
+#: Value regex -> the instruction that reads it.
+INSTRUCTIONS = {
+    r"[^ ]+": TOKEN, r"[^ ]*": TOKEN0, r"[^ :]+": HOST, r"[0-9]+": DIGITS, r"[0-9]+|-": SIZE,
+    r"[0-9]{3}": STATUS, r"[A-Za-z_-]+": METHOD, r"[a-z]+": LOWER, r"[0-9]+(?:\.[0-9]+)?|-": SECONDS,
+    QUOTED: QUOTE, TIME: CLF_TIME, ISO_TIME: ISO,
+}
+
+
+@dataclass(frozen=True)
+class Program:
+    """A format as instructions: ``ops[i]`` reads piece ``i`` (``args[i]``: the field's slot, or the
+    literal's index in ``literal_at``); ``slots``: the fields' names, in slot order; ``time_slot``:
+    the field whose time is typed (``t_iso`` if the format has one, else ``t``)."""
+
+    slots: tuple[str, ...]
+    ops: np.ndarray
+    args: np.ndarray
+    literals: np.ndarray
+    literal_at: np.ndarray
+    literal_words: np.ndarray  # each literal's first eight bytes as a little-endian uint64
+    time_slot: int
+
+
+def program_of(fmt: AccessFormat) -> Program | None:
+    """The program reading ``fmt``'s lines, or None when a field has a value regex no instruction
+    reads, or the format has no time field (its lines then all take the regex)."""
+    if not fmt.pieces:
+        return None
+    ops, args, slots, literal_bytes, literal_at = [], [], [], [], [0]
+    for piece in fmt.pieces:
+        if isinstance(piece, Field):
+            op = INSTRUCTIONS.get(piece.value)
+            if op is None:
+                return None
+            ops.append(op)
+            args.append(len(slots))
+            slots.append(piece.name)
+        else:
+            ops.append(LITERAL)
+            args.append(len(literal_at) - 1)
+            literal_bytes.append(piece.text.encode())
+            literal_at.append(literal_at[-1] + len(literal_bytes[-1]))
+    time_name = "t_iso" if "t_iso" in slots else "t"
+    if time_name not in slots:
+        return None
+    words = [int.from_bytes(b[:8].ljust(8, b"\0"), "little") for b in literal_bytes]
+    return Program(tuple(slots), np.array(ops, dtype=np.int64), np.array(args, dtype=np.int64),
+                   np.frombuffer(b"".join(literal_bytes) or b"\0", dtype=np.uint8).copy(),
+                   np.array(literal_at, dtype=np.int64), np.array(words or [0], dtype=np.uint64), slots.index(time_name))
+
+
+@_inline
+def _is_digit(b):
+    return 48 <= b <= 57
+
+
+_SPACES = np.uint64(0x2020202020202020)
+_COLONS = np.uint64(0x3A3A3A3A3A3A3A3A)
+_QUOTES = np.uint64(0x2222222222222222)
+_BACKSLASHES = np.uint64(0x5C5C5C5C5C5C5C5C)
+
+
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+@_inline
+def _exact_zero_bytes(v):
+    # high bit set in exactly the zero bytes of v
+    return ~(((v & _LOW7) + _LOW7) | v | _LOW7)
+
+
+@_inline
+def _find(buf, words, c, e, one, two):
+    """The first position from ``c`` (before ``e``) of a byte ``one`` or ``two`` (each repeated
+    in the eight bytes of a uint64), or ``e``: a word of eight aligned bytes at a time."""
+    if c >= e:
+        return e
+    j = c >> 3
+    skip = np.uint64(8 * (c & 7))  # bytes of the first word before c
+    nwords = words.size
+    while 8 * j < e:
+        if j < nwords:
+            w = words[j]
+        else:  # the last, partial word of the buffer, padded with zero bytes
+            w = np.uint64(0)
+            for k in range(8 * j, buf.size):
+                w |= np.uint64(buf[k]) << np.uint64(8 * (k - 8 * j))
+        m = _exact_zero_bytes(w ^ one) | _exact_zero_bytes(w ^ two)
+        m = (m >> skip) << skip
+        skip = np.uint64(0)
+        if m != 0:
+            low = m & (~m + _ONE)
+            i = 8 * j + np.int64(((low >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
+            return i if i < e else e
+        j += 1
+    return e
+
+
+@_inline
+def _run(buf, c, e, op):
+    """End of the longest run from ``c`` of the characters ``op`` reads (before ``e``)."""
+    while c < e:
+        b = buf[c]
+        if op == TOKEN or op == TOKEN0:
+            if b == 32:
+                break
+        elif op == HOST:
+            if b == 32 or b == 58:
+                break
+        elif op == DIGITS:
+            if not _is_digit(b):
+                break
+        elif op == METHOD:
+            if not (65 <= b <= 90 or 97 <= b <= 122 or b == 95 or b == 45):
+                break
+        else:  # LOWER
+            if not 97 <= b <= 122:
+                break
+        c += 1
+    return c
+
+
+@_inline
+def _clf_time(buf, t, e, months, month_days, out, k):
+    """``dd/Mon/yyyy:HH:MM:SS +zzzz`` at ``t``: its local time and offset into ``out``, or False
+    (no such time, or not this shape); ``out[k]``, ``out[k + 1]``."""
+    if t + 26 > e or not (buf[t + 2] == 47 and buf[t + 6] == 47 and buf[t + 11] == 58 and buf[t + 14] == 58
+                          and buf[t + 17] == 58 and buf[t + 20] == 32 and (buf[t + 21] == 43 or buf[t + 21] == 45)):
+        return False
+    code = (np.int64(buf[t + 3]) << 16) | (np.int64(buf[t + 4]) << 8) | np.int64(buf[t + 5])
+    month = 0
+    for j in range(12):
+        if months[j] == code:
+            month = j + 1
+    zh = _digits(buf, t + 22, t + 24)
+    zm = _digits(buf, t + 24, t + 26)
+    if month == 0 or zh < 0 or zm < 0:
+        return False
+    m = zh * 60 + zm
+    return _civil(buf, _digits(buf, t + 7, t + 11), month, _digits(buf, t, t + 2), t + 12, -m if buf[t + 21] == 45 else m,
+                  month_days, out, k)
+
+
+@_inline
+def _iso_time(buf, t, e, month_days, out, k):
+    """``yyyy-mm-ddTHH:MM:SS`` then ``+HH:MM``, ``-HH:MM`` or ``Z`` at ``t``: its end (the local
+    time and offset into ``out``), or -1."""
+    if t + 20 > e or not (buf[t + 4] == 45 and buf[t + 7] == 45 and buf[t + 10] == 84 and buf[t + 13] == 58
+                          and buf[t + 16] == 58):
+        return -1
+    z = t + 19
+    if z + 6 <= e and (buf[z] == 43 or buf[z] == 45) and buf[z + 3] == 58:
+        zh = _digits(buf, z + 1, z + 3)
+        zm = _digits(buf, z + 4, z + 6)
+        if zh < 0 or zm < 0:
+            return -1
+        m = zh * 60 + zm
+        offset, end = (-m if buf[z] == 45 else m), z + 6
+    elif buf[z] == 90:
+        offset, end = 0, z + 1
+    else:
+        return -1
+    if not _civil(buf, _digits(buf, t, t + 4), _digits(buf, t + 5, t + 7), _digits(buf, t + 8, t + 10), t + 11, offset,
+                  month_days, out, k):
+        return -1
+    return end
+
+
+@_inline
+def _civil(buf, year, month, day, hms, offset, month_days, out, k):
+    """Check a date and the ``HH:MM:SS`` at ``hms``; write microseconds since 1970 (naive) and the
+    offset into ``out``."""
+    hh = _digits(buf, hms, hms + 2)
+    mi = _digits(buf, hms + 3, hms + 5)
+    ss = _digits(buf, hms + 6, hms + 8)
+    if not (1 <= month <= 12 and year >= 1000 and 0 <= hh <= 23 and 0 <= mi <= 59 and 0 <= ss <= 59 and day >= 1):
+        return False
+    dim = month_days[month - 1]
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        dim = 29
+    if day > dim:
+        return False
+    out[k] = (_days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss) * 1_000_000
+    out[k + 1] = offset
+    return True
+
+
+@_inline
+def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, views, line_view,
+          local, offset, fast, escaped, bounds, clock, months, month_days):
+    """Read the line ``buf[p:stop]`` (``stop``: its newline) with the program and write its
+    fields, or leave it to the regex (its text in ``line_view``). ``q[:nq]``: the positions of the
+    line's double quotes (all of them when ``nq <= q.size``), ``bs``: it holds a backslash."""
+    e = stop - 1 if stop > p and buf[stop - 1] == 13 else stop  # a "\r" before the newline is not the line's
+    c = p
+    ok = True
+    esc = False
+    known = not bs and nq <= q.size  # a quoted field ends at the next quote of q
+    qi = 0
+    clock[0] = 0
+    clock[1] = 0
+    for i in range(ops.size):
+        op = ops[i]
+        if op == LITERAL:
+            a = literal_at[args[i]]
+            n = literal_at[args[i] + 1] - a
+            if c + n > e or (_load8(buf, words, c) & _first_bytes(n)) != literal_words[args[i]]:
+                ok = False
+                break
+            for j in range(8, n):  # a literal longer than eight bytes
+                if buf[c + j] != literals[a + j]:
+                    ok = False
+                    break
+            if not ok:
+                break
+            c += n
+            continue
+        s = c
+        if op == QUOTE and known:
+            while qi < nq and q[qi] < c:
+                qi += 1
+            c = q[qi] if qi < nq else e
+        elif op == QUOTE:
+            while True:
+                c = _find(buf, words, c, e, _QUOTES, _BACKSLASHES)
+                if c >= e or buf[c] == 34:
+                    break
+                esc = True  # a backslash: it and the byte after it are the value's
+                c += 2
+                if c > e:  # a backslash escapes nothing: the regex's reading differs
+                    ok = False
+                    break
+        elif op == STATUS:
+            ok = c + 3 <= e and _is_digit(buf[c]) and _is_digit(buf[c + 1]) and _is_digit(buf[c + 2])
+            c += 3
+        elif op == SIZE or op == SECONDS:
+            c = _run(buf, c, e, DIGITS)
+            if c == s:
+                if c < e and buf[c] == 45:
+                    c += 1
+                else:
+                    ok = False
+            elif op == SECONDS and c + 1 < e and buf[c] == 46 and _is_digit(buf[c + 1]):
+                c = _run(buf, c + 1, e, DIGITS)
+        elif op == CLF_TIME:  # the time field's reading in clock[0:2], another one's in clock[2:4]
+            ok = _clf_time(buf, c, e, months, month_days, clock, 0 if args[i] == time_slot else 2)
+            c += 26
+        elif op == ISO:
+            c = _iso_time(buf, c, e, month_days, clock, 0 if args[i] == time_slot else 2)
+            ok = c >= 0
+        elif op == TOKEN or op == TOKEN0:
+            c = _find(buf, words, c, e, _SPACES, _SPACES)
+            ok = op == TOKEN0 or c > s
+        elif op == HOST:
+            c = _find(buf, words, c, e, _SPACES, _COLONS)
+            ok = c > s
+        else:
+            c = _run(buf, c, e, op)
+            ok = c > s
+        if not ok:
+            break
+        bounds[args[i], 0] = s
+        bounds[args[i], 1] = c
+    nslots = bounds.shape[0]
+    if ok:
+        fast[row] = 1
+        escaped[row] = 1 if esc else 0
+        local[row] = clock[0]
+        offset[row] = clock[1]
+        for f in range(nslots):
+            _view(views[f], row, buf, words, bounds[f, 0], bounds[f, 1], data_buffer)
+        _view(views[nslots], row, buf, words, c, e, data_buffer)  # rest
+        _view(line_view, row, buf, words, p, p, data_buffer)
+    else:
+        fast[row] = 0
+        escaped[row] = 0
+        local[row] = 0
+        offset[row] = 0
+        for f in range(nslots + 1):
+            _view(views[f], row, buf, words, p, p, data_buffer)
+        _view(line_view, row, buf, words, p, e, data_buffer)
+
+
 @_native
-def _scan(buf, words, data_buffer, start, end, n, row0, views, line_view, local, offset, status, size, fast, q, months, month_days):
+def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, literal_at, literal_words, time_slot, views, line_view,
+          local, offset, fast, escaped, bounds, clock, months, month_days):
     """One pass over ``buf[start:end]``, eight bytes at a time: the quotes, backslashes, newlines
     and bytes >= 0x80 of a word are flagged together (SWAR), visited lowest first (a flagged byte
-    is checked, the flags above a true one may be false), and each line is finished at its
-    newline (:func:`_line`)."""
+    is checked, the flags above a true one may be false); each line is read at its newline
+    (:func:`_line`) with its quotes' positions (in ``q``), each multi-byte character checked as
+    UTF-8."""
     row = 0
     p = start  # the current line's first byte
     nq = 0
@@ -296,16 +506,16 @@ def _scan(buf, words, data_buffer, start, end, n, row0, views, line_view, local,
                 continue
             c = buf[i]
             if c == 34:
-                if nq < 6:
+                if nq < q.size:
                     q[nq] = i
                 nq += 1
             elif c == 92:
-                if nq == 1 or nq == 3 or nq == 5:
-                    bs = True
+                bs = True
             elif c == 10:
                 if row >= n:
                     return LINE_COUNT
-                _line(buf, words, data_buffer, row0 + row, p, i, nq, bs, q, views, line_view, local, offset, status, size, fast, months, month_days)
+                _line(buf, words, data_buffer, row0 + row, p, i, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, views,
+                      line_view, local, offset, fast, escaped, bounds, clock, months, month_days)
                 row += 1
                 p = i + 1
                 nq = 0
@@ -325,30 +535,37 @@ def _strings(views: np.ndarray, buffers: list[pa.Buffer], valid: np.ndarray | No
     return pl.Series(pa.Array.from_buffers(pa.string_view(), len(views), [validity, pa.py_buffer(views), *buffers]))
 
 
-def scan_combined(blocks: Sequence[tuple[bytes, int, int, int]]) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
+#: Quotes of a line remembered by the scan's pass (a line with more reads its quoted fields by
+#: searching).
+_QUOTES_KNOWN = 32
+
+
+def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]]) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
     """Scan blocks of whole lines, ``(data, start, end, n)``: the ``n`` lines ``data[start:end]``,
     each ending with ``\\n``, into one set of columns (one chunk, the blocks' lines in order).
 
     Returns
     -------
     (fields, fast, line) or None
-        ``fields``: one row per line, ``client_ip, ident, remote_user, request, referer,
-        user_agent, extra`` (String, views into the blocks' bytes), ``local`` (Datetime[us],
-        naive), ``utc_offset_min`` (Int16), ``status`` (Int16), ``bytes`` (Int64, null for ``-``);
-        filled where ``fast`` (Boolean) is true, empty or zero elsewhere. ``line``: the text of
-        every line ``fast`` refused (null where it vouched), for the exact route. None when a
-        block holds invalid UTF-8 (or one is too large for 32-bit view offsets): split those the
-        exact way.
+        ``fields``: one row per line: a String column per field of the format (``program.slots``,
+        the text the format's regex group holds) and ``rest`` (views into the blocks' bytes),
+        ``local`` (Datetime[us], naive), ``utc_offset_min`` (Int16), ``_escaped`` (Boolean: a
+        quoted field holds a backslash); filled where ``fast`` (Boolean) is true, empty or zero
+        elsewhere. ``line``: the text of every line the program did not read (null where it did),
+        for the regex. None when a block holds invalid UTF-8 (or one is too large for 32-bit view
+        offsets): split those the exact way.
     """
     total = sum(n for _, _, _, n in blocks)
-    views = np.empty((len(TEXT_FIELDS), total, 2), dtype=np.uint64)
+    nslots = len(program.slots)
+    views = np.empty((nslots + 1, total, 2), dtype=np.uint64)
     line_view = np.empty((total, 2), dtype=np.uint64)
     local = np.empty(total, dtype=np.int64)
     offset = np.empty(total, dtype=np.int16)
-    status = np.empty(total, dtype=np.int16)
-    size = np.empty(total, dtype=np.int64)
     fast = np.empty(total, dtype=np.uint8)
-    q = np.zeros(6, dtype=np.int64)
+    escaped = np.empty(total, dtype=np.uint8)
+    bounds = np.zeros((nslots, 2), dtype=np.int64)
+    clock = np.zeros(4, dtype=np.int64)
+    q = np.zeros(_QUOTES_KNOWN, dtype=np.int64)
     buffers: dict[int, tuple[int, bytes]] = {}  # id(data) -> (index, data): blocks cut from one buffer share it
     row = 0
     for data, start, end, n in blocks:
@@ -357,8 +574,8 @@ def scan_combined(blocks: Sequence[tuple[bytes, int, int, int]]) -> tuple[pl.Dat
         b, _ = buffers.setdefault(id(data), (len(buffers), data))
         buf = np.frombuffer(data, dtype=np.uint8)
         words = np.frombuffer(data, dtype=np.uint64, count=len(data) // 8)  # words[j]: bytes 8j .. 8j+7
-        code = _scan(buf, words, b, start, end, n, row, views, line_view, local, offset, status, size, fast, q,
-                     _MONTHS, _MONTH_DAYS)
+        code = _scan(buf, words, b, start, end, n, row, q, program.ops, program.args, program.literals, program.literal_at, program.literal_words,
+                     program.time_slot, views, line_view, local, offset, fast, escaped, bounds, clock, _MONTHS, _MONTH_DAYS)
         if code == INVALID_UTF8:
             return None
         if code != OK:
@@ -367,15 +584,18 @@ def scan_combined(blocks: Sequence[tuple[bytes, int, int, int]]) -> tuple[pl.Dat
     data_buffers = [pa.py_buffer(data) for _, data in buffers.values()]
     fast_mask = fast.view(np.bool_)
     fields = pl.DataFrame(
-        [_strings(views[k], data_buffers).alias(name) for k, name in enumerate(TEXT_FIELDS)]
+        [_strings(views[k], data_buffers).alias(name) for k, name in enumerate((*program.slots, "rest"))]
         + [
             pl.Series("local", local).cast(pl.Datetime("us")),
             pl.Series("utc_offset_min", offset),
-            pl.Series("status", status),
-            pl.Series("bytes", size),
+            pl.Series("_escaped", escaped.view(np.bool_)),
         ]
-    ).with_columns(bytes=pl.when(pl.col("bytes") != _NULL_BYTES).then(pl.col("bytes")))
+    )
     return fields, pl.Series("fast", fast_mask), _strings(line_view, data_buffers, ~fast_mask).alias("line")
+
+
+#: The program of Apache's ``combined`` (the commonest format).
+COMBINED_PROGRAM = program_of(COMBINED)
 
 
 def warm_up() -> float:
@@ -385,5 +605,5 @@ def warm_up() -> float:
 
     t0 = time.perf_counter()
     line = b'192.0.2.1 - - [01/Jan/2017:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
-    scan_combined([(line, 0, len(line), 1)])
+    scan_format(COMBINED_PROGRAM, [(line, 0, len(line), 1)])
     return time.perf_counter() - t0

@@ -24,13 +24,16 @@ earlier one); ``combined`` allows trailing fields, the others must match whole l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forensics.errors import FormatError
 
 #: Inside a quoted field: no quote or backslash, except escape pairs.
 QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
-_TIME = r"[0-9][0-9]/[A-Za-z]{3}/[0-9]{4}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4}"
+#: Apache ``%t`` inside its brackets, nginx ``$time_local``: ``10/Oct/2000:13:55:36 -0700``.
+TIME = r"[0-9][0-9]/[A-Za-z]{3}/[0-9]{4}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4}"
+#: nginx ``$time_iso8601``: ``2000-10-10T13:55:36-07:00``.
+ISO_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[+-][0-9]{2}:[0-9]{2}|Z)"
 
 #: Directive -> (field name, regex of its value when not quoted). Field names that are columns of
 #: the access table keep that name; the others go to ``extra``.
@@ -39,7 +42,7 @@ DIRECTIVES: dict[str, tuple[str, str]] = {
     "a": ("client_ip", r"[^ ]+"),
     "l": ("ident", r"[^ ]+"),
     "u": ("remote_user", r"[^ ]+"),
-    "t": ("t", r"\[" + _TIME + r"\]"),
+    "t": ("t", r"\[" + TIME + r"\]"),
     "r": ("request", r"[^ ]+ [^ ]+ [^ ]+"),
     "s": ("status", r"[0-9]{3}"),
     ">s": ("status", r"[0-9]{3}"),
@@ -73,8 +76,8 @@ NGINX_VARIABLES: dict[str, tuple[str, str]] = {
     "remote_addr": ("client_ip", r"[^ ]+"),
     "binary_remote_addr": ("client_ip", r"[^ ]+"),
     "remote_user": ("remote_user", r"[^ ]+"),
-    "time_local": ("t", _TIME),
-    "time_iso8601": ("t_iso", r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[+-][0-9]{2}:[0-9]{2}|Z)"),
+    "time_local": ("t", TIME),
+    "time_iso8601": ("t_iso", ISO_TIME),
     "request": ("request", r"[^ ]+ [^ ]+ [^ ]+"),
     "status": ("status", r"[0-9]{3}"),
     "body_bytes_sent": ("bytes", r"[0-9]+|-"),
@@ -108,48 +111,76 @@ _TOKEN = re.compile(r"%(?:!?[0-9,]*)?(?:\{([^}]*)\})?([<>]?[a-zA-Z%])")
 
 
 @dataclass(frozen=True)
+class Literal:
+    """Text a format writes as it is between fields."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field of a format: its name, the regex of its value, and whether it sits inside double
+    quotes (then its value is :data:`QUOTED`)."""
+
+    name: str
+    value: str
+    quoted: bool
+
+
+@dataclass(frozen=True)
 class AccessFormat:
     """A compiled access-log format: ``regex`` (anchored, one named group per field, then
-    ``rest`` for trailing text) and the ``fields`` it yields, in order."""
+    ``rest`` for trailing text), the ``fields`` it yields, in order, and its ``pieces`` (the
+    same regex as a sequence of :class:`Literal` and :class:`Field`, for a native scanner)."""
 
     name: str
     definition: str
     regex: str
     fields: tuple[str, ...]
+    pieces: tuple[Literal | Field, ...] = field(default=(), compare=False)
 
     @property
     def extra_fields(self) -> tuple[str, ...]:
         return tuple(f for f in self.fields if f not in TABLE_FIELDS)
 
 
-def _assemble(body: str, tokens: re.Pattern, read) -> tuple[str, tuple[str, ...]]:
-    """The anchored regex and the field names of a format string: text between tokens is literal;
-    ``read(match)`` says what a token is: a ``str`` of regex to emit as it is (``%%``), or
-    ``(field name, value regex)``, or ``(field name, value regex, (before, after))`` for a value
-    always written between those (Apache's ``[%t]``). A field inside double quotes reads a quoted
-    field; a name used twice gets ``_2``, ``_3``..."""
-    parts: list[str] = []
-    fields: list[str] = []
+def _assemble(body: str, tokens: re.Pattern, read) -> tuple[str, tuple[str, ...], tuple[Literal | Field, ...]]:
+    """The anchored regex, the field names and the pieces of a format string: text between
+    tokens is literal; ``read(match)`` says what a token is: a ``str`` of literal text (``%%``),
+    or ``(field name, value regex)``, or ``(field name, value regex, (before, after))`` for a
+    value always written between those two texts (Apache's ``[%t]``). A field inside double
+    quotes reads a quoted field; a name used twice gets ``_2``, ``_3``..."""
+    pieces: list[Literal | Field] = []
+    names: list[str] = []
+
+    def literal(text: str) -> None:
+        if not text:
+            return
+        if pieces and isinstance(pieces[-1], Literal):
+            pieces[-1] = Literal(pieces[-1].text + text)
+        else:
+            pieces.append(Literal(text))
+
     pos = 0
     for m in tokens.finditer(body):
-        parts.append(re.escape(body[pos:m.start()]))
+        literal(body[pos:m.start()])
         pos = m.end()
         token = read(m)
         if isinstance(token, str):
-            parts.append(token)
+            literal(token)
             continue
         field_name, value, *wrap = token
-        if field_name in fields:
-            field_name = f"{field_name}_{fields.count(field_name) + 1}"
-        if wrap:
-            before, after = wrap[0]
-            parts.append(f"{before}(?P<{field_name}>{value}){after}")
-        else:
-            in_quotes = body[:m.start()].count('"') % 2 == 1
-            parts.append(f"(?P<{field_name}>{QUOTED if in_quotes else value})")
-        fields.append(field_name)
-    parts.append(re.escape(body[pos:]))
-    return "^" + "".join(parts) + "(?P<rest>.*)$", tuple(fields)
+        if field_name in names:
+            field_name = f"{field_name}_{names.count(field_name) + 1}"
+        in_quotes = not wrap and body[:m.start()].count('"') % 2 == 1
+        before, after = wrap[0] if wrap else ("", "")
+        literal(before)
+        pieces.append(Field(field_name, QUOTED if in_quotes else value, in_quotes))
+        literal(after)
+        names.append(field_name)
+    literal(body[pos:])
+    regex = "".join(re.escape(p.text) if isinstance(p, Literal) else f"(?P<{p.name}>{p.value})" for p in pieces)
+    return "^" + regex + "(?P<rest>.*)$", tuple(names), tuple(pieces)
 
 
 def _nginx_token(m: re.Match) -> tuple[str, str]:
@@ -165,10 +196,10 @@ def compile_nginx_format(definition: str, name: str | None = None) -> AccessForm
     """Compile an nginx ``log_format`` string (``$variable`` tokens; an ``escape=default|json|none``
     prefix as nginx takes it: every escape reads inside a quoted field, ``\\x22`` and ``\\"``
     alike)."""
-    regex, fields = _assemble(_NGINX_ESCAPE.sub("", definition), _NGINX_TOKEN, _nginx_token)
+    regex, fields, pieces = _assemble(_NGINX_ESCAPE.sub("", definition), _NGINX_TOKEN, _nginx_token)
     if not fields:
         raise FormatError(f"nginx log_format {definition!r}: no $variable in it")
-    return AccessFormat(name or "custom nginx", definition, regex, fields)
+    return AccessFormat(name or "custom nginx", definition, regex, fields, pieces)
 
 
 def compile_format(definition: str, name: str | None = None) -> AccessFormat:
@@ -187,13 +218,13 @@ def compile_format(definition: str, name: str | None = None) -> AccessFormat:
         directive = f"{{{arg}}}{letter}" if arg is not None else letter
         if directive in DIRECTIVES:
             field_name, value = DIRECTIVES[directive]
-            return ("t", _TIME, (r"\[", r"\]")) if field_name == "t" else (field_name, value)
+            return ("t", TIME, ("[", "]")) if field_name == "t" else (field_name, value)
         if arg is not None and letter == "i":
             return "header_" + re.sub(r"[^A-Za-z0-9]+", "_", arg).lower(), r"[^ ]+"
         raise FormatError(f"access-log format {definition!r}: directive %{directive} is not supported")
 
-    regex, fields = _assemble(definition, _TOKEN, read)
-    return AccessFormat(name or "custom", definition, regex, fields)
+    regex, fields, pieces = _assemble(definition, _TOKEN, read)
+    return AccessFormat(name or "custom", definition, regex, fields, pieces)
 
 
 COMBINED = compile_format("combined")
