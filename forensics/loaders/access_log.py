@@ -266,6 +266,16 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
     rest = pl.when(rest != "").then(rest)
     extra = (pl.concat_str([*(pl.lit(f + "=") + pl.col(f) for f in fmt.extra_fields), rest], separator=" ", ignore_nulls=True)
              if fmt.extra_fields else rest)
+    if "request" not in df.columns and "method" in df.columns and ({"url_path", "url"} & set(df.columns)):
+        # a format that logs the request's parts (``%m %U%q %H``, ``$request_method $request_uri``)
+        if "url" in df.columns:
+            target = pl.col("url")
+        elif "query_string" in df.columns:
+            target = pl.col("url_path") + pl.col("query_string").fill_null("")
+        else:
+            target = pl.col("url_path")
+        parts = [pl.col("method"), target, *([pl.col("protocol")] if "protocol" in df.columns else [])]
+        df = df.with_columns(request=pl.concat_str(parts, separator=" "))
     missing = [c for c in ("client_ip", "ident", "remote_user", "request", "status", "bytes", "referer", "user_agent")
                if c not in df.columns]
     df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)

@@ -36,7 +36,7 @@ import polars as pl
 import pyarrow as pa
 from numba import njit
 
-from forensics.loaders.logformat import COMBINED, QUOTED, AccessFormat, Field, ISO_TIME, TIME
+from forensics.loaders.logformat import COMBINED, ISO_TIME, QUOTED, TIME, AccessFormat, Field, Literal
 
 OK = 0
 #: Some line holds invalid UTF-8: nothing was scanned.
@@ -217,16 +217,18 @@ class Program:
 
 
 def program_of(fmt: AccessFormat) -> Program | None:
-    """The program reading ``fmt``'s lines, or None when a field has a value regex no instruction
-    reads, or the format has no time field (its lines then all take the regex)."""
+    """The program reading ``fmt``'s lines, or None (its lines then all take the regex) when a
+    field has a value regex no instruction reads, a quoted field is not the only one inside its
+    quotes (``"%m %U%q %H"``: the regex backtracks to split it), or the format has no time field."""
     if not fmt.pieces:
         return None
     ops, args, slots, literal_bytes, literal_at = [], [], [], [], [0]
-    for piece in fmt.pieces:
+    for k, piece in enumerate(fmt.pieces):
         if isinstance(piece, Field):
             op = INSTRUCTIONS.get(piece.value)
-            if op is None:
-                return None
+            follower = fmt.pieces[k + 1] if k + 1 < len(fmt.pieces) else None
+            if op is None or (op == QUOTE and not (isinstance(follower, Literal) and follower.text.startswith('"'))):
+                return None  # a quoted field that does not end the quotes: only the regex's backtracking reads it
             ops.append(op)
             args.append(len(slots))
             slots.append(piece.name)

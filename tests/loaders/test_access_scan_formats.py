@@ -139,10 +139,13 @@ def test_nginx_escapes_are_vouched_and_kept_as_logged():
     assert rec["user_agent"][0] == "Mozilla \\x22quoted\\x22"
 
 
-def test_a_value_regex_without_an_instruction_takes_the_regex():
-    fmt = compile_format('%h %t %r %>s')  # %r outside quotes: "[^ ]+ [^ ]+ [^ ]+"
+@pytest.mark.parametrize("definition", ['%h %t %r %>s', '%h %t "%m %U%q %H" %>s'])
+def test_a_format_no_program_reads_takes_the_regex(definition):
+    """``%r`` outside quotes ("[^ ]+ [^ ]+ [^ ]+"), or several fields inside one pair of quotes."""
+    fmt = compile_format(definition)
     assert access_scan.program_of(fmt) is None
-    data = b"203.0.113.9 [31/Mar/2017:23:28:01 +0900] GET / HTTP/1.1 200\n"
+    data = (b'203.0.113.9 [31/Mar/2017:23:28:01 +0900] GET / HTTP/1.1 200\n' if '"' not in definition
+            else b'203.0.113.9 [31/Mar/2017:23:28:01 +0900] "GET / HTTP/1.1" 200\n')
     parts = [RawPart("s", RawLines(data, 0, len(data), 1, 1))]
     rec, rej = al.parse_access_parts(parts, fmt=fmt)
     assert rec["path"].to_list() == ["/"] and rej.height == 0
