@@ -9,6 +9,14 @@ worker threads, each batch's table handed to the consumer and dropped), so peak 
 with the number or size of the log files.
 
 Targets: >= 1.2 M lines/s, <= 4x the baseline's time.
+
+Then one row per access-log format, side by side: the first :data:`FORMAT_LINES` lines of the same
+data written in each named format (``common`` as RHEL's ``ssl_access_log``, ``vhost_combined`` as
+Debian's ``other_vhosts_access.log``, nginx's ``combined`` with ``\x22`` escapes in some user
+agents), a custom nginx ``log_format`` with ISO times and request times, and an Apache
+``LogFormat`` with several fields inside one pair of quotes (read by the regex alone). Each file is
+detected or given its format, loaded, and compared with ``scan_csv`` of the same file. Targets:
+>= 1.5 M lines/s and <= 4x for the named formats; >= 0.4 M lines/s for the others.
 """
 
 from __future__ import annotations
@@ -30,11 +38,33 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forensics.loaders.access_log import iter_access_logs  # noqa: E402
+from forensics.loaders.access_log import file_formats, iter_access_logs  # noqa: E402
 from forensics.loaders.access_scan import warm_up  # noqa: E402
 
 TARGET_LPS = 1_200_000
 TARGET_RATIO = 4.0
+
+#: Lines of each per-format file.
+FORMAT_LINES = 2_000_000
+NAMED_TARGET_LPS = 1_500_000
+OTHER_TARGET_LPS = 400_000
+_COMBINED = r'^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\S+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"$'
+#: format name -> (definition given to the loader, or None to detect it; the line as written from
+#: combined's groups 1 - 9: host, ident, user, time, request, status, size, referer, user agent).
+FORMAT_WRITERS = {
+    "combined": (None, "${1} ${2} ${3} [${4}] \"${5}\" ${6} ${7} \"${8}\" \"${9}\""),
+    "common": (None, "${1} ${2} ${3} [${4}] \"${5}\" ${6} ${7}"),
+    "vhost_combined": (None, "toshomart.com:443 ${1} ${2} ${3} [${4}] \"${5}\" ${6} ${7} \"${8}\" \"${9}\""),
+    "nginx": ("nginx", "${1} - ${3} [${4}] \"${5}\" ${6} ${7} \"${8}\" \"${9}\""),
+    "nginx custom (ISO time, request time)": (
+        '$remote_addr - $remote_user [$time_iso8601] "$request" $status $body_bytes_sent "$http_referer" '
+        '"$http_user_agent" $request_time',
+        "${1} - ${3} [${4}] \"${5}\" ${6} ${7} \"${8}\" \"${9}\" 0.012"),
+    "apache \"%m %U%q %H\" (regex)": (
+        '%h %l %u %t "%m %U%q %H" %>s %b "%{Referer}i" "%{User-Agent}i"',
+        "${1} ${2} ${3} [${4}] \"${5}\" ${6} ${7} \"${8}\" \"${9}\""),
+}
+NAMED = ("combined", "common", "vhost_combined", "nginx")
 
 
 class PeakRSS:
@@ -116,6 +146,82 @@ def baseline(paths: list[Path]) -> int:
     return n
 
 
+def format_files(folder: Path, paths: list[Path], lines: int) -> dict[str, tuple[str | None, Path]]:
+    """The first ``lines`` lines of ``paths`` written once in each format of :data:`FORMAT_WRITERS`
+    (plain files in ``folder``; rewritten when the line count differs)."""
+    out = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = folder / "lines"
+    fresh = not stamp.exists() or stamp.read_text() != str(lines)
+    source = None
+    for k, (name, (definition, template)) in enumerate(FORMAT_WRITERS.items()):
+        p = folder / f"format-{k}.log"
+        if fresh or not p.exists():
+            if source is None:
+                frames, got = [], 0
+                for path in paths:
+                    frame = pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None,
+                                        schema={"line": pl.String}, n_rows=lines - got)
+                    frames.append(frame)
+                    got += frame.height
+                    if got >= lines:
+                        break
+                source = pl.concat(frames).filter(pl.col("line").str.contains(_COMBINED))
+            line = pl.col("line").str.replace(_COMBINED, template)
+            if name == "nginx":  # nginx writes 0 for no body, \x22 for a quote
+                line = (line.str.replace(r'" (\d{3}) - "', r'" $1 0 "')
+                        .str.replace(r"\(KHTML, like Gecko\)", r"(KHTML, like \\x22Gecko\\x22)", literal=False))
+            if name.startswith("nginx custom"):
+                line = line.str.replace(
+                    r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)\]", "[${3}-${2}-${1}T${4}${5}:${6}]")
+                for number, month in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                                "Nov", "Dec"), start=1):
+                    line = line.str.replace(f"-{month}-", f"-{number:02d}-", literal=True)
+            p.write_text(source.select(line.str.join("\n")).item() + "\n")
+        out[name] = (definition, p)
+    stamp.write_text(str(lines))
+    return out
+
+
+def _load(p: Path, definition: str | None) -> tuple[float, int, int]:
+    t0 = time.perf_counter()
+    lines = records = 0
+    for batch in iter_access_logs([p], format=definition, show_progress=False):
+        records += batch.records.height
+        lines += int(batch.counts["records"].sum() + batch.counts["rejected"].sum())
+    return time.perf_counter() - t0, lines, records
+
+
+def format_rows(files: dict[str, tuple[str | None, Path]]) -> bool:
+    """Load each per-format file against its baseline (best of two runs each, after one warm-up
+    load); print the table; True when every target holds."""
+    print(f"\nper format ({FORMAT_LINES:,} lines each, the same requests written in each format; best of 2 runs):")
+    print(f"{'format':42} {'detected':22} {'loader s':>9} {'M lines/s':>10} {'scan_csv s':>11} {'ratio':>6}  target")
+    _load(next(iter(files.values()))[1], None)
+    ok_all = True
+    for name, (definition, p) in files.items():
+        t_base = min(_timed(baseline, [p]) for _ in range(2))
+        detected = file_formats([p], definition)[p].name + (" (given)" if definition else "")
+        runs = [_load(p, definition) for _ in range(2)]
+        t_load, lines, records = min(runs)
+        lps, ratio = lines / t_load, t_load / t_base
+        named = name in NAMED
+        ok = lps >= NAMED_TARGET_LPS and ratio <= TARGET_RATIO if named else lps >= OTHER_TARGET_LPS
+        ok = ok and records == lines
+        ok_all &= ok
+        target = (f">= {NAMED_TARGET_LPS / 1e6:.1f} M/s, <= {TARGET_RATIO:.0f}x" if named
+                  else f">= {OTHER_TARGET_LPS / 1e6:.1f} M/s")
+        print(f"{name:42} {detected:22} {t_load:9.2f} {lps / 1e6:10.2f} {t_base:11.2f} {ratio:5.2f}x  {target}: "
+              f"{'MET' if ok else 'NOT MET'}{'' if records == lines else f' ({lines - records:,} rejected)'}")
+    return ok_all
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=100)
@@ -168,6 +274,8 @@ def main(argv=None) -> int:
           f"load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs")
     ok = lps >= TARGET_LPS and ratio <= TARGET_RATIO
     print(f"targets: >= {TARGET_LPS / 1e6:.1f} M lines/s and <= {TARGET_RATIO:.0f}x baseline: {'MET' if ok else 'NOT MET'}")
+    if not args.synthetic:
+        format_rows(format_files(folder / f"formats-{paths[0].parent.parent.parent.name}", paths, FORMAT_LINES))
     return 0
 
 

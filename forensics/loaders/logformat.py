@@ -179,6 +179,13 @@ def _assemble(body: str, tokens: re.Pattern, read) -> tuple[str, tuple[str, ...]
         literal(after)
         names.append(field_name)
     literal(body[pos:])
+    for k, piece in enumerate(pieces[:-1]):
+        after = pieces[k + 1]
+        if isinstance(piece, Field) and piece.quoted and isinstance(after, Literal) and after.text[0] != '"':
+            # one of several fields inside one pair of quotes ("%m %U%q %H"): it ends at the text
+            # after it, so the parse stays decided by the next character
+            stop = re.escape(after.text[0])
+            pieces[k] = Field(piece.name, rf'[^"\\{stop}]*(?:\\.[^"\\{stop}]*)*', True)
     regex = "".join(re.escape(p.text) if isinstance(p, Literal) else f"(?P<{p.name}>{p.value})" for p in pieces)
     return "^" + regex + "(?P<rest>.*)$", tuple(names), tuple(pieces)
 
