@@ -195,7 +195,7 @@ def measured_table(tables: dict[str, pl.DataFrame] | None = None) -> pl.DataFram
 
     Examples
     --------
-    >>> t = measured_table()  # doctest: +SKIP
+    >>> t = measured_table()
     >>> t.columns
     ['measure', 'tune', 'heldout', 'validation']
     """
