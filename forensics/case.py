@@ -453,22 +453,22 @@ class Case:
 
     def _access_log_format(self, value: dict) -> Any:
         """``{paths: [...], format: NAME | LOGFORMAT}``: the paths; the format checked and kept."""
-        from forensics.loaders.logformat import NAMED_FORMATS, FormatError, compile_format
+        from forensics.loaders.logformat import FORMAT_NAMES, FormatError, compile_format
 
         value = _check_keys(value, {"paths", "format"}, "evidence.access_logs")
         fmt = value.get("format")
         if fmt is not None:
             if not isinstance(fmt, str) or not fmt.strip():
                 raise CaseError("case.yml: 'evidence.access_logs.format' must be a format name "
-                                f"({', '.join(NAMED_FORMATS)}, nginx), an Apache LogFormat string or an nginx "
+                                f"({', '.join(FORMAT_NAMES)}), an Apache LogFormat string or an nginx "
                                 "log_format string")
             try:
                 compile_format(fmt)
             except FormatError as exc:
                 raise CaseError(f"case.yml: 'evidence.access_logs.format': {exc}") from None
-            if "%" not in fmt and "$" not in fmt and fmt not in (*NAMED_FORMATS, "nginx"):
+            if "%" not in fmt and "$" not in fmt and fmt not in FORMAT_NAMES:
                 raise CaseError(f"case.yml: 'evidence.access_logs.format' {fmt!r} is neither a format name "
-                                f"({', '.join(NAMED_FORMATS)}, nginx), an Apache LogFormat string nor an nginx "
+                                f"({', '.join(FORMAT_NAMES)}), an Apache LogFormat string nor an nginx "
                                 "log_format string")
             self.access_log_format = fmt
         return value.get("paths")
