@@ -10,7 +10,19 @@ plus any trailing fields after the user agent (kept in ``extra``). Plain or gzip
 read oldest first, any ``%t`` offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\\`` escapes inside
 quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` byte escapes stay).
 Fields a format lacks are null; fields the table has no column for go to ``extra`` as
-``name=value``. A line that does not fit its file's format is rejected with a reason.
+``name=value``. A line that does not fit its file's format is rejected with a reason; a file
+whose head no named format reads is rejected as a whole (one reject, ``line_no`` null, that
+quotes its first line and stands for all its lines in the counts), not line by line.
+
+W3C extended logs (IIS, CloudFront: ``#Fields: date time c-ip cs-method ...``) are read by the
+``#Fields:`` directive before each line (:func:`w3c_segments` finds them first, so batches are
+parsed apart). Their times are UTC (offset 0); the request line is rebuilt as ``METHOD
+stem?query PROTOCOL`` (without a protocol when the file logs none); ``time-taken`` is milliseconds
+in a space-separated (IIS) file and seconds in a tab-separated (CloudFront) one; IIS writes a space
+in a value as ``+`` (a ``+`` in a user agent is read as a space), CloudFront percent-encodes its
+user agents twice (decoded). Directive lines (``#...``) are read, counted in ``records`` but are
+no table rows (``rows``), as mysqld's banners in a query log are; a line before any ``#Fields:``
+directive is rejected.
 
 :data:`COMBINED`, one anchored regex, defines what a line is; every branch in it is decided by the
 next character (``[^ ]+ `` fields, quoted fields as ``[^"\\]*(?:\\.[^"\\]*)*``, ASCII ``[0-9]``
