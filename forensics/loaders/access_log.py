@@ -437,8 +437,12 @@ def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     parts = pl.when(tab).then(pl.col("line").str.split(_TAB)).otherwise(pl.col("line").str.split(" "))
     cols: dict[str, pl.Expr] = {}  # column -> the value at its place
     extras: list[pl.Expr] = []  # "identifier=value" of the fields the table has no column for
+    # without a cs-uri-stem there is no request line to rebuild: its other parts are kept in extra
+    has_stem = any(W3C_FIELDS.get(f.lower()) == "stem" for f in fields)
     for i, field in enumerate(fields):
         name = W3C_FIELDS.get(field.lower())
+        if name in ("method", "query", "protocol") and not has_stem:
+            name = None
         if name is None or name in cols:  # a field the table has no column for, or named twice
             name = f"_x{i}"
             extras.append(pl.lit(f"{field}=") + pl.col(name))
@@ -464,10 +468,11 @@ def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         pl.when(pl.col("_n") != n)
         .then(pl.format(f"W3C line of {{}} fields where its #Fields: directive (line {{}}) names {n}",
                         pl.col("_n"), pl.col("_fields_at")))
-        .when(value("client_ip").is_null() | (value("client_ip") == "-")).then(pl.lit("W3C line without a c-ip field"))
+        .when(value("client_ip").is_null() | (value("client_ip") == "-")).then(pl.lit("W3C line without a client address (c-ip)"))
         .when(local.is_null()).then(pl.lit("bad W3C date or time field (YYYY-MM-DD HH:MM:SS expected)"))
-        .when(~status.str.contains(r"^[0-9]{3}$").fill_null(False)).then(pl.lit("bad W3C sc-status field"))
     )
+    if "status" in df.columns:  # a file may log no status
+        reason = reason.when(~status.str.contains(r"^[0-9]{3}$").fill_null(False)).then(pl.lit("bad W3C sc-status field"))
     return df.select(
         "_i",
         _reason=reason,
