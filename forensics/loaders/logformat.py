@@ -184,8 +184,9 @@ def compile_nginx_format(definition: str, name: str | None = None) -> AccessForm
 
 
 def compile_format(definition: str, name: str | None = None) -> AccessFormat:
-    """Compile a named format, an Apache ``LogFormat`` string, or an nginx ``log_format`` string
-    (told by its ``$variable`` tokens and the absence of ``%`` directives)."""
+    """Compile a named format, an Apache ``LogFormat`` string (as ``httpd.conf`` writes it between
+    its quotes, ``\\"`` for a quote, or with plain quotes), or an nginx ``log_format`` string (told
+    by its ``$variable`` tokens and the absence of ``%`` directives)."""
     key = ALIASES.get(definition, definition)
     if key == W3C_NAME:
         return W3C
@@ -193,6 +194,8 @@ def compile_format(definition: str, name: str | None = None) -> AccessFormat:
         name, definition = name or key, NAMED_FORMATS[key]
     elif "$" in definition and not _TOKEN.search(definition):
         return compile_nginx_format(definition, name)
+    # copied from httpd.conf as it stands there: its config reader makes \" a quote
+    definition = definition.replace('\\"', '"')
 
     def read(m: re.Match):
         arg, letter = m.group(1), m.group(2)
