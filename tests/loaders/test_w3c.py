@@ -166,3 +166,18 @@ def test_a_file_of_no_known_format_is_one_gap_not_a_reject_per_line(tmp_path):
     gaps = evidence_gaps({"access_logs"}, loaded.counts.with_columns(evidence=__import__("polars").lit("access_logs")),
                          loaded.rejects)
     assert [(g["path"], g["reason"]) for g in gaps if g["path"]] == [("error_log", reason)]
+
+
+def test_the_intake_names_formats_and_counts_a_whole_file_reject(tmp_path):
+    from forensics.session import open_run
+
+    (tmp_path / "case" / "logs").mkdir(parents=True)
+    (tmp_path / "case" / "logs" / "u_ex130730.log").write_text((DATA / "plaso_iis.log").read_text())
+    (tmp_path / "case" / "logs" / "error_log").write_text("[Fri Mar 31 23:28:01.123 2017] [core:error] x\n" * 40)
+    (tmp_path / "case" / "case.yml").write_text(CASE.format(access="[logs/u_ex130730.log, logs/error_log]"))
+    run = open_run(str(tmp_path / "case" / "case.yml"), str(tmp_path / "out"))
+    assert dict(run.manifest_table().select("path", "format").iter_rows()) == {
+        "logs/error_log": "unknown", "logs/u_ex130730.log": "w3c"}
+    summary = run.rejects_summary()
+    assert summary.select("source", "rejected", "first_line").rows() == [("logs/error_log", 40, None)]
+    assert summary["reason"][0].startswith("no known access-log format: first line [Fri Mar 31")
