@@ -459,7 +459,11 @@ def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         "%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False)
     # IIS writes a space as "+"; CloudFront percent-encodes its values, the user agent twice ("%2520")
     agent = value("user_agent")
-    agent = pl.when(pl.col("_tab")).then(percent_decode(percent_decode(agent))).otherwise(agent.str.replace_all("+", " ", literal=True))
+    iis_agent = agent.str.replace_all("+", " ", literal=True)
+    if df["_tab"].any():  # decoding costs an automaton build: only for the lines that need it
+        agent = pl.when(pl.col("_tab")).then(percent_decode(percent_decode(agent))).otherwise(iis_agent)
+    else:
+        agent = iis_agent
     taken = given(value("time_taken")).cast(pl.Float64, strict=False)
     duration = (pl.when(pl.col("_tab")).then(taken * 1_000_000).otherwise(taken * 1_000)).round().cast(pl.Int64)
     status = value("status")
