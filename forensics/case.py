@@ -30,8 +30,8 @@ Optional extensions (compatible with the case file):
   (keys: ``access_logs``, ``app_logs``, ``query_logs``, ``fs_timeline``). Positive = that clock ran
   ahead; the seconds are subtracted from every time of that evidence.
 - ``evidence.access_logs: {paths: [...], format: ...}``: the access-log format of every file (a
-  name: ``combined``, ``common``, ``vhost_combined``, ``nginx``; or an Apache ``LogFormat`` string);
-  a plain list: each file's format detected from its first lines.
+  name: ``combined``, ``common``, ``vhost_combined``, ``nginx``, ``w3c``; or an Apache ``LogFormat``
+  or nginx ``log_format`` string); a plain list: each file's format detected from its first lines.
 - ``evidence.db.encoding`` may be ``auto`` (the default): UTF-8 when a file decodes as UTF-8,
   else CP932.
 - ``evidence.db.dir`` holds ``dtb_*.csv`` table dumps and, under any name, the shop's admin CSV
