@@ -426,8 +426,8 @@ def w3c_segments(path: Path, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED
                         schema={"line_no": pl.Int64, "fields": pl.List(pl.String)})
 
 
-def _w3c_value(df: pl.DataFrame, field: str) -> pl.Expr:
-    return pl.col(field) if field in df.columns else pl.lit(None, pl.String)
+#: A W3C batch's records: ACCESS_LOG rows, the lines each used, and whether it is a table row.
+_W3C_RECORDS = pl.Schema({**ACCESS_LOG, "_lines": pl.Int64, "_keep": pl.Boolean})
 
 
 def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
@@ -448,8 +448,13 @@ def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
             extras.append(pl.lit(f"{field}=") + pl.col(name))
         cols[name] = parts.list.get(i, null_on_oob=True)
     df = lines.select("_i", "_fields_at", _tab=tab, _n=parts.list.len(), **cols)
-    value = functools.partial(_w3c_value, df)
-    given = lambda e: pl.when(e != "-").then(e)  # noqa: E731  "-": the field is empty
+
+    def value(name: str) -> pl.Expr:  # a field of this layout, null when the layout has none
+        return pl.col(name) if name in df.columns else pl.lit(None, pl.String)
+
+    def given(e: pl.Expr) -> pl.Expr:  # "-" is an empty field
+        return pl.when(e != "-").then(e)
+
     query = given(value("query"))
     target = pl.concat_str(value("stem"), pl.when(query.is_not_null() & (query != "")).then(pl.lit("?") + query),
                            ignore_nulls=True)
@@ -526,8 +531,7 @@ def parse_w3c_lines(
     )]
     data = df.filter(~pl.col("_directive") & pl.col("fields").is_not_null())
     parsed = []
-    for (fields,), group in data.group_by(pl.col("fields").cast(pl.List(pl.String)).list.join("\x00").alias("k"),
-                                           maintain_order=True):
+    for _layout, group in data.group_by(pl.col("fields").list.join("\x00").alias("_layout"), maintain_order=True):
         parsed.append(_w3c_layout(group, group["fields"][0].to_list()))
     records = []
     if parsed:
@@ -536,16 +540,13 @@ def parse_w3c_lines(
         rejects.append(fields_df.filter(bad).select("source", "line_no", reason="_reason", excerpt=line_excerpt()))
         good = fields_df.filter(~bad).select("source", "line_no", "invalid_utf8", "line", *_FIELDS, *TYPED_EXTRA)
         recs, rej = _records(good, skew_seconds=skew_seconds, cache=cache, fmt=W3C)
-        records.append(recs.with_columns(_keep=pl.lit(True)))
+        records.append(recs.with_columns(_keep=pl.lit(True)).cast(_W3C_RECORDS))
         rejects.append(rej)
-    heads = df.filter(pl.col("_directive"))
-    if heads.height:
-        records.append(pl.DataFrame(schema={**ACCESS_LOG, "_lines": pl.Int64, "_keep": pl.Boolean}).vstack(
-            heads.select("source", "line_no").with_columns(_lines=pl.lit(1, pl.Int64), _keep=pl.lit(False))
-            .select(pl.col(c) if c in ("source", "line_no", "_lines", "_keep") else pl.lit(None).alias(c)
-                    for c in (*ACCESS_LOG.names(), "_lines", "_keep"))
-            .cast({**ACCESS_LOG, "_lines": pl.Int64, "_keep": pl.Boolean})))
-    out = pl.concat(records) if records else pl.DataFrame(schema={**ACCESS_LOG, "_lines": pl.Int64, "_keep": pl.Boolean})
+    heads = df.filter("_directive").select("source", "line_no", _lines=pl.lit(1, pl.Int64), _keep=pl.lit(False))
+    if heads.height:  # read, not rows: every other column null
+        records.append(heads.select(pl.col(c) if c in heads.columns else pl.lit(None, t).alias(c)
+                                    for c, t in _W3C_RECORDS.items()).cast(_W3C_RECORDS))
+    out = pl.concat(records) if records else pl.DataFrame(schema=_W3C_RECORDS)
     return out, pl.concat([r.cast(REJECTS) for r in rejects])
 
 
