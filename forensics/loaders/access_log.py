@@ -10,9 +10,11 @@ plus any trailing fields after the user agent (kept in ``extra``). Plain or gzip
 read oldest first, any ``%t`` offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\\`` escapes inside
 quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` byte escapes stay).
 Fields a format lacks are null; fields the table has no column for go to ``extra`` as
-``name=value``. A line that does not fit its file's format is rejected with a reason; a file
-whose head no named format reads is rejected as a whole (one reject, ``line_no`` null, that
-quotes its first line and stands for all its lines in the counts), not line by line.
+``name=value``. A line that does not fit its file's format is rejected with a reason. A file
+whose head neither a named format reads nor looks like an access log (not ``host ident user [``)
+is another kind of file: its lines are still tried as ``combined``, and those that fail are one
+reject (``line_no`` null, quoting the file's first line, standing for all those lines in the
+counts), not one each.
 
 W3C extended logs (IIS, CloudFront: ``#Fields: date time c-ip cs-method ...``) are read by the
 ``#Fields:`` directive before each line (:func:`w3c_segments` finds them first, so batches are
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -620,15 +623,15 @@ def iter_access_logs(
     formats = file_formats(paths, format)
     root = Path(case_root) if case_root is not None else None
     for fmt, group in _by_format(formats):
-        raw = fmt.regex == COMBINED_FORMAT.regex  # the native scanner's fast path
-        if raw:
+        raw = fmt.regex == COMBINED_FORMAT.regex or fmt.name == UNKNOWN_NAME  # the native scanner's fast path
+        if fmt.name == UNKNOWN_NAME:
+            reasons = {rel_source(p, root): formats[p].definition for p in group}
+            parse = functools.partial(_unknown_format_parts, reasons=reasons, skew_seconds=skew_seconds, cache=cache)
+        elif raw:
             parse = lambda b: parse_access_parts(b, skew_seconds=skew_seconds, cache=cache)  # noqa: E731
         elif fmt is W3C:
             segments = {rel_source(p, root): w3c_segments(p, max_decompressed=max_decompressed) for p in group}
             parse = functools.partial(parse_w3c_lines, segments=segments, skew_seconds=skew_seconds, cache=cache)
-        elif fmt.name == UNKNOWN_NAME:
-            reasons = {rel_source(p, root): formats[p].definition for p in group}
-            parse = functools.partial(_unknown_format_lines, reasons=reasons)
         else:
             parse = functools.partial(_parse_format_lines, fmt=fmt, skew_seconds=skew_seconds, cache=cache)
         for records, rejects in iter_parsed(
@@ -645,13 +648,18 @@ def iter_access_logs(
             yield batch_loaded(records, rejects, ACCESS_LOG)
 
 
-def _unknown_format_lines(lines: pl.DataFrame, *, reasons: dict[str, str]) -> tuple[None, pl.DataFrame]:
-    """The lines of files no known format reads: one reject per file and batch (``line_no`` null:
-    it stands for the whole file), its ``_lines`` the number of lines it stands for."""
-    rejects = lines.group_by("source", maintain_order=True).agg(_lines=pl.len().cast(pl.Int64)).select(
+def _unknown_format_parts(parts: list, *, reasons: dict[str, str], skew_seconds: float, cache: RequestCache):
+    """Files no known format reads: their lines are still tried as ``combined`` (a record is never
+    lost to a head that did not look like a log), and the lines that fail are one reject per file
+    and batch (``line_no`` null: it stands for the file), its ``_lines`` the lines it stands for,
+    its reason the file's (``no known access-log format: first line ...``)."""
+    records, rejects = parse_access_parts(parts, skew_seconds=skew_seconds, cache=cache)
+    if not rejects.height:
+        return records, rejects
+    whole = rejects.group_by("source", maintain_order=True).agg(_lines=pl.len().cast(pl.Int64)).select(
         "source", line_no=pl.lit(None, pl.Int64),
         reason=pl.col("source").replace_strict(reasons, return_dtype=pl.String), excerpt=pl.lit(""), _lines="_lines")
-    return None, rejects
+    return records, whole
 
 
 def _parse_format_lines(lines: pl.DataFrame, *, fmt: AccessFormat, skew_seconds: float, cache: RequestCache):
@@ -662,8 +670,11 @@ def _parse_format_lines(lines: pl.DataFrame, *, fmt: AccessFormat, skew_seconds:
 DETECT_LINES = 20
 
 
-#: The name of the "format" of a file no known format reads (its lines are not parsed one by one).
+#: The name of the "format" of a file whose head no known format reads and no line of which looks
+#: like an access-log line.
 UNKNOWN_NAME = "unknown"
+#: The start of an access-log line, damaged or not: ``host ident user [`` (after a ``%v:%p``).
+_ACCESS_HEAD = re.compile(r"^(?:[^ ]+ )?[^ ]+ [^ ]+ [^ ]+ \[")
 
 
 def _unknown_format(first_line: str) -> AccessFormat:
@@ -676,10 +687,12 @@ def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict
     """Each file's access-log format: ``format`` (a named format, ``w3c``, an Apache ``LogFormat``
     or an nginx ``log_format`` string) for all, or detected from each file's first
     :data:`DETECT_LINES` lines (:func:`forensics.loaders.logformat.detect_format`, from the file's
-    first 64 KiB). A file with lines that no named format reads gets the format named
-    :data:`UNKNOWN_NAME`, whose definition says so and quotes the first line (escaped, cut): the
-    loader then rejects the file as a whole (one reject, ``line_no`` null) rather than each of its
-    lines. A file with no line to look at (empty, unreadable) is read as ``combined``."""
+    first 64 KiB). A file whose head no named format reads is read as ``combined`` when some of its
+    head lines look like access-log lines (``host ident user [``: their damage is told line by
+    line), else it gets the format named :data:`UNKNOWN_NAME`, whose definition says so and quotes
+    the first line (escaped, cut): its lines are still tried as ``combined``, and those that fail
+    are one reject for the file (``line_no`` null) rather than one each. A file with no line to
+    look at (empty, unreadable) is read as ``combined``."""
     paths = [Path(p) for p in paths]
     if format is not None:
         fmt = compile_format(format)
@@ -690,7 +703,10 @@ def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict
             head = head_lines(p, DETECT_LINES)
         except OSError:
             head = []  # read (and its problem reported) by the loader
-        out[p] = detect_format(head) or (_unknown_format(head[0]) if head else COMBINED_FORMAT)
+        fmt = detect_format(head)
+        if fmt is None:  # read as combined: damaged access-log lines are rejected one by one, with the field
+            fmt = _unknown_format(head[0]) if head and not any(_ACCESS_HEAD.match(x) for x in head) else COMBINED_FORMAT
+        out[p] = fmt
     return out
 
 

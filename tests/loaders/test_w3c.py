@@ -181,3 +181,23 @@ def test_the_intake_names_formats_and_counts_a_whole_file_reject(tmp_path):
     summary = run.rejects_summary()
     assert summary.select("source", "rejected", "first_line").rows() == [("logs/error_log", 40, None)]
     assert summary["reason"][0].startswith("no known access-log format: first line [Fri Mar 31")
+
+
+def test_a_file_whose_head_is_no_log_keeps_the_records_after_it(tmp_path):
+    p = tmp_path / "access_log"
+    good = (DATA / "lnav_access_log.log").read_text()
+    p.write_text("Traceback (most recent call last):\n" * 30 + good)
+    assert file_formats([p])[p].name == "unknown"
+    loaded = read_access_logs([p], case_root=tmp_path, show_progress=False)
+    assert loaded.records["line_no"].to_list() == [31, 32, 33]  # never lost to the head
+    assert loaded.counts.row(0) == ("access_log", 3, 30, 3)
+    assert loaded.rejects.select("line_no", "reason").rows() == [
+        (None, "no known access-log format: first line Traceback (most recent call last):")]
+
+
+def test_a_damaged_access_log_head_is_rejected_line_by_line(tmp_path):
+    p = tmp_path / "access_log"
+    p.write_text('203.0.113.9 - - [01/Jan/12017:00:00:00 +0900] "GET / HTTP/1.1" 200 12 "-" "ua"\n' * 25)
+    assert file_formats([p])[p].name == "combined"
+    rejects = read_access_logs([p], case_root=tmp_path, show_progress=False).rejects
+    assert rejects.height == 25 and set(rejects["reason"]) == {"bad %t time field"}
