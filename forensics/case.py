@@ -30,8 +30,8 @@ Optional extensions (compatible with the case file):
   (keys: ``access_logs``, ``app_logs``, ``query_logs``, ``fs_timeline``). Positive = that clock ran
   ahead; the seconds are subtracted from every time of that evidence.
 - ``evidence.access_logs: {paths: [...], format: ...}``: the access-log format of every file (a
-  name: ``combined``, ``common``, ``vhost_combined``, ``nginx``; or an Apache ``LogFormat`` string);
-  a plain list: each file's format detected from its first lines.
+  name: ``combined``, ``common``, ``vhost_combined``, ``nginx``, ``w3c``; or an Apache ``LogFormat``
+  or nginx ``log_format`` string); a plain list: each file's format detected from its first lines.
 - ``evidence.db.encoding`` may be ``auto`` (the default): UTF-8 when a file decodes as UTF-8,
   else CP932.
 - ``evidence.db.dir`` holds ``dtb_*.csv`` table dumps and, under any name, the shop's admin CSV
@@ -453,22 +453,22 @@ class Case:
 
     def _access_log_format(self, value: dict) -> Any:
         """``{paths: [...], format: NAME | LOGFORMAT}``: the paths; the format checked and kept."""
-        from forensics.loaders.logformat import NAMED_FORMATS, FormatError, compile_format
+        from forensics.loaders.logformat import FORMAT_NAMES, FormatError, compile_format
 
         value = _check_keys(value, {"paths", "format"}, "evidence.access_logs")
         fmt = value.get("format")
         if fmt is not None:
             if not isinstance(fmt, str) or not fmt.strip():
                 raise CaseError("case.yml: 'evidence.access_logs.format' must be a format name "
-                                f"({', '.join(NAMED_FORMATS)}, nginx), an Apache LogFormat string or an nginx "
+                                f"({', '.join(FORMAT_NAMES)}), an Apache LogFormat string or an nginx "
                                 "log_format string")
             try:
                 compile_format(fmt)
             except FormatError as exc:
                 raise CaseError(f"case.yml: 'evidence.access_logs.format': {exc}") from None
-            if "%" not in fmt and "$" not in fmt and fmt not in (*NAMED_FORMATS, "nginx"):
+            if "%" not in fmt and "$" not in fmt and fmt not in FORMAT_NAMES:
                 raise CaseError(f"case.yml: 'evidence.access_logs.format' {fmt!r} is neither a format name "
-                                f"({', '.join(NAMED_FORMATS)}, nginx), an Apache LogFormat string nor an nginx "
+                                f"({', '.join(FORMAT_NAMES)}), an Apache LogFormat string nor an nginx "
                                 "log_format string")
             self.access_log_format = fmt
         return value.get("paths")

@@ -4,7 +4,8 @@ A gap is one record ``{evidence, path, reason, affects}``:
 
 - an evidence kind the case does not name (``path`` null): "no access log in the case";
 - a file the case names that yields no record: every line rejected (the commonest reasons
-  quoted), or nothing a record could be read from (a query log of server banners only).
+  quoted), rejected as a whole (one reason: "no known access-log format: first line ...", "cannot
+  open: ..."), or nothing a record could be read from (a query log of server banners only).
 
 ``affects`` lists the conclusions that need that kind of evidence (:data:`AFFECTS`). A conclusion
 that was not reached while a gap affects it is *not established* (the evidence could not show
@@ -34,7 +35,7 @@ EMPTY: dict[str, str] = {k: kind.empty_reason for k, kind in EVIDENCE.items() if
 def evidence_gaps(available: Iterable[str], counts: pl.DataFrame, rejects: pl.DataFrame | None = None) -> list[dict]:
     """Gaps of a case, one dict per gap (see the module docstring), absent kinds first, then files
     by path. ``available``: the evidence kinds the case names; ``counts``: per file ``source,
-    records, rejected, evidence`` (``Case.record_counts``); ``rejects``: ``source, reason`` rows
+    records, rejected, evidence`` (``Case.record_counts``); ``rejects``: ``source, line_no, reason`` rows
     (the commonest reasons are quoted). The server copy is a folder of files, each a record; it is
     never a file gap."""
     have = set(available)
@@ -45,7 +46,10 @@ def evidence_gaps(available: Iterable[str], counts: pl.DataFrame, rejects: pl.Da
     unusable = counts.filter((pl.col("records") == 0) & (pl.col("evidence") != "server_files")).sort("source")
     for r in unusable.iter_rows(named=True):
         kind = r["evidence"]
-        if r["rejected"]:
+        whole = _whole_file_reason(rejects, r["source"])
+        if whole is not None:  # the file was rejected as a whole (no known format, cannot be opened)
+            reason = whole
+        elif r["rejected"]:
             top = ""
             if rejects is not None and rejects.height:
                 common = (rejects.filter(pl.col("source") == r["source"]).group_by("reason").len()
@@ -61,6 +65,14 @@ def evidence_gaps(available: Iterable[str], counts: pl.DataFrame, rejects: pl.Da
     for g in out:
         g["kind_unusable"] = g["path"] is None or g["evidence"] not in usable
     return out
+
+
+def _whole_file_reason(rejects: pl.DataFrame | None, source: str) -> str | None:
+    """The reason of a reject that stands for a whole file (``line_no`` null), if the file has one."""
+    if rejects is None or not rejects.height or "line_no" not in rejects.columns:
+        return None
+    whole = rejects.filter((pl.col("source") == source) & pl.col("line_no").is_null())
+    return whole["reason"][0] if whole.height else None
 
 
 def not_established(conclusion: str, gaps: list[dict]) -> str | None:

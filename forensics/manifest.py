@@ -9,8 +9,9 @@ followed), then parses the evidence to add ``records`` and ``rejected`` per file
 
 ``path`` is relative to the case folder ("/" separated). ``records`` + ``rejected`` = lines the
 file holds (data rows for a DB CSV; for a file under ``server/``: 1 + 0, or 0 + 1 when unreadable).
-An access log also names the format it was read in (``combined``, ``common``, ...: given in the
-case file or detected from its first lines), and a database export how its header was read
+An access log also names the format it was read in (``combined``, ``common``, ``w3c``, ...: given
+in the case file or detected from its first lines; ``unknown`` for a file no named format reads,
+rejected as a whole), and a database export how its header was read
 (``table_dump``, or ``eccube_admin_csv (csv_id 2: dtb_customer)`` for the shop's admin CSV download).
 A symlink is listed with ``"symlink": true`` and the link text, never hashed through. A file
 read from outside the case folder (the case file says ``evidence.allow_outside: true``) has its

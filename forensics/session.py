@@ -145,10 +145,17 @@ class Run:
         return self.ws.table("rejects", lambda: self.case.rejects().collect())
 
     def rejects_summary(self) -> pl.DataFrame:
-        """Rejected records per file and reason, with the first line number as an example."""
+        """Rejected records per file and reason, with the first line number as an example. A reject
+        without a line number stands for its whole file (a file no known format reads, a file that
+        cannot be opened): its count is the file's, from the record accounting."""
         r = self.rejects()
+        whole = self.record_accounting().select("source", _file=pl.col("rejected").cast(pl.UInt32))
         return (
             r.group_by("source", "reason").agg(rejected=pl.len(), first_line=pl.col("line_no").min())
+            .join(whole, on="source", how="left")
+            .with_columns(rejected=pl.when(pl.col("first_line").is_null()).then(pl.coalesce("_file", "rejected"))
+                          .otherwise("rejected"))
+            .drop("_file")
             .sort("source", "reason")
         )
 

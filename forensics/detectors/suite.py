@@ -103,7 +103,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     counts = case.record_counts()
     empty = counts.filter(pl.col("records") == 0)["source"].to_list()
     gaps = evidence_gaps(getattr(case, "available", set()), counts,
-                         case.rejects().filter(pl.col("source").is_in(empty)).select("source", "reason").collect())
+                         case.rejects().filter(pl.col("source").is_in(empty)).select("source", "line_no", "reason").collect())
     admin_dir = case.admin_dir
     # only the columns detectors read: a large case's access table is collected without the rest
     access = case.access_log().select(ACCESS_COLUMNS).collect()

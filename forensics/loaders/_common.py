@@ -241,15 +241,18 @@ def line_bytes(lines: pl.DataFrame) -> int:
 
 
 def batch_counts(records: pl.DataFrame | None, rejects: pl.DataFrame) -> pl.DataFrame:
-    """Per-source partial counts of one batch (COUNTS)."""
+    """Per-source partial counts of one batch (COUNTS); a reject row with ``_lines`` stands for
+    that many lines."""
     parts = []
     if records is not None and records.height:
         rows = pl.col("_keep").sum() if "_keep" in records.columns else pl.len()
         parts.append(records.group_by("source").agg(
             records=pl.col("_lines").sum().cast(pl.Int64), rejected=pl.lit(0, pl.Int64), rows=rows.cast(pl.Int64)))
     if rejects.height:
+        # a reject standing for many lines (a whole file no format reads) says how many in ``_lines``
+        rejected = pl.col("_lines").sum() if "_lines" in rejects.columns else pl.len()
         parts.append(rejects.group_by("source").agg(
-            records=pl.lit(0, pl.Int64), rejected=pl.len().cast(pl.Int64), rows=pl.lit(0, pl.Int64)))
+            records=pl.lit(0, pl.Int64), rejected=rejected.cast(pl.Int64), rows=pl.lit(0, pl.Int64)))
     return pl.concat(parts).cast(COUNTS) if parts else pl.DataFrame(schema=COUNTS)
 
 
@@ -269,7 +272,7 @@ def batch_loaded(records: pl.DataFrame | None, rejects: pl.DataFrame, schema: pl
     """One parsed batch as a :class:`Loaded`: records of ``schema`` (``None``: none), rejects,
     and the batch's partial counts."""
     table = finish_records(records, schema) if records is not None else pl.DataFrame(schema=schema)
-    return Loaded(table, rejects.cast(REJECTS), batch_counts(records, rejects))
+    return Loaded(table, rejects.select(REJECTS.names()).cast(REJECTS), batch_counts(records, rejects))
 
 
 def collect_loaded(batches: Iterable[Loaded], sources: list[str], schema: pl.Schema) -> Loaded:

@@ -10,7 +10,21 @@ plus any trailing fields after the user agent (kept in ``extra``). Plain or gzip
 read oldest first, any ``%t`` offset, IPv4 and IPv6, ``-`` sizes, ``\"`` and ``\\`` escapes inside
 quoted fields (undone in ``request_raw``, ``referer``, ``user_agent``; ``\xNN`` byte escapes stay).
 Fields a format lacks are null; fields the table has no column for go to ``extra`` as
-``name=value``. A line that does not fit its file's format is rejected with a reason.
+``name=value``. A line that does not fit its file's format is rejected with a reason. A file
+whose head neither a named format reads nor looks like an access log (not ``host ident user [``)
+is another kind of file: its lines are still tried as ``combined``, and those that fail are one
+reject (``line_no`` null, quoting the file's first line, standing for all those lines in the
+counts), not one each.
+
+W3C extended logs (IIS, CloudFront: ``#Fields: date time c-ip cs-method ...``) are read by the
+``#Fields:`` directive before each line (:func:`w3c_segments` finds them first, so batches are
+parsed apart). Their times are UTC (offset 0); the request line is rebuilt as ``METHOD
+stem?query PROTOCOL`` (without a protocol when the file logs none); ``time-taken`` is milliseconds
+in a space-separated (IIS) file and seconds in a tab-separated (CloudFront) one; IIS writes a space
+in a value as ``+`` (a ``+`` in a user agent is read as a space), CloudFront percent-encodes its
+user agents twice (decoded). Directive lines (``#...``) are read, counted in ``records`` but are
+no table rows (``rows``), as mysqld's banners in a query log are; a line before any ``#Fields:``
+directive is rejected.
 
 A format's compiled regex (:mod:`forensics.loaders.logformat`) defines what a line is: every
 branch in it is decided by the next character (``[^ ]+ `` fields, quoted fields as
@@ -36,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, head_lines, line_excerpt
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_py, head_lines, iter_lines, line_excerpt, rel_source
 from forensics.ipaddr import canonical_ip
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
@@ -48,7 +62,16 @@ from forensics.loaders._common import (
     shift_skew,
 )
 from forensics.loaders.access_scan import Program, program_of, scan_format
-from forensics.loaders.logformat import COMBINED, QUOTED, AccessFormat, Field, compile_format, detect_format
+from forensics.loaders.logformat import (
+    COMBINED,
+    QUOTED,
+    W3C,
+    AccessFormat,
+    Field,
+    compile_format,
+    detect_format,
+    w3c_fields,
+)
 from forensics.loaders.urldecode import percent_decode
 from forensics.schemas import ACCESS_LOG, REJECTS
 
@@ -382,6 +405,176 @@ def _records(
     return records, rejects
 
 
+# --- W3C extended log format ------------------------------------------------------------------
+
+#: W3C field identifier (lower case) -> the field it fills. ``date`` and ``time`` make ``ts``;
+#: ``cs-method``, ``cs-uri-stem``, ``cs-uri-query`` and the protocol make ``request``; every other
+#: identifier goes to ``extra`` as ``name=value``.
+W3C_FIELDS: dict[str, str] = {
+    "date": "date",
+    "time": "time",
+    "c-ip": "client_ip",
+    "cs-username": "remote_user",
+    "cs-method": "method",
+    "cs-uri-stem": "stem",
+    "cs-uri-query": "query",
+    "cs-version": "protocol",
+    "cs-protocol-version": "protocol",
+    "sc-status": "status",
+    "sc-bytes": "bytes",
+    "cs(referer)": "referer",
+    "cs(referrer)": "referer",
+    "cs(user-agent)": "user_agent",
+    "s-port": "port",
+    "cs-host": "vhost",
+    "cs(host)": "vhost",
+    "time-taken": "time_taken",
+    "x-forwarded-for": "forwarded_for",
+    "cs(x-forwarded-for)": "forwarded_for",
+}
+
+#: A W3C line's fields are separated by one tab (CloudFront) or one space (IIS, which writes a
+#: space inside a value as ``+``).
+_TAB = "\t"
+
+
+def w3c_segments(path: Path, *, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> pl.DataFrame:
+    """The ``#Fields:`` directives of one W3C file: ``line_no`` where each begins and its ``fields``
+    (a list of identifiers). One streamed pass over the file's lines, vectorised: only the lines
+    that start with ``#Fields:`` are looked at in Python."""
+    found = []
+    for lines, _tail in iter_lines(path, max_decompressed=max_decompressed):
+        found.append(lines.filter(~pl.col("invalid_utf8") & pl.col("line").str.starts_with("#Fields:"))
+                     .select("line_no", "line"))
+    heads = pl.concat(found) if found else pl.DataFrame(schema={"line_no": pl.Int64, "line": pl.String})
+    return pl.DataFrame({"line_no": heads["line_no"], "fields": [list(w3c_fields(x)) for x in heads["line"]]},
+                        schema={"line_no": pl.Int64, "fields": pl.List(pl.String)})
+
+
+#: A W3C batch's records: ACCESS_LOG rows, the lines each used, and whether it is a table row.
+_W3C_RECORDS = pl.Schema({**ACCESS_LOG, "_lines": pl.Int64, "_keep": pl.Boolean})
+
+
+def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+    """Data lines of one ``#Fields:`` layout -> ``{_i, _reason, *_FIELDS, *TYPED_EXTRA}``
+    (``_reason`` null for a line read whole)."""
+    tab = pl.col("line").str.contains(_TAB, literal=True)
+    parts = pl.when(tab).then(pl.col("line").str.split(_TAB)).otherwise(pl.col("line").str.split(" "))
+    cols: dict[str, pl.Expr] = {}  # column -> the value at its place
+    extras: list[pl.Expr] = []  # "identifier=value" of the fields the table has no column for
+    # without a cs-uri-stem there is no request line to rebuild: its other parts are kept in extra
+    has_stem = any(W3C_FIELDS.get(f.lower()) == "stem" for f in fields)
+    for i, field in enumerate(fields):
+        name = W3C_FIELDS.get(field.lower())
+        if name in ("method", "query", "protocol") and not has_stem:
+            name = None
+        if name is None or name in cols:  # a field the table has no column for, or named twice
+            name = f"_x{i}"
+            extras.append(pl.lit(f"{field}=") + pl.col(name))
+        cols[name] = parts.list.get(i, null_on_oob=True)
+    df = lines.select("_i", "_fields_at", _tab=tab, _n=parts.list.len(), **cols)
+
+    def value(name: str) -> pl.Expr:  # a field of this layout, null when the layout has none
+        return pl.col(name) if name in df.columns else pl.lit(None, pl.String)
+
+    def given(e: pl.Expr) -> pl.Expr:  # "-" is an empty field
+        return pl.when(e != "-").then(e)
+
+    query = given(value("query"))
+    target = pl.concat_str(value("stem"), pl.when(query.is_not_null() & (query != "")).then(pl.lit("?") + query),
+                           ignore_nulls=True)
+    request = pl.concat_str(value("method"), pl.lit(" "), target, pl.lit(" ") + given(value("protocol")),
+                            ignore_nulls=True)
+    local = pl.concat_str(value("date"), pl.lit(" "), value("time")).str.to_datetime(
+        "%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False)
+    # IIS writes a space as "+"; CloudFront percent-encodes its values, the user agent twice ("%2520")
+    agent = value("user_agent")
+    iis_agent = agent.str.replace_all("+", " ", literal=True)
+    if df["_tab"].any():  # decoding costs an automaton build: only for the lines that need it
+        agent = pl.when(pl.col("_tab")).then(percent_decode(percent_decode(agent))).otherwise(iis_agent)
+    else:
+        agent = iis_agent
+    taken = given(value("time_taken")).cast(pl.Float64, strict=False)
+    duration = (pl.when(pl.col("_tab")).then(taken * 1_000_000).otherwise(taken * 1_000)).round().cast(pl.Int64)
+    status = value("status")
+    n = len(fields)
+    reason = (
+        pl.when(pl.col("_n") != n)
+        .then(pl.format(f"W3C line of {{}} fields where its #Fields: directive (line {{}}) names {n}",
+                        pl.col("_n"), pl.col("_fields_at")))
+        .when(value("client_ip").is_null() | (value("client_ip") == "-")).then(pl.lit("W3C line without a client address (c-ip)"))
+        .when(local.is_null()).then(pl.lit("bad W3C date or time field (YYYY-MM-DD HH:MM:SS expected)"))
+    )
+    if "status" in df.columns:  # a file may log no status
+        reason = reason.when(~status.str.contains(r"^[0-9]{3}$").fill_null(False)).then(pl.lit("bad W3C sc-status field"))
+    return df.select(
+        "_i",
+        _reason=reason,
+        client_ip=value("client_ip"),
+        ident=pl.lit(None, pl.String),
+        remote_user=value("remote_user"),
+        request=request,
+        status=pl.when(status.str.contains(r"^[0-9]{3}$")).then(status).cast(pl.Int16, strict=False),
+        bytes=given(value("bytes")).cast(pl.Int64, strict=False),
+        referer=value("referer"),
+        user_agent=agent,
+        extra=pl.concat_str(extras, separator=" ", ignore_nulls=True).replace("", None) if extras else pl.lit(None, pl.String),
+        local=local,
+        utc_offset_min=pl.lit(0, pl.Int16),  # W3C extended times are UTC (W3C WD-logfile)
+        vhost=given(value("vhost")),
+        port=given(value("port")).cast(pl.Int32, strict=False),
+        duration_us=duration,
+        forwarded_for=given(value("forwarded_for")),
+    )
+
+
+def parse_w3c_lines(
+    lines: pl.DataFrame, *, segments: dict[str, pl.DataFrame], skew_seconds: float = 0,
+    cache: RequestCache | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``{source, line_no, line, invalid_utf8}`` of W3C files -> (ACCESS_LOG rows + ``_lines`` and
+    ``_keep``, REJECTS).
+
+    ``segments``: each source's ``#Fields:`` directives (:func:`w3c_segments`); a line is read
+    with the fields of the last directive before it, so a batch needs nothing from the batches
+    before it. Directive lines (``#...``) are read but are no table rows (``_keep`` false: counted
+    in ``records``, not in ``rows``); a line before any ``#Fields:`` directive is rejected.
+    """
+    seg = pl.concat([s.with_columns(source=pl.lit(src, pl.String)) for src, s in segments.items()]) if segments else (
+        pl.DataFrame(schema={"line_no": pl.Int64, "fields": pl.List(pl.String), "source": pl.String}))
+    seg = seg.with_columns(_fields_at=pl.col("line_no")).sort("source", "line_no")
+    df = lines.with_columns(_i=pl.int_range(pl.len(), dtype=pl.UInt32)).sort("source", "line_no").join_asof(
+        seg, on="line_no", by="source", strategy="backward", check_sortedness=False).sort("_i")
+    directive = pl.col("line").str.starts_with("#") & ~pl.col("invalid_utf8")
+    df = df.with_columns(_directive=directive)
+    meta = df.select("_i", "source", "line_no", "invalid_utf8", "line")
+    rejects = [df.filter(~pl.col("_directive") & pl.col("fields").is_null()).select(
+        "source", "line_no",
+        reason=pl.when(pl.col("line") == "").then(pl.lit("empty line"))
+        .otherwise(pl.lit("W3C line before any #Fields: directive")),
+        excerpt=line_excerpt(),
+    )]
+    data = df.filter(~pl.col("_directive") & pl.col("fields").is_not_null())
+    parsed = []
+    for _layout, group in data.group_by(pl.col("fields").list.join("\x00").alias("_layout"), maintain_order=True):
+        parsed.append(_w3c_layout(group, group["fields"][0].to_list()))
+    records = []
+    if parsed:
+        fields_df = pl.concat(parsed).join(meta, on="_i", how="left").sort("_i")
+        bad = pl.col("_reason").is_not_null() & ~pl.col("invalid_utf8")
+        rejects.append(fields_df.filter(bad).select("source", "line_no", reason="_reason", excerpt=line_excerpt()))
+        good = fields_df.filter(~bad).select("source", "line_no", "invalid_utf8", "line", *_FIELDS, *TYPED_EXTRA)
+        recs, rej = _records(good, skew_seconds=skew_seconds, cache=cache, fmt=W3C)
+        records.append(recs.with_columns(_keep=pl.lit(True)).cast(_W3C_RECORDS))
+        rejects.append(rej)
+    heads = df.filter("_directive").select("source", "line_no", _lines=pl.lit(1, pl.Int64), _keep=pl.lit(False))
+    if heads.height:  # read, not rows: every other column null
+        records.append(heads.select(pl.col(c) if c in heads.columns else pl.lit(None, t).alias(c)
+                                    for c, t in _W3C_RECORDS.items()).cast(_W3C_RECORDS))
+    out = pl.concat(records) if records else pl.DataFrame(schema=_W3C_RECORDS)
+    return out, pl.concat([r.cast(REJECTS) for r in rejects])
+
+
 def parse_access_parts(
     parts: list, *, fmt: AccessFormat = COMBINED, skew_seconds: float = 0, cache: RequestCache | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -458,24 +651,46 @@ def iter_access_logs(
     """
     cache = RequestCache()
     formats = file_formats(paths, format)
+    root = Path(case_root) if case_root is not None else None
     for fmt, group in _by_format(formats):
-        native = program_of(fmt) is not None  # the native scanner's fast path
-        if native:
+        # the native scanner's fast path: raw blocks (a file of no known format is tried as combined)
+        raw = fmt.name == UNKNOWN_NAME or (fmt is not W3C and program_of(fmt) is not None)
+        if fmt.name == UNKNOWN_NAME:
+            reasons = {rel_source(p, root): formats[p].definition for p in group}
+            parse = functools.partial(_unknown_format_parts, reasons=reasons, skew_seconds=skew_seconds, cache=cache)
+        elif fmt is W3C:
+            segments = {rel_source(p, root): w3c_segments(p, max_decompressed=max_decompressed) for p in group}
+            parse = functools.partial(parse_w3c_lines, segments=segments, skew_seconds=skew_seconds, cache=cache)
+        elif raw:
             parse = functools.partial(parse_access_parts, fmt=fmt, skew_seconds=skew_seconds, cache=cache)
         else:
             parse = functools.partial(_parse_format_lines, fmt=fmt, skew_seconds=skew_seconds, cache=cache)
         for records, rejects in iter_parsed(
             group,
             parse,
-            case_root=Path(case_root) if case_root is not None else None,
+            case_root=root,
             desc="access logs",
             max_decompressed=max_decompressed,
             batch_lines=batch_lines,
             show_progress=show_progress,
             sources=sources,
-            raw=native,
+            raw=raw,
         ):
             yield batch_loaded(records, rejects, ACCESS_LOG)
+
+
+def _unknown_format_parts(parts: list, *, reasons: dict[str, str], skew_seconds: float, cache: RequestCache):
+    """Files no known format reads: their lines are still tried as ``combined`` (a record is never
+    lost to a head that did not look like a log), and the lines that fail are one reject per file
+    and batch (``line_no`` null: it stands for the file), its ``_lines`` the lines it stands for,
+    its reason the file's (``no known access-log format: first line ...``)."""
+    records, rejects = parse_access_parts(parts, skew_seconds=skew_seconds, cache=cache)
+    if not rejects.height:
+        return records, rejects
+    whole = rejects.group_by("source", maintain_order=True).agg(_lines=pl.len().cast(pl.Int64)).select(
+        "source", line_no=pl.lit(None, pl.Int64),
+        reason=pl.col("source").replace_strict(reasons, return_dtype=pl.String), excerpt=pl.lit(""), _lines="_lines")
+    return records, whole
 
 
 def _parse_format_lines(lines: pl.DataFrame, *, fmt: AccessFormat, skew_seconds: float, cache: RequestCache):
@@ -486,11 +701,29 @@ def _parse_format_lines(lines: pl.DataFrame, *, fmt: AccessFormat, skew_seconds:
 DETECT_LINES = 20
 
 
+#: The name of the "format" of a file whose head no known format reads and no line of which looks
+#: like an access-log line.
+UNKNOWN_NAME = "unknown"
+#: The start of an access-log line, damaged or not: ``host ident user [`` (after a ``%v:%p``).
+_ACCESS_HEAD = re.compile(r"^(?:[^ ]+ )?[^ ]+ [^ ]+ [^ ]+ \[")
+
+
+def _unknown_format(first_line: str) -> AccessFormat:
+    """A file no named format reads: its ``definition`` is the reason given for the whole file."""
+    return AccessFormat(UNKNOWN_NAME, f"no known access-log format: first line {escape_py(first_line, 120)}",
+                        "(?!)", ())
+
+
 def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict[Path, AccessFormat]:
-    """Each file's access-log format: ``format`` (a named format or a ``LogFormat`` string) for
-    all, or detected from each file's first :data:`DETECT_LINES` lines
-    (:func:`forensics.loaders.logformat.detect_format`, from the file's first 64 KiB); a file no
-    named format reads is read as ``combined`` (its lines are rejected with their reasons)."""
+    """Each file's access-log format: ``format`` (a named format, ``w3c``, an Apache ``LogFormat``
+    or an nginx ``log_format`` string) for all, or detected from each file's first
+    :data:`DETECT_LINES` lines (:func:`forensics.loaders.logformat.detect_format`, from the file's
+    first 64 KiB). A file whose head no named format reads is read as ``combined`` when some of its
+    head lines look like access-log lines (``host ident user [``: their damage is told line by
+    line), else it gets the format named :data:`UNKNOWN_NAME`, whose definition says so and quotes
+    the first line (escaped, cut): its lines are still tried as ``combined``, and those that fail
+    are one reject for the file (``line_no`` null) rather than one each. A file with no line to
+    look at (empty, unreadable) is read as ``combined``."""
     paths = [Path(p) for p in paths]
     if format is not None:
         fmt = compile_format(format)
@@ -501,14 +734,20 @@ def file_formats(paths: Iterable[str | Path], format: str | None = None) -> dict
             head = head_lines(p, DETECT_LINES)
         except OSError:
             head = []  # read (and its problem reported) by the loader
-        out[p] = detect_format(head) or COMBINED
+        fmt = detect_format(head)
+        if fmt is None:  # read as combined: damaged access-log lines are rejected one by one, with the field
+            fmt = _unknown_format(head[0]) if head and not any(_ACCESS_HEAD.match(x) for x in head) else COMBINED
+        out[p] = fmt
     return out
 
 
 def _by_format(formats: dict[Path, AccessFormat]) -> list[tuple[AccessFormat, list[Path]]]:
-    groups: dict[str, tuple[AccessFormat, list[Path]]] = {}
+    """Files grouped by format: one group per compiled regex (a named format and the same
+    ``LogFormat`` string read alike), one for W3C files, one for files of no known format."""
+    groups: dict[tuple[str, str], tuple[AccessFormat, list[Path]]] = {}
     for p, fmt in formats.items():
-        groups.setdefault(fmt.regex, (fmt, []))[1].append(p)
+        key = (fmt.name, "") if fmt is W3C or fmt.name == UNKNOWN_NAME else ("", fmt.regex)
+        groups.setdefault(key, (fmt, []))[1].append(p)
     return list(groups.values())
 
 

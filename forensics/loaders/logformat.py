@@ -19,6 +19,12 @@ character, so the parse of a line is unique and linear in its length.
 :func:`detect_format` tells a file's format from its first lines: the named formats are tried in
 the order of :data:`NAMED_FORMATS` and the one matching the most lines wins (a tie goes to the
 earlier one); ``combined`` allows trailing fields, the others must match whole lines.
+
+The W3C extended log format (IIS, CloudFront) is not a line pattern: its ``#Fields:`` directives
+name the fields of the lines after them, and may change within a file. :data:`W3C` names that
+format; :func:`w3c_fields` reads a ``#Fields:`` directive, and the access-log loader finds each
+file's directives before parsing its lines. A head with a ``#Fields:``, ``#Version:`` or IIS
+``#Software:`` directive is detected as ``w3c``.
 """
 
 from __future__ import annotations
@@ -108,6 +114,12 @@ NAMED_FORMATS: dict[str, str] = {
 ALIASES = {"nginx": "combined"}
 
 _TOKEN = re.compile(r"%(?:!?[0-9,]*)?(?:\{([^}]*)\})?([<>]?[a-zA-Z%])")
+
+#: The named format of W3C extended logs (IIS, CloudFront, others): no line pattern, the fields of
+#: each line are named by the last ``#Fields:`` directive before it.
+W3C_NAME = "w3c"
+#: Every name a case file may give as ``evidence.access_logs.format``.
+FORMAT_NAMES = (*NAMED_FORMATS, *ALIASES, W3C_NAME)
 
 
 @dataclass(frozen=True)
@@ -210,13 +222,18 @@ def compile_nginx_format(definition: str, name: str | None = None) -> AccessForm
 
 
 def compile_format(definition: str, name: str | None = None) -> AccessFormat:
-    """Compile a named format, an Apache ``LogFormat`` string, or an nginx ``log_format`` string
-    (told by its ``$variable`` tokens and the absence of ``%`` directives)."""
+    """Compile a named format, an Apache ``LogFormat`` string (as ``httpd.conf`` writes it between
+    its quotes, ``\\"`` for a quote, or with plain quotes), or an nginx ``log_format`` string (told
+    by its ``$variable`` tokens and the absence of ``%`` directives)."""
     key = ALIASES.get(definition, definition)
+    if key == W3C_NAME:
+        return W3C
     if key in NAMED_FORMATS:
         name, definition = name or key, NAMED_FORMATS[key]
     elif "$" in definition and not _TOKEN.search(definition):
         return compile_nginx_format(definition, name)
+    # copied from httpd.conf as it stands there: its config reader makes \" a quote
+    definition = definition.replace('\\"', '"')
 
     def read(m: re.Match):
         arg, letter = m.group(1), m.group(2)
@@ -235,10 +252,28 @@ def compile_format(definition: str, name: str | None = None) -> AccessFormat:
 
 
 COMBINED = compile_format("combined")
+W3C = AccessFormat(W3C_NAME, "W3C extended log format (fields named by #Fields: directives)", "", ())
+
+#: A head line that only a W3C extended log starts with (https://www.w3.org/TR/WD-logfile.html:
+#: directives ``#Version``, ``#Fields``, ``#Software``, ``#Date``...).
+_W3C_HEAD = re.compile(r"^#(?:Fields:|Version:|Software: Microsoft Internet Information Services)")
+
+
+def w3c_fields(directive: str) -> tuple[str, ...]:
+    """The field identifiers a ``#Fields:`` directive line names, in order (separated by any run
+    of spaces or tabs).
+
+    >>> w3c_fields("#Fields: date time c-ip cs-method cs-uri-stem sc-status ")
+    ('date', 'time', 'c-ip', 'cs-method', 'cs-uri-stem', 'sc-status')
+    """
+    return tuple(directive.removeprefix("#Fields:").split())
 
 
 def detect_format(lines: list[str]) -> AccessFormat | None:
-    """The named format most of ``lines`` match (None: none matches any line)."""
+    """The named format most of ``lines`` match (None: none matches any line); :data:`W3C` when a
+    line is a W3C directive (``#Fields:``, ``#Version:``, IIS ``#Software:``)."""
+    if any(_W3C_HEAD.match(line) for line in lines):
+        return W3C
     best, best_n = None, 0
     for name in NAMED_FORMATS:
         fmt = compile_format(name)

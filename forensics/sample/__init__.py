@@ -7,7 +7,8 @@ exports) and ``truth.json``, computed from the simulation's own state by the cou
 rules. Same seed, scale and options give byte-identical files. ``options`` (names in :data:`OPTIONS`)
 add other real EC-CUBE behaviours: a brute-force login run, a server clock in UTC, a backup download,
 a failed upload, DEBUG_MODE logs, a shop under a sub-folder, a CSV-SQL export, the shop's admin CSV
-downloads as the database exports.
+downloads as the database exports, the access logs in another server's format (``log_*``:
+:mod:`forensics.sample.logformats`).
 
 This package imports nothing else from ``forensics``: analysis code must recover the truth from the
 evidence alone.
@@ -26,6 +27,7 @@ from pathlib import Path
 from . import traffic
 from . import world as W
 from .admin_csv import write_admin_csv
+from .logformats import OPTION_FORMATS, header as log_header, rewrite as log_rewrite, truncated_plant
 from .output import MYSQL57_HEADER, MYSQL_HEADER, QueryLog, RotatingText, write_app_log, write_csv
 from .schema import columns
 from .server import ServerTree
@@ -82,6 +84,14 @@ OPTIONS: dict[str, str] = {
                  "probes answered 500) writes its SQL error there, verbose, as SC_Query does",
     "subfolder": "the shop is served under /shop/ (Apache Alias of the same html/ folder): every shop and admin "
                  "URL, SCRIPT_NAME and ROOT_URLPATH carry /shop; probes for other software stay at the root",
+    # the access logs in another server's format (one of these at most; see forensics.sample.logformats)
+    "log_common": "access logs in Apache's Common Log Format (%h %l %u %t \"%r\" %>s %b, RHEL's ssl_access_log): "
+                  "no referer, no user agent",
+    "log_vhost_combined": "access logs in Apache's vhost_combined (Debian's other_vhosts_access.log: %v:%p first, "
+                          "%O bytes sent with the headers)",
+    "log_nginx": "access logs in nginx's default combined log_format (0 for an empty body, \\x22 for a quote)",
+    "log_w3c": "access logs in IIS's W3C extended format with its default fields (UTC times, a #Fields: header "
+               "per file, no sc-bytes)",
 }
 
 
@@ -89,6 +99,9 @@ def _check_options(options) -> None:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise ValueError(f"unknown sample option(s) {', '.join(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+    formats = sorted(set(options) & set(OPTION_FORMATS))
+    if len(formats) > 1:
+        raise ValueError(f"sample options {', '.join(formats)}: the access logs are written in one format")
 
 
 def simulate(seed: int = 20170331, scale: int = 1, options=()) -> tuple[Sim, Story]:
@@ -148,7 +161,10 @@ def write_sample_case(dir: Path, *, scale: int = 1, seed: int = 20170331, option
 def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int, planted: list) -> dict:
     (root / "logs/httpd").mkdir(parents=True)
     (root / "logs/mysql").mkdir(parents=True)
-    acc = RotatingText(root / "logs/httpd", "access_log", W.ACCESS_ROTATIONS, gz_level=level, rel="logs/httpd")
+    fmt = next((OPTION_FORMATS[o] for o in sorted(sim.options) if o in OPTION_FORMATS), None)
+    starts = [W.T0] + [t for t, _name in W.ACCESS_ROTATIONS]  # when each access-log file is begun
+    acc = RotatingText(root / "logs/httpd", "access_log", W.ACCESS_ROTATIONS, gz_level=level, rel="logs/httpd",
+                       header=(lambda idx: log_header(fmt, starts[idx])) if fmt else "")
     my = RotatingText(root / "logs/mysql", "general.log", W.MYSQL_ROTATIONS, gz_level=level,
                       header=MYSQL57_HEADER if "utc_server" in sim.options else MYSQL_HEADER,
                       rel="logs/mysql")
@@ -161,6 +177,8 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
         (W.jst(2017, 4, 16, 10, 0, 0), "binary garbage line (NUL and high bytes, not UTF-8)",
          "\x00\x00\x00\x00\udc8f\udcff\x1b[\udcfe\udcfe\x00\x07\udcc3(\udca0\udca1\x00\x00"),
     ]
+    if fmt:  # the same request cut short where that format shows it
+        plants[0] = (plants[0][0], *truncated_plant(fmt, plants[0][0]))
     for day in range(W.DAYS):
         # state-changing requests of the day (from the simulation) + the day's bulk background
         ents = sim.entries.get(day, []) + traffic.day_entries(day, seed=seed, scale=scale, clock=sim.clock, seq0=10**10 + day * 10**8)
@@ -169,6 +187,8 @@ def _write_request_logs(root: Path, sim: Sim, seed: int, scale: int, level: int,
         for t, _seq, text, block, tag in ents:
             if sim.base:
                 text = _in_subfolder(text, sim.base)
+            if fmt:
+                text = log_rewrite(fmt, text, t)
             if t >= acc.limit:
                 acc.roll(t)
             if plants and t >= plants[0][0]:

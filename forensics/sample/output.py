@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from . import world as W
@@ -30,10 +31,12 @@ def gzip_bytes_writer(path: Path, level: int):
 
 
 class RotatingText:
-    """Time-rotated text file family: ``<base>-YYYYMMDD[.gz]`` for each rotation, then ``<base>``."""
+    """Time-rotated text file family: ``<base>-YYYYMMDD[.gz]`` for each rotation, then ``<base>``.
+
+    ``header``: the lines every file begins with, or a function of the file's index giving them."""
 
     def __init__(self, folder: Path, base: str, rotations: list[tuple[int, str]], *, gz_level: int,
-                 header: str = "", rel: str) -> None:
+                 header: str | Callable[[int], str] = "", rel: str) -> None:
         self.folder, self.base, self.rot, self.gz_level, self.header, self.rel = folder, base, rotations, gz_level, header, rel
         self.idx = 0
         self.buf: list[str] = []
@@ -60,9 +63,10 @@ class RotatingText:
         self.limit = self.rot[self.idx][0] if self.idx < len(self.rot) else 1 << 62
         self.line_no = 0
         self.new_file = True
-        if self.header:
-            self.write_raw(self.header)
-            self.line_no = self.header.count("\n")
+        header = self.header(self.idx) if callable(self.header) else self.header  # a file's own header
+        if header:
+            self.write_raw(header)
+            self.line_no = header.count("\n")
 
     def roll(self, t: int) -> None:
         while t >= self.limit:

@@ -149,3 +149,17 @@ def test_a_common_format_line_in_a_combined_file_is_named_so(tmp_path):
     rejects = read_access_logs([p], case_root=tmp_path, format="combined", show_progress=False).rejects
     assert rejects["reason"].to_list() == ["common-format line (no referer/user-agent)",
                                            "bad user-agent field (a quoted field expected after the referer)"]
+
+
+def test_a_logformat_copied_from_httpd_conf_reads_its_escaped_quotes():
+    # httpd.conf: LogFormat "%h %l %u %t \"%r\" %>s %b" common
+    assert compile_format(r'%h %l %u %t \"%r\" %>s %b').regex == compile_format("common").regex
+
+
+def test_the_readme_case_file_formats_open(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "access_log").write_text(COMBINED_LINE + " 1200\n")
+    access = ("{paths: [logs/access_log], format: "
+              r"""'%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D'}""")
+    (tmp_path / "case.yml").write_text(CASE.format(access=access))
+    assert open_case(tmp_path / "case.yml").access_log().collect()["duration_us"].to_list() == [1200]

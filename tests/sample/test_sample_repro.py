@@ -66,7 +66,8 @@ def test_refuses_to_write_into_a_foreign_folder(tmp_path):
 
 
 def test_options_same_bytes_and_default_untouched(generated_case, tmp_path):
-    every = sorted(forensics.sample.OPTIONS)
+    # every option, the access logs in one of the log_* formats (they exclude one another)
+    every = sorted(o for o in forensics.sample.OPTIONS if not o.startswith("log_")) + ["log_w3c"]
     one = forensics.sample.write_sample_case(tmp_path / "one", options=every)
     two = forensics.sample.write_sample_case(tmp_path / "two", options=list(reversed(every)))
     assert _digests(one) == _digests(two)
