@@ -141,6 +141,23 @@ APACHE_OPTIONAL = ["%l", "%u", "%r", "%>s|%s", "%b", "%O", "%D", "%v", "%p", "%{
 SEPARATORS = [" ", " ", " | ", " rt="]
 
 
+def _draw_lines(draw, fields) -> list[Line]:
+    """One to four lines of the fields ``(writer, place)``: ``writer(draw)`` gives a value's text,
+    what the loader must read from it and its ``extra`` item; ``place(text)`` puts the text in
+    the line (separator, quotes)."""
+    written = []
+    for _ in range(draw(st.integers(1, 4))):
+        line = Line()
+        for writer, place in fields:
+            text, want, extra = writer(draw)
+            line.parts.append(place(text))
+            line.want.update(want)
+            if extra:
+                line.extra.append(extra)
+        written.append(line)
+    return written
+
+
 @st.composite
 def apache_case(draw):
     chosen = ["%h|%a", "%t", *draw(st.lists(st.sampled_from(APACHE_OPTIONAL), unique=True))]
@@ -153,17 +170,9 @@ def apache_case(draw):
     seps = [draw(st.sampled_from(SEPARATORS)) for _ in tokens[1:]]
     definition = "".join((s if i else "") + (f'"{d}"' if q else d)
                          for i, ((d, q), s) in enumerate(zip(tokens, [""] + seps)))
-    written = []
-    for _ in range(draw(st.integers(1, 4))):
-        line = Line()
-        for (d, q), s in zip(tokens, [""] + seps):
-            text, want, extra = _apache_field(d, q)(draw)
-            line.parts.append(s + (f'"{text}"' if q else text))
-            line.want.update(want)
-            if extra:
-                line.extra.append(extra)
-        written.append(line)
-    return definition, written
+    fields = [(_apache_field(d, q), lambda text, s=s, q=q: s + (f'"{text}"' if q else text))
+              for (d, q), s in zip(tokens, [""] + seps)]
+    return definition, _draw_lines(draw, fields)
 
 
 @SETTINGS
@@ -250,17 +259,9 @@ def nginx_case(draw):
         tokens.append((var, wrap))
     seps = [draw(st.sampled_from(SEPARATORS)) for _ in tokens[1:]]
     definition = prefix + "".join(s + f"{a}${v}{b}" for (v, (a, b)), s in zip(tokens, [""] + seps))
-    written = []
-    for _ in range(draw(st.integers(1, 4))):
-        line = Line()
-        for (var, (a, b)), s in zip(tokens, [""] + seps):
-            text, want, extra = _nginx_field(var, a == '"', mode)(draw)
-            line.parts.append(f"{s}{a}{text}{b}")
-            line.want.update(want)
-            if extra:
-                line.extra.append(extra)
-        written.append(line)
-    return definition, written
+    fields = [(_nginx_field(var, a == '"', mode), lambda text, s=s, a=a, b=b: f"{s}{a}{text}{b}")
+              for (var, (a, b)), s in zip(tokens, [""] + seps)]
+    return definition, _draw_lines(draw, fields)
 
 
 @SETTINGS

@@ -9,7 +9,6 @@ W3C fields) are shown by the detectors but decide no finding, so every answer mu
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,21 +16,10 @@ from forensics.loaders import read_access_logs
 from forensics.loaders.access_log import file_formats
 from forensics.sample import write_sample_case
 from forensics.sample.logformats import OPTION_FORMATS
-from tests.sample.test_sample_options import analyse, assert_key_answers
+from tests.sample.test_sample_options import analyse, assert_key_answers, cases  # noqa: F401 (a fixture)
 
 #: option -> the format detection names (nginx's default log_format writes Apache's combined).
 DETECTED = {"log_common": "common", "log_vhost_combined": "vhost_combined", "log_nginx": "combined", "log_w3c": "w3c"}
-
-
-@pytest.fixture(scope="module")
-def cases(tmp_path_factory):
-    made: dict[str, Path] = {}
-
-    def get(option: str) -> Path:
-        if option not in made:
-            made[option] = write_sample_case(tmp_path_factory.mktemp(option) / "case", options=[option])
-        return made[option]
-    return get
 
 
 def test_each_format_option_is_tested():
