@@ -637,12 +637,14 @@ def iter_access_logs(
     show_progress: bool | None = None,
     sources: list[str] | None = None,
     format: str | None = None,
+    native: bool = True,
 ) -> Iterator[Loaded]:
     """Stream the access logs batch by batch (files oldest first, lines in order; files of one
     format together).
 
     ``format``: a named format or an Apache ``LogFormat`` string for every file; None: each
-    file's own, detected (:func:`file_formats`).
+    file's own, detected (:func:`file_formats`). ``native=False`` reads every line by its format's
+    regex alone (the definition; slower), to cross-check the native scan or measure the regex.
 
     Each item is a :class:`Loaded` holding that batch's ``records`` (ACCESS_LOG), ``rejects`` and
     partial ``counts``. Memory stays bounded by the batch size whatever the number or size of the
@@ -654,7 +656,7 @@ def iter_access_logs(
     root = Path(case_root) if case_root is not None else None
     for fmt, group in _by_format(formats):
         # the native scanner's fast path: raw blocks (a file of no known format is tried as combined)
-        raw = fmt.name == UNKNOWN_NAME or (fmt is not W3C and program_of(fmt) is not None)
+        raw = fmt.name == UNKNOWN_NAME or (native and fmt is not W3C and program_of(fmt) is not None)
         if fmt.name == UNKNOWN_NAME:
             reasons = {rel_source(p, root): formats[p].definition for p in group}
             parse = functools.partial(_unknown_format_parts, reasons=reasons, skew_seconds=skew_seconds, cache=cache)

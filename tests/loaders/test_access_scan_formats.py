@@ -149,3 +149,21 @@ def test_a_format_no_program_reads_takes_the_regex(definition):
     parts = [RawPart("s", RawLines(data, 0, len(data), 1, 1))]
     rec, rej = al.parse_access_parts(parts, fmt=fmt)
     assert rec["path"].to_list() == ["/"] and rej.height == 0
+
+
+@pytest.mark.parametrize("name", ["combined", "nginx_iso"])
+def test_a_whole_file_read_natively_or_by_the_regex_alone_is_the_same(tmp_path, name):
+    fmt, line = writer(FORMATS[name])
+    rnd = random.Random(f"file-{name}")
+    lines = [mutate(rnd, line(rnd).encode(), keep_quotes=True) if rnd.random() < 0.2 else line(rnd).encode()
+             for _ in range(3000)]
+    (tmp_path / "access_log").write_bytes(block([ln for ln in lines if valid_utf8(ln)]))
+
+    def load(native: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+        batches = list(al.iter_access_logs([tmp_path / "access_log"], case_root=tmp_path, format=FORMATS[name],
+                                           batch_lines=700, show_progress=False, native=native))
+        return pl.concat([b.records for b in batches]), pl.concat([b.rejects for b in batches])
+
+    (rec, rej), (ref_rec, ref_rej) = load(True), load(False)
+    assert rec.equals(ref_rec) and rej.equals(ref_rej)
+    assert rec.height > 1000 and rej.height > 0
