@@ -295,16 +295,11 @@ def _find(buf, words, c, e, one, two):
 
 @_inline
 def _run(buf, c, e, op):
-    """End of the longest run from ``c`` of the characters ``op`` reads (before ``e``)."""
+    """End of the longest run from ``c`` of the characters ``op`` (``DIGITS``, ``METHOD`` or
+    ``LOWER``) reads, before ``e`` (the token runs are found by :func:`_find`)."""
     while c < e:
         b = buf[c]
-        if op == TOKEN or op == TOKEN0:
-            if b == 32:
-                break
-        elif op == HOST:
-            if b == 32 or b == 58:
-                break
-        elif op == DIGITS:
+        if op == DIGITS:
             if not _is_digit(b):
                 break
         elif op == METHOD:
