@@ -163,7 +163,7 @@ def format_files(folder: Path, paths: list[Path], lines: int) -> dict[str, tuple
             if source is None:
                 frames, got = [], 0
                 for path in paths:
-                    frame = pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None,
+                    frame = pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None, encoding="utf8-lossy",
                                         schema={"line": pl.String}, n_rows=lines - got)
                     frames.append(frame)
                     got += frame.height
