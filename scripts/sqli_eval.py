@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from forensics.detectors.sqli import detect_sqli  # noqa: E402
 from forensics.detectors.sqli_eval import (  # noqa: E402
-    _REQUEST,
     PARTS,
     access_frame,
     attack_lines,
@@ -37,6 +36,7 @@ from forensics.detectors.sqli_eval import (  # noqa: E402
     corpus_dir,
     evaluate,
     meets_targets,
+    request_targets,
 )
 from forensics.detectors.sqli_eval import benign_lines as public_benign_lines  # noqa: E402
 
@@ -99,9 +99,8 @@ def throughput(corpus: Path = CORPUS, *, against: str | None = None, repeat: int
     """lines/s of detect_sqli over every corpus line (attack lines with their probes, benign
     lines, the sample case's requests), best of ``repeat``; with ``against`` the detector of that
     git revision is timed too, the two in turn (the machine's load hits both alike)."""
-    lines = pl.read_csv(corpus / "sqlmap_access.log.gz", has_header=False, new_columns=["line"], separator="\x01", quote_char=None)
     targets = pl.concat([
-        lines.select(target=pl.col("line").str.extract(_REQUEST, 1))["target"],
+        request_targets(corpus / "sqlmap_access.log.gz")["target"],
         benign_lines(corpus, SAMPLE)["target"],
     ])
     frame = access_frame(targets)

@@ -43,6 +43,14 @@ PUBLIC_ORIGINS_EXCLUDE = ("sample-toshomart-2017",)
 _REQUEST = r'"[A-Z]+ (\S+) HTTP/[\d.]+"'
 
 
+def request_targets(path: Path) -> pl.DataFrame:
+    """The lines of a corpus access log (gzip): ``line_no`` (from 1), ``line``, ``target`` (the
+    request target of its ``"METHOD target HTTP/x"``)."""
+    return pl.read_csv(path, has_header=False, new_columns=["line"], separator="\x01", quote_char=None).with_row_index(
+        "line_no", offset=1
+    ).with_columns(target=pl.col("line").str.extract(_REQUEST, 1))
+
+
 def corpus_dir() -> Path:
     """``tests/data/sqli_corpus`` of the source tree this package was loaded from (it may be
     missing: an installed package has no tests)."""
@@ -57,14 +65,12 @@ def attack_lines(corpus: Path | None = None) -> pl.DataFrame:
     for prefix in ("sqlmap", "validation"):
         if not (corpus / f"{prefix}_access.log.gz").exists():
             continue
-        lines = pl.read_csv(
-            corpus / f"{prefix}_access.log.gz", has_header=False, new_columns=["line"], separator="\x01", quote_char=None
-        ).with_row_index("line_no", offset=1)
+        lines = request_targets(corpus / f"{prefix}_access.log.gz")
         labels = pl.read_csv(corpus / f"{prefix}_labels.csv.gz", schema_overrides={"tamper": pl.String, "technique": pl.String})
         parts.append(
             lines.join(labels, on="line_no", how="inner")
             .filter(pl.col("label") == "attack")
-            .with_columns(target=pl.col("line").str.extract(_REQUEST, 1), tamper=pl.col("tamper").fill_null(""))
+            .with_columns(tamper=pl.col("tamper").fill_null(""))
             .select("target", "run_id", "part", "dbms", "technique", "tamper", "level", "risk")
         )
     if not parts:
