@@ -28,6 +28,7 @@ regex-only (:func:`program_of` returns None).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -216,6 +217,7 @@ class Program:
     time_slot: int
 
 
+@functools.lru_cache(maxsize=64)  # once per format, not per batch
 def program_of(fmt: AccessFormat) -> Program | None:
     """The program reading ``fmt``'s lines, or None (its lines then all take the regex) when a
     field has a value regex no instruction reads, a quoted field is not the only one inside its

@@ -132,7 +132,8 @@ class Literal:
 @dataclass(frozen=True)
 class Field:
     """A field of a format: its name, the regex of its value, and whether it sits inside double
-    quotes (then its value is :data:`QUOTED`)."""
+    quotes (then its value is :data:`QUOTED`, or, for one of several fields inside one pair of
+    quotes, :data:`QUOTED` stopping at the text after it)."""
 
     name: str
     value: str
