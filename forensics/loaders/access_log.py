@@ -262,18 +262,22 @@ def _clock(groups: pl.DataFrame) -> list[pl.Expr]:
 
 
 def _undo_escapes(values: pl.Series, escaped: pl.Series | None) -> pl.Series:
-    """Escapes undone (:func:`_unescape`) in the rows ``escaped`` marks (all when None)."""
-    if escaped is None:
-        return values.to_frame("v").select(_unescape(pl.col("v"))).to_series()
-    idx = escaped.arg_true()
-    if idx.len() == 0:
-        return values
-    undone = values.gather(idx).to_frame("v").select(_unescape(pl.col("v"))).to_series()
-    return values.clone().scatter(idx, undone)
+    """Escapes undone (:func:`_unescape`) in the rows ``escaped`` marks (all when None). Undoing
+    them in a row without a backslash changes nothing, so when many rows are marked the whole
+    column is done at once (cheaper than gathering them and putting them back)."""
+    if escaped is not None:
+        idx = escaped.arg_true()
+        if idx.len() == 0:
+            return values
+        if idx.len() * 4 < values.len():
+            undone = values.gather(idx).to_frame("v").select(_unescape(pl.col("v"))).to_series()
+            return values.clone().scatter(idx, undone)
+    return values.to_frame("v").select(_unescape(pl.col("v"))).to_series()
 
 
 def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
-    """A format's groups (+ ``local``, ``utc_offset_min``, optionally ``_escaped``) -> :data:`_FIELDS`
+    """A format's groups (+ ``local``, ``utc_offset_min``, optionally ``_escaped`` and
+    ``_client_colon``, passed on) -> :data:`_FIELDS`
     and :data:`TYPED_EXTRA`: the fields the format lacks null, the typed ones in their columns,
     the ones the table has no column for in ``extra`` (``name=value``, then the trailing text)."""
     escaped = groups.get_column("_escaped") if "_escaped" in groups.columns else None
@@ -314,14 +318,15 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
         duration_us=pl.coalesce(value("duration_us").cast(pl.Int64, strict=False),
                                 (seconds * 1_000_000).round().cast(pl.Int64, strict=False)),  # too large: null
         forwarded_for=value("forwarded_for"),
+        **({"_client_colon": pl.col("_client_colon")} if "_client_colon" in df.columns else {}),
     )
 
 
 def _line_fields(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
     """``{source, line_no, invalid_utf8, line}`` -> the same plus the fields (:func:`_fields`), by
-    the format's regex (the exact route)."""
+    the format's regex (the exact route); ``_client_colon`` true (not looked at)."""
     return pl.concat([lines.select("source", "line_no", "invalid_utf8", "line"), _fields(_groups(lines, fmt), fmt)],
-                     how="horizontal")
+                     how="horizontal").with_columns(_client_colon=pl.lit(True))
 
 
 def _raw_fields(parts: list[RawPart], fmt: AccessFormat, program: Program) -> pl.DataFrame:
@@ -342,7 +347,8 @@ def _raw_fields(parts: list[RawPart], fmt: AccessFormat, program: Program) -> pl
     groups, fast, line = scanned
     if not fast.all():
         idx = (~fast).arg_true()
-        slow = _groups(pl.DataFrame({"line": line.filter(~fast)}), fmt).with_columns(_escaped=pl.lit(True))
+        slow = _groups(pl.DataFrame({"line": line.filter(~fast)}), fmt).with_columns(_escaped=pl.lit(True),
+                                                                                        _client_colon=pl.lit(True))
         groups = groups.with_columns(groups[c].clone().scatter(idx, slow[c]) for c in groups.columns)
     sources = [p.source for p in parts]
     counts = [p.raw.n for p in parts]
@@ -357,11 +363,14 @@ def _raw_fields(parts: list[RawPart], fmt: AccessFormat, program: Program) -> pl
     return pl.concat([meta, _fields(groups, fmt)], how="horizontal")
 
 
-def _canonical_clients(ips: pl.Series) -> pl.Series:
+def _canonical_clients(ips: pl.Series, colon: pl.Series | None = None) -> pl.Series:
     """Client addresses in their canonical spelling (:func:`forensics.ipaddr.canonical_ip`). Only
     a value holding ``:`` can be spelled otherwise (IPv6, IPv4-mapped); a log of IPv4 clients costs
-    one scan of its distinct values."""
-    distinct = ips.unique()
+    one scan of its distinct values, or nothing when ``colon`` (the scan's mark of the values that
+    may hold one) marks none."""
+    if colon is not None and not colon.any():
+        return ips
+    distinct = (ips if colon is None else ips.filter(colon)).unique()
     odd = distinct.filter(distinct.str.contains(":", literal=True).fill_null(False))
     mapping = {v: c for v in odd.to_list() if (c := canonical_ip(v)) != v}
     return ips.replace(mapping) if mapping else ips
@@ -370,7 +379,8 @@ def _canonical_clients(ips: pl.Series) -> pl.Series:
 def _records(
     df: pl.DataFrame, *, skew_seconds: float = 0, cache: RequestCache | None = None, fmt: AccessFormat = COMBINED
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``{source, line_no, invalid_utf8, line, *_FIELDS}`` -> (ACCESS_LOG rows + ``_lines``, REJECTS).
+    """``{source, line_no, invalid_utf8, line, *_FIELDS}`` (and ``_client_colon``, when the values
+    that may hold a colon are known) -> (ACCESS_LOG rows + ``_lines``, REJECTS).
 
     Request-derived columns are computed once per distinct request line and joined back: a shop's
     log repeats the same requests, so decoding runs on far fewer values than lines.
@@ -393,7 +403,8 @@ def _records(
         df = df.filter(okm)
 
     df = df.with_columns(
-        client_ip=_canonical_clients(df.get_column("client_ip")),
+        client_ip=_canonical_clients(df.get_column("client_ip"),
+                                     df.get_column("_client_colon") if "_client_colon" in df.columns else None),
         ts=shift_skew((pl.col("local") - pl.duration(minutes=pl.col("utc_offset_min"))).dt.replace_time_zone("UTC"), skew_seconds),
         _lines=pl.lit(1, pl.Int64),
     )

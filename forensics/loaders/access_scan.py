@@ -10,7 +10,9 @@ loader's worker threads run it side by side) and, for every line it can vouch fo
   bytes long, else its first 4 bytes and its offset in the block);
 - ``local`` (microseconds since 1970, naive) and ``utc_offset_min`` of the line's time field
   (Apache ``%t`` / nginx ``$time_local``, or nginx ``$time_iso8601``);
-- ``_escaped``: a quoted field holds a backslash escape (to undo later).
+- ``_escaped``: a quoted field holds a backslash escape (to undo later);
+- ``_client_colon``: the ``client_ip`` field holds a ``:`` (an IPv6 or IPv4-mapped address,
+  which may be spelled otherwise: only these need canonicalising).
 
 The format's regex stays the definition. The program reads each field the way that regex's
 highest-priority path does (a run of its character class as long as it goes, a quoted field up to
@@ -206,7 +208,8 @@ INSTRUCTIONS = {
 class Program:
     """A format as instructions: ``ops[i]`` reads piece ``i`` (``args[i]``: the field's slot, or the
     literal's index in ``literal_at``); ``slots``: the fields' names, in slot order; ``time_slot``:
-    the field whose time is typed (``t_iso`` if the format has one, else ``t``)."""
+    the field whose time is typed (``t_iso`` if the format has one, else ``t``); ``client_slot``:
+    ``client_ip``'s slot (-1: the format has none)."""
 
     slots: tuple[str, ...]
     ops: np.ndarray
@@ -215,6 +218,7 @@ class Program:
     literal_at: np.ndarray
     literal_words: np.ndarray  # each literal's first eight bytes as a little-endian uint64
     time_slot: int
+    client_slot: int
 
 
 @functools.lru_cache(maxsize=64)  # once per format, not per batch
@@ -245,7 +249,8 @@ def program_of(fmt: AccessFormat) -> Program | None:
     words = [int.from_bytes(b[:8].ljust(8, b"\0"), "little") for b in literal_bytes]
     return Program(tuple(slots), np.array(ops, dtype=np.int64), np.array(args, dtype=np.int64),
                    np.frombuffer(b"".join(literal_bytes) or b"\0", dtype=np.uint8).copy(),
-                   np.array(literal_at, dtype=np.int64), np.array(words or [0], dtype=np.uint64), slots.index(time_name))
+                   np.array(literal_at, dtype=np.int64), np.array(words or [0], dtype=np.uint64), slots.index(time_name),
+                   slots.index("client_ip") if "client_ip" in slots else -1)
 
 
 @_inline
@@ -380,11 +385,13 @@ def _civil(buf, year, month, day, hms, offset, month_days, out, k):
 
 
 @_inline
-def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, views, line_view,
-          local, offset, fast, escaped, bounds, clock, months, month_days):
+def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
+          local, offset, fast, flags, bounds, clock, months, month_days):
     """Read the line ``buf[p:stop]`` (``stop``: its newline) with the program and write its
     fields, or leave it to the regex (its text in ``line_view``). ``q[:nq]``: the positions of the
-    line's double quotes (all of them when ``nq <= q.size``), ``bs``: it holds a backslash."""
+    line's double quotes (all of them when ``nq <= q.size``), ``bs``: it holds a backslash.
+    ``flags[row]``: bit 0, a quoted field holds a backslash; bit 1, the field in ``client_slot``
+    holds a colon."""
     e = stop - 1 if stop > p and buf[stop - 1] == 13 else stop  # a "\r" before the newline is not the line's
     c = p
     ok = True
@@ -458,7 +465,11 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals,
     nslots = bounds.shape[0]
     if ok:
         fast[row] = 1
-        escaped[row] = 1 if esc else 0
+        bits = 1 if esc else 0
+        if client_slot >= 0 and _find(buf, words, bounds[client_slot, 0], bounds[client_slot, 1], _COLONS,
+                                      _COLONS) < bounds[client_slot, 1]:
+            bits |= 2
+        flags[row] = bits
         local[row] = clock[0]
         offset[row] = clock[1]
         for f in range(nslots):
@@ -467,7 +478,7 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals,
         _view(line_view, row, buf, words, p, p, data_buffer)
     else:
         fast[row] = 0
-        escaped[row] = 0
+        flags[row] = 0
         local[row] = 0
         offset[row] = 0
         for f in range(nslots + 1):
@@ -476,8 +487,8 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals,
 
 
 @_native
-def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, literal_at, literal_words, time_slot, views, line_view,
-          local, offset, fast, escaped, bounds, clock, months, month_days):
+def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
+          local, offset, fast, flags, bounds, clock, months, month_days):
     """One pass over ``buf[start:end]``, eight bytes at a time: the quotes, backslashes, newlines
     and bytes >= 0x80 of a word are flagged together (SWAR), visited lowest first (a flagged byte
     is checked, the flags above a true one may be false); each line is read at its newline
@@ -513,8 +524,8 @@ def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, 
             elif c == 10:
                 if row >= n:
                     return LINE_COUNT
-                _line(buf, words, data_buffer, row0 + row, p, i, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, views,
-                      line_view, local, offset, fast, escaped, bounds, clock, months, month_days)
+                _line(buf, words, data_buffer, row0 + row, p, i, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views,
+                      line_view, local, offset, fast, flags, bounds, clock, months, month_days)
                 row += 1
                 p = i + 1
                 nq = 0
@@ -549,7 +560,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
         ``fields``: one row per line: a String column per field of the format (``program.slots``,
         the text the format's regex group holds) and ``rest`` (views into the blocks' bytes),
         ``local`` (Datetime[us], naive), ``utc_offset_min`` (Int16), ``_escaped`` (Boolean: a
-        quoted field holds a backslash); filled where ``fast`` (Boolean) is true, empty or zero
+        quoted field holds a backslash), ``_client_colon`` (Boolean: ``client_ip`` holds a
+        ``:``); filled where ``fast`` (Boolean) is true, empty or zero
         elsewhere. ``line``: the text of every line the program did not read (null where it did),
         for the regex. None when a block holds invalid UTF-8 (or one is too large for 32-bit view
         offsets): split those the exact way.
@@ -561,7 +573,7 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     local = np.empty(total, dtype=np.int64)
     offset = np.empty(total, dtype=np.int16)
     fast = np.empty(total, dtype=np.uint8)
-    escaped = np.empty(total, dtype=np.uint8)
+    flags = np.empty(total, dtype=np.uint8)
     bounds = np.zeros((nslots, 2), dtype=np.int64)
     clock = np.zeros(4, dtype=np.int64)
     q = np.zeros(_QUOTES_KNOWN, dtype=np.int64)
@@ -574,7 +586,7 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
         buf = np.frombuffer(data, dtype=np.uint8)
         words = np.frombuffer(data, dtype=np.uint64, count=len(data) // 8)  # words[j]: bytes 8j .. 8j+7
         code = _scan(buf, words, b, start, end, n, row, q, program.ops, program.args, program.literals, program.literal_at, program.literal_words,
-                     program.time_slot, views, line_view, local, offset, fast, escaped, bounds, clock, _MONTHS, _MONTH_DAYS)
+                     program.time_slot, program.client_slot, views, line_view, local, offset, fast, flags, bounds, clock, _MONTHS, _MONTH_DAYS)
         if code == INVALID_UTF8:
             return None
         if code != OK:
@@ -587,7 +599,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
         + [
             pl.Series("local", local).cast(pl.Datetime("us")),
             pl.Series("utc_offset_min", offset),
-            pl.Series("_escaped", escaped.view(np.bool_)),
+            pl.Series("_escaped", (flags & 1).view(np.bool_)),
+            pl.Series("_client_colon", (flags & 2).astype(np.bool_)),
         ]
     )
     return fields, pl.Series("fast", fast_mask), _strings(line_view, data_buffers, ~fast_mask).alias("line")
