@@ -1,6 +1,7 @@
 """The ``forensics`` command line: a thin layer over the library.
 
-- ``forensics run CASE_YML [--out DIR] [--timeline all]``: run the notebook pipeline on a case.
+- ``forensics run CASE_YML [--out DIR] [--timeline all]``: run the notebook pipeline on a case;
+  each stage's start and end, with the elapsed time, go to stderr.
   SIGTERM or Ctrl-C stops it cleanly: its kernels are stopped and its private table cache (parsed
   evidence) removed; it exits 130.
 - ``forensics sample DIR [--scale N] [--seed S] [--option NAME ...]``: write the synthetic reference case.
@@ -11,6 +12,8 @@ Errors print one line ``forensics: <reason>`` and exit non-zero; ``--debug`` sho
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -20,10 +23,25 @@ from forensics.errors import RunInterrupted
 def _cmd_run(args: argparse.Namespace) -> int:
     from forensics.pipeline import run_case
 
-    result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None, timeline=args.timeline,
-                      cell_timeout=max(1, int(args.cell_minutes * 60)))
+    with _terminal_stderr() as terminal:
+        result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None, timeline=args.timeline,
+                          cell_timeout=max(1, int(args.cell_minutes * 60)),
+                          report=lambda line: print(line, file=terminal, flush=True))  # each stage, elapsed time
     print(result.summary())
     return 0
+
+
+@contextlib.contextmanager
+def _terminal_stderr():
+    """The terminal's stderr as it is now: a run sends file descriptor 2 to its kernels' log while
+    notebooks run, and the stage lines must still reach the analyst."""
+    try:
+        fd = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        yield sys.stderr
+        return
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as terminal:
+        yield terminal
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

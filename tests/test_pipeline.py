@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import sys
 import types
@@ -86,8 +87,19 @@ def test_run_case_with_a_tiny_series(fake_case, tmp_path):
     _notebook(books / "01_first.ipynb", "import os, pathlib\n"
               f"pathlib.Path({str(tmp_path / 'seen')!r}).write_text(os.environ['FORENSICS_TABLE_CACHE'])")
     _notebook(books / "02_second.ipynb", WRITE_OUTPUTS)
-    result = pipeline.run_case(fake_case / "case.yml", tmp_path / "out", notebooks_dir=books)
+    said: list[str] = []
+    result = pipeline.run_case(fake_case / "case.yml", tmp_path / "out", notebooks_dir=books, report=said.append)
     out = tmp_path / "out"
+    # each stage said as it starts and ends, with the run's elapsed time
+    steps = [re.sub(r"^\[ *[0-9]+\.[0-9] s\] ", "", line) for line in said]
+    assert len(steps) == len(said), said
+    assert [re.sub(r"in [0-9.]+ s$", "in N s", s) for s in steps] == [
+        "stage 1/2 started: manifest (hashing the evidence, parsing the line logs into the table cache)",
+        "stage 1/2 done in N s",
+        "stage 2/2 started: 01_first, 02_second",  # they run side by side
+        "stage 2/2 done in N s",
+        "checking every output for card data",
+    ]
     # the kernels shared one private table cache, outside the outputs, gone after the run
     cache = Path((tmp_path / "seen").read_text())
     assert cache.name.startswith("forensics-run-tables-") and not cache.is_relative_to(out) and not cache.exists()
@@ -257,7 +269,9 @@ def test_sigterm_stops_kernels_and_removes_the_parsed_evidence(tmp_path):
     assert caches and all((c.stat().st_mode & 0o077) == 0 for c in caches)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "SIGTERM" in err and err.count("\n") == 1
+    *stage_lines, last = err.splitlines()  # the stages it went through, then one line
+    assert proc.returncode == 130 and "SIGTERM" in last
+    assert stage_lines and all(re.match(r"\[ *[0-9]+\.[0-9] s\] stage [0-9]/[0-9] ", line) for line in stage_lines), err
     assert not list(cache.parent.glob(cache.name + "*"))
     time.sleep(1)
     assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels)
