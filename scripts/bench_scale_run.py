@@ -9,7 +9,8 @@ always benchmarked on its own data (``bench_data/`` is git-ignored); ``--case DI
 (the CLI, papermill's kernels and their helpers) is sampled every ``--interval`` seconds with
 psutil, and the peak of the *sum* of the tree's resident set sizes is reported, together with
 the largest single process (``ru_maxrss`` of the children, which the kernel keeps exactly, so a
-peak between two samples is not missed for the largest process). Output: a few ``key: value``
+peak between two samples is not missed for the largest process), and each stage's seconds and
+peak (from the stage lines ``forensics run`` prints). Output: a few ``key: value``
 lines and, with ``--json``, the same as one JSON object.
 """
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -46,9 +48,28 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+STAGE_LINE = re.compile(r"^\[ *[0-9.]+ s\] stage ([0-9]+/[0-9]+) (started: (.*)|done in ([0-9.]+) s)$")
+
+
+def _stages(text: str, peaks: dict[str, int]) -> list[dict]:
+    """The run's stage lines (``forensics run`` prints each stage's start and end) as ``{stage,
+    what, seconds, peak_rss_tree_mib}``."""
+    out: dict[str, dict] = {}
+    for line in text.splitlines():
+        m = STAGE_LINE.match(line.strip())
+        if m and m[3] is not None:
+            out[m[1]] = {"stage": m[1], "what": m[3], "seconds": None,
+                         "peak_rss_tree_mib": round(peaks.get(m[1], 0) / 2**20)}
+        elif m and m[1] in out:
+            out[m[1]]["seconds"] = float(m[4])
+    return list(out.values())
+
+
 def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
-    """Run ``cmd``, sampling its process tree's RSS; returns wall time, peak RSS, exit code."""
+    """Run ``cmd``, sampling its process tree's RSS; returns wall time, peak RSS (in all and per
+    stage: the stage is the last one the run's output said had started), exit code."""
     peak = {"tree": 0}
+    stage_peaks: dict[str, int] = {}
     start = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
@@ -56,9 +77,17 @@ def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
         done = threading.Event()
 
         def sample() -> None:
-            while not done.is_set():
-                peak["tree"] = max(peak["tree"], _tree_rss(proc))
-                done.wait(interval)
+            stage = "0/0"
+            with log.open("rb") as said:
+                while not done.is_set():
+                    for line in said.read().decode("utf-8", "replace").splitlines():
+                        m = STAGE_LINE.match(line.strip())
+                        if m and m[3] is not None:
+                            stage = m[1]
+                    rss = _tree_rss(proc)
+                    peak["tree"] = max(peak["tree"], rss)
+                    stage_peaks[stage] = max(stage_peaks.get(stage, 0), rss)
+                    done.wait(interval)
 
         t = threading.Thread(target=sample, daemon=True)
         t.start()
@@ -73,6 +102,7 @@ def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
         "peak_rss_tree_mib": round(peak["tree"] / 2**20),
         "max_rss_single_process_mib": round(usage.ru_maxrss / 1024),  # Linux: KiB
         "children_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "stages": _stages(log.read_text(encoding="utf-8", errors="replace"), stage_peaks),
     }
 
 
@@ -134,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=1))
     else:
         for k, v in result.items():
-            print(f"{k}: {v}")
+            if k == "stages":
+                for st in v:
+                    print(f"stage {st['stage']}: {st['seconds']} s, peak {st['peak_rss_tree_mib']} MiB ({st['what']})")
+            else:
+                print(f"{k}: {v}")
     return 0 if result["exit_code"] == 0 and result.get("matches_truth") in ("yes", "no truth.json") else 1
 
 
