@@ -262,17 +262,17 @@ def investigate(case, *, key: bytes | None = None) -> Investigation:
         viewed = None
         notes["viewed_persons"] = "no database exports in the case: nothing to replay against"
     else:
+        # lazy: the replay reads only the requests near the connections it attributes
         other = (access.filter(pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
-                 .select("ts", "source", "line_no", "client_ip", "path", "status").collect())
+                 .select("ts", "source", "line_no", "client_ip", "path", "status"))
         # app-log lines of other sessions stand for requests the access log may lack
         att_sids = att_req["sid"].drop_nulls().unique().to_list()
         app_other = (app.filter(pl.col("sid").is_not_null() & ~pl.col("sid").is_in(att_sids)
                                 & ~pl.col("ip").is_in(det.attacker_ip_list))
                      .select("ts", "source", "line_no", pl.col("ip").alias("client_ip"),
-                             pl.col("script").alias("path"), pl.lit(None, pl.Int64).alias("status"), "sid")
-                     .collect())
+                             pl.col("script").alias("path"), pl.lit(None, pl.Int64).alias("status"), "sid"))
         other = pl.concat([other.with_columns(pl.lit(None, pl.String).alias("sid")),
-                           app_other.cast(dict(other.schema) | {"sid": pl.String})], how="vertical")
+                           app_other.cast(dict(other.collect_schema()) | {"sid": pl.String})], how="vertical")
         known = set(app.filter(pl.col("sid").is_not_null()).select("sid").unique().collect()["sid"].to_list())
         viewed = viewed_records(case.query_log(), db, att_req, tz=tz, other_requests=other, known_sids=known,
                                 admin_dir=admin_dir, window_end=windows["admin_access"].end, platform=platform)

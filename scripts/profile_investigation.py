@@ -31,6 +31,9 @@ STEPS = (
     ("forensics.detectors.admin", "attacker_admin_requests"),
     ("forensics.findings", "detect_all"),
     ("forensics.findings", "viewed_records"),
+    ("forensics.exposure.viewed", "statement_order"),
+    ("forensics.exposure.viewed", "connections"),
+    ("forensics.exposure.viewed", "statements_of"),
     ("forensics.findings", "card_entries"),
     ("forensics.findings", "confirmed_cards"),
 )

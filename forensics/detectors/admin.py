@@ -263,14 +263,17 @@ def infer_csv_mode(reqs: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame | 
     if query_log is None or reqs.is_empty():
         return out
     low = pl.col("argument").str.to_lowercase()
+    tables = sorted({t.lower() for t in csv_tables.values()})
     stmts = (
         query_log.lazy()
-        .filter(pl.col("command").is_in(["Query", "Execute"]) & pl.col("ts").is_not_null())
+        .filter(pl.col("command").is_in(["Query", "Execute"]) & pl.col("ts").is_not_null()
+                & pl.col("argument").str.contains_any(tables, ascii_case_insensitive=True))  # cheap, before the regex
+        .select("ts", "source", "line_no", "argument")
+        .collect(engine="streaming")  # a large log's text is read piece by piece, never whole
         .with_columns(table=low.str.extract(rf"(?s)^\s*select\b.*?\bfrom\s+`?({names})`?(?:\s|$)", 1))
         .filter(pl.col("table").is_not_null() & ~low.str.contains(r"\blimit\s+\d") & ~low.str.contains(r"\bcount\s*\("))
         .select(pl.col("ts").alias("q_ts"), "table", pl.col("source").alias("q_source"), pl.col("line_no").alias("q_line_no"))
         .sort("q_ts")
-        .collect()
     )
     if stmts.is_empty():
         return out

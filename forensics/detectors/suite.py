@@ -112,7 +112,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     app = case.app_log().collect()
     fs = case.fs_files().collect()
     sf = case.server_files().collect()
-    qlog = case.query_log().collect()  # read once: SQLi reach and CSV-export detection both use it
+    qlog = case.query_log()  # lazy: SQLi reach and CSV-export detection each read only what they need
 
     config = _bytes(case, ["data/config/config.php"])
     config_text = None

@@ -33,6 +33,7 @@ import polars as pl
 from forensics.errors import ReplayError
 
 from forensics.exposure.sql import UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
+from forensics.exposure.statements import conn_key_expr, keyword_expr
 
 __all__ = [
     "AsOfTables",
@@ -72,14 +73,8 @@ def statement_table(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         ["_order", "source", "line_no"], maintain_order=True).drop("_order").collect()
     df = df.with_row_index("seq")
     df = df.with_columns(
-        (pl.col("command") == "Connect").cast(pl.Int32).cum_sum().over("conn_id").alias("_n"),
-    ).with_columns(
-        (pl.col("conn_id").cast(pl.String) + "#" + pl.col("_n").cast(pl.String)).alias("conn_key"),
-        pl.when(pl.col("command").is_in(["Query", "Execute"]))
-        .then(pl.col("argument").str.extract(r"^[\s(]*([A-Za-z]+)", 1).str.to_uppercase())
-        .otherwise(None)
-        .alias("keyword"),
-    ).drop("_n")
+        (pl.col("command") == "Connect").cast(pl.Int32).cum_sum().over("conn_id").alias("conn_n"),
+    ).with_columns(conn_key=conn_key_expr(), keyword=keyword_expr()).drop("conn_n")
     return df
 
 
@@ -176,16 +171,22 @@ class AsOfTables:
         tables: Mapping[str, pl.DataFrame | pl.LazyFrame],
         statements: pl.DataFrame | None,
         tz: str,
+        *,
+        log_start: dt.datetime | None = None,
     ) -> AsOfTables:
-        """Parse the data changes in ``statements`` (from :func:`statement_table`) for the tables."""
+        """Parse the data changes in ``statements`` (from :func:`statement_table`, or the part of it
+        holding the changes) for the tables. ``log_start``: the query log's first time (default:
+        the first time of ``statements``)."""
         tabs = {
             k.lower(): (v.collect() if isinstance(v, pl.LazyFrame) else v) for k, v in tables.items()
         }
         self = cls(tabs, tz, primary_keys(tabs))
         zone = ZoneInfo(tz)
         probs: list[dict[str, Any]] = []
+        self.log_start = log_start
         if statements is not None and statements.height:
-            self.log_start = statements["ts"].min()
+            if log_start is None:
+                self.log_start = statements["ts"].min()
             names = "|".join(re.escape(t) for t in sorted(self.pk_of))
             cand = statements.filter(pl.col("keyword").is_in(["INSERT", "REPLACE", "UPDATE", "DELETE"]))
             if names:

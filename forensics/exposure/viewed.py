@@ -40,8 +40,16 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, statement_table, to_local_naive
+from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, to_local_naive
 from forensics.exposure.sql import referenced_tables
+from forensics.exposure.statements import (
+    connection_rows,
+    connections,
+    person_select_rows,
+    session_id_rows,
+    statement_order,
+    statements_of,
+)
 from forensics.platforms.eccube2 import ECCUBE2
 from forensics.platforms.routing import Platform, page_expr, pages_showing, shown_tables
 
@@ -110,43 +118,18 @@ def person_tables(tables: Mapping[str, pl.DataFrame | pl.LazyFrame], *, platform
     return out
 
 
-def _sid_re(platform: Platform) -> str:
-    """A statement reading the platform's session row: its session id in group 1."""
-    return (rf"(?is)\b{re.escape(platform.session_table)}\b.*?\b{re.escape(platform.session_id_column)}"
-            r"\s*=\s*['\"]([^'\"]+)['\"]")
-
-
 def connection_table(statements: pl.DataFrame, person_tabs: Iterable[str], *, platform: Platform = ECCUBE2) -> pl.DataFrame:
-    """One row per query-log connection: ``conn_key, conn_id, start, end, sid, n_statements,
-    tables`` (person tables its SELECTs read, sorted), ``n_person_selects``."""
+    """One row per query-log connection of ``statements`` (:func:`forensics.exposure.asof.statement_table`):
+    ``conn_key, conn_id, start, end, sid, n_statements, tables`` (person tables its SELECTs read,
+    sorted), ``n_person_selects`` (:func:`forensics.exposure.statements.connection_rows`)."""
     pt = sorted(person_tabs)
     base = statements.group_by("conn_key").agg(
         pl.col("conn_id").first(), pl.col("ts").min().alias("start"), pl.col("ts").max().alias("end"),
         pl.len().alias("n_statements"))
-    # cheap literal prefilters first; the regexes then run on the few rows that can match
-    sids = (statements.filter(pl.col("argument").str.contains("sess_id", literal=True))
-            .select("conn_key", pl.col("argument").str.extract(_sid_re(platform), 1).alias("sid"))
-            .drop_nulls("sid").group_by("conn_key").agg(pl.col("sid").first()))
-    if pt:
-        sel = statements.filter((pl.col("keyword") == "SELECT")
-                                & pl.col("argument").str.contains("(?i)" + "|".join(re.escape(t) for t in pt)))
-        sel = sel.select("conn_key", *[
-            pl.col("argument").str.contains(rf"(?i)\b{re.escape(t)}\b").alias(f"_t_{t}") for t in pt])
-        sel = sel.with_columns(pl.any_horizontal([pl.col(f"_t_{t}") for t in pt]).alias("_psel"))
-        reads = sel.group_by("conn_key").agg(
-            *[pl.col(f"_t_{t}").any().alias(f"_has_{t}") for t in pt],
-            pl.col("_psel").sum().cast(pl.Int64).alias("n_person_selects"))
-        reads = reads.with_columns(
-            pl.concat_list([pl.when(pl.col(f"_has_{t}")).then(pl.lit(t)).otherwise(None) for t in pt])
-            .list.drop_nulls().alias("tables")).drop([f"_has_{t}" for t in pt])
-    else:
-        reads = pl.DataFrame(schema={"conn_key": pl.String, "n_person_selects": pl.Int64,
-                                     "tables": pl.List(pl.String)})
-    out = (base.join(sids, on="conn_key", how="left").join(reads, on="conn_key", how="left")
-           .with_columns(pl.col("n_person_selects").fill_null(0),
-                         pl.col("tables").fill_null(pl.lit([], dtype=pl.List(pl.String)))))
-    return out.select("conn_key", "conn_id", "start", "end", "sid", "n_statements", "tables",
-                      "n_person_selects").sort("start", "conn_key")
+    sids = session_id_rows(statements.select("conn_key", "argument"), platform).collect()
+    reads = (person_select_rows(statements.select("conn_key", "keyword", "argument"), pt).collect() if pt
+             else pl.DataFrame(schema={"conn_key": pl.String}))
+    return connection_rows(base, sids, reads, pt)
 
 
 @dataclass
@@ -276,6 +259,19 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
     return None, None, None, None
 
 
+def _near(requests: pl.DataFrame | pl.LazyFrame | None, moments: pl.Series, tolerance_s: float) -> pl.DataFrame | None:
+    """The ``requests`` logged in a second within ``tolerance_s`` (rounded up, plus one for the
+    seconds' fractions) of one of ``moments``: a superset of those within ``tolerance_s``, read
+    without collecting the rest."""
+    if requests is None:
+        return None
+    reach = int(-(-tolerance_s // 1)) + 1
+    seconds = (moments.drop_nulls().dt.epoch("s").unique().to_frame("s")
+               .join(pl.DataFrame({"d": range(-reach, reach + 1)}), how="cross")
+               .select((pl.col("s") + pl.col("d")).unique())["s"])
+    return requests.lazy().filter(pl.col("ts").dt.epoch("s").is_in(seconds.implode())).collect()
+
+
 def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool, platform: Platform) -> pl.DataFrame:
     cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
             "method": pl.String, "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String,
@@ -315,7 +311,7 @@ def viewed_records(
     attacker_requests: pl.DataFrame,
     *,
     tz: str,
-    other_requests: pl.DataFrame | None = None,
+    other_requests: pl.DataFrame | pl.LazyFrame | None = None,
     known_sids: Iterable[str] | None = None,
     admin_dir: str = "/admin/",
     tolerance_s: float = 2.0,
@@ -336,7 +332,8 @@ def viewed_records(
         (missing columns are derived or null).
     other_requests
         Every other request that may have opened a connection (access log rows: ``ts,
-        client_ip, path``...), for time attribution and to detect overlaps.
+        client_ip, path``...), for time attribution and to detect overlaps; a LazyFrame is read
+        only for the seconds near a connection that read a person table.
     known_sids
         Every session id the app log knows (attacker sessions included); a connection reading a
         known non-attacker session is never the attacker's.
@@ -347,14 +344,9 @@ def viewed_records(
     zone = ZoneInfo(tz)
     tabs = {k.lower(): (v.collect() if isinstance(v, pl.LazyFrame) else v) for k, v in tables.items()}
     att = _prep_requests(attacker_requests, admin_dir, True, platform)
-    oth = _prep_requests(other_requests, admin_dir, False, platform)
     display_pages = tuple(pages_showing(platform.admin_pages))
     whole_pages = [p.name for p in platform.admin_pages if p.whole]
     hidden_pages = platform.mode_hidden_pages
-    if att.height and oth.height:
-        oth = oth.join(att.select("source", "line_no"), on=["source", "line_no"], how="anti")
-    # only requests to scripts can open a connection
-    oth = oth.filter(pl.col("path").is_null() | pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
     attacker_sids = set(att["sid"].drop_nulls().to_list())
     known = set(known_sids or ()) | attacker_sids
     ptabs = person_tables(tabs, platform=platform)
@@ -369,10 +361,8 @@ def viewed_records(
     if window_end is None and att.height:
         window_end = att["ts"].max()
 
-    ql = None
-    if query_log is not None:
-        ql = query_log.collect() if isinstance(query_log, pl.LazyFrame) else query_log
-    if ql is None or ql.height == 0:
+    order = statement_order(query_log) if query_log is not None else None  # every statement's place, no text
+    if order is None or order.height == 0:
         upper = viewed_upper_bound(tabs, pl.concat([display, hidden], how="vertical"), window_end=window_end,
                                    platform=platform)
         return ViewedResult(
@@ -385,13 +375,25 @@ def viewed_records(
             upper=upper, uncovered=display.select("source", "line_no", "ts", "page"),
         )
 
-    st = statement_table(ql)
-    conns = connection_table(st, ptabs, platform=platform)
+    conns = connections(order, query_log, ptabs, platform=platform)
+    # read in full: the statements of the connections that read a person table, or a session of a
+    # request whose mode its line hides (their statements tell the mode), and the logged changes
+    # to the exported tables (the tables as of a moment)
+    hidden_sids = hidden["sid"].drop_nulls().unique().to_list()
+    examined = conns.filter((pl.col("n_person_selects") > 0) | pl.col("sid").is_in(hidden_sids))["conn_key"]
+    st = statements_of(order, query_log, examined.to_list(), change_tables=tabs)
 
     # ---- attribution --------------------------------------------------------------------------
     tol = dt.timedelta(seconds=tolerance_s)
     starts = conns.filter((pl.col("n_person_selects") > 0) & pl.col("start").is_not_null()).select(
         pl.col("start").alias("_cs")).sort("_cs")
+    # only requests near a connection that read person tables matter for time attribution: those
+    # seconds are read from the other requests (a filter their scan applies), then tested exactly
+    oth = _prep_requests(_near(other_requests, starts["_cs"], tolerance_s), admin_dir, False, platform)
+    if att.height and oth.height:
+        oth = oth.join(att.select("source", "line_no"), on=["source", "line_no"], how="anti")
+    # only requests to scripts can open a connection
+    oth = oth.filter(pl.col("path").is_null() | pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
     if oth.height and starts.height:
         # only requests near a connection that read person tables matter for time attribution
         oth = (oth.sort("ts").join_asof(starts, left_on="ts", right_on="_cs", strategy="nearest",
@@ -499,7 +501,7 @@ def viewed_records(
         reads = referenced_tables(arg, set(tabs)) & set(tabs)
         if reads & ptabs:  # only SELECTs that read person tables are replayed
             needed |= reads
-    asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz)
+    asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz, log_start=order["ts"].min())
     asof.tables = tabs  # lookups (order -> orderer) may use any export; changes are parsed for `needed`
 
     # ---- replay -------------------------------------------------------------------------------
@@ -576,7 +578,7 @@ def viewed_records(
     # ---- coverage -------------------------------------------------------------------------------
     got = conn_df.filter(pl.col("req_source").is_not_null()).select(
         pl.col("req_source").alias("source"), pl.col("req_line_no").alias("line_no")).unique()
-    lo_t, hi_t = st["ts"].min(), st["ts"].max()
+    lo_t, hi_t = order["ts"].min(), order["ts"].max()
     unc = display.filter(~pl.col("page").is_in(whole_pages)).join(got, on=["source", "line_no"], how="anti").with_columns(
         pl.col("ts").is_between(pl.lit(lo_t - tol), pl.lit(hi_t + tol)).alias("covered_by_log"))
     # only requests that answered a page (2xx, or status unknown) displayed anything

@@ -279,6 +279,17 @@ def reach_of(statements: list[tuple[str, str]], requests: list[tuple[str, str, s
     return sqli.sqli_query_reach(q, flagged)
 
 
+def test_statements_within_the_tolerance_either_side_are_examined_and_none_beyond():
+    payload = "/products/list.php?category_id=3+AND+SLEEP(5)"
+    out = reach_of(
+        [(t, LIST_SQL + "3 AND SLEEP(5)") for t in
+         ("2017-03-19 00:59:54", "2017-03-19 00:59:55", "2017-03-19 01:00:05", "2017-03-19 01:00:06")],
+        [("2017-03-19 01:00:00", "203.0.113.5", payload)],
+    )
+    assert out["ts"].dt.second().to_list() == [55, 5]  # 5 s before and after; 6 s is beyond reach
+    assert out["tie"].to_list() == ["injected text found in the statement, 5 s apart"] * 2
+
+
 def test_two_requests_in_one_second_each_statement_goes_to_the_request_whose_text_it_carries():
     # the nearest-in-time rule gave both statements to one request: they are all in the same second
     out = reach_of(

@@ -1,0 +1,85 @@
+"""The query log as the replay reads it, in passes: the same places, connections and statements as
+the whole log held in memory gives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from forensics.exposure.asof import statement_table
+from forensics.exposure.statements import CHANGE_KEYWORDS, conn_key_expr, connections, statement_order, statements_of
+from forensics.exposure.viewed import connection_table
+from forensics.platforms.eccube2 import ECCUBE2
+from tests.exposure.world import CUST_LIST, QueryLog, jst
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "toshomart-2017" / "case.yml"
+PERSONS = ["dtb_customer", "dtb_order"]
+
+
+def _log() -> pl.LazyFrame:
+    """Two files, a connection id used twice (split at its second Connect), statements in one
+    second across files, an untimed head of a 5.6 file, changes to an exported table and to one
+    that is not."""
+    ql = QueryLog()
+    ql.conn(7, "2017-03-31 23:30:00", "sid-a", [CUST_LIST, "UPDATE dtb_customer SET point = 1 WHERE customer_id = 1"])
+    ql.conn(7, "2017-03-31 23:30:05", "sid-b", ["SELECT * FROM dtb_products"])
+    ql.conn(8, "2017-03-31 23:30:05", None, ["INSERT INTO dtb_session (sess_id) VALUES ('x')",
+                                             "insert into `DTB_ORDER` (order_id) values (3)"])
+    first = ql.frame()
+    ql = QueryLog()
+    ql.conn(9, "2017-03-31 23:30:05", "sid-c", [CUST_LIST])
+    ql.add(10, "2017-03-31 23:31:00", "Query", "DELETE FROM dtb_customer WHERE customer_id = 2")
+    second = ql.frame().with_columns(source=pl.lit("logs/mysql/general.log.1"))
+    untimed = second.head(2).with_columns(ts=None, ts_before=pl.lit(jst("2017-03-31 23:30:05")) + timedelta(0),
+                                           line_no=pl.col("line_no") + 100)
+    return pl.concat([first, second, untimed]).lazy()
+
+
+def _cases():
+    yield pytest.param(_log(), id="built")
+    if SAMPLE.is_file():
+        from forensics.case import open_case
+
+        yield pytest.param(open_case(SAMPLE).query_log(), id="sample")
+
+
+@pytest.mark.parametrize("log", list(_cases()))
+def test_places_connections_and_statements_equal_the_whole_table(log):
+    whole = statement_table(log)
+    order = statement_order(log)
+    # every statement's place and connection, without its text
+    assert order.select("seq", "line_no", "ts", conn_key_expr().alias("conn_key"), pl.col("source").cast(pl.String)).equals(
+        whole.select("seq", "line_no", "ts", "conn_key", "source"))
+    conns = connections(order, log, PERSONS, platform=ECCUBE2)
+    assert conns.equals(connection_table(whole, PERSONS, platform=ECCUBE2))
+    assert conns["sid"].drop_nulls().len() and conns["n_person_selects"].sum() > 0  # the passes found something
+    # the statements of some connections and the changes to the exported tables, text included
+    examined = conns.filter(pl.col("n_person_selects") > 0)["conn_key"].to_list()[:3] + ["no-such#1"]
+    part = statements_of(order, log, examined, change_tables=["dtb_customer", "DTB_ORDER"])
+    want = whole.filter(pl.col("conn_key").is_in(examined) | (
+        pl.col("keyword").is_in(list(CHANGE_KEYWORDS))
+        & pl.col("argument").str.contains(r"(?i)\b(?:dtb_customer|dtb_order)\b")))
+    assert part.equals(want) and part["conn_key"].is_in(examined).any()
+
+
+def test_changes_to_exported_tables_are_read_from_any_connection_and_no_other_change():
+    log = _log()
+    order = statement_order(log)
+    part = statements_of(order, log, [], change_tables=["dtb_customer", "dtb_order"])
+    assert sorted(part["keyword"].to_list()) == ["DELETE", "INSERT", "UPDATE"]  # not the dtb_session INSERT
+    assert part["seq"].is_sorted()
+
+
+def test_an_untimed_head_takes_its_place_and_a_reused_id_is_two_connections():
+    order = statement_order(_log())
+    keys = order.select(conn_key_expr().alias("k"))["k"]
+    assert {"7#1", "7#2"} <= set(keys.to_list())
+    untimed = order.filter(pl.col("ts").is_null())
+    assert untimed.height == 2 and untimed["line_no"].min() > 100
+    # placed at its bound (23:30:05), after the earlier file's statements of that second: file then line
+    at = order.filter(pl.col("line_no") > 100)["seq"].to_list()
+    same_second = order.filter(pl.col("ts") == jst("2017-03-31 23:30:05"))
+    assert min(at) > same_second.filter(pl.col("source").cast(pl.String) == "logs/mysql/general.log")["seq"].max()
