@@ -345,7 +345,8 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
     from forensics.case import open_case
 
     case = open_case(case_yml, table_cache=table_cache)
-    case.use_engine(engine)
+    if engine is not None:
+        case.use_engine(engine)
     out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
     out = out.expanduser().resolve()
     _check_out_apart_from_evidence(out, case)
