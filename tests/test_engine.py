@@ -171,3 +171,15 @@ def test_an_unreachable_scheduler_is_one_line(monkeypatch):
     with pytest.raises(EngineError, match="cannot reach the Dask scheduler"), \
             open_engine(scheduler="tcp://127.0.0.1:9"):
         pass
+
+
+def test_an_existing_cluster_is_reached_by_address_or_by_the_environment(monkeypatch, engine):
+    address = engine.client.scheduler.address
+    said = []
+    with open_engine(scheduler=address, report=said.append) as by_address:
+        assert by_address.map(abs, [-4]) == [4]
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+    with open_engine(report=said.append) as by_environment:
+        assert by_environment.map(abs, [-5]) == [5]
+    assert said == [f"Dask cluster at {address}; dashboard: {engine.client.dashboard_link}"] * 2
+    assert engine.client.status == "running"  # the cluster is not the run's to close
