@@ -351,6 +351,8 @@ class Case:
         for note in self.warnings:
             warnings.warn(note, CaseWarning, stacklevel=3)
         self._loaded: dict[str, Any] = {}
+        #: runs the table cache's units of parsing (None: one after the other in this process)
+        self.engine = None
         self._table_cache: Path | None = None
         self._cache_mode = "auto" if table_cache == "auto" else "off" if table_cache is None else "dir"
         if self._cache_mode == "dir":
@@ -534,6 +536,12 @@ class Case:
                 self._cache_mode = "off"
         return self._table_cache
 
+    def use_engine(self, engine) -> None:
+        """Parse the line logs into the table cache with ``engine`` (an object whose ``map(fn,
+        items)`` returns ``[fn(i) for i in items]``, e.g. :class:`forensics.engine.DaskEngine`:
+        each file, or rotated series, a task on a cluster); None: in this process."""
+        self.engine = engine
+
     def _source(self, key: str) -> Source:
         """What the reader of evidence key ``key`` is given."""
         return Source(
@@ -547,7 +555,10 @@ class Case:
         """:class:`forensics.tablecache.CachedLog` of a line log (parsed into the cache if needed)."""
         from forensics.evidence import rel_source
         from forensics.loaders._common import in_time_order
-        from forensics.tablecache import TableCache
+        import dataclasses
+        import functools
+
+        from forensics.tablecache import ParseUnit, TableCache
 
         kind, source = EVIDENCE[key], self._source(key)
         options = {"max_decompressed": self.max_decompressed, "skew": self.skew(key), "tz": self.timezone,
@@ -555,8 +566,15 @@ class Case:
         if key == "access_logs":  # the format changes the parse
             options["format"] = self.access_log_format or "detected per file"
         sources = [rel_source(p, self.root) for p in in_time_order(source.files)] if kind.order_up_front else None
+
+        def units() -> list[ParseUnit]:
+            return [ParseUnit(tuple(rel_source(p, self.root) for p in files),
+                              functools.partial(kind.stream, dataclasses.replace(source, files=files)))
+                    for files in kind.units(source)]
+
         return TableCache(self.table_cache).log(key, source.files, kind.schema, lambda seen: kind.stream(source, seen),
-                                                sources=sources, options=options)
+                                                sources=sources, options=options,
+                                                units=units if kind.units is not None else None, engine=self.engine)
 
     # -- loading (each evidence type parsed once, on first need) --
 

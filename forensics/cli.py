@@ -1,7 +1,10 @@
 """The ``forensics`` command line: a thin layer over the library.
 
-- ``forensics run CASE_YML [--out DIR] [--timeline all]``: run the notebook pipeline on a case;
-  each stage's start and end, with the elapsed time, go to stderr.
+- ``forensics run CASE_YML [--out DIR] [--timeline all] [--workers N | --scheduler ADDRESS]``: run
+  the notebook pipeline on a case; each stage's start and end, with the elapsed time, go to stderr.
+  ``--workers N`` parses the line logs file by file on a local Dask cluster of N worker processes,
+  ``--scheduler tcp://host:8786`` (or ``DASK_SCHEDULER_ADDRESS``) on an existing cluster whose
+  workers see the case and the temporary folder at the same paths (:mod:`forensics.engine`).
   SIGTERM or Ctrl-C stops it cleanly: its kernels are stopped and its private table cache (parsed
   evidence) removed; it exits 130.
 - ``forensics sample DIR [--scale N] [--seed S] [--option NAME ...]``: write the synthetic reference case.
@@ -26,7 +29,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with _terminal_stderr() as terminal:
         result = run_case(Path(args.case_yml), out_dir=Path(args.out) if args.out else None, timeline=args.timeline,
                           cell_timeout=max(1, int(args.cell_minutes * 60)),
-                          report=lambda line: print(line, file=terminal, flush=True))  # each stage, elapsed time
+                          report=lambda line: print(line, file=terminal, flush=True),  # each stage, elapsed time
+                          scheduler=args.scheduler, workers=args.workers)
     print(result.summary())
     return 0
 
@@ -70,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="minutes one notebook cell may run before the run fails (default 30)")
     run.add_argument("--timeline", choices=("findings", "all"), default="findings",
                      help="'all' also writes timeline_all.jsonl: every event of every source (for Timesketch)")
+    cluster = run.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=_positive_int, metavar="N",
+                         help="parse the line logs on a local Dask cluster of N worker processes (closed at the end)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="parse the line logs on the Dask cluster of this scheduler (tcp://host:8786; default "
+                              "$DASK_SCHEDULER_ADDRESS); its workers must see the case and the temporary folder "
+                              "at the same paths")
     sample = sub.add_parser("sample", help=COMMANDS["sample"][1])
     sample.add_argument("dir", help="folder to write the case into")
     sample.add_argument("--scale", type=int, default=1, help="multiplies background traffic and customers")
@@ -78,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add a real EC-CUBE behaviour (repeatable): brute_force, utc_server, backup_download, "
                              "failed_upload, debug_mode, subfolder, csv_sql_export")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _inert(text: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __all__ = [
     "ForensicsError", "CaseError", "CaseWarning", "FormatError", "RewriteError", "TooLong", "ReplayError",
-    "PipelineError", "RunInterrupted",
+    "PipelineError", "RunInterrupted", "TableCacheError",
 ]
 
 
@@ -54,3 +54,8 @@ class PipelineError(ForensicsError, RuntimeError):
 
 class RunInterrupted(PipelineError):
     """The run was stopped by SIGTERM or SIGINT (its kernels are stopped and its cache removed)."""
+
+
+class TableCacheError(ForensicsError, RuntimeError):
+    """A table cache could not be completed (a unit of parsing left no record of its counts, or
+    its rows do not match them): the cache is not marked complete and is never read."""

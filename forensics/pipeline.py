@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics.cards import register_manifest_digests, scan_for_card_data
+from forensics.engine import open_engine
 from forensics.errors import PipelineError, RunInterrupted
 
 __all__ = [
@@ -186,7 +188,8 @@ def _one_line(text: object) -> str:
 def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
              notebooks_dir: str | os.PathLike | None = None, kernel_name: str = "python3",
              cell_timeout: int = CELL_TIMEOUT, timeline: str = "findings",
-             report: Callable[[str], None] | None = None) -> RunResult:
+             report: Callable[[str], None] | None = None, scheduler: str | None = None,
+             workers: int | None = None) -> RunResult:
     """Execute the notebook series on ``case_yml``; outputs go to ``out_dir`` (default ``reports/<id>/``).
 
     ``timeline``: "findings" (``timeline.jsonl``: the attacker's events, the detections, the file
@@ -207,6 +210,13 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     time: the manifest (hashing, and parsing the line logs into the table cache), then each group
     of notebooks that run together (``[  41.2 s] stage 2/4 started: 01_evidence_intake,
     02_sql_injection``, ``[ 130.5 s] stage 2/4 done in 89.3 s``), then the card-data check.
+
+    ``scheduler`` (a Dask scheduler address; default ``$DASK_SCHEDULER_ADDRESS``) or ``workers``
+    (a ``LocalCluster`` of that many worker processes, closed at the end): the line logs are
+    parsed into the table cache file by file as tasks on that cluster (:mod:`forensics.engine`;
+    the workers must see the case and the cache folder at the same paths), and a line with the
+    Dask dashboard link goes to ``report`` (stderr when ``report`` is None). With neither, the
+    logs are parsed in this process.
     """
     import shutil
     import tempfile
@@ -214,11 +224,13 @@ def run_case(case_yml: str | os.PathLike, out_dir: str | os.PathLike | None = No
     remove_stale_caches()
     before = _kernel_pids()  # kernels this process already had (a notebook's own) are left alone
     cache = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")  # 0700: the analyst's account only
+    clock = StageClock(report)
     try:
-        with _stopped_by_signals():
+        with _stopped_by_signals(), open_engine(scheduler, workers, report=clock if report is not None else
+                                                lambda line: print(line, file=sys.stderr, flush=True)) as engine:
             return _run_case(case_yml, out_dir, notebooks_dir=notebooks_dir, kernel_name=kernel_name,
                              cell_timeout=cell_timeout, table_cache=Path(cache), timeline=timeline,
-                             report=StageClock(report))
+                             report=clock, engine=engine)
     finally:
         _stop_kernels(keep=before)
         shutil.rmtree(cache, ignore_errors=True)
@@ -325,7 +337,7 @@ class StageClock:
 
 
 def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeout: int, table_cache: Path,
-              timeline: str = "findings", report: StageClock) -> RunResult:
+              timeline: str = "findings", report: StageClock, engine=None) -> RunResult:
     started = time.monotonic()
     case_yml = Path(case_yml).expanduser().resolve()
     if not case_yml.is_file():
@@ -333,6 +345,8 @@ def _run_case(case_yml, out_dir, *, notebooks_dir, kernel_name: str, cell_timeou
     from forensics.case import open_case
 
     case = open_case(case_yml, table_cache=table_cache)
+    if engine is not None:
+        case.use_engine(engine)
     out = Path(out_dir) if out_dir is not None else Path("reports") / case.id
     out = out.expanduser().resolve()
     _check_out_apart_from_evidence(out, case)

@@ -1,16 +1,41 @@
-"""Line logs parsed once into Parquet, then read lazily: the tables of a case too big for memory.
+"""Line logs parsed once into a partitioned Parquet dataset, then read lazily: the tables of a case
+too big for memory.
 
 A large case's access and query logs hold tens of millions of lines. Parsed into memory by every
 notebook kernel they would not fit (about 7 GB of tables plus the parse's own peak, per kernel,
 at ``forensics sample --scale 100``). With a table cache each line log is parsed **once**, batch
 by batch (memory bounded by the batch, not by the logs), into Parquet; the case's tables become
 ``pl.scan_parquet`` frames, so a detector that needs five columns reads five columns and a filter
-skips row groups.
+skips files and row groups.
 
 Layout of a cache folder (one sub-folder per case.yml evidence key)::
 
-    DIR/access_logs/records.parquet  rejects.parquet  counts.parquet  key.json
+    DIR/access_logs/records/source_id=00000/day=2017-03-31/part.parquet
+                            source_id=00000/day=2017-04-01/part.parquet
+                            source_id=00001/day=2017-04-01/part.parquet
+                            source_id=00002/day=__HIVE_DEFAULT_PARTITION__/part.parquet
+                    rejects.parquet  counts.parquet  key.json
     DIR/query_logs/...
+
+``records`` is a Hive-partitioned dataset. ``source_id`` is the file's place in reading order
+(zero-padded, so the folders sort in that order; ``key.json`` lists the source names by id).
+``day`` is the UTC day of the latest ``ts`` seen so far in the file (a running maximum, in line
+order): a file's lines go to one day folder after the other and never back, so reading the parts
+in path order gives every source file in reading order and its lines in order, and each part
+covers about one day. Lines before a file's first time take the day of that first time; a file
+with no time at all goes to Hive's null partition. :meth:`CachedLog.scan` reads the parts in
+that order with the table's own schema (Parquet statistics of ``ts`` and ``source`` let polars
+skip the parts a filter excludes); :meth:`CachedLog.scan_partitioned` adds the ``source_id`` and
+``day`` columns from the paths, so a filter on them skips files without opening them.
+
+Each :class:`ParseUnit` (an access-log file; a rotated series of query logs, because MySQL 5.6
+carries its last printed time from one file into the next) is parsed on its own by
+:func:`parse_unit`, which writes the unit's parts and then, last, a small record of its sources,
+counts and rows under ``units/``. Units run one after the other in this process, or as tasks on
+a Dask cluster (:mod:`forensics.engine`) when the case has an engine. The cache is marked complete
+only after every unit's record is present and its rows match the Parquet files (a unit lost with
+its worker never leaves a silently partial table): ``counts.parquet`` and ``rejects.parquet`` are
+then merged from the units' own (per file ``records + rejected = lines``).
 
 ``key.json`` ties the tables to what they were parsed from (each file's path, size, mtime, inode
 and ctime: a file rewritten in place with its size and mtime put back still changes its ctime;
@@ -20,29 +45,37 @@ complete. Builders take an exclusive ``flock`` on ``DIR/<key>.lock``: two kernel
 parse the logs once and the second waits for the first.
 
 The cache holds parsed evidence (request lines may carry what a customer typed), so it is kept
-out of the run's outputs: ``forensics run`` makes a private temporary folder (mode 0700), shares
-it with its kernels through :data:`ENV_VAR` and deletes it at the end; an interactive
-:func:`forensics.case.open_case` spills to a private folder of its own only when the line logs
-are large (:data:`SPILL_BYTES`), deleted when the case object goes away.
+out of the run's outputs and readable by the analyst's account only (folders 0700, files 0600):
+``forensics run`` makes a private temporary folder (mode 0700), shares it with its kernels through
+:data:`ENV_VAR` and deletes it at the end; an interactive :func:`forensics.case.open_case` spills
+to a private folder of its own only when the line logs are large (:data:`SPILL_BYTES`), deleted
+when the case object goes away.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
+import shutil
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from forensics.errors import TableCacheError
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.schemas import REJECTS
 
-__all__ = ["ENV_VAR", "SPILL_BYTES", "CachedLog", "TableCache", "loader_fingerprint", "log_bytes"]
+__all__ = ["ENV_VAR", "SPILL_BYTES", "CachedLog", "Engine", "ParseUnit", "TableCache", "loader_fingerprint",
+           "log_bytes", "parse_unit"]
 
 #: Environment variable naming a shared cache folder (set by ``forensics run`` for its kernels).
 ENV_VAR = "FORENSICS_TABLE_CACHE"
@@ -51,7 +84,16 @@ ENV_VAR = "FORENSICS_TABLE_CACHE"
 #: (access and query logs together; gzip files count as they are stored).
 SPILL_BYTES = 32 * 1024**2
 
-_FORMAT = 1  # bump when the layout of a cache folder changes
+_FORMAT = 2  # bump when the layout of a cache folder changes
+
+#: Hive's name for the partition of a null value (a file without any time).
+NULL_DAY = "__HIVE_DEFAULT_PARTITION__"
+
+#: Digits of a ``source_id`` folder name (zero-padded: the folders sort in reading order).
+ID_DIGITS = 6
+
+#: The partition columns :meth:`CachedLog.scan_partitioned` adds to the table.
+PARTITIONS = pl.Schema({"source_id": pl.Int64, "day": pl.Date})
 
 
 def loader_fingerprint() -> str:
@@ -78,6 +120,27 @@ def _evidence_key(files: Iterable[Path], options: dict) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class ParseUnit:
+    """Evidence files parsed together and on their own (one task on a cluster).
+
+    ``batches(seen)`` yields the files' :class:`Loaded` batches in reading order and may append
+    each file's source name to ``seen`` as it opens it; ``sources``: the files' source names in
+    reading order, or None to learn them while parsing. A unit is pickled to run on a cluster:
+    ``batches`` must be a module-level function or a ``functools.partial`` of one.
+    """
+
+    sources: tuple[str, ...] | None
+    batches: Callable[[list[str]], Iterator[Loaded]]
+
+
+class Engine(Protocol):
+    """What runs the units of a cache build: ``map(fn, items)`` returns ``[fn(i) for i in items]``
+    in order (:class:`forensics.engine.DaskEngine` runs them as tasks on a cluster)."""
+
+    def map(self, fn: Callable[[Any], Any], items: list) -> list: ...
+
+
 class _ParquetSink:
     """Frames appended one by one to one Parquet file (a row group each), with a fixed schema."""
 
@@ -98,6 +161,143 @@ class _ParquetSink:
         self.writer.close()
 
 
+def part_path(records: Path, source_id: int, day) -> Path:
+    """Where the rows of one source file and one day go (``day`` a date, or None: no time)."""
+    return records / f"source_id={source_id:0{ID_DIGITS}d}" / f"day={NULL_DAY if day is None else day.isoformat()}" \
+        / "part.parquet"
+
+
+class _Parts:
+    """A unit's records, in order, cut into one Parquet file per source file and day (the UTC day
+    of the running maximum of ``time``); rows before a file's first time wait for it."""
+
+    def __init__(self, records: Path, schema: pl.Schema, source_id: Callable[[str], int]):
+        self.records = records
+        self.schema = schema
+        self.source_id = source_id
+        self.time = "ts" if "ts" in schema else None
+        self.sink: _ParquetSink | None = None
+        self.open: tuple[str, object] | None = None
+        self.source: str | None = None
+        self.high = None  # the latest time of the current source so far
+        self.waiting: list[pl.DataFrame] = []  # its rows before its first time
+        self.rows: dict[str, int] = {}
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if not frame.height:
+            return
+        for (source,), part in frame.partition_by("source", maintain_order=True, as_dict=True).items():
+            if source != self.source:
+                self._end_source()
+                self.source, self.high = source, None
+            self.rows[source] = self.rows.get(source, 0) + part.height
+            if self.time is None:
+                self._put(None, part)
+                continue
+            dtype = self.schema[self.time]
+            high = part.select(pl.max_horizontal(pl.col(self.time).cum_max().forward_fill(),
+                                                 pl.lit(self.high, dtype))).to_series()
+            if high[-1] is not None:
+                self.high = high[-1]
+            day = high.dt.date()
+            untimed = day.null_count()  # only at the head: the maximum never goes back to null
+            if untimed:
+                self.waiting.append(part.head(untimed))
+                part, day = part.slice(untimed), day.slice(untimed)
+            if not part.height:
+                continue
+            starts = (day != day.shift(1)).fill_null(True).arg_true().to_list() + [part.height]
+            for a, b in zip(starts, starts[1:]):
+                self._put(day[a], part.slice(a, b - a))
+
+    def _put(self, day, frame: pl.DataFrame) -> None:
+        if self.open != (self.source, day):
+            if self.sink is not None:
+                self.sink.close()
+            path = part_path(self.records, self.source_id(self.source), day)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.sink, self.open = _ParquetSink(path, self.schema), (self.source, day)
+        if self.waiting:
+            waiting, self.waiting = self.waiting, []
+            for w in waiting:
+                self.sink.write(w)
+        self.sink.write(frame)
+
+    def _end_source(self) -> None:
+        if self.waiting:
+            self._put(None, pl.DataFrame(schema=self.schema))  # a file without any time
+
+    def close(self) -> None:
+        self._end_source()
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+
+
+def _unit_name(index: int) -> str:
+    return f"unit-{index:0{ID_DIGITS}d}"
+
+
+def parse_unit(folder: Path, schema: pl.Schema, task: tuple[int, int, ParseUnit]) -> dict:
+    """Parse one unit (``task``: its index, the ``source_id`` of its first file, the unit) into
+    the cache folder ``folder`` of one evidence key; runs in this process or on a cluster worker.
+
+    Writes into a staging folder of its own, then moves into place: its parts under
+    ``records/source_id=<id>/`` (replacing those of an earlier, interrupted try), its rejects
+    (REJECTS) and counts (COUNTS, one row per file of the unit) under ``units/``, and last its
+    record ``units/unit-<index>.json``, which this returns: ``{"unit", "sources", "ids", "rows",
+    "rejects"}`` (``ids`` and ``rows`` per source, in the order of ``sources``).
+    """
+    from forensics.loaders._common import merge_counts
+
+    index, first_id, unit = task
+    name = _unit_name(index)
+    staging = folder / "staging" / f"{name}-{uuid.uuid4().hex[:12]}"
+    staging.mkdir(parents=True, mode=0o700)
+    ids: dict[str, int] = {} if unit.sources is None else {s: first_id + i for i, s in enumerate(unit.sources)}
+
+    def source_id(source: str) -> int:
+        if source not in ids:  # sources learned while parsing: numbered in the order they come
+            ids[source] = first_id + len(ids)
+        return ids[source]
+
+    seen: list[str] = []
+    parts = _Parts(staging / "records", schema, source_id)
+    rejects = _ParquetSink(staging / "rejects.parquet", REJECTS)
+    counts = []
+    try:
+        for batch in unit.batches(seen):
+            for s in seen:
+                source_id(s)
+            parts.write(batch.records)
+            rejects.write(batch.rejects)
+            counts.append(batch.counts)
+    finally:
+        parts.close()
+        rejects.close()
+    if unit.sources is not None:
+        sources = list(unit.sources)
+    else:
+        sources = list(dict.fromkeys([*seen, *parts.rows, *(s for c in counts for s in c["source"])]))
+    merge_counts(counts, sources).write_parquet(staging / "counts.parquet")
+    _lock_down(staging)
+    records = folder / "records"
+    if (staging / "records").is_dir():
+        for d in sorted((staging / "records").iterdir()):
+            shutil.rmtree(records / d.name, ignore_errors=True)
+            d.replace(records / d.name)
+    (staging / "rejects.parquet").replace(folder / "units" / f"{name}.rejects.parquet")
+    (staging / "counts.parquet").replace(folder / "units" / f"{name}.counts.parquet")
+    record = {"unit": index, "sources": sources, "ids": [source_id(s) for s in sources],
+              "rows": [parts.rows.get(s, 0) for s in sources], "rejects": rejects.rows}
+    tmp = staging / f"{name}.json"
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(folder / "units" / f"{name}.json")
+    shutil.rmtree(staging, ignore_errors=True)
+    return record
+
+
 class CachedLog:
     """One evidence key's cached tables: ``records`` (lazy), ``rejects`` and ``counts`` (eager)."""
 
@@ -106,12 +306,38 @@ class CachedLog:
         self.schema = schema
 
     @property
-    def records_path(self) -> Path:
-        return self.folder / "records.parquet"
+    def records_dir(self) -> Path:
+        """The records' dataset: ``source_id=<id>/day=<YYYY-MM-DD>/part.parquet`` files."""
+        return self.folder / "records"
+
+    def part_files(self) -> list[Path]:
+        """The records' Parquet files in reading order (source files in the order the loaders
+        read them, then days)."""
+        return sorted(self.records_dir.glob("source_id=*/day=*/part.parquet"))
+
+    def sources(self) -> dict[int, str]:
+        """``source_id`` -> source name (the file's path as the tables give it)."""
+        data = json.loads((self.folder / "key.json").read_text(encoding="utf-8"))
+        return {int(k): v for k, v in data.get("sources", {}).items()}
 
     def scan(self) -> pl.LazyFrame:
-        """The records as a LazyFrame of ``schema`` (columns and row groups read only when needed)."""
-        return pl.scan_parquet(self.records_path).cast(self.schema)
+        """The records as a LazyFrame of ``schema``, rows in reading order (columns, files and row
+        groups read only when needed: a filter on ``ts`` or ``source`` skips the parts whose
+        Parquet statistics exclude it)."""
+        files = self.part_files()
+        if not files:
+            return pl.LazyFrame(schema=self.schema)
+        return pl.scan_parquet(files, hive_partitioning=False).cast(self.schema)
+
+    def scan_partitioned(self) -> pl.LazyFrame:
+        """:meth:`scan` plus the partition columns of :data:`PARTITIONS` read from the paths:
+        ``source_id`` (Int64, see :meth:`sources`) and ``day`` (Date: the UTC day of the latest
+        ``ts`` so far in the file; null for a file without any time). A filter on them skips the
+        other files without opening them."""
+        files = self.part_files()
+        if not files:
+            return pl.LazyFrame(schema={**self.schema, **PARTITIONS})
+        return pl.scan_parquet(files, hive_partitioning=True, hive_schema=PARTITIONS).cast(self.schema)
 
     def loaded(self) -> Loaded:
         """:class:`~forensics.loaders._common.Loaded` whose ``records`` is :meth:`scan` (a LazyFrame)."""
@@ -137,6 +363,8 @@ class TableCache:
     ...     sources=["access_log"])
     >>> log.scan().select("client_ip", "path").collect().rows(), log.loaded().counts.rows()
     ([('203.0.113.9', '/')], [('access_log', 1, 1, 1)])
+    >>> [str(p.relative_to(log.records_dir)) for p in log.part_files()]
+    ['source_id=000000/day=2017-03-31/part.parquet']
     """
 
     def __init__(self, root: str | os.PathLike):
@@ -151,6 +379,8 @@ class TableCache:
         *,
         sources: list[str] | None = None,
         options: dict | None = None,
+        units: Callable[[], list[ParseUnit]] | None = None,
+        engine: Engine | None = None,
     ) -> CachedLog:
         """The cached tables of evidence key ``name``, built from ``batches`` when absent or stale.
 
@@ -158,6 +388,9 @@ class TableCache:
         counts) and may append each file's source name to ``sources`` as it opens it; ``sources``
         given here instead lists them up front (files without a line still get a counts row).
         ``options``: whatever else changes the parse (zone, skew, limits), part of the key.
+        ``units`` (called only when the tables are built): the same files cut into
+        :class:`ParseUnit` s in reading order, parsed one by one, or by ``engine`` (e.g. as tasks
+        on a cluster); without it ``batches`` is one unit.
         """
         folder = self.root / name
         key = _evidence_key(files, {"name": name, **(options or {})})
@@ -165,7 +398,8 @@ class TableCache:
         with _locked(self.root / f"{name}.lock"):
             if _current(folder, key):
                 return CachedLog(folder, schema)
-            _build(folder, key, schema, batches, sources)
+            plan = units() if units is not None else [ParseUnit(None, batches)]
+            _build(folder, key, schema, plan, sources, engine)
         return CachedLog(folder, schema)
 
 
@@ -187,31 +421,80 @@ def _current(folder: Path, key: str) -> bool:
         return False
 
 
-def _build(folder: Path, key: str, schema: pl.Schema, batches, sources: list[str] | None) -> None:
+def _build(folder: Path, key: str, schema: pl.Schema, units: list[ParseUnit], sources: list[str] | None,
+           engine: Engine | None) -> None:
     from forensics.loaders._common import merge_counts
 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
     (folder / "key.json").unlink(missing_ok=True)  # stale until the new tables are complete
-    records = _ParquetSink(folder / "records.parquet.tmp", schema)
-    rejects = _ParquetSink(folder / "rejects.parquet.tmp", REJECTS)
-    seen: list[str] = []
-    counts = []
-    try:
-        for batch in batches(seen):
-            records.write(batch.records)
-            rejects.write(batch.rejects)
-            counts.append(batch.counts)
-    finally:
-        records.close()
-        rejects.close()
-    merge_counts(counts, list(sources) if sources is not None else seen).write_parquet(folder / "counts.parquet")
-    (folder / "records.parquet.tmp").replace(folder / "records.parquet")
-    (folder / "rejects.parquet.tmp").replace(folder / "rejects.parquet")
-    (folder / "key.json").write_text(json.dumps({"key": key, "records": records.rows, "rejects": rejects.rows}),
-                                     encoding="utf-8")
-    for p in folder.iterdir():  # parsed evidence: readable by the analyst's account only
-        with contextlib.suppress(OSError):
-            p.chmod(0o600)
+    for old in ("records", "units", "staging"):
+        shutil.rmtree(folder / old, ignore_errors=True)
+    for old in ("records.parquet", "rejects.parquet", "counts.parquet"):
+        (folder / old).unlink(missing_ok=True)
+    for d in ("records", "units", "staging"):
+        (folder / d).mkdir(mode=0o700)
+    if len(units) > 1 and any(u.sources is None for u in units):
+        raise ValueError("a unit whose sources are learned while parsing must be the only unit")
+    tasks, first_id = [], 0
+    for index, unit in enumerate(units):
+        tasks.append((index, first_id, unit))
+        first_id += len(unit.sources or ())
+    run = functools.partial(parse_unit, folder, schema)
+    if engine is None:
+        for task in tasks:
+            run(task)
+    else:
+        engine.map(run, tasks)
+    records = _verified(folder, len(tasks))
+    unit_counts = [pl.read_parquet(folder / "units" / f"{_unit_name(r['unit'])}.counts.parquet") for r in records]
+    order = list(sources) if sources is not None else [s for r in records for s in r["sources"]]
+    merge_counts(unit_counts, order).write_parquet(folder / "counts.parquet")
+    rejects = [pl.read_parquet(folder / "units" / f"{_unit_name(r['unit'])}.rejects.parquet") for r in records]
+    pl.concat([pl.DataFrame(schema=REJECTS), *rejects]).cast(REJECTS).write_parquet(folder / "rejects.parquet")
+    shutil.rmtree(folder / "units", ignore_errors=True)
+    shutil.rmtree(folder / "staging", ignore_errors=True)
+    _lock_down(folder)
+    by_id = {i: s for r in records for i, s, n in zip(r["ids"], r["sources"], r["rows"]) if n}
+    (folder / "key.json").write_text(json.dumps({
+        "key": key, "records": sum(sum(r["rows"]) for r in records), "rejects": sum(r["rejects"] for r in records),
+        "sources": {str(i): s for i, s in sorted(by_id.items())},
+    }), encoding="utf-8")
+    (folder / "key.json").chmod(0o600)
+
+
+def _verified(folder: Path, n_units: int) -> list[dict]:
+    """Every unit's record, checked against its counts and its Parquet files; a unit missing or
+    short raises :class:`TableCacheError` (the cache is then not marked complete)."""
+    records = []
+    for index in range(n_units):
+        name = _unit_name(index)
+        try:
+            record = json.loads((folder / "units" / f"{name}.json").read_text(encoding="utf-8"))
+            counts = pl.read_parquet(folder / "units" / f"{name}.counts.parquet")
+        except (OSError, ValueError) as exc:
+            raise TableCacheError(f"table cache {folder.name}: part {index + 1} of {n_units} left no counts "
+                                  f"({type(exc).__name__}); the cache is incomplete and was not used") from None
+        expected = dict(zip(counts["source"].to_list(), counts["rows"].to_list()))
+        for source, source_id, rows in zip(record["sources"], record["ids"], record["rows"]):
+            parts = (folder / "records").glob(f"source_id={source_id:0{ID_DIGITS}d}/day=*/part.parquet")
+            on_disk = sum(pq.read_metadata(p).num_rows for p in parts)
+            if not (expected.get(source) == rows == on_disk):
+                raise TableCacheError(f"table cache {folder.name}: {source}: {on_disk} rows on disk, {rows} written, "
+                                      f"{expected.get(source)} counted; the cache is incomplete and was not used")
+        records.append(record)
+    return records
+
+
+def _lock_down(root: Path) -> None:
+    """Parsed evidence: folders 0700 and files 0600 (readable by the analyst's account only)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(dirpath, d), 0o700)
+        for f in filenames:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(dirpath, f), 0o600)
 
 
 def log_bytes(files: Iterable[Path]) -> int:

@@ -33,3 +33,15 @@ def test_unknown_command_is_rejected(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["frobnicate"])
     assert exc.value.code != 0
+
+
+def test_run_takes_a_cluster_of_local_workers_or_a_scheduler(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["run", "case.yml"])
+    assert (args.workers, args.scheduler) == (None, None)  # in process
+    assert parser.parse_args(["run", "case.yml", "--workers", "2"]).workers == 2
+    assert parser.parse_args(["run", "case.yml", "--scheduler", "tcp://127.0.0.1:8786"]).scheduler == "tcp://127.0.0.1:8786"
+    for wrong in (["--workers", "0"], ["--workers", "two"], ["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["run", "case.yml", *wrong])
+    assert "--workers" in capsys.readouterr().err

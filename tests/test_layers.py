@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("schemas", "ipaddr", "platforms", "vocabulary", "errors", "rules"),  # data types, addresses, shop software, the findings' words
     ("evidence", "cards"),  # reading evidence bytes safely; card-number handling
     ("loaders",),  # raw evidence -> typed tables
-    ("tablecache", "manifest"),
+    ("tablecache", "manifest", "engine"),  # the line logs parsed once (in this process or on a cluster)
     ("case",),  # one case: its evidence through the loaders
     ("gaps", "timeline"),
     ("detectors",),

@@ -312,3 +312,21 @@ def test_a_kernel_that_dies_before_it_starts_is_started_again():
     with pytest.raises(RuntimeError, match="cell failed"):
         start_kernel_retrying(broken)
     assert len(calls) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.is_file(), reason="sample case not generated (make sample)")
+def test_a_run_on_a_local_dask_cluster_writes_the_same_findings(tmp_path):
+    import subprocess
+
+    def run(out, *options):
+        done = subprocess.run([sys.executable, "-m", "forensics.cli", "run", str(SAMPLE), "--out", str(out), *options],
+                              capture_output=True, text=True, check=True)
+        return done.stderr
+
+    in_process = run(tmp_path / "here")
+    on_cluster = run(tmp_path / "there", "--workers", "2")
+    assert "dashboard" not in in_process
+    assert "local Dask cluster of 2 worker processes; dashboard: http" in on_cluster
+    # nothing in findings.json differs from run to run: the whole bytes are compared
+    assert (tmp_path / "here" / "findings.json").read_bytes() == (tmp_path / "there" / "findings.json").read_bytes()

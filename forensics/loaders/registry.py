@@ -56,6 +56,9 @@ class EvidenceKind:
     #: batch by batch -> Loaded per batch (None: read whole); the second argument is a list the
     #: reader appends each file's source name to as it opens it, unless ``order_up_front``
     stream: Callable[[Source, list[str]], Iterator[Loaded]] | None = None
+    #: the files cut into groups parsed on their own, in the order ``stream`` reads them (the
+    #: table cache parses each group as one unit of work, on a cluster when the case has one)
+    units: Callable[[Source], list[list[Path]]] | None = None
     #: the files' time order is known before reading (from their names): their sources are listed
     #: up front; otherwise the streaming reader finds it and reports it file by file
     order_up_front: bool = False
@@ -84,6 +87,15 @@ def _access_stream(s: Source, seen: list[str]) -> Iterator[Loaded]:
 
     return iter_access_logs(s.files, case_root=s.root, skew_seconds=s.skew_seconds, max_decompressed=s.max_decompressed,
                             format=s.access_log_format)
+
+
+def _access_units(s: Source) -> list[list[Path]]:
+    """One access-log file a unit: files of one format together, each group in time order (as
+    :func:`~forensics.loaders.access_log.iter_access_logs` reads them)."""
+    from forensics.loaders._common import in_time_order
+    from forensics.loaders.access_log import _by_format, file_formats
+
+    return [[p] for _fmt, group in _by_format(file_formats(s.files, s.access_log_format)) for p in in_time_order(group)]
 
 
 def _eccube2_app_logs(s: Source) -> Loaded:
@@ -120,6 +132,17 @@ def _query_stream(s: Source, seen: list[str]) -> Iterator[Loaded]:
                            max_decompressed=s.max_decompressed, sources=seen)
 
 
+def _query_units(s: Source) -> list[list[Path]]:
+    """One rotated series of query logs a unit (MySQL 5.6 carries its last printed time from one
+    file of a series into the next), series in the order they are read."""
+    from itertools import groupby
+
+    from forensics.loaders._common import in_time_order
+    from forensics.loaders.query_log import series_name
+
+    return [list(files) for _series, files in groupby(in_time_order(s.files), key=series_name)]
+
+
 def _bodyfile_read(s: Source) -> Loaded:
     from forensics.loaders.bodyfile import read_bodyfiles
 
@@ -141,7 +164,7 @@ def _db_read(s: Source) -> dict[str, Loaded]:
 EVIDENCE: dict[str, EvidenceKind] = {k.key: k for k in (
     EvidenceKind(
         "access_logs", "web server access logs (plain or .gz, rotated)", schemas.ACCESS_LOG, _access_read, _access_stream,
-        cached=True, order_up_front=True, zone="own offset", formats=("combined", "common", "vhost_combined", "nginx", "an Apache LogFormat string"),
+        units=_access_units, cached=True, order_up_front=True, zone="own offset", formats=("combined", "common", "vhost_combined", "nginx", "an Apache LogFormat string"),
         absent="no access log in the case: SQL injection, logins by status, backdoor requests and payment failures cannot be seen",
         affects=("sqli_first", "attacker_ips", "attacker_admin_login", "backdoor_installed", "viewed_persons"),
     ),
@@ -152,7 +175,8 @@ EVIDENCE: dict[str, EvidenceKind] = {k.key: k for k in (
         affects=("attacker_admin_login", "backdoor_installed", "viewed_persons"),
     ),
     EvidenceKind(
-        "query_logs", "MySQL general query log", schemas.QUERY_LOG, _query_read, _query_stream, cached=True,
+        "query_logs", "MySQL general query log", schemas.QUERY_LOG, _query_read, _query_stream, units=_query_units,
+        cached=True,
         formats=("mysql5.6", "mysql5.7"),
         absent="no database query log in the case: what the injected SQL reached and which rows a page showed are not known",
         affects=("viewed_persons", "sqli_reach"),
