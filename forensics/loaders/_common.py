@@ -104,9 +104,12 @@ def local_to_utc(naive: pl.Expr, tz: str, skew_seconds: float = 0, *, in_order_o
         # the repeated hour, once the clock went back: a time lower than one already written
         before = naive.cum_max().shift(1).over(in_order_over)
         went_back = (ambiguous & (naive < before).fill_null(False)).cast(pl.Int32)
-        # a second pass lasts while times stay ambiguous (a run of ambiguous rows)
-        run = (~ambiguous).cast(pl.Int32).cum_sum().over(in_order_over)
-        second = ambiguous & (went_back.cum_max().over([in_order_over, run]) > 0)
+        # a second pass lasts while times stay ambiguous (a run of ambiguous rows): the clock went
+        # back since the last unambiguous row (counts, not a window per run: a log has one run
+        # per unambiguous row, and a window over each would cost more than the whole parse)
+        went_back_so_far = went_back.cum_sum().over(in_order_over)
+        at_run_start = pl.when(~ambiguous).then(went_back_so_far).forward_fill().over(in_order_over).fill_null(0)
+        second = ambiguous & (went_back_so_far > at_run_start)
         early = pl.when(second).then(late).otherwise(early)
     return shift_skew(early.dt.convert_time_zone("UTC"), skew_seconds)
 
