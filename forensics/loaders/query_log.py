@@ -95,6 +95,40 @@ def parse_query_lines(lines: pl.DataFrame, *, timezone: str, skew_seconds: float
     return records, rejects
 
 
+def _statements(lines: pl.DataFrame) -> pl.DataFrame:
+    """One row per statement (``source``, ``grp``: its number in its file), in line order: its
+    first line's fields and ``argument`` its ``piece`` (argument, then continuation lines) joined
+    with ``\n``. Nearly every statement is one line: those are taken as they are, and only the
+    statements that go on over several lines are grouped (grouping every line cost as much as
+    the rest of the parse)."""
+    lines = lines.with_row_index("_i")
+    multi = lines.filter(~pl.col("start")).select("source", "grp").unique()
+    first = ["series", "line_no", "line", "banner", "t57", "tz57", "t56", "command", "invalid_utf8"]
+    one = lines.join(multi, on=["source", "grp"], how="anti", maintain_order="left").select(
+        "_i", "source", "grp", *first,
+        conn_id=pl.col("id").cast(pl.Int64, strict=False),
+        argument="piece",
+        bad_utf8="invalid_utf8",
+        _lines=pl.lit(1, pl.Int64),
+        line_count=pl.lit(1, pl.Int32),
+        _bytes=pl.col("piece").str.len_bytes().cast(pl.Int64),
+    )
+    if not multi.height:
+        return one.drop("_i")
+    many = lines.join(multi, on=["source", "grp"], how="semi", maintain_order="left").group_by(
+        "source", "grp", maintain_order=True).agg(
+        pl.col("_i").first(),
+        *[pl.col(c).first() for c in first],
+        conn_id=pl.col("id").first().cast(pl.Int64, strict=False),
+        argument=pl.col("piece").str.join("\n"),
+        bad_utf8=pl.col("invalid_utf8").any(),
+        _lines=pl.len().cast(pl.Int64),
+        line_count=pl.len().cast(pl.Int32),
+        _bytes=(pl.col("piece").str.len_bytes().sum() + pl.len() - 1).cast(pl.Int64),
+    )
+    return pl.concat([one, many.select(one.columns)]).sort("_i").drop("_i")
+
+
 Carry = tuple[str, dt.datetime]  # (series, the 5.6 naive time in force)
 
 
@@ -133,23 +167,7 @@ def _parse_statements(
     df = df.filter(pl.col("grp") > 0).with_columns(
         piece=pl.when(pl.col("start")).then(pl.col("argument").fill_null("")).otherwise(pl.col("line"))
     )
-    rec = df.group_by("source", "grp", maintain_order=True).agg(
-        series=pl.col("series").first(),
-        line_no=pl.col("line_no").first(),
-        line=pl.col("line").first(),
-        banner=pl.col("banner").first(),
-        t57=pl.col("t57").first(),
-        tz57=pl.col("tz57").first(),
-        t56=pl.col("t56").first(),
-        conn_id=pl.col("id").first().cast(pl.Int64, strict=False),
-        command=pl.col("command").first(),
-        argument=pl.col("piece").str.join("\n"),
-        bad_utf8=pl.col("invalid_utf8").any(),
-        invalid_utf8=pl.col("invalid_utf8").first(),
-        _lines=pl.len().cast(pl.Int64),
-        line_count=pl.len().cast(pl.Int32),
-        _bytes=(pl.col("piece").str.len_bytes().sum() + pl.len() - 1).cast(pl.Int64),
-    )
+    rec = _statements(df)
     t56 = pl.col("t56")
     local56 = pl.concat_str(t56.str.slice(0, 6), pl.lit(" "), t56.str.slice(7).str.strip_chars().str.zfill(8)).str.to_datetime(
         "%y%m%d %H:%M:%S", time_unit="us", strict=False
