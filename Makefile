@@ -28,12 +28,13 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
-# Access-log loader speed against a scan_csv baseline, then `forensics run` end to end on the
-# scale-100 sample (wall time and peak memory), then the SQLi detector's lines/s on its corpus
-# (seconds). Generates bench_data/ on first use.
+# Access-log loader speed against a scan_csv baseline, then `forensics run` end to end at scale 100
+# and 300 in process and at scale 100 on a local Dask cluster of 2 workers (wall time, CPU, peak
+# memory, per stage), then the SQLi detector's lines/s on its corpus. Generates bench_data/ on first
+# use (the scale-300 case: about 1.8 GB).
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
-	$(BIN)/python scripts/bench_scale_run.py
+	$(BIN)/python scripts/bench_scale_run.py --runs 100 300 100:2
 	$(BIN)/python scripts/sqli_eval.py --throughput
 
 # SQL-injection detector on the corpus of tests/data/sqli_corpus: recall per technique, DBMS and
