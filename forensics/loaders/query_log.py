@@ -55,15 +55,32 @@ from forensics.loaders._common import (
 )
 from forensics.schemas import QUERY_LOG, REJECTS
 
-_CMD = r"(?P<id>\d+) (?P<command>[A-Z][A-Za-z]*(?: [A-Za-z]+)*)(?:\t(?P<argument>.*))?$"
-
-ENTRY = (
-    r"(?s)^(?:"
+_TIME = (
+    r"(?:"
     r"(?P<t57>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?)(?P<tz57>Z|[+-]\d\d:\d\d)\s+"  # 5.7+
     r"|(?P<t56>\d{6} [ \d]\d:\d\d:\d\d)\t\s*"  # 5.6 with time
     r"|\t\t\s*"  # 5.6, same second as the line before
-    r")" + _CMD
+    r")"
 )
+_CMD = r"(?P<id>\d+) (?P<command>[A-Z][A-Za-z]*(?: [A-Za-z]+)*)"
+
+#: A line that begins a statement: its time (5.7+; 5.6 printed, or none), thread id, command and
+#: argument (the rest of the line after a tab).
+ENTRY = r"(?s)^" + _TIME + _CMD + r"(?:\t(?P<argument>.*))?$"
+
+#: The same line's head only (up to and including the tab before the argument): read with
+#: :func:`_entry`, which takes the argument as the rest of the line, it is the same reading as
+#: :data:`ENTRY` without running the regex over the statement's text.
+_ENTRY_HEAD = r"^(?P<head>" + _TIME + _CMD + r"(?:\t|$))"
+
+
+def _entry(line: pl.Expr) -> pl.Expr:
+    """:data:`ENTRY`'s groups of ``line`` as a struct (``t57, tz57, t56, id, command, argument``;
+    all null when it is not the start of a statement)."""
+    head = line.str.extract_groups(_ENTRY_HEAD)
+    matched = head.struct.field("head")
+    argument = pl.when(matched.str.ends_with("\t")).then(line.str.slice(matched.str.len_chars()))
+    return pl.struct(*(head.struct.field(f) for f in ("t57", "tz57", "t56", "id", "command")), argument.alias("argument"))
 BANNER = (
     r"^(?:\S.*, Version: .*started with:"
     r"|Tcp port: \d+\s+Unix socket: .*"
@@ -84,7 +101,7 @@ def _statement_starts(lines: pl.DataFrame) -> pl.Series:
     """Which lines begin a statement or are a server banner (as :func:`_parse_statements` reads them)."""
     line = pl.when(~pl.col("invalid_utf8")).then(pl.col("line"))
     return lines.select(
-        line.str.extract_groups(ENTRY).struct.field("command").is_not_null() | line.str.contains(BANNER)
+        line.str.extract_groups(_ENTRY_HEAD).struct.field("command").is_not_null() | line.str.contains(BANNER)
     ).to_series().fill_null(False)
 
 
@@ -151,7 +168,7 @@ def _parse_statements(
         lines = lines.with_columns(series=pl.col("source"))
     df = lines.with_columns(
         banner=pl.col("line").str.contains(BANNER) & ~pl.col("invalid_utf8"),
-        m=pl.when(~pl.col("invalid_utf8")).then(pl.col("line")).str.extract_groups(ENTRY),
+        m=_entry(pl.when(~pl.col("invalid_utf8")).then(pl.col("line"))),
     ).unnest("m")
     df = df.with_columns(start=pl.col("command").is_not_null() | pl.col("banner"))
     # invalid UTF-8 inside a statement is still part of it; only the statement is affected

@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from forensics.loaders import query_log
 from forensics.loaders.query_log import read_query_logs, scan_query_logs
 from forensics.schemas import QUERY_LOG
 
@@ -171,3 +172,35 @@ def test_time_carries_only_within_one_rotated_series(tmp_path, batch_lines):
     by = {a: (t, b) for a, t, b in r.select("argument", "ts", "ts_before").iter_rows()}
     assert by["SELECT 'carried'"] == (dt.datetime(2017, 3, 31, 14, 0, tzinfo=UTC), None)
     assert by["SELECT 'head'"] == (None, dt.datetime(2017, 4, 1, 16, 0, tzinfo=UTC))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = ["2017-03-31T14:31:02.123456Z ", "2017-03-31T14:31:02+09:00\t", "170331 23:31:02\t", "170401  9:05:01\t",
+           "\t\t", "\t\t   ", "12", " ", "Query", "Init DB", "Connect", "\t", "SELECT 1", "x\ty", "\u3000", "\n",
+           "Quit", "q", "7 ", "é", "\r", ""]
+
+
+_SHAPES = ["\t\t12 Quit", "\t\t12 Quit\t", "\t\t12 Query\tSELECT 1", "170331 23:31:02\t  7 Init DB\tshop",
+           "2017-03-31T14:31:02.123456Z 12 Query\tSELECT\n1", "\t\t12 Query x", "\t\t\u300012 Connect\tu@h on db",
+           "SELECT 1", ""]
+
+
+def _same_groups(line: str) -> None:
+    frame = pl.DataFrame({"line": [line]})
+    whole = frame.select(pl.col("line").str.extract_groups(query_log.ENTRY)).unnest("line")
+    head = frame.select(query_log._entry(pl.col("line")).alias("m")).unnest("m")
+    assert head.equals(whole.select(head.columns)), repr(line)
+
+
+@pytest.mark.parametrize("line", _SHAPES)
+def test_entry_read_by_its_head_equals_the_whole_line_regex(line):
+    """The argument is taken as the rest of the line after the head: the same groups as ENTRY."""
+    _same_groups(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=9).map("".join))
+def test_entry_read_by_its_head_equals_the_whole_line_regex_on_random_lines(line):
+    _same_groups(line)
