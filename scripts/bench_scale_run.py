@@ -36,31 +36,36 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def _tree(proc: psutil.Process) -> tuple[int, float]:
+    """The process tree's summed RSS, and its CPU seconds so far (each live process's own and
+    those of its children that ended and were waited for)."""
+    rss, cpu = 0, 0.0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0.0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            rss += p.memory_info().rss
+            t = p.cpu_times()
+            cpu += t.user + t.system + t.children_user + t.children_system
         except psutil.Error:
             pass
-    return total
+    return rss, cpu
 
 
 STAGE_LINE = re.compile(r"^\[ *[0-9.]+ s\] stage ([0-9]+/[0-9]+) (started: (.*)|done in ([0-9.]+) s)$")
 
 
-def _stages(text: str, peaks: dict[str, int]) -> list[dict]:
+def _stages(text: str, peaks: dict[str, int], cpu: dict[str, float]) -> list[dict]:
     """The run's stage lines (``forensics run`` prints each stage's start and end) as ``{stage,
-    what, seconds, peak_rss_tree_mib}``."""
+    what, seconds, cpu_s, peak_rss_tree_mib}`` (CPU: the tree's, sampled, from the stage's start
+    to the next one's)."""
     out: dict[str, dict] = {}
     for line in text.splitlines():
         m = STAGE_LINE.match(line.strip())
         if m and m[3] is not None:
-            out[m[1]] = {"stage": m[1], "what": m[3], "seconds": None,
+            out[m[1]] = {"stage": m[1], "what": m[3], "seconds": None, "cpu_s": round(cpu.get(m[1], 0.0), 1),
                          "peak_rss_tree_mib": round(peaks.get(m[1], 0) / 2**20)}
         elif m and m[1] in out:
             out[m[1]]["seconds"] = float(m[4])
@@ -72,6 +77,7 @@ def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
     stage: the stage is the last one the run's output said had started), exit code."""
     peak = {"tree": 0}
     stage_peaks: dict[str, int] = {}
+    stage_cpu: dict[str, float] = {}
     start = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
@@ -79,16 +85,17 @@ def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
         done = threading.Event()
 
         def sample() -> None:
-            stage = "0/0"
+            stage, cpu_before = "0/0", 0.0
             with log.open("rb") as said:
                 while not done.is_set():
+                    rss, cpu = _tree(proc)
                     for line in said.read().decode("utf-8", "replace").splitlines():
                         m = STAGE_LINE.match(line.strip())
                         if m and m[3] is not None:
-                            stage = m[1]
-                    rss = _tree_rss(proc)
+                            stage, cpu_before = m[1], cpu
                     peak["tree"] = max(peak["tree"], rss)
                     stage_peaks[stage] = max(stage_peaks.get(stage, 0), rss)
+                    stage_cpu[stage] = max(stage_cpu.get(stage, 0.0), cpu - cpu_before)
                     done.wait(interval)
 
         t = threading.Thread(target=sample, daemon=True)
@@ -104,7 +111,7 @@ def run_measured(cmd: list[str], *, interval: float, log: Path) -> dict:
         "peak_rss_tree_mib": round(peak["tree"] / 2**20),
         "max_rss_single_process_mib": round(usage.ru_maxrss / 1024),  # Linux: KiB
         "children_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-        "stages": _stages(log.read_text(encoding="utf-8", errors="replace"), stage_peaks),
+        "stages": _stages(log.read_text(encoding="utf-8", errors="replace"), stage_peaks, stage_cpu),
     }
 
 
@@ -172,7 +179,8 @@ def _print(result: dict) -> None:
     for k, v in result.items():
         if k == "stages":
             for st in v:
-                print(f"stage {st['stage']}: {st['seconds']} s, peak {st['peak_rss_tree_mib']} MiB ({st['what']})")
+                print(f"stage {st['stage']}: {st['seconds']} s, {st['cpu_s']} CPU-s, peak {st['peak_rss_tree_mib']} MiB "
+                      f"({st['what']})")
         else:
             print(f"{k}: {v}")
 
