@@ -32,7 +32,7 @@ import polars as pl
 
 from forensics.errors import ReplayError
 
-from forensics.exposure.sql import UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
+from forensics.exposure.sql import CHANGE_KEYWORDS, UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
 from forensics.exposure.statements import conn_key_expr, keyword_expr
 
 __all__ = [
@@ -188,7 +188,7 @@ class AsOfTables:
             if log_start is None:
                 self.log_start = statements["ts"].min()
             names = "|".join(re.escape(t) for t in sorted(self.pk_of))
-            cand = statements.filter(pl.col("keyword").is_in(["INSERT", "REPLACE", "UPDATE", "DELETE"]))
+            cand = statements.filter(pl.col("keyword").is_in(list(CHANGE_KEYWORDS)))
             if names:
                 # cheap prefilter before the tokenizer: the statement names an exported table
                 cand = cand.filter(pl.col("argument").str.contains(rf"(?i)\b(?:{names})\b"))

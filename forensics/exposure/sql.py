@@ -18,6 +18,7 @@ from typing import Any
 from forensics.errors import RewriteError, TooLong
 
 __all__ = [
+    "CHANGE_KEYWORDS",
     "Token",
     "UNKNOWN",
     "Change",
@@ -334,6 +335,10 @@ def _change_target(sql: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+#: First words of the statements that change data (what :func:`parse_change` reads).
+CHANGE_KEYWORDS = ("INSERT", "REPLACE", "UPDATE", "DELETE")
+
+
 def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | None = None) -> Change | None:
     """Parse an INSERT / REPLACE / UPDATE / DELETE on a table of ``pk_of`` (table -> pk column).
 
@@ -344,7 +349,7 @@ def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | No
         toks = _sig(tokenize(sql))
     except RewriteError as e:
         kw = first_keyword(sql)
-        if kw in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
+        if kw in CHANGE_KEYWORDS:
             tabs = ({t for t in (_change_target(sql),) if t} if isinstance(e, TooLong)
                     else referenced_tables(sql, set(pk_of))) & set(pk_of)
             if tabs:
@@ -355,7 +360,7 @@ def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | No
     if not toks or toks[0].kind != "word":
         return None
     kw = toks[0].text.upper()
-    if kw not in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
+    if kw not in CHANGE_KEYWORDS:
         return None
     i = 1
     while i < len(toks) and toks[i].kind == "word" and toks[i].text.upper() in (

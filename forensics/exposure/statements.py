@@ -27,10 +27,10 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
+from forensics.exposure.sql import CHANGE_KEYWORDS
 from forensics.platforms.routing import Platform
 
 __all__ = [
-    "CHANGE_KEYWORDS",
     "conn_key_expr",
     "connection_rows",
     "connections",
@@ -40,9 +40,6 @@ __all__ = [
     "statement_order",
     "statements_of",
 ]
-
-#: First words of the statements that change data (what :class:`~forensics.exposure.asof.AsOfTables` parses).
-CHANGE_KEYWORDS = ("INSERT", "REPLACE", "UPDATE", "DELETE")
 
 
 def keyword_expr() -> pl.Expr:
@@ -178,7 +175,7 @@ def connections(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, per
 def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, conn_keys: Iterable[str],
                   change_tables: Iterable[str]) -> pl.DataFrame:
     """The statements, text included, of the connections ``conn_keys``, and every logged data
-    change (:data:`CHANGE_KEYWORDS`) naming one of ``change_tables``, in replay order.
+    change (:data:`forensics.exposure.sql.CHANGE_KEYWORDS`) naming one of ``change_tables``, in replay order.
 
     Returns the query log's columns with ``seq``, ``conn_key`` and ``keyword`` (first word of a
     Query/Execute argument, upper case), as :func:`forensics.exposure.asof.statement_table` gives

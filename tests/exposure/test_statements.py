@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from forensics.exposure.asof import statement_table
-from forensics.exposure.statements import CHANGE_KEYWORDS, conn_key_expr, connections, statement_order, statements_of
+from forensics.exposure.sql import CHANGE_KEYWORDS
+from forensics.exposure.statements import conn_key_expr, connections, statement_order, statements_of
 from forensics.exposure.viewed import connection_table
 from forensics.platforms.eccube2 import ECCUBE2
 from tests.exposure.world import CUST_LIST, QueryLog, jst
