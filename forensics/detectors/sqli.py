@@ -37,6 +37,7 @@ from typing import NamedTuple
 import polars as pl
 
 from forensics.cards import mask_pans_expr
+from forensics.detectors.near import near_expr
 
 __all__ = [
     "PREFILTER",
@@ -562,10 +563,7 @@ def sqli_query_reach(
                 near = req.select("req_ts")
                 # only the seconds within reach are read from the log (a filter its scan applies
                 # as it reads); the exact nearest-request test then runs on those statements
-                reach = (near.select(pl.col("req_ts").dt.epoch("s").unique())
-                         .join(pl.DataFrame({"d": range(-tol - 1, tol + 2)}), how="cross")
-                         .select((pl.col("req_ts") + pl.col("d")).unique())["req_ts"])
-                q = q.filter(pl.col("ts").dt.epoch("s").is_in(reach.implode()))
+                q = q.filter(near_expr(pl.col("ts"), near["req_ts"], tol))
                 q = (
                     q.sort("ts")
                     .join_asof(near.lazy(), left_on="ts", right_on="req_ts", strategy="nearest",

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from forensics.detectors.near import near_expr
 from forensics.exposure.asof import AsOfTables, ReplayError, SafeReplayer, to_local_naive
 from forensics.exposure.sql import referenced_tables
 from forensics.exposure.statements import (
@@ -260,16 +261,11 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
 
 
 def _near(requests: pl.DataFrame | pl.LazyFrame | None, moments: pl.Series, tolerance_s: float) -> pl.DataFrame | None:
-    """The ``requests`` logged in a second within ``tolerance_s`` (rounded up, plus one for the
-    seconds' fractions) of one of ``moments``: a superset of those within ``tolerance_s``, read
-    without collecting the rest."""
+    """The ``requests`` logged near one of ``moments`` (:func:`forensics.detectors.near.near_expr`:
+    a superset of those within ``tolerance_s``), read without collecting the rest."""
     if requests is None:
         return None
-    reach = int(-(-tolerance_s // 1)) + 1
-    seconds = (moments.drop_nulls().dt.epoch("s").unique().to_frame("s")
-               .join(pl.DataFrame({"d": range(-reach, reach + 1)}), how="cross")
-               .select((pl.col("s") + pl.col("d")).unique())["s"])
-    return requests.lazy().filter(pl.col("ts").dt.epoch("s").is_in(seconds.implode())).collect()
+    return requests.lazy().filter(near_expr(pl.col("ts"), moments, tolerance_s)).collect()
 
 
 def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool, platform: Platform) -> pl.DataFrame:
