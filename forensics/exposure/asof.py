@@ -32,8 +32,8 @@ import polars as pl
 
 from forensics.errors import ReplayError
 
-from forensics.exposure.sql import CHANGE_KEYWORDS, UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
-from forensics.exposure.statements import conn_key_expr, keyword_expr
+from forensics.exposure.sql import UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
+from forensics.exposure.statements import conn_key_expr, data_change_expr, keyword_expr
 
 __all__ = [
     "AsOfTables",
@@ -187,13 +187,8 @@ class AsOfTables:
         if statements is not None and statements.height:
             if log_start is None:
                 self.log_start = statements["ts"].min()
-            names = "|".join(re.escape(t) for t in sorted(self.pk_of))
-            cand = statements.filter(pl.col("keyword").is_in(list(CHANGE_KEYWORDS)))
-            if names:
-                # cheap prefilter before the tokenizer: the statement names an exported table
-                cand = cand.filter(pl.col("argument").str.contains(rf"(?i)\b(?:{names})\b"))
-            else:
-                cand = cand.clear()
+            # cheap prefilter before the tokenizer: a data change naming an exported table
+            cand = statements.filter(data_change_expr(self.pk_of))
             for r in cand.select("seq", "ts", "source", "line_no", "argument").iter_rows(named=True):
                 now_local = r["ts"].astimezone(zone).replace(tzinfo=None) if r["ts"] else None
                 ch = parse_change(r["argument"], self.pk_of, now_local=now_local)

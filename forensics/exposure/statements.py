@@ -33,6 +33,7 @@ from forensics.platforms.routing import Platform
 __all__ = [
     "conn_key_expr",
     "connection_rows",
+    "data_change_expr",
     "connections",
     "keyword_expr",
     "session_id_rows",
@@ -47,6 +48,17 @@ def keyword_expr() -> pl.Expr:
     return (pl.when(pl.col("command").is_in(["Query", "Execute"]))
             .then(pl.col("argument").str.extract(r"^[\s(]*([A-Za-z]+)", 1).str.to_uppercase())
             .otherwise(None))
+
+
+def data_change_expr(tables: Iterable[str]) -> pl.Expr:
+    """A logged data change (``keyword`` one of :data:`forensics.exposure.sql.CHANGE_KEYWORDS`)
+    whose text names one of ``tables`` as a word, in any case: the statements the tables as of a
+    moment are rebuilt from. No tables: none."""
+    names = sorted({t.lower() for t in tables})
+    if not names:
+        return pl.lit(False)
+    return (pl.col("keyword").is_in(list(CHANGE_KEYWORDS))
+            & pl.col("argument").str.contains(rf"(?i)\b(?:{'|'.join(re.escape(t) for t in names)})\b"))
 
 
 def conn_key_expr() -> pl.Expr:
@@ -194,7 +206,5 @@ def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, c
     rows = q.with_row_index("_row").filter(keep).collect(engine="streaming")  # the log's text never whole
     rows = rows.with_columns(keyword=keyword_expr())
     if names:
-        change = (pl.col("keyword").is_in(list(CHANGE_KEYWORDS))
-                  & pl.col("argument").str.contains(rf"(?i)\b(?:{'|'.join(re.escape(t) for t in names)})\b"))
-        rows = rows.filter(pl.col("_row").is_in(chosen.implode()) | change.fill_null(False))
+        rows = rows.filter(pl.col("_row").is_in(chosen.implode()) | data_change_expr(names).fill_null(False))
     return _placed(rows, order).select(["seq", *columns, "conn_key", "keyword"])
