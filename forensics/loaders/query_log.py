@@ -81,6 +81,8 @@ def _entry(line: pl.Expr) -> pl.Expr:
     matched = head.struct.field("head")
     argument = pl.when(matched.str.ends_with("\t")).then(line.str.slice(matched.str.len_chars()))
     return pl.struct(*(head.struct.field(f) for f in ("t57", "tz57", "t56", "id", "command")), argument.alias("argument"))
+
+
 BANNER = (
     r"^(?:\S.*, Version: .*started with:"
     r"|Tcp port: \d+\s+Unix socket: .*"
