@@ -7,7 +7,9 @@ parsed once; default a temporary folder), then runs :func:`forensics.findings.in
 its steps timed: every detector and exposure step named in :data:`STEPS` is wrapped where the
 investigation calls it, and the process's RSS is sampled every 0.05 s and charged to the step
 running at that moment (a step's peak is its own, not its callers'). One line per step as it
-ends, then the steps by peak. A step that returns a lazy frame (``detect_sqli``) shows almost no
+ends, then the steps by peak. With ``--lines``, also the package's source lines where the
+process spent most wall time and where its RSS was highest (the innermost ``forensics`` frame of
+the main thread at each sample). A step that returns a lazy frame (``detect_sqli``) shows almost no
 time: its work is charged to the step that collects it. A diagnostic for the scaling work: it changes no result.
 """
 
@@ -42,18 +44,30 @@ STEPS = (
 class StepClock:
     """The step running now and each step's peak RSS, sampled in a background thread."""
 
-    def __init__(self, interval: float = 0.05):
+    def __init__(self, interval: float = 0.05, *, lines: bool = False):
         self.step = "start"
         self.peaks: dict[str, int] = {}
+        #: "file:line function" -> [samples, peak RSS]
+        self.lines: dict[str, list[int]] = {}
         self._proc = psutil.Process()
-        self._interval = interval
+        self.interval = interval
+        self._main = threading.get_ident() if lines else None
         threading.Thread(target=self._sample, daemon=True).start()
 
     def _sample(self) -> None:
         while True:
             rss = self._proc.memory_info().rss
             self.peaks[self.step] = max(self.peaks.get(self.step, 0), rss)
-            time.sleep(self._interval)
+            if self._main is not None:
+                frame = sys._current_frames().get(self._main)
+                while frame is not None and "/forensics/" not in frame.f_code.co_filename:
+                    frame = frame.f_back
+                if frame is not None:
+                    where = f"{frame.f_code.co_filename.rsplit('/forensics/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+                    seen = self.lines.setdefault(where, [0, 0])
+                    seen[0] += 1
+                    seen[1] = max(seen[1], rss)
+            time.sleep(self.interval)
 
     def wrap(self, module_name: str, name: str) -> None:
         module = importlib.import_module(module_name)
@@ -78,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("case_yml")
     ap.add_argument("--cache", default=None, help="table cache folder kept between runs (default: a temporary one)")
+    ap.add_argument("--lines", action="store_true", help="also the source lines by wall time and by peak RSS")
     args = ap.parse_args(argv)
-    clock = StepClock()
+    clock = StepClock(lines=args.lines)
     for module_name, name in STEPS:
         clock.wrap(module_name, name)
     from forensics import findings
@@ -97,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"investigate: {time.perf_counter() - t:.1f} s, process peak {max(clock.peaks.values()) / 2**30:.2f} GiB")
     for step, peak in sorted(clock.peaks.items(), key=lambda kv: -kv[1]):
         print(f"  peak {peak / 2**30:5.2f} GiB  {step}")
+    if args.lines:
+        print("source lines by wall time:")
+        for where, (n, peak) in sorted(clock.lines.items(), key=lambda kv: -kv[1][0])[:25]:
+            print(f"  {n * clock.interval:7.1f} s  peak {peak / 2**30:5.2f} GiB  {where}")
+        print("source lines by peak RSS:")
+        for where, (n, peak) in sorted(clock.lines.items(), key=lambda kv: -kv[1][1])[:25]:
+            print(f"  {n * clock.interval:7.1f} s  peak {peak / 2**30:5.2f} GiB  {where}")
     return 0
 
 

@@ -401,24 +401,29 @@ def detect_sqli(access: pl.LazyFrame | pl.DataFrame, *, fields: tuple[str, ...] 
     columns card-number-shaped digit runs are masked to first 6 + last 4),
     ``techniques: list[str]``, ``rule_ids: list[str]``, ``tables: list[str]``, ``columns: list[str]``.
     """
-    lf = access.lazy().with_columns(__text=pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=" "))
+    text = pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=" ")
     tables, columns = _targets(pl.col("payload"))
     # Logs repeat the same targets many times: decode and match each distinct text once, and
-    # only texts that contain a character or word some rule needs (PREFILTER) at all.
+    # only texts that contain a character or word some rule needs (PREFILTER) at all. The texts
+    # flagged are few: they are found first (one streaming pass over the text column), then the
+    # requests carrying them, so a large log is never held whole.
     texts = (
-        lf.select("__text")
-        .unique()
+        access.lazy()
+        .select(__text=text)
         .filter(pl.col("__text").str.contains_any(list(PREFILTER), ascii_case_insensitive=True))
+        .unique()
         .with_columns(payload=normalise_expr(pl.col("__text")))
     )
     flagged = (
         _with_rule_hits(texts, hits_only=True)
         .with_columns(tables=tables, columns=columns)
+        .collect(engine="streaming")
     )
+    lf = access.lazy().filter(text.is_in(flagged["__text"].implode())).with_columns(__text=text)
     # attacker text is shown with card-number-shaped digit runs masked (the handling of evidence);
     # source and line_no lead back to the line as logged
     return (
-        lf.join(flagged, on="__text", how="inner")
+        lf.join(flagged.lazy(), on="__text", how="inner")
         .with_columns([mask_pans_expr(pl.col(c)).alias(c) for c in ("target_raw", "path", "user_agent", "payload")])
         .select(
             "ts", "source", "line_no", "client_ip", "method", "target_raw", "path", "status", "bytes",

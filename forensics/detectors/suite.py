@@ -105,8 +105,9 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     gaps = evidence_gaps(getattr(case, "available", set()), counts,
                          case.rejects().filter(pl.col("source").is_in(empty)).select("source", "line_no", "reason").collect())
     admin_dir = case.admin_dir
-    # only the columns detectors read: a large case's access table is collected without the rest
-    access = case.access_log().select(ACCESS_COLUMNS).collect()
+    # lazy, only the columns detectors read: each detector collects the rows it flags, so memory
+    # follows the attack, not the traffic (a table cache is scanned once per detector)
+    access = case.access_log().select(ACCESS_COLUMNS)
     if case.proxies:  # behind the shop's proxies: the client is the nearest forwarded-for hop
         access = resolve_clients(access, case.proxies)
     app = case.app_log().collect()
@@ -195,7 +196,7 @@ def detect_all(case, *, key: bytes | None = None) -> Detections:
     attacker_sids = sessions.filter(pl.col("opened_ip").is_in(ip_list))["sid"].drop_nulls().to_list() if sessions.height else []
     incident_end = case.facts.containment
     if incident_end is None and ip_list:
-        incident_end = access.filter(pl.col("client_ip").is_in(ip_list))["ts"].max()
+        incident_end = access.filter(pl.col("client_ip").is_in(ip_list)).select(pl.col("ts").max()).collect().item()
     timeline = tl.build_timeline(
         sqli=s, logins=logins, admin_requests=areq, uploads=up, backdoor_requests=hits, tampered=tamp, skim=recs,
         phases=pf, fs_timeline=case.fs_timeline(), fs_names=fs_names, card_entries=entries, access=access,

@@ -33,3 +33,10 @@ def test_a_chain_from_a_client_that_is_not_a_proxy_is_not_believed():
 def test_without_proxies_nothing_changes():
     f = frame([("10.0.0.5", "192.0.2.146")])
     assert resolve_clients(f, [])["client_ip"].to_list() == ["10.0.0.5"]
+
+
+def test_a_lazy_frame_stays_lazy_and_resolves_the_same():
+    f = frame([("10.0.0.5", "6.6.6.6, 192.0.2.146, 10.0.0.9"), ("198.51.100.7", "192.0.2.1"), ("10.0.0.5", None)])
+    lazy = resolve_clients(f.lazy(), PROXIES)
+    assert isinstance(lazy, pl.LazyFrame)
+    assert lazy.collect().equals(resolve_clients(f, PROXIES))
