@@ -416,8 +416,9 @@ def findings_dict(inv: Investigation) -> dict[str, Any]:
         viewed_summary = {
             "mode": v.mode,
             "reason": v.reason,
-            "connections": v.connections.group_by("attribution").len().sort("attribution").rows()
-            if v.connections.height else [],
+            "connections": sorted(
+                (v.connections.group_by("attribution").len().rows() if v.connections.height else [])
+                + ([("no_person_select", v.quiet_connections)] if v.quiet_connections else [])),
             "replayed_selects": rep.filter(pl.col("status").str.starts_with("ok")).height,
             "uncertain_selects": rep.filter(pl.col("status") == "ok_uncertain").height,
             "uncertain_persons": len(v.uncertain),

@@ -43,6 +43,11 @@ __all__ = [
 ]
 
 
+#: A statement that starts (after spaces and parentheses) with a data change's keyword: anchored,
+#: so a test over every statement of the log fails fast on the others.
+_CHANGE_START = r"^[\s(]*(?i:" + "|".join(CHANGE_KEYWORDS) + r")\b"
+
+
 def keyword_expr() -> pl.Expr:
     """First word of a Query/Execute argument, upper case (null for other commands)."""
     return (pl.when(pl.col("command").is_in(["Query", "Execute"]))
@@ -201,8 +206,11 @@ def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, c
     q = query_log.lazy()
     columns = q.collect_schema().names()
     keep = pl.col("_row").is_in(chosen.implode())
-    if names:  # a cheap prefilter over the whole text; the exact test below, on the rows it keeps
-        keep = keep | pl.col("argument").str.contains_any(names, ascii_case_insensitive=True).fill_null(False)
+    if names:  # cheap prefilters over the whole text (a change's first word, a table's name); the
+        # exact test below, on the rows they keep
+        keep = keep | (pl.col("command").is_in(["Query", "Execute"])
+                       & pl.col("argument").str.contains(_CHANGE_START)
+                       & pl.col("argument").str.contains_any(names, ascii_case_insensitive=True)).fill_null(False)
     rows = q.with_row_index("_row").filter(keep).collect(engine="streaming")  # the log's text never whole
     rows = rows.with_columns(keyword=keyword_expr())
     if names:

@@ -145,7 +145,7 @@ class ViewedResult:
     reason
         Why the count is a bound (None for ``replay``).
     connections
-        Per connection: ``conn_key, start, end, sid, tables, n_person_selects, attribution``
+        Per connection that read a person table: ``conn_key, start, end, sid, tables, n_person_selects, attribution``
         (attacker / staff / other / ambiguous / unattributed), ``method`` (sid / time),
         ``req_source, req_line_no, req_ts, client_ip, page``, ``candidates`` (time attribution).
     replays
@@ -167,6 +167,9 @@ class ViewedResult:
     uncertain
         Person keys whose display depends on values the log does not tell (replays with the
         lower and the upper bound of an unknown ``update_date`` differ on them).
+    quiet_connections
+        Connections of the log that read no person table (counted, not kept: in a busy shop
+        nearly every connection is one).
     """
 
     mode: str
@@ -179,6 +182,7 @@ class ViewedResult:
     uncovered: pl.DataFrame | None = None
     change_problems: pl.DataFrame | None = None
     uncertain: list[str] = field(default_factory=list)
+    quiet_connections: int = 0
 
     @property
     def count_lower(self) -> int | None:
@@ -372,12 +376,16 @@ def viewed_records(
         )
 
     conns = connections(order, query_log, ptabs, platform=platform)
-    # read in full: the statements of the connections that read a person table, or a session of a
-    # request whose mode its line hides (their statements tell the mode), and the logged changes
-    # to the exported tables (the tables as of a moment)
+    # kept: the connections that read a person table, or a session of a request whose mode its
+    # line hides (their statements tell the mode); the rest (nearly all, in a busy shop) counted
     hidden_sids = hidden["sid"].drop_nulls().unique().to_list()
-    examined = conns.filter((pl.col("n_person_selects") > 0) | pl.col("sid").is_in(hidden_sids))["conn_key"]
-    st = statements_of(order, query_log, examined.to_list(), change_tables=tabs)
+    quiet_connections = conns.filter(pl.col("n_person_selects") == 0).height
+    conns = conns.filter((pl.col("n_person_selects") > 0) | pl.col("sid").is_in(hidden_sids))
+    # read in full: the statements of the connections kept, and the logged changes to the
+    # exported tables (the tables as of a moment)
+    st = statements_of(order, query_log, conns["conn_key"].to_list(), change_tables=tabs)
+    log_start, log_end = order["ts"].min(), order["ts"].max()
+    del order  # a row per statement of the log: not needed past here
 
     # ---- attribution --------------------------------------------------------------------------
     tol = dt.timedelta(seconds=tolerance_s)
@@ -486,9 +494,7 @@ def viewed_records(
     extra = {"attribution": pl.String, "method": pl.String, "req_source": pl.String,
              "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String, "page": pl.String,
              "candidates": pl.Int64, "req_sid": pl.String}
-    quiet = conns.filter(pl.col("n_person_selects") == 0).with_columns(
-        [pl.lit("no_person_select" if k == "attribution" else None, dtype=t).alias(k) for k, t in extra.items()])
-    conn_df = pl.concat([pl.DataFrame(out_conn, schema={**conns.schema, **extra}), quiet]).sort("start", "conn_key")
+    conn_df = pl.DataFrame(out_conn, schema={**conns.schema, **extra}).sort("start", "conn_key")
 
     # tables as of each moment: only the tables the attributed SELECTs read
     sel_keys = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))["conn_key"]
@@ -497,7 +503,7 @@ def viewed_records(
         reads = referenced_tables(arg, set(tabs)) & set(tabs)
         if reads & ptabs:  # only SELECTs that read person tables are replayed
             needed |= reads
-    asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz, log_start=order["ts"].min())
+    asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz, log_start=log_start)
     asof.tables = tabs  # lookups (order -> orderer) may use any export; changes are parsed for `needed`
 
     # ---- replay -------------------------------------------------------------------------------
@@ -574,7 +580,7 @@ def viewed_records(
     # ---- coverage -------------------------------------------------------------------------------
     got = conn_df.filter(pl.col("req_source").is_not_null()).select(
         pl.col("req_source").alias("source"), pl.col("req_line_no").alias("line_no")).unique()
-    lo_t, hi_t = order["ts"].min(), order["ts"].max()
+    lo_t, hi_t = log_start, log_end
     unc = display.filter(~pl.col("page").is_in(whole_pages)).join(got, on=["source", "line_no"], how="anti").with_columns(
         pl.col("ts").is_between(pl.lit(lo_t - tol), pl.lit(hi_t + tol)).alias("covered_by_log"))
     # only requests that answered a page (2xx, or status unknown) displayed anything
@@ -605,7 +611,7 @@ def viewed_records(
         mode=mode, reason=reason, connections=conn_df, replays=replay_df, rows=row_df,
         persons=persons, upper=upper,
         uncovered=unc.select("source", "line_no", "ts", "page", "covered_by_log"),
-        change_problems=asof.problems, uncertain=sorted(uncertain),
+        change_problems=asof.problems, uncertain=sorted(uncertain), quiet_connections=quiet_connections,
     )
 
 
