@@ -72,12 +72,12 @@ def conn_key_expr() -> pl.Expr:
 
 
 def statement_order(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-    """Every statement's place in replay order, without its text.
+    """Every statement's place in replay order, without its text: a statement's ``seq`` is its
+    row here (0..). A row per statement of the log, so only what placing needs is kept.
 
     Returns
     -------
     DataFrame
-        ``seq`` (UInt32, 0..), ``source`` (Enum of the log's files, in name order), ``line_no``,
         ``ts``, ``conn_id``, ``conn_n`` (Int32: ``conn_key`` is ``conn_id#conn_n``), ``_row``
         (UInt32: the statement's row in ``query_log``), in replay order.
     """
@@ -86,22 +86,20 @@ def statement_order(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     files = pl.Enum(sources)
     df = (
         q.with_row_index("_row")
-        .select("_row", "ts", "line_no", "conn_id", source=pl.col("source").cast(files),
+        .select("_row", "ts", "conn_id", _file=pl.col("source").cast(files).to_physical(), _line="line_no",
                 _order=pl.coalesce("ts", "ts_before"), _connect=pl.col("command") == "Connect")
-        .sort(["_order", "source", "line_no"], maintain_order=True)
-        .drop("_order")
-        .collect()
+        .sort(["_order", "_file", "_line"], maintain_order=True)
+        .select("ts", "conn_id", "_row", "_connect")
+        .collect(engine="streaming")
     )
-    return df.with_row_index("seq").select(
-        "seq", "source", "line_no", "ts", "conn_id",
-        conn_n=pl.col("_connect").cast(pl.Int32).cum_sum().over("conn_id"), _row="_row",
-    )
+    return df.select("ts", "conn_id", conn_n=pl.col("_connect").cast(pl.Int32).cum_sum().over("conn_id"), _row="_row")
 
 
 def _placed(rows: pl.DataFrame, order: pl.DataFrame) -> pl.DataFrame:
     """``rows`` (with ``_row``, their row in the log) with their ``seq`` and ``conn_key``, in
     replay order, ``_row`` dropped: two gathers, no join."""
-    seq_of_row = pl.Series("seq", np.zeros(order.height, dtype=np.uint32)).scatter(order["_row"], order["seq"])
+    seq_of_row = pl.Series("seq", np.zeros(order.height, dtype=np.uint32)).scatter(
+        order["_row"], np.arange(order.height, dtype=np.uint32))
     placed = rows.with_columns(seq=seq_of_row.gather(rows["_row"])).sort("seq")
     conns = order.select("conn_id", "conn_n")[placed["seq"]]
     return placed.with_columns(conn_key=conns.select(conn_key_expr()).to_series()).drop("_row")

@@ -39,6 +39,14 @@ def _log() -> pl.LazyFrame:
     return pl.concat([first, second, untimed]).lazy()
 
 
+def _as_placed(order: pl.DataFrame, log: pl.LazyFrame) -> pl.DataFrame:
+    """``order`` with each statement's ``seq`` (its row in ``order``), ``conn_key`` and the log's
+    ``source`` and ``line_no`` of its row."""
+    rows = log.collect()[order["_row"]].select("source", "line_no")
+    return pl.concat([order.with_row_index("seq").with_columns(conn_key_expr().alias("conn_key")), rows],
+                     how="horizontal")
+
+
 def _cases():
     yield pytest.param(_log(), id="built")
     if SAMPLE.is_file():
@@ -51,8 +59,8 @@ def _cases():
 def test_places_connections_and_statements_equal_the_whole_table(log):
     whole = statement_table(log)
     order = statement_order(log)
-    # every statement's place and connection, without its text
-    assert order.select("seq", "line_no", "ts", conn_key_expr().alias("conn_key"), pl.col("source").cast(pl.String)).equals(
+    # every statement's place and connection, without its text: its row in the log tells the rest
+    assert _as_placed(order, log).select("seq", "line_no", "ts", "conn_key", "source").equals(
         whole.select("seq", "line_no", "ts", "conn_key", "source"))
     conns = connections(order, log, PERSONS, platform=ECCUBE2)
     assert conns.equals(connection_table(whole, PERSONS, platform=ECCUBE2))
@@ -75,12 +83,12 @@ def test_changes_to_exported_tables_are_read_from_any_connection_and_no_other_ch
 
 
 def test_an_untimed_head_takes_its_place_and_a_reused_id_is_two_connections():
-    order = statement_order(_log())
-    keys = order.select(conn_key_expr().alias("k"))["k"]
-    assert {"7#1", "7#2"} <= set(keys.to_list())
+    log = _log()
+    order = _as_placed(statement_order(log), log)
+    assert {"7#1", "7#2"} <= set(order["conn_key"].to_list())
     untimed = order.filter(pl.col("ts").is_null())
     assert untimed.height == 2 and untimed["line_no"].min() > 100
     # placed at its bound (23:30:05), after the earlier file's statements of that second: file then line
     at = order.filter(pl.col("line_no") > 100)["seq"].to_list()
     same_second = order.filter(pl.col("ts") == jst("2017-03-31 23:30:05"))
-    assert min(at) > same_second.filter(pl.col("source").cast(pl.String) == "logs/mysql/general.log")["seq"].max()
+    assert min(at) > same_second.filter(pl.col("source") == "logs/mysql/general.log")["seq"].max()
