@@ -15,7 +15,7 @@ ROOT = Path(forensics.__file__).parent
 
 #: Lowest first. A module may import its own layer's modules and lower layers' modules only.
 LAYERS: list[tuple[str, ...]] = [
-    ("schemas", "ipaddr", "platforms", "vocabulary", "errors", "rules"),  # data types, addresses, shop software, the findings' words
+    ("schemas", "frames", "ipaddr", "platforms", "vocabulary", "errors", "rules"),  # data types and frames, addresses, shop software, the findings' words
     ("evidence", "cards"),  # reading evidence bytes safely; card-number handling
     ("loaders",),  # raw evidence -> typed tables
     ("tablecache", "manifest", "engine"),  # the line logs parsed once (in this process or on a cluster)

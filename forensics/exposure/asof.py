@@ -12,7 +12,8 @@ statements tell how a row stood earlier (the counting rules). :class:`AsOfTables
   ``create_date``, its lower bound; anything else: the end value).
 
 Moments are statement sequence numbers (``seq``: position in the query log ordered by time, then
-file and line), so statements in the same second keep their logged order.
+the order the log was read in: files oldest first, then line), so statements in the same second
+keep their logged order, also across a rotation.
 
 :class:`SafeReplayer` executes one SELECT at a time in an in-memory DuckDB with file access and
 extension loading disabled and the configuration locked. Nothing but a single SELECT runs.
@@ -70,7 +71,7 @@ def statement_table(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     q = query_log.lazy() if isinstance(query_log, pl.DataFrame) else query_log
     # an untimed statement (head of a 5.6 file) sits just before the first time of its file
     df = q.with_columns(_order=pl.coalesce("ts", "ts_before")).sort(
-        ["_order", "source", "line_no"], maintain_order=True).drop("_order").collect()
+        "_order", maintain_order=True).drop("_order").collect()
     df = df.with_row_index("seq")
     df = df.with_columns(
         (pl.col("command") == "Connect").cast(pl.Int32).cum_sum().over("conn_id").alias("conn_n"),

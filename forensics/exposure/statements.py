@@ -15,7 +15,8 @@ Each pass scans the log lazily (a table cache's Parquet, or a frame), so memory 
 statements' places and the few statements read in full, not the log's text.
 
 Replay order: time (an untimed statement, at the head of a MySQL 5.6 file, at the time its bound
-gives), then file and line, so statements in the same second keep their logged order. A
+gives), then the order the log was read in (files oldest first, then line), so statements in the
+same second keep their logged order, also across a rotation. A
 connection is ``conn_id#n``: the n-th connection that used the id, split at each ``Connect``.
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from forensics.exposure.sql import CHANGE_KEYWORDS
+from forensics.frames import detached
 from forensics.platforms.routing import Platform
 
 __all__ = [
@@ -81,14 +83,13 @@ def statement_order(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         ``ts``, ``conn_id``, ``conn_n`` (Int32: ``conn_key`` is ``conn_id#conn_n``), ``_row``
         (UInt32: the statement's row in ``query_log``), in replay order.
     """
-    q = query_log.lazy()
-    sources = sorted(q.select(pl.col("source").unique()).collect(engine="streaming")["source"].drop_nulls().to_list())
-    files = pl.Enum(sources)
+    # the log's rows are in the order it was read (files oldest first, lines in order): a stable
+    # sort on time alone keeps that order within a second, with one key to sort by
     df = (
-        q.with_row_index("_row")
-        .select("_row", "ts", "conn_id", _file=pl.col("source").cast(files).to_physical(), _line="line_no",
-                _order=pl.coalesce("ts", "ts_before"), _connect=pl.col("command") == "Connect")
-        .sort(["_order", "_file", "_line"], maintain_order=True)
+        query_log.lazy().with_row_index("_row")
+        .select("_row", "ts", "conn_id", _order=pl.coalesce("ts", "ts_before"),
+                _connect=pl.col("command") == "Connect")
+        .sort("_order", maintain_order=True)
         .select("ts", "conn_id", "_row", "_connect")
         .collect(engine="streaming")
     )
@@ -209,7 +210,8 @@ def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, c
         keep = keep | (pl.col("command").is_in(["Query", "Execute"])
                        & pl.col("argument").str.contains(_CHANGE_START)
                        & pl.col("argument").str.contains_any(names, ascii_case_insensitive=True)).fill_null(False)
-    rows = q.with_row_index("_row").filter(keep).collect(engine="streaming")  # the log's text never whole
+    # the log's text never whole; the rows kept hold their own text, not the pages they were read from
+    rows = detached(q.with_row_index("_row").filter(keep)).collect(engine="streaming")
     rows = rows.with_columns(keyword=keyword_expr())
     if names:
         rows = rows.filter(pl.col("_row").is_in(chosen.implode()) | data_change_expr(names).fill_null(False))

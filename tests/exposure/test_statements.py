@@ -88,7 +88,23 @@ def test_an_untimed_head_takes_its_place_and_a_reused_id_is_two_connections():
     assert {"7#1", "7#2"} <= set(order["conn_key"].to_list())
     untimed = order.filter(pl.col("ts").is_null())
     assert untimed.height == 2 and untimed["line_no"].min() > 100
-    # placed at its bound (23:30:05), after the earlier file's statements of that second: file then line
+    # placed at its bound (23:30:05), after the statements of that second in the file read before it
     at = order.filter(pl.col("line_no") > 100)["seq"].to_list()
     same_second = order.filter(pl.col("ts") == jst("2017-03-31 23:30:05"))
     assert min(at) > same_second.filter(pl.col("source") == "logs/mysql/general.log")["seq"].max()
+
+
+def test_in_one_second_the_file_read_first_comes_first_whatever_its_name():
+    # a rotation inside a second: general.log.1 (read first, the older file) sorts after
+    # general.log by name, yet its statements ran first
+    ql = QueryLog()
+    ql.conn(7, "2017-03-31 23:30:05", "sid-a", [CUST_LIST])
+    older = ql.frame().with_columns(source=pl.lit("logs/mysql/general.log.1"))
+    ql = QueryLog()
+    ql.conn(8, "2017-03-31 23:30:05", "sid-b", [CUST_LIST])
+    newer = ql.frame()
+    log = pl.concat([older, newer]).lazy()
+    placed = _as_placed(statement_order(log), log)
+    assert placed.filter(pl.col("source") == "logs/mysql/general.log.1")["seq"].max() < \
+        placed.filter(pl.col("source") == "logs/mysql/general.log")["seq"].min()
+    assert statement_table(log)["source"].to_list() == placed["source"].to_list()
