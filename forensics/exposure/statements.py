@@ -83,27 +83,43 @@ def statement_order(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         ``ts``, ``conn_id``, ``conn_n`` (Int32: ``conn_key`` is ``conn_id#conn_n``), ``_row``
         (UInt32: the statement's row in ``query_log``), in replay order.
     """
-    # the log's rows are in the order it was read (files oldest first, lines in order): a stable
-    # sort on time alone keeps that order within a second, with one key to sort by
     df = (
         query_log.lazy().with_row_index("_row")
         .select("_row", "ts", "conn_id", _order=pl.coalesce("ts", "ts_before"),
                 _connect=pl.col("command") == "Connect")
-        .sort("_order", maintain_order=True)
-        .select("ts", "conn_id", "_row", "_connect")
         .collect(engine="streaming")
     )
+    # the log's rows are in the order it was read (files oldest first, lines in order): a stable
+    # sort on time alone keeps that order within a second. A log read in time order (one server
+    # whose clock never went back) needs no sort at all
+    if not df["_order"].is_sorted():
+        df = df.sort("_order", maintain_order=True)
     return df.select("ts", "conn_id", conn_n=pl.col("_connect").cast(pl.Int32).cum_sum().over("conn_id"), _row="_row")
+
+
+def _located(rows: pl.DataFrame, order: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (with ``_row``, their row in the log) with their ``seq``, ``conn_id`` and ``conn_n``,
+    in replay order, ``_row`` dropped: two gathers, no join."""
+    seq_of_row = pl.Series("seq", np.zeros(order.height, dtype=np.uint32)).scatter(
+        order["_row"], np.arange(order.height, dtype=np.uint32))
+    placed = rows.with_columns(seq=seq_of_row.gather(rows["_row"])).sort("seq").drop("_row")
+    return placed.with_columns(order.select("conn_id", "conn_n")[placed["seq"]])
+
+
+def _rows_of(order: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``order`` of the connections ``pairs`` (``conn_id, conn_n``): first by the id
+    alone (one column tested against a set; a join on both keys of every statement costs
+    gigabytes), then on both keys among those rows."""
+    ids = pairs["conn_id"].unique().implode()
+    return order.filter(pl.col("conn_id").is_in(ids, nulls_equal=True)).join(
+        pairs, on=["conn_id", "conn_n"], how="semi", nulls_equal=True, maintain_order="left")
 
 
 def _placed(rows: pl.DataFrame, order: pl.DataFrame) -> pl.DataFrame:
     """``rows`` (with ``_row``, their row in the log) with their ``seq`` and ``conn_key``, in
-    replay order, ``_row`` dropped: two gathers, no join."""
-    seq_of_row = pl.Series("seq", np.zeros(order.height, dtype=np.uint32)).scatter(
-        order["_row"], np.arange(order.height, dtype=np.uint32))
-    placed = rows.with_columns(seq=seq_of_row.gather(rows["_row"])).sort("seq")
-    conns = order.select("conn_id", "conn_n")[placed["seq"]]
-    return placed.with_columns(conn_key=conns.select(conn_key_expr()).to_series()).drop("_row")
+    replay order, ``_row`` dropped."""
+    placed = _located(rows, order).with_columns(conn_key=conn_key_expr())
+    return placed.drop("conn_n", *(["conn_id"] if "conn_id" not in rows.columns else []))
 
 
 def _session_filter(platform: Platform) -> pl.Expr:
@@ -172,20 +188,40 @@ def connection_rows(base: pl.DataFrame, sids: pl.DataFrame, reads: pl.DataFrame,
 
 
 def connections(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, person_tabs: Iterable[str], *,
-                platform: Platform) -> pl.DataFrame:
-    """One row per connection of the log (:func:`connection_rows`), from ``order``
-    (:func:`statement_order`) and two filtered passes over ``query_log``: the session reads and
-    the SELECTs naming a person table."""
+                platform: Platform, sessions: Iterable[str] = ()) -> tuple[pl.DataFrame, int]:
+    """The connections that read a person table or one of ``sessions`` (session ids), and how many
+    connections the log holds in all: ``(rows, count)``, ``rows`` as :func:`connection_rows` gives
+    them (a connection that read a listed session after another one is among them too).
+
+    From ``order`` (:func:`statement_order`) and filtered passes over ``query_log``: the SELECTs
+    naming a person table, the statements naming a listed session, and the session reads of the
+    connections so found. In a busy shop nearly every connection reads its session and nothing
+    else: those are counted, never built."""
     pt = sorted(person_tabs)
-    base = (order.group_by("conn_id", "conn_n")
-            .agg(pl.col("ts").min().alias("start"), pl.col("ts").max().alias("end"),
-                 pl.len().alias("n_statements"))
-            .select(conn_key=conn_key_expr(), conn_id="conn_id", start="start", end="end", n_statements="n_statements"))
+    pair = ["conn_id", "conn_n"]
     q = query_log.lazy().with_row_index("_row").select("_row", "command", "argument")
-    sids = _placed(session_id_rows(q.drop("command"), platform).collect(engine="streaming"), order)
-    reads = (_placed(person_select_rows(q, pt).collect(engine="streaming"), order) if pt
-             else pl.DataFrame(schema={"conn_key": pl.String}))
-    return connection_rows(base, sids, reads, pt)
+    reads = (_located(person_select_rows(q, pt).collect(engine="streaming"), order) if pt
+             else pl.DataFrame(schema={"seq": pl.UInt32, "conn_id": pl.Int64, "conn_n": pl.Int32}))
+    wanted = [(reads.filter(pl.any_horizontal([pl.col(f"_t_{t}") for t in pt])) if pt else reads).select(pair)]
+    listed = sorted(set(sessions))
+    if listed:
+        naming = q.drop("command").filter(pl.col("argument").str.contains_any(listed))
+        found = _located(session_id_rows(naming, platform).collect(engine="streaming"), order)
+        wanted.append(found.filter(pl.col("sid").is_in(listed)).select(pair))
+    wanted = pl.concat(wanted).cast({"conn_id": pl.Int64, "conn_n": pl.Int32}).unique()
+    # the statements of the connections found: their session reads, and their times
+    theirs = _rows_of(order, wanted)
+    of_theirs = q.drop("command").filter(pl.col("_row").is_in(theirs["_row"].implode()))
+    sid_rows = _located(session_id_rows(of_theirs, platform).collect(engine="streaming"), order).with_columns(
+        conn_key=conn_key_expr())
+    reads = reads.with_columns(conn_key=conn_key_expr())
+    base = (theirs.group_by(pair)
+            .agg(pl.col("ts").min().alias("start"), pl.col("ts").max().alias("end"), pl.len().alias("n_statements"))
+            .select(conn_key=conn_key_expr(), conn_id="conn_id", start="start", end="end", n_statements="n_statements"))
+    # every connection but those opened before the log began starts with a Connect
+    opened = query_log.lazy().filter(pl.col("command") == "Connect").select(pl.len()).collect(engine="streaming").item()
+    already_open = order.select(pl.col("conn_id").filter(pl.col("conn_n") == 0).n_unique()).item()
+    return connection_rows(base, sid_rows, reads, pt), int(opened) + already_open
 
 
 def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, conn_keys: Iterable[str],
@@ -200,7 +236,7 @@ def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, c
     keys = pl.Series("conn_key", sorted(set(conn_keys)), dtype=pl.String).str.split_exact("#", 1).struct.unnest()
     keys = keys.select(conn_id=pl.col("field_0").cast(pl.Int64, strict=False),
                        conn_n=pl.col("field_1").cast(pl.Int32, strict=False)).drop_nulls()  # no such connection: none
-    chosen = order.join(keys, on=["conn_id", "conn_n"], how="semi")["_row"]
+    chosen = _rows_of(order, keys)["_row"]
     names = sorted({t.lower() for t in change_tables})
     q = query_log.lazy()
     columns = q.collect_schema().names()

@@ -375,11 +375,11 @@ def viewed_records(
             upper=upper, uncovered=display.select("source", "line_no", "ts", "page"),
         )
 
-    conns = connections(order, query_log, ptabs, platform=platform)
     # kept: the connections that read a person table, or a session of a request whose mode its
     # line hides (their statements tell the mode); the rest (nearly all, in a busy shop) counted
     hidden_sids = hidden["sid"].drop_nulls().unique().to_list()
-    quiet_connections = conns.filter(pl.col("n_person_selects") == 0).height
+    conns, n_connections = connections(order, query_log, ptabs, platform=platform, sessions=hidden_sids)
+    quiet_connections = n_connections - conns.filter(pl.col("n_person_selects") > 0).height
     conns = conns.filter((pl.col("n_person_selects") > 0) | pl.col("sid").is_in(hidden_sids))
     # read in full: the statements of the connections kept, and the logged changes to the
     # exported tables (the tables as of a moment)

@@ -62,8 +62,14 @@ def test_places_connections_and_statements_equal_the_whole_table(log):
     # every statement's place and connection, without its text: its row in the log tells the rest
     assert _as_placed(order, log).select("seq", "line_no", "ts", "conn_key", "source").equals(
         whole.select("seq", "line_no", "ts", "conn_key", "source"))
-    conns = connections(order, log, PERSONS, platform=ECCUBE2)
-    assert conns.equals(connection_table(whole, PERSONS, platform=ECCUBE2))
+    every = connection_table(whole, PERSONS, platform=ECCUBE2)
+    sessions = every.filter(pl.col("n_person_selects") == 0)["sid"].drop_nulls().to_list()[:2]
+    assert sessions
+    conns, count = connections(order, log, PERSONS, platform=ECCUBE2, sessions=sessions)
+    # the connections that read a person table or a given session are built, the rest counted
+    kept = (pl.col("n_person_selects") > 0) | pl.col("sid").is_in(sessions)
+    assert conns.filter(kept).equals(every.filter(kept)) and count == every.height
+    assert conns.height < every.height
     assert conns["sid"].drop_nulls().len() and conns["n_person_selects"].sum() > 0  # the passes found something
     # the statements of some connections and the changes to the exported tables, text included
     examined = conns.filter(pl.col("n_person_selects") > 0)["conn_key"].to_list()[:3] + ["no-such#1"]
