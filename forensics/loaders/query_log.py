@@ -217,12 +217,21 @@ def _parse_statements(
     utc57 = (
         pl.col("t57").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False) - pl.duration(minutes=off_min)
     ).dt.replace_time_zone("UTC")
+    # 5.6 prints a time only when it changes, so most statements repeat the time of the one
+    # before: the zone is applied once per run of one time in a file, as row by row (the
+    # repeated-hour rule reads a run as it reads its first row)
+    run_starts = (pl.col("_local56").ne_missing(pl.col("_local56").shift(1))
+                  | pl.col("source").ne_missing(pl.col("source").shift(1)))
+    runs = rec.select(run_starts).to_series()
+    utc56 = rec.filter(runs).select(local_to_utc(pl.col("_local56"), timezone, skew_seconds,
+                                                 in_order_over="source")).to_series()
+    rec = rec.with_columns(_utc56=utc56.gather(runs.cum_sum() - 1))
     rec = rec.with_columns(
         _untimed=untimed,
         ts=pl.when(pl.col("t57").is_not_null())
         .then(shift_skew(utc57, skew_seconds))
-        .otherwise(local_to_utc(pl.col("_local56"), timezone, skew_seconds, in_order_over="source")),
-        ts_before=pl.when(untimed).then(local_to_utc(pl.col("_first56"), timezone, skew_seconds)),
+        .otherwise(pl.col("_utc56")),
+        ts_before=local_to_utc(pl.when(untimed).then(pl.col("_first56")), timezone, skew_seconds),
         layout=pl.when(pl.col("t57").is_not_null()).then(pl.lit("mysql5.7")).otherwise(pl.lit("mysql5.6")),
     )
     huge = pl.col("_bytes") > MAX_STATEMENT_BYTES
