@@ -28,11 +28,12 @@ that order with the table's own schema (Parquet statistics of ``ts`` and ``sourc
 skip the parts a filter excludes); :meth:`CachedLog.scan_partitioned` adds the ``source_id`` and
 ``day`` columns from the paths, so a filter on them skips files without opening them.
 
-Each :class:`ParseUnit` (an access-log file; a rotated series of query logs, because MySQL 5.6
-carries its last printed time from one file into the next) is parsed on its own by
-:func:`parse_unit`, which writes the unit's parts and then, last, a small record of its sources,
-counts and rows under ``units/``. Units run one after the other in this process, or as tasks on
-a Dask cluster (:mod:`forensics.engine`) when the case has an engine. The cache is marked complete
+Each :class:`ParseUnit` (an access-log file; a query-log file, with the files after it in its
+rotated series that open without a time, because MySQL 5.6 carries its last printed time from one
+file into the next) is parsed on its own by :func:`parse_unit`, which writes the unit's parts and then, last, a small record of its sources,
+counts and rows under ``units/``. Units run side by side on threads of this process (as many as
+the machine has cores), or as tasks on a Dask cluster (:mod:`forensics.engine`) when the case has
+an engine. The cache is marked complete
 only after every unit's record is present and its rows match the Parquet files (a unit lost with
 its worker never leaves a silently partial table): ``counts.parquet`` and ``rejects.parquet`` are
 then merged from the units' own (per file ``records + rejected = lines``).
@@ -442,8 +443,7 @@ def _build(folder: Path, key: str, schema: pl.Schema, units: list[ParseUnit], so
         first_id += len(unit.sources or ())
     run = functools.partial(parse_unit, folder, schema)
     if engine is None:
-        for task in tasks:
-            run(task)
+        _run_here(run, tasks)
     else:
         engine.map(run, tasks)
     records = _verified(folder, len(tasks))
@@ -461,6 +461,22 @@ def _build(folder: Path, key: str, schema: pl.Schema, units: list[ParseUnit], so
         "sources": {str(i): s for i, s in sorted(by_id.items())},
     }), encoding="utf-8")
     (folder / "key.json").chmod(0o600)
+
+
+def _run_here(run: Callable[[Any], Any], tasks: list) -> None:
+    """Run the units in this process, side by side on as many threads as the machine has cores:
+    the parse runs in polars, numba and zlib, which let go of the GIL, and each unit writes files
+    of its own. A unit that raises ends the build with its exception."""
+    workers = min(len(tasks), os.cpu_count() or 1)
+    if workers <= 1:
+        for task in tasks:
+            run(task)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="parse-unit") as pool:
+        for _ in pool.map(run, tasks):
+            pass
 
 
 def _verified(folder: Path, n_units: int) -> list[dict]:

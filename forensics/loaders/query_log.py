@@ -31,12 +31,13 @@ reject from the reader (:data:`forensics.evidence.MAX_LINE_BYTES`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 
-from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, MAX_LINE_BYTES, line_excerpt, rel_source
+from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, MAX_LINE_BYTES, head_lines, line_excerpt, rel_source
 from forensics.loaders._common import (
     BATCH_BYTES,
     DEFAULT_BATCH_LINES,
@@ -287,6 +288,25 @@ def series_name(path: Path) -> str:
     ``general.log`` are one series; ``slow/general.log`` or ``query.log`` another)."""
     folder, base, *_ = rotation_key(path)
     return f"{folder}\0{base}"
+
+
+def opens_with_its_time(path: Path, *, lines: int = 200) -> bool:
+    """Whether the first statement of a query-log file prints its time (every 5.7+ line does; a
+    5.6 file when its first statement is not in the same second as the last one before it), read
+    from its head: such a file needs nothing carried from the file before it in its series and
+    can be parsed on its own. A head without any statement, or a file that cannot be read, says no."""
+    entry, banner = re.compile(_ENTRY_HEAD), re.compile(BANNER)
+    try:
+        head = head_lines(path, lines)
+    except (OSError, ValueError):
+        return False
+    for line in head:
+        if banner.match(line):
+            continue
+        m = entry.match(line)
+        if m:
+            return m.group("t57") is not None or m.group("t56") is not None
+    return False
 
 
 #: Lines an untimed head of a file may be held back while its file's first time is awaited (in

@@ -133,14 +133,22 @@ def _query_stream(s: Source, seen: list[str]) -> Iterator[Loaded]:
 
 
 def _query_units(s: Source) -> list[list[Path]]:
-    """One rotated series of query logs a unit (MySQL 5.6 carries its last printed time from one
-    file of a series into the next), series in the order they are read."""
+    """Query logs cut into units in the order they are read: MySQL 5.6 carries its last printed
+    time from one file of a rotated series into the next, so a file whose first statement prints
+    no time stays with the file before it; a file that opens with its time starts a unit."""
     from itertools import groupby
 
     from forensics.loaders._common import in_time_order
-    from forensics.loaders.query_log import series_name
+    from forensics.loaders.query_log import opens_with_its_time, series_name
 
-    return [list(files) for _series, files in groupby(in_time_order(s.files), key=series_name)]
+    units: list[list[Path]] = []
+    for _series, files in groupby(in_time_order(s.files), key=series_name):
+        for i, path in enumerate(files):
+            if i == 0 or opens_with_its_time(path):
+                units.append([path])
+            else:
+                units[-1].append(path)
+    return units
 
 
 def _bodyfile_read(s: Source) -> Loaded:

@@ -204,3 +204,47 @@ def test_entry_read_by_its_head_equals_the_whole_line_regex(line):
 @given(st.lists(st.sampled_from(_PIECES), max_size=9).map("".join))
 def test_entry_read_by_its_head_equals_the_whole_line_regex_on_random_lines(line):
     _same_groups(line)
+
+
+@pytest.mark.parametrize("text, opens", [
+    ("170331 23:31:02\t   12 Query\tSELECT 1\n", True),
+    ("\t\t   12 Query\tSELECT 1\n170331 23:31:03\t   12 Query\tSELECT 2\n", False),
+    ("/usr/sbin/mysqld, Version: 5.6.35-log (MySQL Community Server (GPL)). started with:\n"
+     "Tcp port: 3306  Unix socket: /var/lib/mysql/mysql.sock\nTime                 Id Command    Argument\n"
+     "170331 23:31:02\t   12 Connect\tshop@localhost on shop\n", True),
+    ("garbage before any statement\n170331 23:31:02\t   12 Query\tSELECT 1\n", True),
+    ("2017-03-31T14:31:02.000123Z\t   12 Query\tSELECT 1\n", True),
+    ("not a query log at all\n", False),
+    ("", False),
+])
+def test_a_file_opens_with_its_time_when_its_first_statement_prints_one(tmp_path, text, opens):
+    import gzip
+
+    (tmp_path / "general.log").write_text(text, encoding="utf-8")
+    (tmp_path / "general.log.gz").write_bytes(gzip.compress(text.encode()))
+    assert query_log.opens_with_its_time(tmp_path / "general.log") is opens
+    assert query_log.opens_with_its_time(tmp_path / "general.log.gz") is opens
+    assert query_log.opens_with_its_time(tmp_path / "missing.log") is False
+
+
+def test_a_series_is_cut_into_units_at_the_files_that_open_with_their_time(tmp_path):
+    """Files that open with a time are parsed on their own (side by side); a file that opens in
+    the same second as the one before stays with it, and the table is the one read whole."""
+    from forensics.case import open_case
+    from forensics.loaders.registry import EVIDENCE
+
+    db = tmp_path / "case" / "db"
+    db.mkdir(parents=True)
+    (db / "general.log.3").write_text("170331 23:31:02\t   12 Query\tSELECT 1\n")
+    (db / "general.log.2").write_text("170331 23:40:00\t   13 Query\tSELECT 2\n\t\t   13 Query\tSELECT 3\n")
+    (db / "general.log.1").write_text("\t\t   13 Query\tSELECT 4\n170401  0:00:01\t   13 Query\tSELECT 5\n")
+    (db / "general.log").write_text("170401  1:00:00\t   14 Query\tSELECT 6\n")
+    (tmp_path / "case" / "case.yml").write_text(
+        "id: t\ntimezone: Asia/Tokyo\nevidence:\n  query_logs: [db/general.log*]\n", encoding="utf-8")
+    case = open_case(tmp_path / "case" / "case.yml", table_cache=tmp_path / "cache")
+    units = EVIDENCE["query_logs"].units(case._source("query_logs"))
+    assert [[p.name for p in u] for u in units] == [["general.log.3"], ["general.log.2", "general.log.1"], ["general.log"]]
+    table = case.query_log().collect()
+    assert table.equals(open_case(tmp_path / "case" / "case.yml", table_cache=None).query_log().collect())
+    ts = dict(zip(table["argument"], table["ts"].dt.strftime("%H:%M:%S").to_list()))
+    assert ts["SELECT 4"] == "14:40:00"  # carried from general.log.2 into general.log.1
