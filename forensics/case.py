@@ -574,7 +574,8 @@ class Case:
 
         return TableCache(self.table_cache).log(key, source.files, kind.schema, lambda seen: kind.stream(source, seen),
                                                 sources=sources, options=options,
-                                                units=units if kind.units is not None else None, engine=self.engine)
+                                                units=units if kind.units is not None else None, engine=self.engine,
+                                                at_once=kind.units_at_once)
 
     # -- loading (each evidence type parsed once, on first need) --
 

@@ -30,13 +30,14 @@ skip the parts a filter excludes); :meth:`CachedLog.scan_partitioned` adds the `
 
 Each :class:`ParseUnit` (an access-log file; a query-log file, with the files after it in its
 rotated series that open without a time, because MySQL 5.6 carries its last printed time from one
-file into the next) is parsed on its own by :func:`parse_unit`, which writes the unit's parts and then, last, a small record of its sources,
-counts and rows under ``units/``. Units run side by side on threads of this process (as many as
-the machine has cores), or as tasks on a Dask cluster (:mod:`forensics.engine`) when the case has
-an engine. The cache is marked complete
-only after every unit's record is present and its rows match the Parquet files (a unit lost with
-its worker never leaves a silently partial table): ``counts.parquet`` and ``rejects.parquet`` are
-then merged from the units' own (per file ``records + rejected = lines``).
+file into the next) is parsed on its own by :func:`parse_unit`, which writes the unit's parts and
+then, last, a small record of its sources, counts and rows under ``units/``. Units run side by
+side, as many as the machine has cores: on threads of this process or, for logs past
+:data:`PROCESS_BYTES`, in worker processes that end with the build (their memory goes back to the
+system); or as tasks on a Dask cluster (:mod:`forensics.engine`) when the case has an engine. The
+cache is marked complete only after every unit's record is present and its rows match the Parquet
+files (a unit lost with its worker never leaves a silently partial table): ``counts.parquet`` and
+``rejects.parquet`` are then merged from the units' own (per file ``records + rejected = lines``).
 
 ``key.json`` ties the tables to what they were parsed from (each file's path, size, mtime, inode
 and ctime: a file rewritten in place with its size and mtime put back still changes its ctime;
@@ -75,8 +76,8 @@ from forensics.errors import TableCacheError
 from forensics.loaders._common import COUNTS, Loaded
 from forensics.schemas import REJECTS
 
-__all__ = ["ENV_VAR", "SPILL_BYTES", "CachedLog", "Engine", "ParseUnit", "TableCache", "loader_fingerprint",
-           "log_bytes", "parse_unit"]
+__all__ = ["ENV_VAR", "PROCESS_BYTES", "SPILL_BYTES", "CachedLog", "Engine", "ParseUnit", "TableCache",
+           "loader_fingerprint", "log_bytes", "parse_unit", "serve_units"]
 
 #: Environment variable naming a shared cache folder (set by ``forensics run`` for its kernels).
 ENV_VAR = "FORENSICS_TABLE_CACHE"
@@ -86,6 +87,9 @@ ENV_VAR = "FORENSICS_TABLE_CACHE"
 SPILL_BYTES = 32 * 1024**2
 
 _FORMAT = 2  # bump when the layout of a cache folder changes
+
+#: Line logs past this many bytes on disk are parsed in worker processes (:func:`_run_here`).
+PROCESS_BYTES = 64 * 1024**2
 
 #: Hive's name for the partition of a null value (a file without any time).
 NULL_DAY = "__HIVE_DEFAULT_PARTITION__"
@@ -382,6 +386,7 @@ class TableCache:
         options: dict | None = None,
         units: Callable[[], list[ParseUnit]] | None = None,
         engine: Engine | None = None,
+        at_once: int | None = None,
     ) -> CachedLog:
         """The cached tables of evidence key ``name``, built from ``batches`` when absent or stale.
 
@@ -391,7 +396,8 @@ class TableCache:
         ``options``: whatever else changes the parse (zone, skew, limits), part of the key.
         ``units`` (called only when the tables are built): the same files cut into
         :class:`ParseUnit` s in reading order, parsed one by one, or by ``engine`` (e.g. as tasks
-        on a cluster); without it ``batches`` is one unit.
+        on a cluster); without it ``batches`` is one unit. ``at_once``: units parsed at once
+        without an engine (None: as many as the machine has cores).
         """
         folder = self.root / name
         key = _evidence_key(files, {"name": name, **(options or {})})
@@ -400,7 +406,8 @@ class TableCache:
             if _current(folder, key):
                 return CachedLog(folder, schema)
             plan = units() if units is not None else [ParseUnit(None, batches)]
-            _build(folder, key, schema, plan, sources, engine)
+            _build(folder, key, schema, plan, sources, engine, processes=log_bytes(files) > PROCESS_BYTES,
+                   at_once=at_once)
         return CachedLog(folder, schema)
 
 
@@ -423,7 +430,7 @@ def _current(folder: Path, key: str) -> bool:
 
 
 def _build(folder: Path, key: str, schema: pl.Schema, units: list[ParseUnit], sources: list[str] | None,
-           engine: Engine | None) -> None:
+           engine: Engine | None, *, processes: bool = False, at_once: int | None = None) -> None:
     from forensics.loaders._common import merge_counts
 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -443,7 +450,7 @@ def _build(folder: Path, key: str, schema: pl.Schema, units: list[ParseUnit], so
         first_id += len(unit.sources or ())
     run = functools.partial(parse_unit, folder, schema)
     if engine is None:
-        _run_here(run, tasks)
+        _run_here(run, tasks, processes=processes, at_once=at_once)
     else:
         engine.map(run, tasks)
     records = _verified(folder, len(tasks))
@@ -463,11 +470,18 @@ def _build(folder: Path, key: str, schema: pl.Schema, units: list[ParseUnit], so
     (folder / "key.json").chmod(0o600)
 
 
-def _run_here(run: Callable[[Any], Any], tasks: list) -> None:
-    """Run the units in this process, side by side on as many threads as the machine has cores:
-    the parse runs in polars, numba and zlib, which let go of the GIL, and each unit writes files
-    of its own. A unit that raises ends the build with its exception."""
-    workers = min(len(tasks), os.cpu_count() or 1)
+def _run_here(run: Callable[[Any], Any], tasks: list, *, processes: bool = False, at_once: int | None = None) -> None:
+    """Run the units on this machine, side by side, ``at_once`` at a time (None: as many as it has
+    cores): on threads of this process (the parse runs in polars, numba and zlib, which let go of
+    the GIL; each unit writes files of its own), or with ``processes`` in worker processes
+    (:func:`serve_units`) that end with the build, so the memory a large parse took goes back to
+    the system instead of staying with the caller (a ``forensics run``, a notebook kernel). A unit
+    that raises ends the build with its exception; a worker process that dies ends it with
+    :class:`TableCacheError`."""
+    workers = max(1, min(len(tasks), at_once or os.cpu_count() or 1))
+    if processes and tasks:
+        _run_in_processes(run, tasks, workers)
+        return
     if workers <= 1:
         for task in tasks:
             run(task)
@@ -477,6 +491,107 @@ def _run_here(run: Callable[[Any], Any], tasks: list) -> None:
     with ThreadPoolExecutor(workers, thread_name_prefix="parse-unit") as pool:
         for _ in pool.map(run, tasks):
             pass
+
+
+#: How a worker process of :func:`_run_in_processes` starts: a fresh interpreter that imports only
+#: this module (never the caller's main script).
+_WORKER = "from forensics.tablecache import serve_units; serve_units()"
+
+
+def _send(stream, data: bytes) -> None:
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+def _receive(stream) -> bytes:
+    """One message of :func:`_send` (EOFError when the stream ends first)."""
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError
+    data = stream.read(int.from_bytes(head, "little"))
+    if len(data) < int.from_bytes(head, "little"):
+        raise EOFError
+    return data
+
+
+def _run_in_processes(run: Callable[[Any], Any], tasks: list, workers: int) -> None:
+    """``run`` over ``tasks`` in ``workers`` worker processes, each fed one task at a time (pickled
+    through its standard input, its answer through its standard output). A worker imports what
+    this process can import (its ``sys.path``), so the units' functions unpickle there."""
+    import pickle
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for task in tasks:
+        todo.put(task)
+    failures: list[BaseException] = []
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)))
+
+    def feed() -> None:
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        try:
+            while not failures:
+                try:
+                    task = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    _send(proc.stdin, pickle.dumps((run, task)))
+                    status, value = pickle.loads(_receive(proc.stdout))
+                except (EOFError, OSError):
+                    status, value = "lost", None
+                except Exception as exc:  # an answer that does not unpickle
+                    status, value = "error", RuntimeError(f"{type(exc).__name__}: {exc}")
+                if status == "lost":
+                    failures.append(TableCacheError(
+                        f"table cache: a parse worker process ended (exit code {proc.wait()}) before its "
+                        "part was written; the cache is incomplete and was not used"))
+                    return
+                if status != "ok":
+                    failures.append(value)
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            proc.wait()
+
+    threads = [threading.Thread(target=feed, name=f"parse-worker-{i}") for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+
+
+def serve_units() -> None:
+    """A worker process of :func:`_run_in_processes`: reads pickled ``(fn, task)`` pairs from its
+    standard input until it closes, runs each and answers ``("ok", result)`` or ``("error",
+    exception)``. What the parse prints goes to standard error; standard output carries only the
+    answers."""
+    import pickle
+    import sys
+
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            request = _receive(requests)
+        except EOFError:
+            return
+        try:
+            fn, task = pickle.loads(request)
+            answer = ("ok", fn(task))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            answer = ("error", exc)
+        try:
+            data = pickle.dumps(answer)
+        except Exception:  # an exception that does not pickle: its type and message
+            data = pickle.dumps(("error", RuntimeError(f"{type(answer[1]).__name__}: {answer[1]}")))
+        _send(answers, data)
 
 
 def _verified(folder: Path, n_units: int) -> list[dict]:

@@ -59,6 +59,9 @@ class EvidenceKind:
     #: the files cut into groups parsed on their own, in the order ``stream`` reads them (the
     #: table cache parses each group as one unit of work, on a cluster when the case has one)
     units: Callable[[Source], list[list[Path]]] | None = None
+    #: units parsed at once on this machine (None: as many as it has cores); a parse that runs on
+    #: worker threads of its own takes the cores by itself, one unit at a time
+    units_at_once: int | None = None
     #: the files' time order is known before reading (from their names): their sources are listed
     #: up front; otherwise the streaming reader finds it and reports it file by file
     order_up_front: bool = False
@@ -172,7 +175,7 @@ def _db_read(s: Source) -> dict[str, Loaded]:
 EVIDENCE: dict[str, EvidenceKind] = {k.key: k for k in (
     EvidenceKind(
         "access_logs", "web server access logs (plain or .gz, rotated)", schemas.ACCESS_LOG, _access_read, _access_stream,
-        units=_access_units, cached=True, order_up_front=True, zone="own offset", formats=("combined", "common", "vhost_combined", "nginx", "an Apache LogFormat string"),
+        units=_access_units, units_at_once=1, cached=True, order_up_front=True, zone="own offset", formats=("combined", "common", "vhost_combined", "nginx", "an Apache LogFormat string"),
         absent="no access log in the case: SQL injection, logins by status, backdoor requests and payment failures cannot be seen",
         affects=("sqli_first", "attacker_ips", "attacker_admin_login", "backdoor_installed", "viewed_persons"),
     ),
