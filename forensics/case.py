@@ -351,7 +351,7 @@ class Case:
         for note in self.warnings:
             warnings.warn(note, CaseWarning, stacklevel=3)
         self._loaded: dict[str, Any] = {}
-        #: runs the table cache's units of parsing (None: side by side on threads of this process)
+        #: runs the table cache's units of parsing (None: side by side on this machine)
         self.engine = None
         self._table_cache: Path | None = None
         self._cache_mode = "auto" if table_cache == "auto" else "off" if table_cache is None else "dir"

@@ -6,8 +6,9 @@ needs less than the whole log in memory:
 
 - every statement's place in replay order (``seq``) and connection (``conn_key``), to split and
   time connections (:func:`statement_order`: no statement text);
-- each connection's session id and the person tables its SELECTs read (:func:`connections`:
-  two filtered passes over the log);
+- the connections that read a person table (or a session the replay asks about): their session
+  id and the person tables their SELECTs read (:func:`connections`: filtered passes over the log;
+  every other connection is only counted);
 - the text of the statements of the connections it examines, and of the logged changes to the
   exported tables (:func:`statements_of`: one filtered pass).
 

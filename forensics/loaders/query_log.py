@@ -75,6 +75,7 @@ ENTRY = r"(?s)^" + _TIME + _CMD + r"(?:\t(?P<argument>.*))?$"
 _ENTRY_HEAD = r"^(?P<head>" + _TIME + _CMD + r"(?:\t|$))"
 
 
+#: The fields :func:`_entry` reads from a line that begins a statement.
 _ENTRY_FIELDS = ("t57", "tz57", "t56", "id", "command", "argument")
 
 
