@@ -524,14 +524,23 @@ def _run_in_processes(run: Callable[[Any], Any], tasks: list, workers: int) -> N
     import sys
     import threading
 
+    from forensics.loaders._common import progress
+
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for task in tasks:
         todo.put(task)
     failures: list[BaseException] = []
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # 1: a unit done; None: a worker ended
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)))
 
     def feed() -> None:
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    env=env)
+        except OSError as exc:
+            failures.append(TableCacheError(f"table cache: cannot start a parse worker process ({exc})"))
+            finished.put(None)
+            return
         try:
             while not failures:
                 try:
@@ -552,14 +561,27 @@ def _run_in_processes(run: Callable[[Any], Any], tasks: list, workers: int) -> N
                     return
                 if status != "ok":
                     failures.append(value)
+                else:
+                    finished.put(1)
         finally:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
             proc.wait()
+            finished.put(None)
 
     threads = [threading.Thread(target=feed, name=f"parse-worker-{i}") for i in range(workers)]
     for t in threads:
         t.start()
+    # the workers' own progress goes to their standard error: here, one bar of the files done
+    bar = progress(range(len(tasks)), "parsing line logs", None)
+    running = workers
+    while running:
+        if finished.get() is None:
+            running -= 1
+        elif hasattr(bar, "update"):
+            bar.update(1)
+    if hasattr(bar, "close"):
+        bar.close()
     for t in threads:
         t.join()
     if failures:

@@ -219,8 +219,22 @@ def test_large_logs_are_parsed_in_worker_processes_into_the_same_tables(tmp_path
     real = tablecache._run_in_processes
     monkeypatch.setattr(tablecache, "_run_in_processes", lambda *a: started.append(a[2]) or real(*a))
     monkeypatch.setattr(tablecache, "PROCESS_BYTES", 0)
+
+    class Bar:  # the progress bar of the files done, as the caller sees it
+        def __init__(self, items, desc, show):
+            self.total, self.done, self.closed = len(items), 0, False
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    monkeypatch.setattr("forensics.loaders._common.progress", lambda *a: bars.append(Bar(*a)) or bars[-1])
     there = tablecache.TableCache(tmp_path / "there").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
     assert started  # the worker processes ran
+    assert [(b.total, b.done, b.closed) for b in bars] == [(3, 3, True)]
     assert there.scan().collect().equals(here.scan().collect())
     assert there.loaded().counts.equals(here.loaded().counts)
 
