@@ -1,11 +1,12 @@
-"""Where the table cache's units of parsing run: in this process, or as tasks on a Dask cluster.
+"""Where the table cache's units of parsing run: on this machine, or as tasks on a Dask cluster.
 
 ``forensics run CASE --scheduler tcp://host:8786`` (or the environment variable
 :data:`SCHEDULER_ENV`) sends the units (each access-log file; each query-log file with the files
 of its series that carry its time on: :class:`forensics.tablecache.ParseUnit`) to an existing
 cluster; ``--workers N`` starts a ``distributed.LocalCluster`` of N worker processes for the run
-and closes it at the end. With neither, :func:`open_engine` gives None and the units run side by side on threads of this
-process (as many as the machine has cores); Dask is then not imported at all.
+and closes it at the end. With neither, :func:`open_engine` gives None and the units run on this
+machine, side by side (:meth:`forensics.tablecache.TableCache.log`); Dask is then not imported at
+all.
 
 Workers read the evidence and write the cache at the paths this process gives them: they must see
 the case folder and the cache folder at the same paths (one machine, or a shared file system).

@@ -1,5 +1,6 @@
-"""The table cache's units of parsing on a Dask cluster give the same tables as in this process;
-a worker lost mid-run makes the task run again, a unit that keeps failing ends in one line, and
+"""The table cache's units of parsing on a Dask cluster, and in worker processes of this machine,
+give the same tables as in this process; a worker lost mid-run makes the task run again (on a
+cluster) or ends the build in one line (here), a unit that keeps failing ends in one line, and
 without a cluster Dask is not imported at all."""
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ def _always_fails(seen):
     raise ValueError("this unit cannot be parsed")
 
 
+def _exits(seen):
+    os._exit(3)
+
+
 def _units(tmp_path: Path, first) -> tuple[list[ParseUnit], list[Path]]:
     """Three one-line-file units (1, 2 and 3 lines), the first one parsed by ``first``."""
     import functools
@@ -144,6 +149,51 @@ def test_a_unit_without_its_counts_leaves_the_cache_incomplete(tmp_path):
         TableCache(tmp_path / "cache").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units,
                                            engine=_LosesUnits())
     assert not (tmp_path / "cache" / "access_logs" / "key.json").exists()
+
+
+def test_large_logs_are_parsed_in_worker_processes_into_the_same_tables(tmp_path, monkeypatch):
+    import functools
+
+    from forensics import tablecache
+
+    units, logs = _units(tmp_path, functools.partial(_access_batches, tmp_path / "access_log.0"))
+    here = TableCache(tmp_path / "here").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
+    started = []
+    real = tablecache._run_in_processes
+    monkeypatch.setattr(tablecache, "_run_in_processes", lambda *a: started.append(a[2]) or real(*a))
+    monkeypatch.setattr(tablecache, "PROCESS_BYTES", 0)
+
+    class Bar:  # the progress bar of the files done, as the caller sees it
+        def __init__(self, items, desc, show):
+            self.total, self.done, self.closed = len(items), 0, False
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    monkeypatch.setattr("forensics.loaders._common.progress", lambda *a: bars.append(Bar(*a)) or bars[-1])
+    there = TableCache(tmp_path / "there").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
+    assert started  # the worker processes ran
+    assert [(b.total, b.done, b.closed) for b in bars] == [(3, 3, True)]
+    assert there.scan().collect().equals(here.scan().collect())
+    assert there.loaded().counts.equals(here.loaded().counts)
+
+
+@pytest.mark.parametrize("first, error, match", [
+    (_always_fails, ValueError, "this unit cannot be parsed"),
+    (_exits, TableCacheError, r"worker process ended \(exit code 3\)"),
+])
+def test_a_unit_that_fails_in_a_worker_process_ends_the_build(tmp_path, monkeypatch, first, error, match):
+    from forensics import tablecache
+
+    units, logs = _units(tmp_path, first)
+    monkeypatch.setattr(tablecache, "PROCESS_BYTES", 0)
+    with pytest.raises(error, match=match):
+        TableCache(tmp_path / "cache").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
+    assert not (tmp_path / "cache" / "access_logs" / "key.json").exists()  # never marked complete
 
 
 def test_without_a_cluster_dask_is_not_imported():

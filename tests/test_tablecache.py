@@ -13,7 +13,6 @@ import pytest
 
 from forensics import tablecache
 from forensics.case import CaseError, open_case
-from forensics.errors import TableCacheError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "toshomart-2017" / "case.yml"
@@ -183,75 +182,3 @@ def test_a_rotated_mysql_56_series_keeps_its_time_from_one_file_to_the_next(tmp_
     names = [str(p.relative_to(tmp_path / "cache" / "query_logs" / "records"))
              for p in cached._cached("query_logs").part_files()]
     assert names[-1] == "source_id=000002/day=__HIVE_DEFAULT_PARTITION__/part.parquet"  # a file without any time
-
-
-def _access_unit(log, seen):
-    from forensics.loaders.access_log import iter_access_logs
-
-    return iter_access_logs([log], case_root=log.parent)
-
-
-def _exits(seen):
-    os._exit(3)
-
-
-def _raises(seen):
-    raise ValueError("this unit cannot be parsed")
-
-
-def _logs(tmp_path, n=3):
-    logs = []
-    for i in range(n):
-        logs.append(tmp_path / f"access_log.{i}")
-        logs[-1].write_text(LINE * (i + 1))
-    return logs
-
-
-def test_large_logs_are_parsed_in_worker_processes_into_the_same_tables(tmp_path, monkeypatch):
-    import functools
-
-    from forensics.schemas import ACCESS_LOG
-
-    logs = _logs(tmp_path)
-    units = [tablecache.ParseUnit((p.name,), functools.partial(_access_unit, p)) for p in logs]
-    here = tablecache.TableCache(tmp_path / "here").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
-    started = []
-    real = tablecache._run_in_processes
-    monkeypatch.setattr(tablecache, "_run_in_processes", lambda *a: started.append(a[2]) or real(*a))
-    monkeypatch.setattr(tablecache, "PROCESS_BYTES", 0)
-
-    class Bar:  # the progress bar of the files done, as the caller sees it
-        def __init__(self, items, desc, show):
-            self.total, self.done, self.closed = len(items), 0, False
-
-        def update(self, n):
-            self.done += n
-
-        def close(self):
-            self.closed = True
-
-    bars = []
-    monkeypatch.setattr("forensics.loaders._common.progress", lambda *a: bars.append(Bar(*a)) or bars[-1])
-    there = tablecache.TableCache(tmp_path / "there").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
-    assert started  # the worker processes ran
-    assert [(b.total, b.done, b.closed) for b in bars] == [(3, 3, True)]
-    assert there.scan().collect().equals(here.scan().collect())
-    assert there.loaded().counts.equals(here.loaded().counts)
-
-
-@pytest.mark.parametrize("first, error, match", [
-    (_raises, ValueError, "this unit cannot be parsed"),
-    (_exits, TableCacheError, r"worker process ended \(exit code 3\)"),
-])
-def test_a_unit_that_fails_in_a_worker_process_ends_the_build(tmp_path, monkeypatch, first, error, match):
-    import functools
-
-    from forensics.schemas import ACCESS_LOG
-
-    logs = _logs(tmp_path)
-    units = [tablecache.ParseUnit((logs[0].name,), first),
-             *(tablecache.ParseUnit((p.name,), functools.partial(_access_unit, p)) for p in logs[1:])]
-    monkeypatch.setattr(tablecache, "PROCESS_BYTES", 0)
-    with pytest.raises(error, match=match):
-        tablecache.TableCache(tmp_path / "cache").log("access_logs", logs, ACCESS_LOG, None, units=lambda: units)
-    assert not (tmp_path / "cache" / "access_logs" / "key.json").exists()  # never marked complete
