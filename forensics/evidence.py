@@ -31,8 +31,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
+from forensics import filemap
 
 #: Upper bound on the decompressed size of one gzip evidence file (bytes); beyond it the rest of
 #: the file is rejected with a reason instead of filling the memory.
@@ -447,9 +449,9 @@ class RawLines:
     line_no: int
 
     def bytes(self) -> bytes:
-        if self.start == 0 and self.end == len(self.data):
+        if isinstance(self.data, bytes) and self.start == 0 and self.end == len(self.data):
             return self.data
-        return self.data[self.start : self.end]
+        return bytes(memoryview(self.data)[self.start : self.end])
 
     def lines(self) -> pl.DataFrame:
         """:data:`LINES` of this piece, numbered in the file."""
@@ -488,7 +490,16 @@ def iter_raw_lines(
     damaged end of a gzip, a final line without newline): the same lines, numbers and tail
     rejects as :func:`iter_lines` gives. The reading thread only decompresses, counts newlines and
     cuts at the last one; splitting is left to whoever parses the piece (in worker threads).
+
+    A plain file is not copied: its pieces are windows of it mapped read only
+    (:func:`forensics.filemap.map_window`), each unmapped once nothing holds it.
     """
+    limit = max(max_line_bytes, chunk_bytes)
+    if filemap.available():
+        with open_readonly(path) as f:
+            if f.read(2) != b"\x1f\x8b":
+                yield from _mapped_raw_lines(f.fileno(), os.fstat(f.fileno()).st_size, chunk_bytes, limit)
+                return
     carry = b""
     base = 0  # lines handed out so far
     empty_tail = pl.DataFrame(schema=_TAIL)
@@ -534,6 +545,72 @@ def iter_raw_lines(
         yield pl.DataFrame(schema=LINES), long.reject(base + 1, ended=False)
     elif carry:  # a final line without newline
         yield split_lines(carry).with_columns(pl.col("line_no") + base), empty_tail
+
+
+def _mapped_raw_lines(fd: int, size: int, chunk: int, limit: int):
+    """:func:`iter_raw_lines` of a plain file of ``size`` bytes open as ``fd``: whole lines in
+    mapped windows of about ``chunk`` bytes (read into ``bytes`` where a window cannot be mapped);
+    a line longer than a window read on its own, or rejected past ``limit`` bytes."""
+    empty_tail = pl.DataFrame(schema=_TAIL)
+    pos = 0  # the first byte not handed out yet
+    base = 0  # lines handed out so far
+    while pos < size:
+        lo = pos - pos % filemap.GRANULARITY
+        hi = min(pos + chunk, size)
+        window = filemap.map_window(fd, lo, hi - lo)
+        if window is None:
+            window = os.pread(fd, hi - lo, lo)
+            hi = lo + len(window)  # a file that shrank: what is left of it
+            if hi <= pos:
+                return
+        arr = np.frombuffer(window, dtype=np.uint8)
+        start = pos - lo
+        cut = _last_newline(arr, start)
+        if cut >= 0:
+            n = int(np.count_nonzero(arr[start : cut + 1] == 10))
+            yield RawLines(window, start, cut + 1, n, base + 1), empty_tail
+            base += n
+            pos = lo + cut + 1
+        elif hi == size:  # a final line without newline (shorter than a window, so under the limit)
+            yield split_lines(bytes(memoryview(window)[start:])).with_columns(pl.col("line_no") + base), empty_tail
+            return
+        else:  # a line longer than a window
+            end = _next_newline(fd, hi, size)
+            length = (end if end >= 0 else size) - pos
+            base += 1
+            if length > limit:
+                long = _LongLine(limit)
+                long.start(os.pread(fd, EXCERPT_CHARS * 4, pos))
+                long.size = length
+                yield pl.DataFrame(schema=LINES), long.reject(base, ended=end >= 0)
+            elif end >= 0:
+                line = os.pread(fd, length + 1, pos)
+                yield RawLines(line, 0, len(line), 1, base), empty_tail
+            else:
+                yield split_lines(os.pread(fd, length, pos)).with_columns(pl.col("line_no") + (base - 1)), empty_tail
+            pos += length + 1
+
+
+def _last_newline(arr: np.ndarray, start: int) -> int:
+    """Index of the last ``\n`` of ``arr[start:]`` (looked for in its last 64 KiB first), or -1."""
+    for lo in (max(start, arr.size - 65536), start):
+        hits = np.flatnonzero(arr[lo:] == 10)
+        if hits.size:
+            return lo + int(hits[-1])
+    return -1
+
+
+def _next_newline(fd: int, at: int, size: int) -> int:
+    """Offset of the first ``\n`` from ``at`` in the file open as ``fd``, or -1."""
+    while at < size:
+        block = os.pread(fd, min(_CHUNK, size - at), at)
+        if not block:
+            return -1
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return at + nl
+        at += len(block)
+    return -1
 
 
 def head_lines(path: str | os.PathLike, n: int, *, max_bytes: int = 1 << 16) -> list[str]:

@@ -1,4 +1,4 @@
-"""Evidence I/O: line splitting, bounded gzip, read-only opening, escaping."""
+"""Evidence I/O: line splitting, bounded gzip, read-only opening, mapped reading, escaping."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from forensics.evidence import escape_excerpt, escape_py, open_readonly, read_evidence, read_lines, split_lines
 
@@ -84,3 +86,46 @@ def test_escaping():
     out = pl.select(escape_excerpt(pl.lit(s), 12)).item()
     assert out == "a\\x00\\x1b[31m\\u202e\\\\bxx…"
     assert escape_py("a\nb\x7f") == "a\\nb\\x7f"
+
+
+def _lines_of(reader, path, **kw):
+    """(line_no, text, invalid_utf8) of every line a reader hands out, and its tail rejects."""
+    from forensics.evidence import RawLines
+
+    lines, tails = [], []
+    for piece, tail in reader(path, **kw):
+        frame = piece.lines() if isinstance(piece, RawLines) else piece
+        lines += frame.select("line_no", "line", "invalid_utf8").rows()
+        tails += tail.rows()
+    return lines, tails
+
+
+_PIECES = [b"a", b"GET / HTTP/1.1", b"\n", b"\r\n", b"\n\n", b"\xff", "東".encode(), b"x" * 700, b"y" * 3000]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(_PIECES), max_size=40), chunk=st.sampled_from([64, 1000, 4096, 1 << 20]))
+def test_a_plain_file_read_mapped_gives_the_lines_the_line_reader_gives(tmp_path, parts, chunk):
+    from forensics.evidence import iter_lines, iter_raw_lines
+
+    path = tmp_path / "plain.log"
+    path.write_bytes(b"".join(parts))
+    kw = dict(chunk_bytes=chunk, max_line_bytes=2048)
+    assert _lines_of(iter_raw_lines, path, **kw) == _lines_of(iter_lines, path, **kw)
+
+
+def test_a_plain_file_is_read_in_mapped_windows_and_holds_no_open_file(tmp_path):
+    import pyarrow as pa
+
+    from forensics import filemap
+    from forensics.evidence import RawLines, iter_raw_lines
+
+    if not filemap.available() or not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs a C library mmap and /proc")
+    path = tmp_path / "big.log"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(20_000)))
+    before = len(os.listdir("/proc/self/fd"))
+    pieces = [p for p, _tail in iter_raw_lines(path, chunk_bytes=16_384)]
+    assert len(pieces) > 5 and all(isinstance(p, RawLines) and isinstance(p.data, pa.Buffer) for p in pieces)
+    assert sum(p.n for p in pieces) == 20_000 and pieces[-1].lines()["line"][-1] == "line 19999"
+    assert len(os.listdir("/proc/self/fd")) == before  # the windows outlive the descriptor
