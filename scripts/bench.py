@@ -67,6 +67,9 @@ FORMAT_WRITERS = {
         "${1} ${2} ${3} [${4}] \"${5}\" ${6} ${7} \"${8}\" \"${9}\""),
 }
 NAMED = ("combined", "common", "vhost_combined", "nginx")
+#: The user agent quoted inside the nginx file's lines, as nginx's default escaping writes a quote
+#: (``\x22``; nginx writes a backslash as ``\x5C``, so a doubled backslash never appears).
+NGINX_QUOTED_UA = r"(KHTML, like \x22Gecko\x22)"
 
 
 class PeakRSS:
@@ -154,7 +157,7 @@ def format_files(folder: Path, paths: list[Path], lines: int) -> dict[str, tuple
     out = {}
     folder.mkdir(parents=True, exist_ok=True)
     stamp = folder / "written"  # what the files hold: rewritten when a writer or the line count changes
-    key = repr((lines, FORMAT_WRITERS))
+    key = repr((lines, FORMAT_WRITERS, NGINX_QUOTED_UA))
     fresh = not stamp.exists() or stamp.read_text() != key
     source = None
     for k, (name, (definition, template)) in enumerate(FORMAT_WRITERS.items()):
@@ -173,7 +176,7 @@ def format_files(folder: Path, paths: list[Path], lines: int) -> dict[str, tuple
             line = pl.col("line").str.replace(_COMBINED, template)
             if name == "nginx":  # nginx writes 0 for no body, \x22 for a quote
                 line = (line.str.replace(r'" (\d{3}) - "', r'" $1 0 "')
-                        .str.replace(r"\(KHTML, like Gecko\)", r"(KHTML, like \\x22Gecko\\x22)", literal=False))
+                        .str.replace("(KHTML, like Gecko)", NGINX_QUOTED_UA, literal=True))
             if name.startswith("nginx custom"):
                 line = line.str.replace(
                     r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)\]", "[${3}-${2}-${1}T${4}${5}:${6}]")

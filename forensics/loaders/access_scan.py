@@ -10,7 +10,8 @@ loader's worker threads run it side by side) and, for every line it can vouch fo
   bytes long, else its first 4 bytes and its offset in the block);
 - ``local`` (microseconds since 1970, naive) and ``utc_offset_min`` of the line's time field
   (Apache ``%t`` / nginx ``$time_local``, or nginx ``$time_iso8601``);
-- ``_escaped``: a quoted field holds a backslash escape (to undo later);
+- ``_escaped``: the line holds an escape that reading a quoted field undoes (``\"`` or ``\\``;
+  nginx's ``\x22`` stays as logged, so a line of those needs no undoing);
 - ``_client_colon``: the ``client_ip`` field holds a ``:`` (an IPv6 or IPv4-mapped address,
   which may be spelled otherwise: only these need canonicalising).
 
@@ -385,18 +386,19 @@ def _civil(buf, year, month, day, hms, offset, month_days, out, k):
 
 
 @_inline
-def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
+def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
           local, offset, fast, flags, bounds, clock, months, month_days):
     """Read the line ``buf[p:stop]`` (``stop``: its newline) with the program and write its
     fields, or leave it to the regex (its text in ``line_view``). ``q[:nq]``: the positions of the
-    line's double quotes (all of them when ``nq <= q.size``), ``bs``: it holds a backslash.
-    ``flags[row]``: bit 0, a quoted field holds a backslash; bit 1, the field in ``client_slot``
+    line's double quotes that no backslash escapes (all of them when ``nq <= q.size``),
+    ``escapes``: it holds an escape that changes a value (``\\"`` or ``\\\\``; ``\\x22`` does not).
+    ``flags[row]``: bit 0, the line holds such an escape; bit 1, the field in ``client_slot``
     holds a colon."""
     e = stop - 1 if stop > p and buf[stop - 1] == 13 else stop  # a "\r" before the newline is not the line's
     c = p
     ok = True
-    esc = False
-    known = not bs and nq <= q.size  # a quoted field ends at the next quote of q
+    esc = escapes
+    known = nq <= q.size  # a quoted field ends at the next quote of q
     qi = 0
     clock[0] = 0
     clock[1] = 0
@@ -417,7 +419,7 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals,
             c += n
             continue
         s = c
-        if op == QUOTE and known:
+        if op == QUOTE and known and (c == p or buf[c - 1] != 92):  # one opening after a backslash is searched
             while qi < nq and q[qi] < c:
                 qi += 1
             c = q[qi] if qi < nq else e
@@ -426,8 +428,9 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, bs, ops, args, literals,
                 c = _find(buf, words, c, e, _QUOTES, _BACKSLASHES)
                 if c >= e or buf[c] == 34:
                     break
-                esc = True  # a backslash: it and the byte after it are the value's
-                c += 2
+                if c + 1 < e and (buf[c + 1] == 34 or buf[c + 1] == 92):
+                    esc = True  # an escape the value's reading undoes
+                c += 2  # a backslash: it and the byte after it are the value's
                 if c > e:  # a backslash escapes nothing: the regex's reading differs
                     ok = False
                     break
@@ -492,12 +495,15 @@ def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, 
     """One pass over ``buf[start:end]``, eight bytes at a time: the quotes, backslashes, newlines
     and bytes >= 0x80 of a word are flagged together (SWAR), visited lowest first (a flagged byte
     is checked, the flags above a true one may be false); each line is read at its newline
-    (:func:`_line`) with its quotes' positions (in ``q``), each multi-byte character checked as
-    UTF-8."""
+    (:func:`_line`) with the positions of its quotes (in ``q``; a quote after an odd run of
+    backslashes is escaped, part of a value, and not one of them), each multi-byte character
+    checked as UTF-8."""
     row = 0
     p = start  # the current line's first byte
     nq = 0
-    bs = False
+    last_backslash = -2  # where the current run of backslashes ends
+    odd = False  # the run is of odd length (so it escapes the byte after it)
+    escapes = False
     utf8_to = start  # continuation bytes of a checked UTF-8 sequence end before this
     nwords = words.size
     for j in range(start >> 3, (end + 7) >> 3):
@@ -516,20 +522,30 @@ def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, 
                 continue
             c = buf[i]
             if c == 34:
-                if nq < q.size:
-                    q[nq] = i
-                nq += 1
+                if last_backslash == i - 1 and odd:
+                    escapes = True  # an escaped quote, inside a value
+                else:
+                    if nq < q.size:
+                        q[nq] = i
+                    nq += 1
             elif c == 92:
-                bs = True
+                if last_backslash == i - 1:
+                    odd = not odd
+                    escapes |= not odd  # a doubled backslash
+                else:
+                    odd = True
+                last_backslash = i
             elif c == 10:
                 if row >= n:
                     return LINE_COUNT
-                _line(buf, words, data_buffer, row0 + row, p, i, q, nq, bs, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views,
+                _line(buf, words, data_buffer, row0 + row, p, i, q, nq, escapes, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views,
                       line_view, local, offset, fast, flags, bounds, clock, months, month_days)
                 row += 1
                 p = i + 1
                 nq = 0
-                bs = False
+                last_backslash = -2
+                odd = False
+                escapes = False
             elif c >= 128 and i >= utf8_to:
                 k = _utf8_length(buf, i, end)
                 if k == 0:
@@ -538,6 +554,16 @@ def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, 
     if row != n or p != end:
         return LINE_COUNT
     return OK
+
+
+def _pooled(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised array in memory of Arrow's pool. The views of one batch are tens of MB:
+    taken from the operating system afresh (``np.empty``), every page of them was zeroed by the
+    kernel before the scan wrote it, about a tenth of a load's CPU time; the pool hands back the
+    memory of the batches already released instead."""
+    count = int(np.prod(shape))
+    return np.frombuffer(pa.allocate_buffer(max(count * np.dtype(dtype).itemsize, 1)), dtype=dtype,
+                         count=count).reshape(shape)
 
 
 def _strings(views: np.ndarray, buffers: list[pa.Buffer], valid: np.ndarray | None = None) -> pl.Series:
@@ -559,8 +585,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     (fields, fast, line) or None
         ``fields``: one row per line: a String column per field of the format (``program.slots``,
         the text the format's regex group holds) and ``rest`` (views into the blocks' bytes),
-        ``local`` (Datetime[us], naive), ``utc_offset_min`` (Int16), ``_escaped`` (Boolean: a
-        quoted field holds a backslash), ``_client_colon`` (Boolean: ``client_ip`` holds a
+        ``local`` (Datetime[us], naive), ``utc_offset_min`` (Int16), ``_escaped`` (Boolean: the
+        line holds a ``\"`` or ``\\`` escape), ``_client_colon`` (Boolean: ``client_ip`` holds a
         ``:``); filled where ``fast`` (Boolean) is true, empty or zero
         elsewhere. ``line``: the text of every line the program did not read (null where it did),
         for the regex. None when a block holds invalid UTF-8 (or one is too large for 32-bit view
@@ -568,8 +594,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     """
     total = sum(n for _, _, _, n in blocks)
     nslots = len(program.slots)
-    views = np.empty((nslots + 1, total, 2), dtype=np.uint64)
-    line_view = np.empty((total, 2), dtype=np.uint64)
+    views = _pooled((nslots + 1, total, 2), np.uint64)
+    line_view = _pooled((total, 2), np.uint64)
     local = np.empty(total, dtype=np.int64)
     offset = np.empty(total, dtype=np.int16)
     fast = np.empty(total, dtype=np.uint8)

@@ -147,3 +147,25 @@ def test_empty_block():
     fields, fast, rest = scan(b"")
     assert access_scan.scan_format(access_scan.COMBINED_PROGRAM, []) is not None
     assert fields.height == 0 and fast.len() == 0 and rest.len() == 0
+
+
+@pytest.mark.parametrize(
+    "ua, value, escaped",
+    [
+        pytest.param("like \\x22Gecko\\x22", "like \\x22Gecko\\x22", False, id="nginx-x22-stays-as-logged"),
+        pytest.param('say \\"hi\\"', 'say \\"hi\\"', True, id="apache-escaped-quote"),
+        pytest.param("a\\\\b", "a\\\\b", True, id="doubled-backslash"),
+        pytest.param('a\\\\\\"b', 'a\\\\\\"b', True, id="odd-run-then-quote"),
+        pytest.param("a\\\\", "a\\\\", True, id="even-run-before-the-closing-quote"),
+        pytest.param("a\\tb", "a\\tb", False, id="other-escape"),
+    ],
+)
+def test_quoted_fields_end_at_the_first_quote_no_backslash_escapes(ua, value, escaped):
+    """A quote after an odd run of backslashes is the value's; the line is marked for undoing
+    escapes only when it holds one the reading undoes (``\\"``, ``\\\\``), not for nginx's ``\\x22``."""
+    fields, fast, _ = scan(line(ua=ua) + b"\n")
+    assert fast.to_list() == [True]
+    assert fields["user_agent"][0] == value and fields["rest"][0] == ""
+    assert fields["_escaped"][0] == escaped
+    records, _ = al.parse_access_parts([RawPart("s", RawLines(line(ua=ua) + b"\n", 0, len(line(ua=ua)) + 1, 1, 1))])
+    assert records["user_agent"][0] == value.replace('\\"', '"').replace("\\\\", "\\") if escaped else value
