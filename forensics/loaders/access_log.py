@@ -291,8 +291,11 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
     seconds = value("duration_s").cast(pl.Float64, strict=False)
     rest = pl.col("rest").str.strip_prefix(" ")
     rest = pl.when(rest != "").then(rest)
-    extra = (pl.concat_str([*(pl.lit(f + "=") + pl.col(f) for f in fmt.extra_fields), rest], separator=" ", ignore_nulls=True)
+    # one pass over each line's pieces: ``name=value`` of each extra field, then the trailing text
+    extra = (pl.concat_str([*(pl.concat_str([pl.lit(f + "="), pl.col(f)]) for f in fmt.extra_fields), rest],
+                           separator=" ", ignore_nulls=True)
              if fmt.extra_fields else rest)
+    df = df.with_columns(_extra=extra)  # once: the select below looks at it twice
     if "request" not in df.columns and "method" in df.columns and ({"url_path", "url"} & set(df.columns)):
         # a format that logs the request's parts (``%m %U%q %H``, ``$request_method $request_uri``)
         if "url" in df.columns:
@@ -311,7 +314,7 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
         pl.col("status").cast(pl.Int16, strict=False),
         pl.col("bytes").cast(pl.Int64, strict=False),  # a size too large for it: null
         "referer", "user_agent",
-        pl.when(extra != "").then(extra).alias("extra"),
+        pl.when(pl.col("_extra") != "").then(pl.col("_extra")).alias("extra"),
         "local", "utc_offset_min",
         vhost=value("vhost"),
         port=value("port").cast(pl.Int32, strict=False),
