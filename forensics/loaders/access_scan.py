@@ -476,16 +476,19 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, lite
         local[row] = clock[0]
         offset[row] = clock[1]
         for f in range(nslots):
-            _view(views[f], row, buf, words, bounds[f, 0], bounds[f, 1], data_buffer)
+            if f != time_slot:  # the time is kept typed (local, offset), not as text
+                _view(views[f], row, buf, words, bounds[f, 0], bounds[f, 1], data_buffer)
         _view(views[nslots], row, buf, words, c, e, data_buffer)  # rest
-        _view(line_view, row, buf, words, p, p, data_buffer)
+        line_view[row, 0] = 0  # null (an empty view)
+        line_view[row, 1] = 0
     else:
         fast[row] = 0
         flags[row] = 0
         local[row] = 0
         offset[row] = 0
-        for f in range(nslots + 1):
-            _view(views[f], row, buf, words, p, p, data_buffer)
+        for f in range(nslots + 1):  # empty views
+            views[f, row, 0] = 0
+            views[f, row, 1] = 0
         _view(line_view, row, buf, words, p, e, data_buffer)
 
 
@@ -584,7 +587,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     -------
     (fields, fast, line) or None
         ``fields``: one row per line: a String column per field of the format (``program.slots``,
-        the text the format's regex group holds) and ``rest`` (views into the blocks' bytes),
+        the text the format's regex group holds) but the time field (``program.time_slot``, kept
+        typed as ``local`` and ``utc_offset_min``) and ``rest`` (views into the blocks' bytes),
         ``local`` (Datetime[us], naive), ``utc_offset_min`` (Int16), ``_escaped`` (Boolean: the
         line holds a ``\"`` or ``\\`` escape), ``_client_colon`` (Boolean: ``client_ip`` holds a
         ``:``); filled where ``fast`` (Boolean) is true, empty or zero
@@ -621,7 +625,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     data_buffers = [pa.py_buffer(data) for _, data in buffers.values()]
     fast_mask = fast.view(np.bool_)
     fields = pl.DataFrame(
-        [_strings(views[k], data_buffers).alias(name) for k, name in enumerate((*program.slots, "rest"))]
+        [_strings(views[k], data_buffers).alias(name) for k, name in enumerate((*program.slots, "rest"))
+         if k != program.time_slot]
         + [
             pl.Series("local", local).cast(pl.Datetime("us")),
             pl.Series("utc_offset_min", offset),
