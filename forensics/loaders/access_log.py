@@ -131,7 +131,7 @@ def _request_fields(requests: pl.DataFrame) -> pl.DataFrame:
     """Everything derived from a distinct ``request``: split, percent-decoded, query parameters.
 
     All values to decode (paths, queries, parameter keys and values; ``+`` made ``%20`` in query
-    parts) go through a single :func:`percent_decode` call, so its automaton is built once.
+    parts) go through a single :func:`percent_decode` call over one chunk.
     """
     df = requests.with_columns(request_raw=_unescape(pl.col("request")), _rid=pl.int_range(pl.len(), dtype=pl.Int64))
     df = df.with_columns(r=pl.col("request_raw").str.extract_groups(REQUEST)).unnest("r")
@@ -153,7 +153,7 @@ def _request_fields(requests: pl.DataFrame) -> pl.DataFrame:
             pairs.select(v=plus(pl.col("kv").struct.field("field_0"))),
             pairs.select(v=plus(pl.col("kv").struct.field("field_1"))),
         ],
-        rechunk=True,  # replace_many builds its automaton (about 35 ms) once per chunk
+        rechunk=True,  # one chunk: one pass of the decoder
     ).select(percent_decode(pl.col("v")))["v"]
     n, m = df.height, pairs.height
     df = df.with_columns(path=todo.slice(0, n), query=todo.slice(n, n))
@@ -173,7 +173,7 @@ class RequestCache:
     """Request-derived columns of distinct request lines, shared by the batches of one load.
 
     A shop's log repeats the same requests for weeks: once a request line is decoded, later
-    batches find its row with one join and skip the decoder (and its 35 ms automaton build); only
+    batches find its row and skip splitting and decoding it again; only
     the lines whose request is not known yet are looked at again. Rows never move while the frame
     grows, so a row found before another thread added requests stays right. Bounded: past
     ``max_rows`` distinct requests it starts again from the current batch (a new generation).
@@ -212,10 +212,24 @@ class RequestCache:
         return frame, at.scatter(idx, _rows_of(requests.gather(idx), frame))
 
 
+#: Up to this many known requests, a request's row is found by casting the requests to an Enum of
+#: the known ones (one thread, about half the CPU of a hash join); past it, the join costs less.
+ENUM_LOOKUP_ROWS = 30_000
+
+
 def _rows_of(requests: pl.Series, frame: pl.DataFrame | None) -> pl.Series:
-    """Each request's row in ``frame`` (null where it is not there)."""
+    """Each request's row in ``frame`` (null where it is not there; a null request finds the row
+    of the null request)."""
     if frame is None:
         return pl.repeat(None, requests.len(), dtype=pl.UInt32, eager=True).alias("_r")
+    if frame.height <= ENUM_LOOKUP_ROWS:
+        known = frame.get_column("request")
+        at = requests.cast(pl.Enum(known.drop_nulls()), strict=False).to_physical().cast(pl.UInt32)  # among non-nulls
+        nulls = known.is_null()
+        if nulls.any():  # the Enum skips the null request: map back to rows, and find that row
+            at = known.is_not_null().arg_true().cast(pl.UInt32).gather(at)
+            at = at.set(requests.is_null(), int(nulls.arg_true()[0]))
+        return at.alias("_r")
     keyed = frame.select("request", _r=pl.int_range(pl.len(), dtype=pl.UInt32))
     return requests.to_frame("request").join(keyed, on="request", how="left", maintain_order="left",
                                              nulls_equal=True).get_column("_r")
@@ -504,7 +518,7 @@ def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     # IIS writes a space as "+"; CloudFront percent-encodes its values, the user agent twice ("%2520")
     agent = value("user_agent")
     iis_agent = agent.str.replace_all("+", " ", literal=True)
-    if df["_tab"].any():  # decoding costs an automaton build: only for the lines that need it
+    if df["_tab"].any():  # decoded only where a line needs it
         agent = pl.when(pl.col("_tab")).then(percent_decode(percent_decode(agent))).otherwise(iis_agent)
     else:
         agent = iis_agent

@@ -276,6 +276,27 @@ def test_request_cache_rows_across_batches_threads_and_resets():
         assert cache.frame["request"].is_unique().all()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_request_finds_the_same_row_by_enum_and_by_join(monkeypatch, seed):
+    """The two ways of finding each request's row in the cache's frame agree: unknown requests
+    null, a null request the frame's null row (or null when it has none), the empty request its own."""
+    import random
+
+    from forensics.loaders import access_log
+
+    rnd = random.Random(seed)
+    pool = [f"GET /p{k} HTTP/1.1" for k in range(30)] + ["", "-"]
+    known = rnd.sample(pool, 12) + ([None] if seed % 2 else [])
+    rnd.shuffle(known)
+    frame = pl.DataFrame({"request": known}, schema={"request": pl.String})
+    requests = pl.Series("request", [rnd.choice([*pool, None]) for _ in range(300)], dtype=pl.String)
+    expected = [known.index(r) if r in known else None for r in requests.to_list()]
+    monkeypatch.setattr(access_log, "ENUM_LOOKUP_ROWS", 10_000)
+    assert access_log._rows_of(requests, frame).to_list() == expected
+    monkeypatch.setattr(access_log, "ENUM_LOOKUP_ROWS", 0)
+    assert access_log._rows_of(requests, frame).to_list() == expected
+
+
 def test_request_cache_frame_replaced_between_join_and_lock(monkeypatch):
     """Another batch starts the frame again while this one was joining: its rows must not be used."""
     from forensics.loaders import access_log
