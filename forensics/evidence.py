@@ -458,23 +458,29 @@ class RawLines:
         return split_lines(self.bytes()).with_columns(pl.col("line_no") + (self.line_no - 1))
 
     def cut(self, k: int) -> tuple["RawLines", "RawLines"]:
-        """The first ``k`` lines (``0 < k < n``) and the rest, still sharing ``data``."""
-        at = self.start + int(_newlines(self.data, self.start, self.end).arg_true()[k - 1]) + 1
+        """The first ``k`` lines (``0 < k < n``) and the rest, still sharing ``data``. Newlines
+        are counted a MiB at a time up to the one that ends line ``k``."""
+        arr = np.frombuffer(self.data, dtype=np.uint8, count=self.end - self.start, offset=self.start)
+        seen = 0
+        for lo in range(0, arr.size, _CHUNK):
+            ends = arr[lo : lo + _CHUNK] == 10
+            here = int(np.count_nonzero(ends))
+            if seen + here >= k:
+                at = self.start + lo + int(np.flatnonzero(ends)[k - seen - 1]) + 1
+                break
+            seen += here
+        else:
+            raise ValueError(f"cut at line {k} of a piece of {self.n} lines")
         return (RawLines(self.data, self.start, at, k, self.line_no),
                 RawLines(self.data, at, self.end, self.n - k, self.line_no + k))
 
 
-def _newlines(data: bytes, start: int, end: int) -> pl.Series:
-    """``data[start:end] == "\\n"`` as a Boolean Series, without copying the bytes."""
-    import pyarrow as pa
-
-    arr = pa.Array.from_buffers(pa.uint8(), end - start, [None, pa.py_buffer(data)], offset=start)
-    return pl.from_arrow(arr) == 10
-
-
-def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
+def count_newlines(data, start: int = 0, end: int | None = None) -> int:
+    """Newlines in ``data[start:end]`` (bytes or any buffer), without copying the bytes."""
     end = len(data) if end is None else end
-    return int(_newlines(data, start, end).sum()) if end > start else 0
+    if end <= start:
+        return 0
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start) == 10))
 
 
 def iter_raw_lines(
@@ -567,7 +573,7 @@ def _mapped_raw_lines(fd: int, size: int, chunk: int, limit: int):
         start = pos - lo
         cut = _last_newline(arr, start)
         if cut >= 0:
-            n = int(np.count_nonzero(arr[start : cut + 1] == 10))
+            n = count_newlines(window, start, cut + 1)
             yield RawLines(window, start, cut + 1, n, base + 1), empty_tail
             base += n
             pos = lo + cut + 1

@@ -129,3 +129,19 @@ def test_a_plain_file_is_read_in_mapped_windows_and_holds_no_open_file(tmp_path)
     assert len(pieces) > 5 and all(isinstance(p, RawLines) and isinstance(p.data, pa.Buffer) for p in pieces)
     assert sum(p.n for p in pieces) == 20_000 and pieces[-1].lines()["line"][-1] == "line 19999"
     assert len(os.listdir("/proc/self/fd")) == before  # the windows outlive the descriptor
+
+
+def test_a_piece_cut_after_any_line_keeps_every_line_on_one_side():
+    import random
+
+    from forensics.evidence import RawLines
+
+    rnd = random.Random(3)
+    lines = [b"x" * rnd.choice([0, 1, 50, 3000, 200_000]) for _ in range(60)]
+    data = b"pre\n" + b"".join(ln + b"\n" for ln in lines) + b"post"
+    piece = RawLines(data, 4, len(data) - 4, len(lines), 2)
+    for k in (1, 2, 17, 30, 59):
+        head, rest = piece.cut(k)
+        assert (head.n, rest.n, head.line_no, rest.line_no) == (k, len(lines) - k, 2, 2 + k)
+        assert head.bytes() == b"".join(ln + b"\n" for ln in lines[:k])
+        assert rest.bytes() == b"".join(ln + b"\n" for ln in lines[k:])
