@@ -180,10 +180,12 @@ def iter_parsed(
     several small files. The calling
     thread reads and decompresses (zlib and polars release the GIL) while up to ``workers``
     threads parse earlier batches; at most ``workers + 1`` batches are in memory, so peak memory
-    depends on the batch size, not on the number or size of the files. ``sources`` (if given)
-    receives each file's source name as it is opened.
+    depends on the batch size, not on the number or size of the files. By default one thread
+    more than the cores parsing uses (at most two): with as many threads as cores, the last
+    batch of a load runs alone while a core waits (about a tenth of a 2 M-line load on two
+    cores). ``sources`` (if given) receives each file's source name as it is opened.
     """
-    workers = workers or min(2, os.cpu_count() or 1)
+    workers = workers or min(2, os.cpu_count() or 1) + 1
     pending: list[pl.DataFrame] = []
     pending_n = 0
     pending_bytes = 0
