@@ -303,8 +303,11 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
         return pl.when(pl.col(name) != "-").then(pl.col(name)) if name in df.columns else pl.lit(None, pl.String)
 
     seconds = value("duration_s").cast(pl.Float64, strict=False)
-    rest = pl.col("rest").str.strip_prefix(" ")
-    rest = pl.when(rest != "").then(rest)
+    if df.get_column("rest").str.len_bytes().max():  # some line has trailing text
+        rest = pl.col("rest").str.strip_prefix(" ")
+        rest = pl.when(rest != "").then(rest)
+    else:
+        rest = pl.lit(None, pl.String)
     # one pass over each line's pieces: ``name=value`` of each extra field, then the trailing text
     extra = (pl.concat_str([*(pl.concat_str([pl.lit(f + "="), pl.col(f)]) for f in fmt.extra_fields), rest],
                            separator=" ", ignore_nulls=True)
@@ -366,7 +369,8 @@ def _raw_fields(parts: list[RawPart], fmt: AccessFormat, program: Program) -> pl
         idx = (~fast).arg_true()
         slow = _groups(pl.DataFrame({"line": line.filter(~fast)}), fmt).with_columns(_escaped=pl.lit(True),
                                                                                         _client_colon=pl.lit(True))
-        groups = groups.with_columns(groups[c].clone().scatter(idx, slow[c]) for c in groups.columns)
+        groups = groups.with_columns(  # (the integers the scan typed: the regex's text cast as _fields casts it)
+            groups[c].clone().scatter(idx, slow[c].cast(groups[c].dtype, strict=False)) for c in groups.columns)
     sources = [p.source for p in parts]
     counts = [p.raw.n for p in parts]
     if len(set(sources)) == 1:

@@ -210,7 +210,9 @@ class Program:
     """A format as instructions: ``ops[i]`` reads piece ``i`` (``args[i]``: the field's slot, or the
     literal's index in ``literal_at``); ``slots``: the fields' names, in slot order; ``time_slot``:
     the field whose time is typed (``t_iso`` if the format has one, else ``t``); ``client_slot``:
-    ``client_ip``'s slot (-1: the format has none)."""
+    ``client_ip``'s slot (-1: the format has none); ``number_of[slot]``: the slot's place among the
+    fields read as integers (:data:`INTEGER_FIELDS`; -1: kept as text), whose names are
+    ``numbers``."""
 
     slots: tuple[str, ...]
     ops: np.ndarray
@@ -220,6 +222,14 @@ class Program:
     literal_words: np.ndarray  # each literal's first eight bytes as a little-endian uint64
     time_slot: int
     client_slot: int
+    number_of: np.ndarray
+    numbers: tuple[str, ...]
+
+
+#: Fields the access table holds as integers, read as numbers by the scan (no text kept), typed
+#: as the table types them: digits beyond the type's range, or ``-``, are null, as a cast of
+#: their text would make them.
+INTEGER_FIELDS = {"status": pl.Int16, "bytes": pl.Int64}
 
 
 @functools.lru_cache(maxsize=64)  # once per format, not per batch
@@ -248,10 +258,13 @@ def program_of(fmt: AccessFormat) -> Program | None:
     if time_name not in slots:
         return None
     words = [int.from_bytes(b[:8].ljust(8, b"\0"), "little") for b in literal_bytes]
+    op_of = {slot: op for op, slot in zip(ops, args) if op != LITERAL}
+    numbers = tuple(name for k, name in enumerate(slots) if name in INTEGER_FIELDS and op_of[k] in (STATUS, SIZE, DIGITS))
+    number_of = np.array([numbers.index(name) if name in numbers else -1 for name in slots], dtype=np.int64)
     return Program(tuple(slots), np.array(ops, dtype=np.int64), np.array(args, dtype=np.int64),
                    np.frombuffer(b"".join(literal_bytes) or b"\0", dtype=np.uint8).copy(),
                    np.array(literal_at, dtype=np.int64), np.array(words or [0], dtype=np.uint64), slots.index(time_name),
-                   slots.index("client_ip") if "client_ip" in slots else -1)
+                   slots.index("client_ip") if "client_ip" in slots else -1, number_of, numbers)
 
 
 @_inline
@@ -321,6 +334,20 @@ def _run(buf, c, e, op):
 
 
 @_inline
+def _integer(buf, s, e):
+    """The value of the ASCII digits ``buf[s:e]``, or -1: no digits (``-``), or beyond int64."""
+    if e <= s:
+        return -1
+    v = 0
+    for i in range(s, e):
+        d = np.int64(buf[i]) - 48
+        if d < 0 or d > 9 or v > (9223372036854775807 - d) // 10:
+            return -1
+        v = v * 10 + d
+    return v
+
+
+@_inline
 def _clf_time(buf, t, e, months, month_days, out, k):
     """``dd/Mon/yyyy:HH:MM:SS +zzzz`` at ``t``: its local time and offset into ``out``, or False
     (no such time, or not this shape); ``out[k]``, ``out[k + 1]``."""
@@ -387,7 +414,7 @@ def _civil(buf, year, month, day, hms, offset, month_days, out, k):
 
 @_inline
 def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
-          local, offset, fast, flags, bounds, clock, months, month_days):
+          local, offset, fast, flags, bounds, clock, months, month_days, number_of, numbers, has_number):
     """Read the line ``buf[p:stop]`` (``stop``: its newline) with the program and write its
     fields, or leave it to the regex (its text in ``line_view``). ``q[:nq]``: the positions of the
     line's double quotes that no backslash escapes (all of them when ``nq <= q.size``),
@@ -476,7 +503,12 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, lite
         local[row] = clock[0]
         offset[row] = clock[1]
         for f in range(nslots):
-            if f != time_slot:  # the time is kept typed (local, offset), not as text
+            k = number_of[f]
+            if k >= 0:  # an integer (-1: "-", or too large)
+                v = _integer(buf, bounds[f, 0], bounds[f, 1])
+                numbers[k, row] = max(v, 0)
+                has_number[k, row] = 1 if v >= 0 else 0
+            elif f != time_slot:  # the time is kept typed (local, offset), not as text
                 _view(views[f], row, buf, words, bounds[f, 0], bounds[f, 1], data_buffer)
         _view(views[nslots], row, buf, words, c, e, data_buffer)  # rest
         line_view[row, 0] = 0  # null (an empty view)
@@ -489,12 +521,15 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, lite
         for f in range(nslots + 1):  # empty views
             views[f, row, 0] = 0
             views[f, row, 1] = 0
+        for k in range(numbers.shape[0]):
+            numbers[k, row] = 0
+            has_number[k, row] = 0
         _view(line_view, row, buf, words, p, e, data_buffer)
 
 
 @_native
 def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
-          local, offset, fast, flags, bounds, clock, months, month_days):
+          local, offset, fast, flags, bounds, clock, months, month_days, number_of, numbers, has_number):
     """One pass over ``buf[start:end]``, eight bytes at a time: the quotes, backslashes, newlines
     and bytes >= 0x80 of a word are flagged together (SWAR), visited lowest first (a flagged byte
     is checked, the flags above a true one may be false); each line is read at its newline
@@ -542,7 +577,7 @@ def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, 
                 if row >= n:
                     return LINE_COUNT
                 _line(buf, words, data_buffer, row0 + row, p, i, q, nq, escapes, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views,
-                      line_view, local, offset, fast, flags, bounds, clock, months, month_days)
+                      line_view, local, offset, fast, flags, bounds, clock, months, month_days, number_of, numbers, has_number)
                 row += 1
                 p = i + 1
                 nq = 0
@@ -569,6 +604,12 @@ def _pooled(shape: tuple[int, ...], dtype) -> np.ndarray:
                          count=count).reshape(shape)
 
 
+def _integers(values: np.ndarray, known: np.ndarray) -> pl.Series:
+    """Int64 ``values``, null where ``known`` is 0."""
+    validity = pa.py_buffer(np.packbits(known.view(np.bool_), bitorder="little"))
+    return pl.Series(pa.Array.from_buffers(pa.int64(), len(values), [validity, pa.py_buffer(values)]))
+
+
 def _strings(views: np.ndarray, buffers: list[pa.Buffer], valid: np.ndarray | None = None) -> pl.Series:
     validity = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pl.Series(pa.Array.from_buffers(pa.string_view(), len(views), [validity, pa.py_buffer(views), *buffers]))
@@ -587,8 +628,9 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     -------
     (fields, fast, line) or None
         ``fields``: one row per line: a String column per field of the format (``program.slots``,
-        the text the format's regex group holds) but the time field (``program.time_slot``, kept
-        typed as ``local`` and ``utc_offset_min``) and ``rest`` (views into the blocks' bytes),
+        the text the format's regex group holds), but the time field (``program.time_slot``, kept
+        typed as ``local`` and ``utc_offset_min``) and the integers (``program.numbers``, typed as
+        :data:`INTEGER_FIELDS` says), and ``rest`` (views into the blocks' bytes),
         ``local`` (Datetime[us], naive), ``utc_offset_min`` (Int16), ``_escaped`` (Boolean: the
         line holds a ``\"`` or ``\\`` escape), ``_client_colon`` (Boolean: ``client_ip`` holds a
         ``:``); filled where ``fast`` (Boolean) is true, empty or zero
@@ -604,6 +646,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     offset = np.empty(total, dtype=np.int16)
     fast = np.empty(total, dtype=np.uint8)
     flags = np.empty(total, dtype=np.uint8)
+    numbers = np.empty((len(program.numbers), total), dtype=np.int64)
+    has_number = np.empty((len(program.numbers), total), dtype=np.uint8)
     bounds = np.zeros((nslots, 2), dtype=np.int64)
     clock = np.zeros(4, dtype=np.int64)
     q = np.zeros(_QUOTES_KNOWN, dtype=np.int64)
@@ -616,7 +660,8 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
         buf = np.frombuffer(data, dtype=np.uint8)
         words = np.frombuffer(data, dtype=np.uint64, count=len(data) // 8)  # words[j]: bytes 8j .. 8j+7
         code = _scan(buf, words, b, start, end, n, row, q, program.ops, program.args, program.literals, program.literal_at, program.literal_words,
-                     program.time_slot, program.client_slot, views, line_view, local, offset, fast, flags, bounds, clock, _MONTHS, _MONTH_DAYS)
+                     program.time_slot, program.client_slot, views, line_view, local, offset, fast, flags, bounds, clock, _MONTHS, _MONTH_DAYS,
+                     program.number_of, numbers, has_number)
         if code == INVALID_UTF8:
             return None
         if code != OK:
@@ -625,8 +670,9 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     data_buffers = [pa.py_buffer(data) for _, data in buffers.values()]
     fast_mask = fast.view(np.bool_)
     fields = pl.DataFrame(
-        [_strings(views[k], data_buffers).alias(name) for k, name in enumerate((*program.slots, "rest"))
-         if k != program.time_slot]
+        [_strings(views[k], data_buffers).alias(name) if k >= len(program.slots) or program.number_of[k] < 0
+         else _integers(numbers[program.number_of[k]], has_number[program.number_of[k]]).cast(INTEGER_FIELDS[name]).alias(name)
+         for k, name in enumerate((*program.slots, "rest")) if k != program.time_slot]
         + [
             pl.Series("local", local).cast(pl.Datetime("us")),
             pl.Series("utc_offset_min", offset),

@@ -107,15 +107,19 @@ def test_times_vouched_only_when_they_exist(t, local, offset):
 @pytest.mark.parametrize(
     ("size", "value", "ok"),
     [("-", None, True), ("0", 0, True), ("007", 7, True), ("9" * 18, int("9" * 18), True),
-     ("9" * 19, None, True),  # read as text; too large for Int64, so null once typed
+     (str(2**63 - 1), 2**63 - 1, True),
+     (str(2**63), None, True), ("9" * 19, None, True), ("0" * 30 + "5", 5, True),  # too large for Int64: null
      ("--", None, False), ("1-", None, False), ("", None, False)],
 )
 def test_sizes(size, value, ok):
+    """Read as numbers by the scan, typed as a cast of their text would type them."""
     data = line(size=size) + b"\n"
     fields, fast, _ = scan(data)
     assert fast[0] == ok
+    assert fields.schema["bytes"] == pl.Int64 and fields.schema["status"] == pl.Int16
+    assert pl.Series([size]).cast(pl.Int64, strict=False)[0] == value
     if ok:
-        assert fields["bytes"][0] == size and fields["status"][0] == "200"
+        assert fields["bytes"][0] == value and fields["status"][0] == 200
         records, _ = al.parse_access_parts([RawPart("s", RawLines(data, 0, len(data), 1, 1))])
         assert records["bytes"][0] == value and records["status"][0] == 200
         assert records.schema["bytes"] == pl.Int64 and records.schema["status"] == pl.Int16
