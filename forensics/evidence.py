@@ -4,7 +4,9 @@ Everything here works per file (Python) and per line (vectorised polars): no Pyt
 the lines of a log. The rules every loader relies on:
 
 - Inputs are opened read-only (``O_RDONLY``, plus ``O_NOATIME`` where the OS allows it, so reading
-  does not even touch the access time); nothing is ever written next to them.
+  does not even touch the access time); nothing is ever written next to them. The raw line reader
+  maps a plain file read only, window by window, through that descriptor
+  (:mod:`forensics.filemap`), instead of copying it.
 - A file is gzip when its first two bytes are ``1f 8b``, whatever its name. Decompression is bounded
   (:data:`DEFAULT_MAX_DECOMPRESSED` bytes per file, configurable): a truncated or corrupt stream, or
   one that exceeds the bound or decompresses over :data:`MAX_RATIO`:1 past :data:`BOMB_MIN_BYTES`
