@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forensics.loaders.access_log import file_formats, iter_access_logs  # noqa: E402
-from forensics.loaders.access_scan import warm_up  # noqa: E402
+from forensics.loaders.access_log import warm_up  # noqa: E402
 
 TARGET_LPS = 1_200_000
 TARGET_RATIO = 4.0
@@ -252,8 +252,8 @@ def main(argv=None) -> int:
     print(f"data: {label}: {len(paths)} files, {size / 1e6:.1f} MB on disk, polars {pl.__version__}, "
           f"{os.cpu_count()} CPUs")
 
-    # the scanner is compiled once per install (numba's on-disk cache); not part of the load's time
-    print(f"log scanner compiled or loaded from its cache in {warm_up():.2f} s")
+    # the scanner and decoder are compiled once per install (numba's on-disk cache); not part of the load's time
+    print(f"log scanner and percent decoder compiled or loaded from their cache in {warm_up():.2f} s")
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     n_base = baseline(paths)

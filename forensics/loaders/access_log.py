@@ -61,6 +61,7 @@ from forensics.loaders._common import (
     iter_parsed,
     shift_skew,
 )
+from forensics.loaders import access_scan
 from forensics.loaders.access_scan import Program, program_of, scan_format
 from forensics.loaders.logformat import (
     COMBINED,
@@ -72,7 +73,7 @@ from forensics.loaders.logformat import (
     detect_format,
     w3c_fields,
 )
-from forensics.loaders.urldecode import percent_decode
+from forensics.loaders.urldecode import percent_decode, percent_decode_series
 from forensics.schemas import ACCESS_LOG, REJECTS
 
 _Q = QUOTED
@@ -815,3 +816,15 @@ def scan_access_log_rejects(paths: Iterable[str | Path], *, case_root: str | Pat
     """Rejected access-log lines (REJECTS: ``source, line_no, reason, excerpt``), lazily."""
     paths = [Path(p) for p in paths]
     return pl.defer(lambda: read_access_logs(paths, case_root=case_root, **options).rejects, schema=REJECTS)
+
+
+def warm_up() -> float:
+    """Compile the loader's native pieces (the line scanner and the percent decoder), or load them
+    from numba's on-disk cache, now rather than in the first load; returns the seconds it took.
+    ``make install`` calls it, so analysts never wait for it."""
+    import time
+
+    t0 = time.perf_counter()
+    access_scan.warm_up()
+    percent_decode_series(pl.Series(["%41%E6%9D%B1+"]), plus_is_space=True)
+    return time.perf_counter() - t0

@@ -331,3 +331,12 @@ def test_client_address_in_canonical_spelling(tmp_path):
                  '192.0.2.8 - - [31/Mar/2017:23:28:03 +0900] "GET / HTTP/1.1" 200 5 "-" "x"\n')
     got = read_access_logs([p], case_root=tmp_path).records["client_ip"].to_list()
     assert got == ["2001:db8::1", "192.0.2.7", "192.0.2.8"]
+
+
+def test_warm_up_readies_both_native_pieces_of_the_loader():
+    """What ``make install`` runs: the scanner and the percent decoder compiled (or loaded from
+    numba's cache), so no analyst's first load waits for them."""
+    from forensics.loaders import access_log, access_scan, urldecode
+
+    assert access_log.warm_up() >= 0
+    assert access_scan._scan.signatures and urldecode._decode.signatures
