@@ -38,9 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from numba import njit
 
 from forensics.loaders.logformat import COMBINED, ISO_TIME, QUOTED, TIME, AccessFormat, Field, Literal
+from forensics.loaders.native import inline, native, utf8_length
 
 OK = 0
 #: Some line holds invalid UTF-8: nothing was scanned.
@@ -48,12 +48,6 @@ INVALID_UTF8 = 1
 #: The block did not hold the number of lines it was said to (a caller's bug): nothing to trust.
 LINE_COUNT = 2
 
-#: Compiled once and cached next to this file; no GIL, so worker threads scan side by side.
-#: Without the reference-counting runtime (``_nrt=False``): the kernels allocate nothing, and
-#: counting references on every array passed from function to function (atomic operations)
-#: tripled the scan's cost.
-_native = njit(nogil=True, cache=True, _nrt=False)
-_inline = njit(nogil=True, cache=True, _nrt=False, inline="always")
 
 # "Jan" .. "Dec" as 24-bit integers (first byte highest)
 _MONTHS = np.array([(ord(m[0]) << 16) | (ord(m[1]) << 8) | ord(m[2]) for m in
@@ -65,7 +59,7 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@_inline
+@inline
 def _load8(buf, words, s):
     """The eight bytes from ``s`` as a little-endian uint64 (zeros past the buffer's end)."""
     j = s >> 3
@@ -81,7 +75,7 @@ def _load8(buf, words, s):
     return x
 
 
-@_inline
+@inline
 def _first_bytes(k):
     """Mask keeping the first ``k`` bytes of a uint64 (none when ``k <= 0``, all when ``k >= 8``)."""
     if k <= 0:
@@ -91,7 +85,7 @@ def _first_bytes(k):
     return (np.uint64(1) << np.uint64(8 * k)) - np.uint64(1)
 
 
-@_inline
+@inline
 def _view(out, row, buf, words, s, e, data_buffer):
     """Write the Arrow string view of ``buf[s:e]`` into ``out[row]`` (two uint64, little-endian:
     the int32 length, then the string inline when it is at most 12 bytes long, else its first 4
@@ -108,7 +102,7 @@ def _view(out, row, buf, words, s, e, data_buffer):
         out[row, 1] = (np.uint64(s) << np.uint64(32)) | np.uint64(data_buffer)
 
 
-@_inline
+@inline
 def _digits(buf, s, e):
     """The value of the ASCII digits ``buf[s:e]``, or -1 when one is not a digit."""
     v = 0
@@ -120,7 +114,7 @@ def _digits(buf, s, e):
     return v
 
 
-@_inline
+@inline
 def _days_from_civil(y, m, d):
     """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
     y = y - (1 if m <= 2 else 0)
@@ -132,40 +126,6 @@ def _days_from_civil(y, m, d):
     return era * 146097 + doe - 719468
 
 
-@_native
-def _utf8_length(buf, i, end):
-    """Length of the valid UTF-8 sequence starting with the byte >= 0x80 at ``i``, or 0 (no
-    overlong forms, surrogates or code points above U+10FFFF: what Python's and polars' decoders
-    accept)."""
-    c = buf[i]
-    if 0xC2 <= c <= 0xDF:
-        k, lo, hi = 1, 0x80, 0xBF
-    elif c == 0xE0:
-        k, lo, hi = 2, 0xA0, 0xBF
-    elif c == 0xED:
-        k, lo, hi = 2, 0x80, 0x9F
-    elif 0xE1 <= c <= 0xEF:
-        k, lo, hi = 2, 0x80, 0xBF
-    elif c == 0xF0:
-        k, lo, hi = 3, 0x90, 0xBF
-    elif c == 0xF4:
-        k, lo, hi = 3, 0x80, 0x8F
-    elif 0xF1 <= c <= 0xF3:
-        k, lo, hi = 3, 0x80, 0xBF
-    else:
-        return 0
-    if i + k >= end:
-        return 0
-    b = buf[i + 1]
-    if b < lo or b > hi:
-        return 0
-    for j in range(2, k + 1):
-        b = buf[i + j]
-        if b < 0x80 or b > 0xBF:
-            return 0
-    return k + 1
-
-
 _ONE = np.uint64(1)
 _ONES = np.uint64(0x0101010101010101)
 _HIGHS = np.uint64(0x8080808080808080)
@@ -173,7 +133,7 @@ _NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
 _BYTE_INDEX = np.uint64(0x0001020304050607)  # (2**(8k) * this) >> 56 == k
 
 
-@_inline
+@inline
 def _zero_bytes(v):
     # high bit set in the lowest zero byte of v (exact), maybe in some above it (harmless)
     return (v - _ONES) & ~v & _HIGHS
@@ -267,7 +227,7 @@ def program_of(fmt: AccessFormat) -> Program | None:
                    slots.index("client_ip") if "client_ip" in slots else -1, number_of, numbers)
 
 
-@_inline
+@inline
 def _is_digit(b):
     return 48 <= b <= 57
 
@@ -281,13 +241,13 @@ _BACKSLASHES = np.uint64(0x5C5C5C5C5C5C5C5C)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 
 
-@_inline
+@inline
 def _exact_zero_bytes(v):
     # high bit set in exactly the zero bytes of v
     return ~(((v & _LOW7) + _LOW7) | v | _LOW7)
 
 
-@_inline
+@inline
 def _find(buf, words, c, e, one, two):
     """The first position from ``c`` (before ``e``) of a byte ``one`` or ``two`` (each repeated
     in the eight bytes of a uint64), or ``e``: a word of eight aligned bytes at a time."""
@@ -314,7 +274,7 @@ def _find(buf, words, c, e, one, two):
     return e
 
 
-@_inline
+@inline
 def _run(buf, c, e, op):
     """End of the longest run from ``c`` of the characters ``op`` (``DIGITS``, ``METHOD`` or
     ``LOWER``) reads, before ``e`` (the token runs are found by :func:`_find`)."""
@@ -333,7 +293,7 @@ def _run(buf, c, e, op):
     return c
 
 
-@_inline
+@inline
 def _integer(buf, s, e):
     """The value of the ASCII digits ``buf[s:e]``, or -1: no digits (``-``), or beyond int64."""
     if e <= s:
@@ -347,7 +307,7 @@ def _integer(buf, s, e):
     return v
 
 
-@_inline
+@inline
 def _clf_time(buf, t, e, months, month_days, out, k):
     """``dd/Mon/yyyy:HH:MM:SS +zzzz`` at ``t``: its local time and offset into ``out``, or False
     (no such time, or not this shape); ``out[k]``, ``out[k + 1]``."""
@@ -368,7 +328,7 @@ def _clf_time(buf, t, e, months, month_days, out, k):
                   month_days, out, k)
 
 
-@_inline
+@inline
 def _iso_time(buf, t, e, month_days, out, k):
     """``yyyy-mm-ddTHH:MM:SS`` then ``+HH:MM``, ``-HH:MM`` or ``Z`` at ``t``: its end (the local
     time and offset into ``out``), or -1."""
@@ -393,7 +353,7 @@ def _iso_time(buf, t, e, month_days, out, k):
     return end
 
 
-@_inline
+@inline
 def _civil(buf, year, month, day, hms, offset, month_days, out, k):
     """Check a date and the ``HH:MM:SS`` at ``hms``; write microseconds since 1970 (naive) and the
     offset into ``out``."""
@@ -412,7 +372,7 @@ def _civil(buf, year, month, day, hms, offset, month_days, out, k):
     return True
 
 
-@_inline
+@inline
 def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
           local, offset, fast, flags, bounds, clock, months, month_days, number_of, numbers, has_number):
     """Read the line ``buf[p:stop]`` (``stop``: its newline) with the program and write its
@@ -527,7 +487,7 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, lite
         _view(line_view, row, buf, words, p, e, data_buffer)
 
 
-@_native
+@native
 def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, literal_at, literal_words, time_slot, client_slot, views, line_view,
           local, offset, fast, flags, bounds, clock, months, month_days, number_of, numbers, has_number):
     """One pass over ``buf[start:end]``, eight bytes at a time: the quotes, backslashes, newlines
@@ -585,7 +545,7 @@ def _scan(buf, words, data_buffer, start, end, n, row0, q, ops, args, literals, 
                 odd = False
                 escapes = False
             elif c >= 128 and i >= utf8_to:
-                k = _utf8_length(buf, i, end)
+                k = utf8_length(buf, i, end)
                 if k == 0:
                     return INVALID_UTF8
                 utf8_to = i + k

@@ -42,7 +42,8 @@ import functools
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from numba import njit
+
+from forensics.loaders.native import inline, native, utf8_length
 
 
 def _pct(data: bytes, upper: bool = True) -> str:
@@ -120,17 +121,13 @@ def percent_decode_table(expr: pl.Expr, *, plus_is_space: bool = False) -> pl.Ex
 
 
 # ---- the native decoder -----------------------------------------------------------------------
-#: Compiled once and cached next to this file; no GIL held. The kernels allocate nothing (no
-#: reference-counting runtime needed), the caller gives them their output buffers.
-_native = njit(nogil=True, cache=True, _nrt=False)
-_inline = njit(nogil=True, cache=True, _nrt=False, inline="always")
 
 _PERCENT = 0x25
 _PLUS = 0x2B
 _SPACE = 0x20
 
 
-@_inline
+@inline
 def _hex_digit(c):
     """Value of the ASCII hex digit ``c`` (either case), or -1."""
     c = np.int64(c)
@@ -142,7 +139,7 @@ def _hex_digit(c):
     return -1
 
 
-@_inline
+@inline
 def _escape_at(data, i, end):
     """The byte ``%XX`` at ``data[i]`` stands for (hex digits of either case), or -1."""
     if i + 2 >= end or data[i] != _PERCENT:
@@ -154,7 +151,7 @@ def _escape_at(data, i, end):
     return h * 16 + lo
 
 
-@_inline
+@inline
 def _first_pass(data, s, e, out, o, plus):
     """The table's pass over ``data[s:e]`` into ``out[o:]``: at each ``%``, a valid three-byte
     sequence, else a valid two-byte one, else an ASCII escape, else the ``%`` itself.
@@ -209,7 +206,7 @@ def _first_pass(data, s, e, out, o, plus):
     return o, four and ascii_only
 
 
-@_inline
+@inline
 def _all_escapes(data, s, e, out, o, plus):
     """Every ``%XX`` (any byte) of ``data[s:e]`` decoded into ``out[o:]``. Returns the end."""
     i = s
@@ -226,46 +223,23 @@ def _all_escapes(data, s, e, out, o, plus):
     return o
 
 
-@_inline
+@inline
 def _valid_utf8(buf, s, e):
     """Whether ``buf[s:e]`` is valid UTF-8 for Python's decoder (no overlong forms, surrogates or
     code points above U+10FFFF)."""
     i = s
     while i < e:
-        c = buf[i]
-        if c < 0x80:
+        if buf[i] < 0x80:
             i += 1
             continue
-        if 0xC2 <= c <= 0xDF:
-            k, lo, hi = 1, 0x80, 0xBF
-        elif c == 0xE0:
-            k, lo, hi = 2, 0xA0, 0xBF
-        elif c == 0xED:
-            k, lo, hi = 2, 0x80, 0x9F
-        elif 0xE1 <= c <= 0xEF:
-            k, lo, hi = 2, 0x80, 0xBF
-        elif c == 0xF0:
-            k, lo, hi = 3, 0x90, 0xBF
-        elif c == 0xF4:
-            k, lo, hi = 3, 0x80, 0x8F
-        elif 0xF1 <= c <= 0xF3:
-            k, lo, hi = 3, 0x80, 0xBF
-        else:
+        k = utf8_length(buf, i, e)
+        if k == 0:
             return False
-        if i + k >= e:
-            return False
-        b = buf[i + 1]
-        if b < lo or b > hi:
-            return False
-        for j in range(2, k + 1):
-            b = buf[i + j]
-            if b < 0x80 or b > 0xBF:
-                return False
-        i += k + 1
+        i += k
     return True
 
 
-@_native
+@native
 def _decode(offsets, data, out_offsets, out, plus):
     """Decode the ``offsets.size - 1`` values ``data[offsets[r]:offsets[r + 1]]`` into ``out``
     (at least as large as the values' bytes), their offsets into ``out_offsets`` (the same size
