@@ -62,7 +62,7 @@ from forensics.loaders._common import (
     shift_skew,
 )
 from forensics.loaders import access_scan
-from forensics.loaders.access_scan import Program, program_of, scan_format
+from forensics.loaders.access_scan import INTEGER_FIELDS, Program, program_of, scan_format
 from forensics.loaders.logformat import (
     COMBINED,
     QUOTED,
@@ -329,8 +329,7 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
     df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
     return df.select(
         "client_ip", "ident", "remote_user", "request",
-        pl.col("status").cast(pl.Int16, strict=False),
-        pl.col("bytes").cast(pl.Int64, strict=False),  # a size too large for it: null
+        *(pl.col(name).cast(dtype, strict=False) for name, dtype in INTEGER_FIELDS.items()),  # too large: null
         "referer", "user_agent",
         pl.when(pl.col("_extra") != "").then(pl.col("_extra")).alias("extra"),
         "local", "utc_offset_min",

@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from forensics.loaders.logformat import COMBINED, ISO_TIME, QUOTED, TIME, AccessFormat, Field, Literal
 from forensics.loaders.native import inline, native, utf8_length
+from forensics.schemas import ACCESS_LOG
 
 OK = 0
 #: Some line holds invalid UTF-8: nothing was scanned.
@@ -186,10 +187,10 @@ class Program:
     numbers: tuple[str, ...]
 
 
-#: Fields the access table holds as integers, read as numbers by the scan (no text kept), typed
-#: as the table types them: digits beyond the type's range, or ``-``, are null, as a cast of
-#: their text would make them.
-INTEGER_FIELDS = {"status": pl.Int16, "bytes": pl.Int64}
+#: Fields the access table holds as integers, with the table's types: read as numbers by the scan
+#: (no text kept), cast from their text by the regex route; digits beyond the type's range, or
+#: ``-``, are null either way.
+INTEGER_FIELDS = {name: ACCESS_LOG[name] for name in ("status", "bytes")}
 
 
 @functools.lru_cache(maxsize=64)  # once per format, not per batch
