@@ -508,8 +508,9 @@ def _receive(stream) -> bytes:
     head = stream.read(8)
     if len(head) < 8:
         raise EOFError
-    data = stream.read(int.from_bytes(head, "little"))
-    if len(data) < int.from_bytes(head, "little"):
+    size = int.from_bytes(head, "little")
+    data = stream.read(size)
+    if len(data) < size:
         raise EOFError
     return data
 
