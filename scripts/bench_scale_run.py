@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -147,7 +148,12 @@ def measure(scale: int, workers: int | None, *, case: Path | None = None, out: P
         case = REPO / "bench_data" / f"sample-scale{scale}-{generator_key()}"
     case = case.resolve()
     suffix = f"-workers{workers}" if workers else ""
-    out = (out or REPO / "bench_data" / f"report-scale{scale}{suffix}").resolve()
+    if out is None:
+        # a cold run: the investigation's tables saved in an earlier run's folder are reused when
+        # the code and evidence are the same, and would leave most of stage 2 out of the time
+        out = REPO / "bench_data" / f"report-scale{scale}{suffix}"
+        shutil.rmtree(out, ignore_errors=True)
+    out = out.resolve()
     forensics = str(BIN / "forensics")
     result: dict = {"case": str(case), "scale": scale, "workers": workers or "in-process", "cpus": os.cpu_count(),
                     "machine": platform.machine()}
