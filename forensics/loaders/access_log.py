@@ -61,7 +61,7 @@ from forensics.loaders._common import (
     iter_parsed,
     shift_skew,
 )
-from forensics.loaders import access_scan
+from forensics.loaders import access_scan, scan_kernels
 from forensics.loaders.access_scan import INTEGER_FIELDS, Program, program_of, scan_format
 from forensics.loaders.logformat import (
     COMBINED,
@@ -358,7 +358,8 @@ def _raw_fields(parts: list[RawPart], fmt: AccessFormat, program: Program) -> pl
     line route (:func:`_line_fields`), which marks and escapes the bad lines. ``line`` is only
     filled for the lines the scan did not vouch for (the regex's input, and their reject excerpt).
     """
-    scanned = scan_format(program, [(p.raw.data, p.raw.start, p.raw.end, p.raw.n) for p in parts])
+    blocks = [(p.raw.data, p.raw.start, p.raw.end, p.raw.n) for p in parts]
+    scanned = scan_format(program, blocks, scan_kernels.kernel_of(program))
     if scanned is None:
         if len(parts) > 1:  # scan the parts one by one: only the bad ones take the line route
             return pl.concat([_raw_fields([p], fmt, program) for p in parts])
@@ -818,12 +819,13 @@ def scan_access_log_rejects(paths: Iterable[str | Path], *, case_root: str | Pat
 
 
 def warm_up() -> float:
-    """Compile the loader's native pieces (the line scanner and the percent decoder), or load them
-    from numba's on-disk cache, now rather than in the first load; returns the seconds it took.
-    ``make install`` calls it, so analysts never wait for it."""
+    """Compile the loader's native pieces (the line scanner, the named formats' own scan kernels
+    and the percent decoder), or load them from numba's on-disk cache, now rather than in the first
+    load; returns the seconds it took. ``make install`` calls it, so analysts never wait for it."""
     import time
 
     t0 = time.perf_counter()
     access_scan.warm_up()
+    scan_kernels.warm_up()
     percent_decode_series(pl.Series(["%41%E6%9D%B1+"]), plus_is_space=True)
     return time.perf_counter() - t0

@@ -308,12 +308,50 @@ def _integer(buf, s, e):
     return v
 
 
+#: Where ``clock`` keeps the last time field it read in full (``clock[0:2]``'s): a flag that it
+#: holds one, the field's 26 bytes as four words (the last two bytes alone), the local time at its
+#: day's start, and the local time itself.
+_LAST_TIME = 4
+_LOW16 = np.uint64(0xFFFF)
+
+
 @inline
-def _clf_time(buf, t, e, months, month_days, out, k):
+def _clf_time(buf, words, t, e, months, month_days, out, k):
     """``dd/Mon/yyyy:HH:MM:SS +zzzz`` at ``t``: its local time and offset into ``out``, or False
-    (no such time, or not this shape); ``out[k]``, ``out[k + 1]``."""
-    if t + 26 > e or not (buf[t + 2] == 47 and buf[t + 6] == 47 and buf[t + 11] == 58 and buf[t + 14] == 58
-                          and buf[t + 17] == 58 and buf[t + 20] == 32 and (buf[t + 21] == 43 or buf[t + 21] == 45)):
+    (no such time, or not this shape); ``out[k]``, ``out[k + 1]``.
+
+    Lines of a log come in time order, many in one second, most in one day: the time field of
+    ``out[0:2]`` is compared with the last one read in full (kept in ``out[4:11]``), as four words.
+    The same 26 bytes give the same time; the same day and offset only need ``HH:MM:SS`` read
+    (the bytes that differ); anything else is read in full. What is vouched for is what the full
+    reading vouches for: the unchanged bytes passed it before."""
+    if t + 26 > e:
+        return False
+    if k == 0:
+        last = _LAST_TIME
+        w0 = np.int64(_load8(buf, words, t))
+        w1 = np.int64(_load8(buf, words, t + 8))
+        w2 = np.int64(_load8(buf, words, t + 16))
+        w3 = np.int64(_load8(buf, words, t + 24) & _LOW16)
+        if out[last] == 1 and w0 == out[last + 1] and w3 == out[last + 4] and (w1 & 0xFFFFFFFF) == (out[last + 2] & 0xFFFFFFFF) \
+                and (w2 >> 32) == (out[last + 3] >> 32):  # the same day (bytes 0 - 11) and offset (20 - 25)
+            if w1 == out[last + 2] and w2 == out[last + 3]:
+                out[0] = out[last + 6]
+                out[1] = out[last + 7]
+                return True
+            hh = _digits(buf, t + 12, t + 14)
+            mi = _digits(buf, t + 15, t + 17)
+            ss = _digits(buf, t + 18, t + 20)
+            if not (buf[t + 14] == 58 and buf[t + 17] == 58 and 0 <= hh <= 23 and 0 <= mi <= 59 and 0 <= ss <= 59):
+                return False
+            out[0] = out[last + 5] + (hh * 3600 + mi * 60 + ss) * 1_000_000
+            out[1] = out[last + 7]
+            out[last + 2] = w1
+            out[last + 3] = w2
+            out[last + 6] = out[0]
+            return True
+    if not (buf[t + 2] == 47 and buf[t + 6] == 47 and buf[t + 11] == 58 and buf[t + 14] == 58
+            and buf[t + 17] == 58 and buf[t + 20] == 32 and (buf[t + 21] == 43 or buf[t + 21] == 45)):
         return False
     code = (np.int64(buf[t + 3]) << 16) | (np.int64(buf[t + 4]) << 8) | np.int64(buf[t + 5])
     month = 0
@@ -325,8 +363,21 @@ def _clf_time(buf, t, e, months, month_days, out, k):
     if month == 0 or zh < 0 or zm < 0:
         return False
     m = zh * 60 + zm
-    return _civil(buf, _digits(buf, t + 7, t + 11), month, _digits(buf, t, t + 2), t + 12, -m if buf[t + 21] == 45 else m,
-                  month_days, out, k)
+    if not _civil(buf, _digits(buf, t + 7, t + 11), month, _digits(buf, t, t + 2), t + 12, -m if buf[t + 21] == 45 else m,
+                  month_days, out, k):
+        return False
+    if k == 0:
+        last = _LAST_TIME
+        out[last] = 1
+        out[last + 1] = w0
+        out[last + 2] = w1
+        out[last + 3] = w2
+        out[last + 4] = w3
+        out[last + 5] = out[0] - (_digits(buf, t + 12, t + 14) * 3600 + _digits(buf, t + 15, t + 17) * 60
+                                  + _digits(buf, t + 18, t + 20)) * 1_000_000
+        out[last + 6] = out[0]
+        out[last + 7] = out[1]
+    return True
 
 
 @inline
@@ -435,7 +486,7 @@ def _line(buf, words, data_buffer, row, p, stop, q, nq, escapes, ops, args, lite
             elif op == SECONDS and c + 1 < e and buf[c] == 46 and _is_digit(buf[c + 1]):
                 c = _run(buf, c + 1, e, DIGITS)
         elif op == CLF_TIME:  # the time field's reading in clock[0:2], another one's in clock[2:4]
-            ok = _clf_time(buf, c, e, months, month_days, clock, 0 if args[i] == time_slot else 2)
+            ok = _clf_time(buf, words, c, e, months, month_days, clock, 0 if args[i] == time_slot else 2)
             c += 26
         elif op == ISO:
             c = _iso_time(buf, c, e, month_days, clock, 0 if args[i] == time_slot else 2)
@@ -581,9 +632,12 @@ def _strings(views: np.ndarray, buffers: list[pa.Buffer], valid: np.ndarray | No
 _QUOTES_KNOWN = 32
 
 
-def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]]) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
+def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]],
+                kernel=None) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
     """Scan blocks of whole lines, ``(data, start, end, n)``: the ``n`` lines ``data[start:end]``,
     each ending with ``\\n``, into one set of columns (one chunk, the blocks' lines in order).
+    ``kernel``: the compiled pass that runs ``program`` (:func:`_scan`, which interprets it, unless
+    given one specialised to it: :mod:`forensics.loaders.scan_kernels`).
 
     Returns
     -------
@@ -610,7 +664,7 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
     numbers = np.empty((len(program.numbers), total), dtype=np.int64)
     has_number = np.empty((len(program.numbers), total), dtype=np.uint8)
     bounds = np.zeros((nslots, 2), dtype=np.int64)
-    clock = np.zeros(4, dtype=np.int64)
+    clock = np.zeros(_LAST_TIME + 8, dtype=np.int64)  # two times read, the last one kept
     q = np.zeros(_QUOTES_KNOWN, dtype=np.int64)
     buffers: dict[int, tuple[int, bytes]] = {}  # id(data) -> (index, data): blocks cut from one buffer share it
     row = 0
@@ -620,7 +674,7 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
         b, _ = buffers.setdefault(id(data), (len(buffers), data))
         buf = np.frombuffer(data, dtype=np.uint8)
         words = np.frombuffer(data, dtype=np.uint64, count=len(data) // 8)  # words[j]: bytes 8j .. 8j+7
-        code = _scan(buf, words, b, start, end, n, row, q, program.ops, program.args, program.literals, program.literal_at, program.literal_words,
+        code = (kernel or _scan)(buf, words, b, start, end, n, row, q, program.ops, program.args, program.literals, program.literal_at, program.literal_words,
                      program.time_slot, program.client_slot, views, line_view, local, offset, fast, flags, bounds, clock, _MONTHS, _MONTH_DAYS,
                      program.number_of, numbers, has_number)
         if code == INVALID_UTF8:
@@ -648,12 +702,13 @@ def scan_format(program: Program, blocks: Sequence[tuple[bytes, int, int, int]])
 COMBINED_PROGRAM = program_of(COMBINED)
 
 
-def warm_up() -> float:
+def warm_up(program: Program | None = None, kernel=None) -> float:
     """Compile the scanner (or load it from numba's on-disk cache) now rather than on the first
-    log; returns the seconds it took. ``make install`` calls it, so analysts never wait for it."""
+    log; returns the seconds it took. ``make install`` calls it, so analysts never wait for it.
+    ``program`` and ``kernel``: as :func:`scan_format` takes them (default: the interpreter)."""
     import time
 
     t0 = time.perf_counter()
     line = b'192.0.2.1 - - [01/Jan/2017:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
-    scan_format(COMBINED_PROGRAM, [(line, 0, len(line), 1)])
+    scan_format(program or COMBINED_PROGRAM, [(line, 0, len(line), 1)], kernel)
     return time.perf_counter() - t0

@@ -333,10 +333,13 @@ def test_client_address_in_canonical_spelling(tmp_path):
     assert got == ["2001:db8::1", "192.0.2.7", "192.0.2.8"]
 
 
-def test_warm_up_readies_both_native_pieces_of_the_loader():
-    """What ``make install`` runs: the scanner and the percent decoder compiled (or loaded from
-    numba's cache), so no analyst's first load waits for them."""
-    from forensics.loaders import access_log, access_scan, urldecode
+def test_warm_up_readies_the_native_pieces_of_the_loader():
+    """What ``make install`` runs: the scanner, the named formats' kernels and the percent decoder
+    compiled (or loaded from numba's cache), so no analyst's first load waits for them."""
+    from forensics.loaders import access_log, access_scan, scan_kernels, urldecode
+    from forensics.loaders.logformat import NAMED_FORMATS, compile_format
 
     assert access_log.warm_up() >= 0
     assert access_scan._scan.signatures and urldecode._decode.signatures
+    for name in NAMED_FORMATS:
+        assert scan_kernels.kernel_of(access_scan.program_of(compile_format(name))).signatures, name
