@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	$(BIN)/python -c "from forensics.loaders.access_log import warm_up; warm_up()"  # compile the log scanner and decoder once
+	$(BIN)/python -c "from forensics.loaders.access_log import warm_up; warm_up()"  # compile the log scanners and decoder once
 	touch $(STAMP)
 
 report: $(STAMP)

@@ -17,7 +17,8 @@ agents), a custom nginx ``log_format`` with ISO times and request times, ``combi
 its regex alone (``native=False``: the generated-regex path), and an Apache ``LogFormat`` with
 several fields inside one pair of quotes (which only the regex reads). Each file is
 detected or given its format, loaded, and compared with ``scan_csv`` of the same file. Targets:
->= 1.5 M lines/s and <= 4x for the named formats; >= 0.4 M lines/s for the others.
+>= 1.5 M lines/s and <= 4x for the named formats; >= 0.4 M lines/s for the others. Last, the scan
+pass alone on the named formats' files, interpreted and by each format's own kernel.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import psutil
 
@@ -222,6 +224,39 @@ def format_rows(files: dict[str, tuple[str | None, Path]]) -> bool:
     return ok_all
 
 
+def scan_rows(files: dict[str, tuple[str | None, Path]], batch_lines: int = 400_000) -> None:
+    """The scan pass alone on each named format's file (its bytes in memory, scanned in blocks of
+    the loader's batch size, one after the other in one thread): the interpreter
+    (``access_scan._scan``) and the format's own kernel, ns per line, best of three."""
+    from forensics.loaders import access_scan, scan_kernels
+    from forensics.loaders.logformat import compile_format
+
+    print(f"\nscan pass alone (the file's bytes in memory, blocks of {batch_lines:,} lines, one thread; "
+          "ns per line, best of 3):")
+    print(f"{'format':42} {'interpreter':>12} {'own kernel':>11}")
+    for name in NAMED:
+        definition, p = files[name]
+        program = access_scan.program_of(compile_format(definition or name))
+        data = p.read_bytes()
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1  # each line's end
+        cuts = [0, *ends[batch_lines - 1::batch_lines].tolist()]
+        if cuts[-1] != ends[-1]:
+            cuts.append(int(ends[-1]))
+        counts = np.diff(np.searchsorted(ends, cuts, side="right")).tolist()
+        blocks = [(data, a, b, n) for a, b, n in zip(cuts[:-1], cuts[1:], counts, strict=True)]
+        kernel = scan_kernels.kernel_of(program)
+        ns = [min(_timed(_scan_all, program, blocks, k) for _ in range(3)) / len(ends) * 1e9
+              for k in (access_scan._scan, kernel)]
+        print(f"{name:42} {ns[0]:12.0f} {ns[1]:11.0f}")
+
+
+def _scan_all(program, blocks, kernel) -> None:
+    from forensics.loaders import access_scan
+
+    for block in blocks:
+        access_scan.scan_format(program, [block], kernel)
+
+
 def _timed(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)
@@ -281,7 +316,9 @@ def main(argv=None) -> int:
     ok = lps >= TARGET_LPS and ratio <= TARGET_RATIO
     print(f"targets: >= {TARGET_LPS / 1e6:.1f} M lines/s and <= {TARGET_RATIO:.0f}x baseline: {'MET' if ok else 'NOT MET'}")
     if not args.synthetic:
-        format_rows(format_files(folder / f"formats-{paths[0].parent.parent.parent.name}", paths, FORMAT_LINES))
+        files = format_files(folder / f"formats-{paths[0].parent.parent.parent.name}", paths, FORMAT_LINES)
+        format_rows(files)
+        scan_rows(files)
     return 0
 
 
