@@ -164,7 +164,8 @@ def measure(scale: int, workers: int | None, *, case: Path | None = None, out: P
         if case.name.startswith(f"sample-scale{scale}-"):
             sample_case(scale, case.parent)
         else:
-            subprocess.run([forensics, "sample", str(case), "--scale", str(scale)], check=True, cwd=REPO)
+            subprocess.run([forensics, "sample", str(case), "--scale", str(scale)], check=True, cwd=REPO,
+                           stdout=sys.stderr)  # stdout holds the result (JSON with --json)
         result["sample_s"] = round(time.monotonic() - t, 1)
     result["input_bytes"] = sum(p.stat().st_size for p in case.rglob("*") if p.is_file() and not p.is_symlink())
     out.mkdir(parents=True, exist_ok=True)

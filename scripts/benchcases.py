@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ def sample_case(scale: int, folder: Path | None = None, *, seed: int = SEED) -> 
             shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(folder / f"sample-scale{scale}", ignore_errors=True)  # a case of no known version
     exe = ROOT / ".venv" / "bin" / "forensics"
+    # the generator's messages go to stderr: a caller's stdout may be a result it prints as JSON
     subprocess.run([str(exe) if exe.exists() else "forensics", "sample", str(case), "--scale", str(scale),
-                    "--seed", str(seed)], check=True, cwd=ROOT)
+                    "--seed", str(seed)], check=True, cwd=ROOT, stdout=sys.stderr)
     return case, True
