@@ -221,18 +221,18 @@ def _load(p: Path, definition: str | None, native: bool = True) -> tuple[float, 
 
 
 def format_rows(files: dict[str, tuple[str | None, Path]]) -> bool:
-    """Load each per-format file against its baseline (best of two runs each, after one warm-up
+    """Load each per-format file against its baseline (best of three runs each, after one warm-up
     load; the baseline is the faster of its reads in this process and in a fresh one,
     :func:`fresh_baseline`); print the table; True when every target holds."""
-    print(f"\nper format ({FORMAT_LINES:,} lines each, the same requests written in each format; best of 2 runs; "
+    print(f"\nper format ({FORMAT_LINES:,} lines each, the same requests written in each format; best of 3 runs; "
           "scan_csv: the faster of this process and a fresh one):")
     print(f"{'format':42} {'detected':22} {'loader s':>9} {'M lines/s':>10} {'scan_csv s':>11} {'ratio':>6}  target")
     _load(next(iter(files.values()))[1], None)
     ok_all = True
     for name, (definition, p) in files.items():
-        t_base = min(min(_timed(baseline, [p]) for _ in range(2)), fresh_baseline(p))
+        t_base = min(min(_timed(baseline, [p]) for _ in range(3)), fresh_baseline(p, runs=3))
         detected = file_formats([p], definition)[p].name + (" (given)" if definition else "")
-        runs = [_load(p, definition, native="regex alone" not in name) for _ in range(2)]
+        runs = [_load(p, definition, native="regex alone" not in name) for _ in range(3)]
         t_load, lines, records = min(runs)
         lps, ratio = lines / t_load, t_load / t_base
         named = name in NAMED
