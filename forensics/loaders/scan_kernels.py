@@ -184,7 +184,8 @@ def _line_source(program: Program) -> str:
         "    bits = 1 if esc else 0",
     ]
     cs = program.client_slot
-    if cs >= 0 and int(program.ops[list(program.args).index(cs)]) in (TOKEN, TOKEN0):  # seen while reading it
+    client_op = next((int(op) for op, arg in zip(program.ops, program.args, strict=True) if op != LITERAL and arg == cs), -1)
+    if client_op in (TOKEN, TOKEN0):  # seen while reading it
         body += ["    if colon:", "        bits |= 2"]
     elif cs >= 0:
         body += [f"    if _find(buf, words, s{cs}, e{cs}, _COLONS, _COLONS) < e{cs}:", "        bits |= 2"]
