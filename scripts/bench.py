@@ -42,8 +42,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from forensics.loaders import access_scan, scan_kernels  # noqa: E402
 from forensics.loaders.access_log import file_formats, iter_access_logs  # noqa: E402
 from forensics.loaders.access_log import warm_up  # noqa: E402
+from forensics.loaders.logformat import compile_format  # noqa: E402
 
 TARGET_LPS = 1_200_000
 TARGET_RATIO = 4.0
@@ -250,8 +252,6 @@ def scan_rows(files: dict[str, tuple[str | None, Path]], batch_lines: int = 400_
     """The scan pass alone on each named format's file (its bytes in memory, scanned in blocks of
     the loader's batch size, one after the other in one thread): the interpreter
     (``access_scan._scan``) and the format's own kernel, ns per line, best of three."""
-    from forensics.loaders import access_scan, scan_kernels
-    from forensics.loaders.logformat import compile_format
 
     print(f"\nscan pass alone (the file's bytes in memory, blocks of {batch_lines:,} lines, one thread; "
           "ns per line, best of 3):")
@@ -273,8 +273,6 @@ def scan_rows(files: dict[str, tuple[str | None, Path]], batch_lines: int = 400_
 
 
 def _scan_all(program, blocks, kernel) -> None:
-    from forensics.loaders import access_scan
-
     for block in blocks:
         access_scan.scan_format(program, [block], kernel)
 

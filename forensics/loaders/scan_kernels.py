@@ -66,7 +66,6 @@ def _piece_lines(program: Program, i: int) -> list[str]:
     """The code reading piece ``i`` (indented for the body of the reading loop: ``break`` leaves
     the line to the regex)."""
     op, arg = int(program.ops[i]), int(program.args[i])
-    number = int(program.number_of[arg]) if op != LITERAL else -1
     if op == LITERAL:
         a, b = int(program.literal_at[arg]), int(program.literal_at[arg + 1])
         text = bytes(program.literals[a:b])
@@ -106,29 +105,6 @@ def _piece_lines(program: Program, i: int) -> list[str]:
     elif op == STATUS:
         out += ["if not (c + 3 <= e and _is_digit(buf[c]) and _is_digit(buf[c + 1]) and _is_digit(buf[c + 2])):",
                 "    break", "c += 3"]
-        if number >= 0:  # its value, as _integer reads it
-            out += [f"v{arg} = (np.int64(buf[c - 3]) - 48) * 100 + (np.int64(buf[c - 2]) - 48) * 10 + np.int64(buf[c - 1]) - 48"]
-    elif op in (SIZE, SECONDS, DIGITS) and number >= 0:  # read with its value, as _integer reads it
-        out += [
-            f"v{arg} = 0",
-            "while c < e:",
-            "    d = np.int64(buf[c]) - 48",
-            "    if d < 0 or d > 9:",
-            "        break",
-            f"    if v{arg} > 922337203685477580 or (v{arg} == 922337203685477580 and d > 7):",
-            f"        v{arg} = -1  # beyond int64",
-            f"    elif v{arg} >= 0:",
-            f"        v{arg} = v{arg} * 10 + d",
-            "    c += 1",
-            f"if c == {s}:",
-            f"    v{arg} = -1",
-        ]
-        if op == DIGITS:
-            out += ["    break"]
-        else:
-            out += ["    if c < e and buf[c] == 45:", "        c += 1", "    else:", "        break"]
-        if op == SECONDS:
-            out += ["elif c + 1 < e and buf[c] == 46 and _is_digit(buf[c + 1]):", "    c = _run(buf, c + 1, e, DIGITS)"]
     elif op in (SIZE, SECONDS):
         out += ["c = _run(buf, c, e, DIGITS)", f"if c == {s}:", "    if c < e and buf[c] == 45:", "        c += 1",
                 "    else:", "        break"]
@@ -172,7 +148,7 @@ def _line_source(program: Program) -> str:
         "qi = 0",
         "clock[0] = 0",
         "clock[1] = 0",
-        *(f"s{k} = e{k} = v{k} = 0" for k in range(nslots)),
+        *(f"s{k} = e{k} = 0" for k in range(nslots)),
         "colon = False",
         "ok = False",
         "while True:  # the pieces in order; a break leaves the line to the regex",
@@ -192,8 +168,9 @@ def _line_source(program: Program) -> str:
     body += ["    flags[row] = bits", "    local[row] = clock[0]", "    offset[row] = clock[1]"]
     for f in range(nslots):
         k = int(program.number_of[f])
-        if k >= 0:  # an integer (-1: "-", or too large), read with its field
-            body += [f"    numbers[{k}, row] = max(v{f}, 0)", f"    has_number[{k}, row] = 1 if v{f} >= 0 else 0"]
+        if k >= 0:  # an integer (-1: "-", or too large)
+            body += [f"    v = _integer(buf, s{f}, e{f})", f"    numbers[{k}, row] = max(v, 0)",
+                     f"    has_number[{k}, row] = 1 if v >= 0 else 0"]
         elif f != program.time_slot:  # the time is kept typed (local, offset), not as text
             body += [f"    _view(views[{f}], row, buf, words, s{f}, e{f}, data_buffer)"]
     body += [
