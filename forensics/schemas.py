@@ -58,6 +58,8 @@ ACCESS_LOG = pl.Schema(
         "port": pl.Int32,  # %p, nginx $server_port
         "duration_us": pl.Int64,  # %D (or %T, nginx $request_time, in microseconds)
         "forwarded_for": pl.String,  # the X-Forwarded-For chain as the proxy wrote it
+        "bytes_sent": pl.Int64,  # %O, nginx $bytes_sent: the response as sent, headers included
+        "bytes_received": pl.Int64,  # %I, nginx $request_length, W3C cs-bytes: the request, headers included
     }
 )
 

@@ -242,7 +242,8 @@ _FIELDS = ["client_ip", "ident", "remote_user", "request", "status", "bytes", "r
            "local", "utc_offset_min"]
 
 #: Fields some formats write, as typed columns of the access table.
-TYPED_EXTRA = {"vhost": pl.String, "port": pl.Int32, "duration_us": pl.Int64, "forwarded_for": pl.String}
+TYPED_EXTRA = {"vhost": pl.String, "port": pl.Int32, "duration_us": pl.Int64, "forwarded_for": pl.String,
+               "bytes_sent": pl.Int64, "bytes_received": pl.Int64}
 
 
 def _groups(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
@@ -324,12 +325,13 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
             target = pl.col("url_path")
         parts = [pl.col("method"), target, *([pl.col("protocol")] if "protocol" in df.columns else [])]
         df = df.with_columns(request=pl.concat_str(parts, separator=" "))
-    missing = [c for c in ("client_ip", "ident", "remote_user", "request", "status", "bytes", "referer", "user_agent")
+    missing = [c for c in ("client_ip", "ident", "remote_user", "request", *INTEGER_FIELDS, "referer", "user_agent")
                if c not in df.columns]
     df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+    df = df.with_columns(pl.col(name).cast(dtype, strict=False) for name, dtype in INTEGER_FIELDS.items())  # too large: null
     return df.select(
         "client_ip", "ident", "remote_user", "request",
-        *(pl.col(name).cast(dtype, strict=False) for name, dtype in INTEGER_FIELDS.items()),  # too large: null
+        "status", "bytes",
         "referer", "user_agent",
         pl.when(pl.col("_extra") != "").then(pl.col("_extra")).alias("extra"),
         "local", "utc_offset_min",
@@ -338,6 +340,7 @@ def _fields(groups: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
         duration_us=pl.coalesce(value("duration_us").cast(pl.Int64, strict=False),
                                 (seconds * 1_000_000).round().cast(pl.Int64, strict=False)),  # too large: null
         forwarded_for=value("forwarded_for"),
+        bytes_sent="bytes_sent", bytes_received="bytes_received",
         **({"_client_colon": pl.col("_client_colon")} if "_client_colon" in df.columns else {}),
     )
 
@@ -462,6 +465,7 @@ W3C_FIELDS: dict[str, str] = {
     "cs-host": "vhost",
     "cs(host)": "vhost",
     "time-taken": "time_taken",
+    "cs-bytes": "bytes_received",
     "x-forwarded-for": "forwarded_for",
     "cs(x-forwarded-for)": "forwarded_for",
 }
@@ -558,6 +562,8 @@ def _w3c_layout(lines: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         port=given(value("port")).cast(pl.Int32, strict=False),
         duration_us=duration,
         forwarded_for=given(value("forwarded_for")),
+        bytes_sent=pl.lit(None, pl.Int64),
+        bytes_received=given(value("bytes_received")).cast(pl.Int64, strict=False),
     )
 
 

@@ -190,7 +190,7 @@ class Program:
 #: Fields the access table holds as integers, with the table's types: read as numbers by the scan
 #: (no text kept), cast from their text by the regex route; digits beyond the type's range, or
 #: ``-``, are null either way.
-INTEGER_FIELDS = {name: ACCESS_LOG[name] for name in ("status", "bytes")}
+INTEGER_FIELDS = {name: ACCESS_LOG[name] for name in ("status", "bytes", "bytes_sent", "bytes_received")}
 
 
 @functools.lru_cache(maxsize=64)  # once per format, not per batch

@@ -11,8 +11,9 @@ nginx's default ``combined`` ``log_format`` writes the same fields in the same p
 quote as ``\x22``), so ``combined`` reads it. Directives understood (mod_log_config): ``%h %a %l %u
 %t %r %s %>s %b %B %O %I %D %T %v %V %p %U %q %m %H`` and ``%{Header}i``; the fields the access
 table has a column for go there (``client_ip``, ``ident``, ``remote_user``, ``request``,
-``status``, ``bytes``, ``referer``, ``user_agent``), every other one goes to ``extra`` as
-``name=value`` (``vhost=shop.example port=443 duration_us=1200``). A quoted directive reads a quoted
+``status``, ``bytes``, ``referer``, ``user_agent``, and the typed ``vhost``, ``port``,
+``duration_us``, ``forwarded_for``, ``bytes_sent``, ``bytes_received``), every other one goes to
+``extra`` as ``name=value`` (``header_x_request_id=abc``). A quoted directive reads a quoted
 field (``\"`` and ``\\`` escapes inside). Every piece of the regex is decided by the next
 character, so the parse of a line is unique and linear in its length.
 
@@ -73,7 +74,7 @@ DIRECTIVES: dict[str, tuple[str, str]] = {
 #: Fields the access table has a column for (the rest go to ``extra``); a time in seconds becomes
 #: ``duration_us``, an ISO time ``t``.
 TABLE_FIELDS = ("client_ip", "ident", "remote_user", "t", "t_iso", "request", "status", "bytes", "referer", "user_agent",
-                "vhost", "port", "duration_us", "duration_s", "forwarded_for")
+                "vhost", "port", "duration_us", "duration_s", "forwarded_for", "bytes_sent", "bytes_received")
 
 #: nginx variable -> (field name, regex of its value when not quoted) (ngx_http_log_module and
 #: ngx_http_core_module variables); ``$http_NAME`` is the request header NAME, any other variable

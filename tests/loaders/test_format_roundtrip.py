@@ -106,9 +106,9 @@ def _apache_field(directive: str, quoted: bool):
         if directive == "%b":
             v = draw(st.none() | st.integers(0, 10**9))
             return ("-" if v is None else str(v)), {"bytes": v}, None
-        if directive == "%O":
-            v = draw(st.integers(0, 10**9))
-            return str(v), {}, f"bytes_sent={v}"
+        if directive in ("%O", "%I"):
+            v = draw(st.none() | st.integers(0, 10**12))
+            return ("-" if v is None else str(v)), {"bytes_sent" if directive == "%O" else "bytes_received": v}, None
         if directive == "%D":
             v = draw(st.integers(0, 10**9))
             return str(v), {"duration_us": v}, None
@@ -136,7 +136,7 @@ def _apache_field(directive: str, quoted: bool):
 
 #: One directive per field; %h and %t always, the rest a random subset. Fields that may hold
 #: spaces are quoted when drawn unquoted-incompatible.
-APACHE_OPTIONAL = ["%l", "%u", "%r", "%>s|%s", "%b", "%O", "%D", "%v", "%p", "%{Referer}i", "%{User-Agent}i",
+APACHE_OPTIONAL = ["%l", "%u", "%r", "%>s|%s", "%b", "%O", "%I", "%D", "%v", "%p", "%{Referer}i", "%{User-Agent}i",
                    "%{X-Forwarded-For}i", "%{X-Request-Id}i"]
 SEPARATORS = [" ", " ", " | ", " rt="]
 
@@ -217,9 +217,9 @@ def _nginx_field(var: str, quoted: bool, mode: str):
         if var == "body_bytes_sent":
             v = draw(st.integers(0, 10**9))
             return str(v), {"bytes": v}, None
-        if var == "bytes_sent":
-            v = draw(st.integers(0, 10**9))
-            return str(v), {}, f"bytes_sent={v}"
+        if var in ("bytes_sent", "request_length"):
+            v = draw(st.integers(0, 10**12))
+            return str(v), {"bytes_sent" if var == "bytes_sent" else "bytes_received": v}, None
         if var == "request_time":
             ms = draw(st.integers(0, 10**7))
             return f"{ms // 1000}.{ms % 1000:03d}", {"duration_us": ms * 1000}, None
@@ -243,7 +243,7 @@ def _nginx_field(var: str, quoted: bool, mode: str):
     return draw_value
 
 
-NGINX_OPTIONAL = ["remote_user", "request", "status", "body_bytes_sent", "bytes_sent", "request_time", "host",
+NGINX_OPTIONAL = ["remote_user", "request", "status", "body_bytes_sent", "bytes_sent", "request_length", "request_time", "host",
                   "server_port", "http_referer", "http_user_agent", "http_x_forwarded_for"]
 
 
@@ -279,7 +279,7 @@ def test_an_nginx_default_escape_reads_as_logged():
 
 # --- W3C extended -------------------------------------------------------------------------------
 
-W3C_OPTIONAL = ["cs-method+cs-uri-stem", "cs-uri-query", "cs-version", "sc-status", "sc-bytes", "cs(Referer)",
+W3C_OPTIONAL = ["cs-method+cs-uri-stem", "cs-uri-query", "cs-version", "sc-status", "sc-bytes", "cs-bytes", "cs(Referer)",
                 "cs(User-Agent)", "s-port", "cs-host|cs(Host)", "time-taken", "cs-username",
                 "X-Forwarded-For|cs(X-Forwarded-For)", "s-ip", "sc-substatus"]
 #: What IIS can write in a user agent without loss (it writes a space as "+", and a "+" as itself).
@@ -301,9 +301,9 @@ def _w3c_field(name: str, tab: bool):
         if name == "sc-status":
             v = draw(st.integers(100, 599))
             return str(v), {"status": v}, None
-        if name == "sc-bytes":
+        if name in ("sc-bytes", "cs-bytes"):
             v = draw(st.integers(0, 10**9))
-            return str(v), {"bytes": v}, None
+            return str(v), {"bytes" if name == "sc-bytes" else "bytes_received": v}, None
         if name == "cs(Referer)":
             v = "http://" + draw(HOST) + draw(PATH)
             return v, {"referer": v}, None

@@ -51,9 +51,10 @@ def test_vhost_and_port_are_kept_and_the_table_is_the_same(tmp_path):
     vhost = rows["other_vhosts_access.log"]
     assert (vhost["client_ip"], vhost["path"], vhost["query"]) == ("203.0.113.9", "/a", "x=1")
     assert (vhost["vhost"], vhost["port"]) == ("shop.example", 443)  # typed columns
-    assert vhost["extra"] == "bytes_sent=734" and vhost["bytes"] is None
+    assert vhost["bytes_sent"] == 734 and vhost["bytes"] is None and vhost["extra"] is None  # %O: as sent
     assert rows["access_log"]["vhost"] is None and rows["access_log"]["port"] is None
     assert rows["access_log"]["bytes"] == 512 and rows["access_log"]["extra"] is None
+    assert rows["access_log"]["bytes_sent"] is None
     assert loaded.records.schema == read_access_logs([tmp_path / "access_log"], case_root=tmp_path).records.schema
 
 
@@ -138,7 +139,8 @@ def test_apache_d_and_v_directives_fill_the_typed_columns(tmp_path):
                  encoding="utf-8")
     r = read_access_logs([p], case_root=tmp_path, format='%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D',
                          show_progress=False).records
-    assert (r["vhost"][0], r["port"][0], r["duration_us"][0], r["extra"][0]) == ("shop.example", 443, 1200, "bytes_sent=10")
+    assert (r["vhost"][0], r["port"][0], r["duration_us"][0], r["bytes_sent"][0], r["extra"][0]) == (
+        "shop.example", 443, 1200, 10, None)
 
 
 def test_a_common_format_line_in_a_combined_file_is_named_so(tmp_path):
