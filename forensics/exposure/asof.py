@@ -133,7 +133,7 @@ def _cast(value: Any, dtype: pl.DataType, zone: ZoneInfo) -> tuple[Any, bool]:
         return None, False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Op:
     seq: int
     ts: dt.datetime
@@ -189,38 +189,58 @@ class AsOfTables:
             if log_start is None:
                 self.log_start = statements["ts"].min()
             # cheap prefilter before the tokenizer: a data change naming an exported table
-            cand = statements.filter(data_change_expr(self.pk_of))
-            for r in cand.select("seq", "ts", "source", "line_no", "argument").iter_rows(named=True):
-                now_local = r["ts"].astimezone(zone).replace(tzinfo=None) if r["ts"] else None
-                ch = parse_change(r["argument"], self.pk_of, now_local=now_local)
-                if ch is None:
-                    continue
-                if ch.error and not any(p is not None for p in ch.pks):
-                    probs.append({"seq": r["seq"], "ts": r["ts"], "source": r["source"],
-                                  "line_no": r["line_no"], "table": ch.table, "op": ch.op,
-                                  "reason": ch.error})
-                    continue
-                if ch.error:
-                    probs.append({"seq": r["seq"], "ts": r["ts"], "source": r["source"],
-                                  "line_no": r["line_no"], "table": ch.table, "op": ch.op,
-                                  "reason": ch.error + " (applied to the rows it names)"})
-                per = self.ops.setdefault(ch.table, {})
-                if ch.op == "insert":
-                    for pk, row in zip(ch.pks, ch.rows):
-                        if pk is None:
-                            continue
-                        per.setdefault(pk, []).append(_Op(r["seq"], r["ts"], "insert", row, r["source"], r["line_no"]))
-                else:
-                    for pk in ch.pks:
-                        per.setdefault(pk, []).append(_Op(r["seq"], r["ts"], ch.op, dict(ch.values), r["source"], r["line_no"]))
+            cand = statements.filter(data_change_expr(self.pk_of)).select(
+                "seq", "ts", "source", "line_no", "argument", inserts=pl.col("keyword").is_in(["INSERT", "REPLACE"]))
+            # updates and deletes first: the columns they set are all of a logged INSERT's values
+            # that :meth:`at` can ask for, unless the row is missing from the export (rebuilt from
+            # its INSERT: every value kept). A shop's log inserts every order with all its columns
+            # and later sets two or three: the rest is never held.
+            touched: dict[tuple[str, Any], set[str]] = {}
+            for r in cand.filter(~pl.col("inserts")).iter_rows(named=True):
+                for table, pk, op in self._parsed(r, zone, probs):
+                    touched.setdefault((table, pk), set()).update(op.values)
+            present = {t: _export_keys(tabs[t], pk) for t, pk in self.pk_of.items() if t in tabs}
+            for r in cand.filter(pl.col("inserts")).iter_rows(named=True):
+                for table, pk, op in self._parsed(r, zone, probs):
+                    if (pk, str(pk)) in present.get(table, ()):
+                        kept = touched.get((table, pk), ())
+                        op.values = {c: v for c, v in op.values.items() if c in kept}
+            for per in self.ops.values():
+                for lst in per.values():
+                    lst.sort(key=lambda o: o.seq)  # stable: a key's changes in replay order
         for t, per in self.ops.items():
             self._maxseq[t] = {pk: max(o.seq for o in lst) for pk, lst in per.items()}
         self.problems = pl.DataFrame(
             probs,
             schema={"seq": pl.UInt32, "ts": pl.Datetime("us", "UTC"), "source": pl.String,
                     "line_no": pl.Int64, "table": pl.String, "op": pl.String, "reason": pl.String},
-        )
+        ).sort("seq", maintain_order=True)
         return self
+
+    def _parsed(self, r: dict[str, Any], zone: ZoneInfo, probs: list[dict[str, Any]]):
+        """The changes one logged statement ``r`` (``seq, ts, source, line_no, argument``) makes,
+        added to :attr:`ops`: ``(table, pk, op)`` each; a change that cannot be applied (or only to
+        the rows it names) goes to ``probs``."""
+        now_local = r["ts"].astimezone(zone).replace(tzinfo=None) if r["ts"] else None
+        ch = parse_change(r["argument"], self.pk_of, now_local=now_local)
+        if ch is None:
+            return
+        if ch.error:
+            applied = any(p is not None for p in ch.pks)
+            probs.append({"seq": r["seq"], "ts": r["ts"], "source": r["source"], "line_no": r["line_no"],
+                          "table": ch.table, "op": ch.op,
+                          "reason": ch.error + (" (applied to the rows it names)" if applied else "")})
+            if not applied:
+                return
+        per = self.ops.setdefault(ch.table, {})
+        if ch.op == "insert":
+            changes = [(pk, row) for pk, row in zip(ch.pks, ch.rows) if pk is not None]
+        else:
+            changes = [(pk, dict(ch.values)) for pk in ch.pks]
+        for pk, values in changes:
+            op = _Op(r["seq"], r["ts"], ch.op, values, r["source"], r["line_no"])
+            per.setdefault(pk, []).append(op)
+            yield ch.table, pk, op
 
     def at(self, table: str, seq: int, ts: dt.datetime, *, estimate: str = "low") -> tuple[pl.DataFrame, dict[Any, list[str]]]:
         """``table`` as it stood just before statement ``seq`` (logged at ``ts``).
@@ -338,6 +358,17 @@ class AsOfTables:
             extra = pl.DataFrame(rebuilt, schema=schema, strict=False, infer_schema_length=None)
             base = pl.concat([base, extra], how="vertical")
         return base, flags
+
+
+def _export_keys(df: pl.DataFrame, pk: str) -> set[tuple[Any, str]]:
+    """``(key, text)`` of each row of an export, as :meth:`AsOfTables.at` finds a logged key's row:
+    by its text (trimmed), then its value (:func:`_norm_key`); a logged key ``k`` has a row when
+    ``(k, str(k))`` is in the set."""
+    if pk not in df.columns or not df.height:
+        return set()
+    values = df.get_column(pk)
+    texts = values.cast(pl.String).str.strip_chars().to_list()
+    return {(_norm_key(v), t) for v, t in zip(values.to_list(), texts, strict=True) if v is not None}
 
 
 def _norm_key(v: Any) -> Any:

@@ -56,6 +56,48 @@ def test_values_as_set_at_the_moment():
     assert asof.problems.height == 0
 
 
+def test_an_insert_of_a_row_in_the_export_keeps_only_the_values_later_changes_set():
+    tab = customers([{"customer_id": 7, "update_date": "2017-04-03 00:00:00"}]).with_columns(
+        name01=pl.lit("end"), point=pl.lit(30))
+    ql = (QueryLog()
+          .conn(1, "2017-04-01 00:00:00", None, ["INSERT INTO dtb_customer (customer_id, name01, point, del_flg, "
+                                                 "create_date) VALUES (7, 'first', 10, 0, '2017-04-01 00:00:00')"])
+          .conn(2, "2017-04-02 00:00:00", None, ["SELECT 'probe'"])
+          .conn(3, "2017-04-03 00:00:00", None, ["UPDATE dtb_customer SET point = 30 WHERE customer_id = 7"]))
+    asof, st = build(ql, tab)
+    # the update is parsed before the insert, and the insert's op still comes first
+    assert [o.op for o in asof.ops["dtb_customer"][7]] == ["insert", "update"]
+    assert asof.ops["dtb_customer"][7][0].values == {"point": 10}
+    df, flags = asof.at("dtb_customer", *seq_of(st, "'probe'"))
+    row = df.row(0, named=True)
+    assert (row["point"], row["name01"]) == (10, "end") and flags == {}
+
+
+def test_an_insert_of_a_row_missing_from_the_export_keeps_every_value():
+    tab = customers([{"customer_id": 1}]).with_columns(point=pl.lit(0))
+    ql = (QueryLog()
+          .conn(1, "2017-04-01 00:00:00", None, ["INSERT INTO dtb_customer (customer_id, name01, point, del_flg, "
+                                                 "create_date) VALUES ('8', 'gone', 10, 0, '2017-04-01 00:00:00')"])
+          .conn(2, "2017-04-02 00:00:00", None, ["UPDATE dtb_customer SET point = 20 WHERE customer_id = 8"])
+          .conn(3, "2017-04-03 00:00:00", None, ["SELECT 'probe'"])
+          .conn(4, "2017-04-04 00:00:00", None, ["DELETE FROM dtb_customer WHERE customer_id = 8"]))
+    asof, st = build(ql, tab)
+    df, flags = asof.at("dtb_customer", *seq_of(st, "'probe'"))
+    row = df.filter(pl.col("customer_id") == 8).row(0, named=True)
+    assert (row["name01"], row["point"]) == ("gone", 20)
+    assert "rebuilt" in flags[8][0]
+
+
+def test_problems_are_in_log_order_whatever_the_kind_of_change():
+    ql = (QueryLog()
+          .conn(1, "2017-04-01 00:00:00", None, ["INSERT INTO dtb_customer SELECT * FROM dtb_customer"])
+          .conn(2, "2017-04-02 00:00:00", None, ["UPDATE dtb_customer SET point = 0 WHERE email LIKE '%x'"])
+          .conn(3, "2017-04-03 00:00:00", None, ["INSERT INTO dtb_customer VALUES (1)"]))
+    asof, _ = build(ql, customers([{"customer_id": 1}]))
+    assert asof.problems["op"].to_list() == ["insert", "update", "insert"]
+    assert asof.problems["seq"].is_sorted()
+
+
 def test_unapplicable_change_is_reported():
     ql = QueryLog().conn(1, "2017-04-01 00:00:00", None, ["UPDATE dtb_customer SET point = 0 WHERE email LIKE '%x'"])
     asof, _ = build(ql, customers([{"customer_id": 1}]))
