@@ -204,7 +204,7 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
     ]
     match = recognise_header(names) if not bad_header else HeaderMatch(TABLE_DUMP, tuple(names))
     names = list(match.columns)
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {"source": -1, "line_no": -1}  # the provenance columns keep their names
     for i, n in enumerate(names):  # duplicate header names stay distinguishable
         if n in seen:
             names[i] = f"{n}_{i + 1}"
@@ -239,17 +239,20 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
         {"source": [source] * len(rows), "line_no": line_nos, **{n: [r[i] for r in rows] for i, n in enumerate(names)}},
         schema={"source": pl.String, "line_no": pl.Int64, **{n: pl.String for n in names}},
     )
-    frame = frame.with_columns(pl.col(n).replace("", None) for n in names) if names else frame
+    # a column by its place, never ``pl.col(name)``: a header names it, and "*" or "^...$" there
+    # would select other columns
+    at = {n: pl.nth(k) for k, n in enumerate(frame.columns)}
+    frame = frame.with_columns(at[n].replace("", None) for n in names) if names else frame
     typed = []
     for n in names:
-        col = pl.col(n)
+        col = at[n]
         if n.endswith("_date"):
             typed.append(_parse_dates(col, timezone).alias(n))
     frame = frame.with_columns(typed) if typed else frame
     ints = [n for n in names if not n.endswith("_date") and not re.search(_TEXT_NAMES, n) and frame[n].null_count() < frame.height
-            and frame[n].drop_nulls().str.contains(_INT).all()]
+            and frame[n].alias("v").drop_nulls().str.contains(_INT).all()]  # (a Series' methods select it by name)
     if ints:
-        frame = frame.with_columns(pl.col(n).cast(pl.Int64) for n in ints)
+        frame = frame.with_columns(at[n].cast(pl.Int64) for n in ints)
     if match.csv_id is not None:  # what the download's page selected by, though no label writes it
         implied = [(c, v) for c, v in ADMIN_CSV_OUTPUTS[match.csv_id].implied if c not in frame.columns]
         frame = frame.with_columns(pl.lit(v, pl.Int64).alias(c) for c, v in implied) if implied else frame

@@ -346,3 +346,15 @@ def test_sample_counts_with_query_log_on_downloads(sample_cases):
     assert "could not be replayed" in admin["viewed_persons_reason"]
     found, bound = set(inv_a.viewed.persons["person_key"]), set(inv_a.viewed.upper["person_key"])
     assert found and found <= set(inv_d.viewed.persons["person_key"]) <= bound
+
+
+def test_header_names_that_polars_reads_as_patterns_or_provenance_are_columns_of_their_own(tmp_path):
+    p = tmp_path / "dtb_x.csv"
+    p.write_text("*,^a.*$,source,line_no,b_date\n1,x,y,5,2017-04-01 09:00:00\n,,z,,\n", encoding="utf-8")
+    loaded = read_db_export(p, case_root=tmp_path, encoding="utf-8", timezone="Asia/Tokyo")
+    assert loaded.rejects.height == 0
+    assert loaded.records.columns == ["source", "line_no", "*", "^a.*$", "source_3", "line_no_4", "b_date"]
+    assert loaded.records["source"].to_list() == ["dtb_x.csv"] * 2 and loaded.records["line_no"].to_list() == [2, 3]
+    assert loaded.records["*"].to_list() == [1, None]  # typed as integers, empty is null
+    assert loaded.records["^a.*$"].to_list() == ["x", None]
+    assert loaded.records["b_date"].to_list() == [dt.datetime(2017, 4, 1, 0, 0, tzinfo=UTC), None]
