@@ -252,7 +252,6 @@ def scan_rows(files: dict[str, tuple[str | None, Path]], batch_lines: int = 400_
     """The scan pass alone on each named format's file (its bytes in memory, scanned in blocks of
     the loader's batch size, one after the other in one thread): the interpreter
     (``access_scan._scan``) and the format's own kernel, ns per line, best of three."""
-
     print(f"\nscan pass alone (the file's bytes in memory, blocks of {batch_lines:,} lines, one thread; "
           "ns per line, best of 3):")
     print(f"{'format':42} {'interpreter':>12} {'own kernel':>11}")
