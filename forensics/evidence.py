@@ -37,6 +37,7 @@ import numpy as np
 import polars as pl
 
 from forensics import filemap
+from forensics.newlines import count_newlines, nth_newline
 
 #: Upper bound on the decompressed size of one gzip evidence file (bytes); beyond it the rest of
 #: the file is rejected with a reason instead of filling the memory.
@@ -460,29 +461,13 @@ class RawLines:
         return split_lines(self.bytes()).with_columns(pl.col("line_no") + (self.line_no - 1))
 
     def cut(self, k: int) -> tuple["RawLines", "RawLines"]:
-        """The first ``k`` lines (``0 < k < n``) and the rest, still sharing ``data``. Newlines
-        are counted a MiB at a time up to the one that ends line ``k``."""
-        arr = np.frombuffer(self.data, dtype=np.uint8, count=self.end - self.start, offset=self.start)
-        seen = 0
-        for lo in range(0, arr.size, _CHUNK):
-            ends = arr[lo : lo + _CHUNK] == 10
-            here = int(np.count_nonzero(ends))
-            if seen + here >= k:
-                at = self.start + lo + int(np.flatnonzero(ends)[k - seen - 1]) + 1
-                break
-            seen += here
-        else:
+        """The first ``k`` lines (``0 < k < n``) and the rest, still sharing ``data``: cut
+        after the ``k``-th newline, found by one compiled pass that stops there."""
+        at = nth_newline(self.data, k, self.start, self.end) + 1
+        if at <= 0:
             raise ValueError(f"cut at line {k} of a piece of {self.n} lines")
         return (RawLines(self.data, self.start, at, k, self.line_no),
                 RawLines(self.data, at, self.end, self.n - k, self.line_no + k))
-
-
-def count_newlines(data, start: int = 0, end: int | None = None) -> int:
-    """Newlines in ``data[start:end]`` (bytes or any buffer), without copying the bytes."""
-    end = len(data) if end is None else end
-    if end <= start:
-        return 0
-    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start) == 10))
 
 
 def iter_raw_lines(

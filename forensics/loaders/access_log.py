@@ -52,6 +52,7 @@ import polars as pl
 
 from forensics.evidence import DEFAULT_MAX_DECOMPRESSED, escape_py, head_lines, iter_lines, line_excerpt, rel_source
 from forensics.ipaddr import canonical_ip
+from forensics.newlines import count_newlines, nth_newline
 from forensics.loaders._common import (
     DEFAULT_BATCH_LINES,
     Loaded,
@@ -825,12 +826,13 @@ def scan_access_log_rejects(paths: Iterable[str | Path], *, case_root: str | Pat
 
 
 def warm_up() -> float:
-    """Compile the loader's native pieces (the line scanner, the named formats' own scan kernels
-    and the percent decoder), or load them from numba's on-disk cache, now rather than in the first
+    """Compile the loader's native pieces (the newline counter, the line scanner, the named formats'
+    own scan kernels and the percent decoder), or load them from numba's on-disk cache, now rather than in the first
     load; returns the seconds it took. ``make install`` calls it, so analysts never wait for it."""
     import time
 
     t0 = time.perf_counter()
+    nth_newline(b"a\nb\n", count_newlines(b"a\nb\n"))
     access_scan.warm_up()
     scan_kernels.warm_up()
     percent_decode_series(pl.Series(["%41%E6%9D%B1+"]), plus_is_space=True)
