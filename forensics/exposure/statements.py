@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import numpy as np
 import polars as pl
 
 from forensics.exposure.sql import CHANGE_KEYWORDS
@@ -41,6 +40,7 @@ __all__ = [
     "keyword_expr",
     "session_id_rows",
     "person_select_rows",
+    "StatementOrder",
     "statement_order",
     "statements_of",
 ]
@@ -74,53 +74,135 @@ def conn_key_expr() -> pl.Expr:
     return pl.col("conn_id").cast(pl.String) + "#" + pl.col("conn_n").cast(pl.String)
 
 
-def statement_order(query_log: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-    """Every statement's place in replay order, without its text: a statement's ``seq`` is its
-    row here (0..). A row per statement of the log, so only what placing needs is kept.
+class StatementOrder:
+    """Where each statement of a query log stands in replay order, found for the rows asked about
+    without holding a row per statement (:func:`statement_order` builds it).
 
-    Returns
-    -------
-    DataFrame
-        ``ts``, ``conn_id``, ``conn_n`` (Int32: ``conn_key`` is ``conn_id#conn_n``), ``_row``
-        (UInt32: the statement's row in ``query_log``), in replay order.
+    What it holds grows with the log's span, not its size: a row per distinct second (``_order``,
+    the statement's time or, untimed, its bound): how many statements come before that second
+    in replay order, the first and last row of the log in it, and whether its rows are
+    contiguous in the log (they are unless the server's clock went back, or files overlap). A
+    statement's ``seq`` is then the statements before its second plus its place in it (its row
+    less the second's first row; the rows of a second that is not contiguous are read when asked
+    about). Its connection number (``conn_n``) counts the ``Connect`` statements of its
+    ``conn_id`` up to it, read for the ids asked about.
+
+    Attributes
+    ----------
+    log : LazyFrame
+        The query log with ``_row`` (UInt32: its row in the log) and ``_order``.
+    seconds : DataFrame
+        ``_order``, ``before`` (Int64), ``lo``, ``hi`` (UInt32), ``contiguous`` (Boolean), in
+        replay order (an untimed statement without a bound first).
+    height : int
+        Statements in the log.
+    ts_min, ts_max : datetime or None
+        The first and last statement's time.
+    opened : int
+        ``Connect`` statements in the log.
+    in_row_order : bool
+        The log was read in replay order (every second contiguous, in order): ``seq`` is ``_row``.
     """
-    df = (
-        query_log.lazy().with_row_index("_row")
-        .select("_row", "ts", "conn_id", _order=pl.coalesce("ts", "ts_before"),
-                _connect=pl.col("command") == "Connect")
-        .collect(engine="streaming")
-    )
-    # the log's rows are in the order it was read (files oldest first, lines in order): a stable
-    # sort on time alone keeps that order within a second. A log read in time order (one server
-    # whose clock never went back) needs no sort at all
-    if not df["_order"].is_sorted():
-        df = df.sort("_order", maintain_order=True)
-    return df.select("ts", "conn_id", conn_n=pl.col("_connect").cast(pl.Int32).cum_sum().over("conn_id"), _row="_row")
+
+    def __init__(self, query_log: pl.LazyFrame | pl.DataFrame):
+        self.log = (query_log.lazy().with_row_index("_row")
+                    .with_columns(_order=pl.coalesce("ts", "ts_before")))
+        per = (self.log.group_by("_order")
+               .agg(n=pl.len(), lo=pl.col("_row").min(), hi=pl.col("_row").max(),
+                    ts_min=pl.col("ts").min(), ts_max=pl.col("ts").max(),
+                    connects=(pl.col("command") == "Connect").sum())
+               .collect(engine="streaming")
+               .sort("_order", nulls_last=False))
+        self.height = int(per["n"].sum() or 0)
+        self.ts_min, self.ts_max = per["ts_min"].min(), per["ts_max"].max()
+        self.opened = int(per["connects"].sum() or 0)
+        self.seconds = per.select(
+            "_order", before=(pl.col("n").cum_sum() - pl.col("n")).cast(pl.Int64), lo="lo", hi="hi",
+            contiguous=(pl.col("hi").cast(pl.Int64) - pl.col("lo") + 1) == pl.col("n"))
+        lo_next = self.seconds["lo"].shift(-1)
+        self.in_row_order = bool(self.seconds["contiguous"].all()
+                                 and ((self.seconds["hi"] < lo_next) | lo_next.is_null()).all())
+
+    def locate(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` (with ``_row``, ``conn_id`` and ``_order``, as :attr:`log` gives them) with
+        their ``seq`` (UInt32) and ``conn_n`` (Int32), in replay order."""
+        if rows.height == 0:
+            return rows.with_columns(seq=pl.lit(None, pl.UInt32), conn_n=pl.lit(None, pl.Int32))
+        return self._connection_numbers(self._places(rows)).sort("seq")
+
+    def _places(self, rows: pl.DataFrame) -> pl.DataFrame:
+        placed = rows.join(self.seconds.select("_order", "before", "lo", "contiguous"), on="_order", how="left",
+                           nulls_equal=True, maintain_order="left")
+        odd = placed.filter(~pl.col("contiguous"))["_order"].unique()
+        within = pl.col("_row").cast(pl.Int64) - pl.col("lo")
+        if odd.len():  # seconds whose rows are spread over the log: their rows read, ranked by row
+            test = pl.col("_order").is_in(odd.drop_nulls().implode())
+            if odd.null_count():
+                test = test | pl.col("_order").is_null()
+            ranks = (self.log.filter(test).select("_order", "_row").collect(engine="streaming")
+                     .sort("_order", "_row", nulls_last=False)
+                     .select("_row", _rank=pl.int_range(pl.len(), dtype=pl.Int64).over("_order")))
+            placed = placed.join(ranks, on="_row", how="left", maintain_order="left")
+            within = pl.when(pl.col("contiguous")).then(within).otherwise(pl.col("_rank"))
+        return placed.with_columns(seq=(pl.col("before") + within).cast(pl.UInt32)).drop(
+            "before", "lo", "contiguous", "_rank", strict=False)
+
+    def _connection_numbers(self, rows: pl.DataFrame) -> pl.DataFrame:
+        ids = rows["conn_id"].unique()
+        test = pl.col("conn_id").is_in(ids.drop_nulls().implode())
+        if ids.null_count():
+            test = test | pl.col("conn_id").is_null()
+        connects = (self.log.filter((pl.col("command") == "Connect") & test)
+                    .select("_row", "conn_id", "_order").collect(engine="streaming"))
+        mine = rows.select("_row", "conn_id", "_order").unique("_row")
+        every = pl.concat([connects.with_columns(_c=pl.lit(1, pl.Int32)),
+                           mine.join(connects.select("_row"), on="_row", how="anti").with_columns(_c=pl.lit(0, pl.Int32))])
+        numbered = (every.sort("conn_id", "_order", "_row", nulls_last=False)
+                    .select("_row", conn_n=pl.col("_c").cum_sum().over("conn_id")))
+        return rows.join(numbered, on="_row", how="left", maintain_order="left")
+
+    def statements_of_ids(self, ids: pl.Series) -> pl.DataFrame:
+        """Every statement of the connection ids ``ids``, without its text: ``_row, ts, conn_id,
+        _order, seq, conn_n``, in replay order."""
+        test = pl.col("conn_id").is_in(ids.drop_nulls().unique().implode())
+        if ids.null_count():
+            test = test | pl.col("conn_id").is_null()
+        rows = self.log.filter(test).select("_row", "ts", "conn_id", "_order").collect(engine="streaming")
+        return self.locate(rows)
+
+    def already_open(self) -> int:
+        """Connection ids with a statement before their first ``Connect`` (opened before the log
+        began): a connection each, counted beside :attr:`opened`. One pass, a row per id."""
+        connect = pl.col("command") == "Connect"
+        if self.in_row_order:  # replay order is row order: an id's first statement is its least row
+            per = self.log.group_by("conn_id").agg(
+                first=pl.col("_row").min(), first_connect=pl.when(connect).then(pl.col("_row")).min())
+        else:  # (a log out of time order: each statement's place first, a row per statement)
+            per = self.locate(self.log.select("_row", "conn_id", "_order").collect(engine="streaming")).lazy().join(
+                self.log.select("_row", connect.alias("_c")), on="_row").group_by("conn_id").agg(
+                first=pl.col("seq").min(), first_connect=pl.when(pl.col("_c")).then(pl.col("seq")).min())
+        return int(per.filter(pl.col("first_connect").is_null() | (pl.col("first") < pl.col("first_connect")))
+                   .select(pl.len()).collect(engine="streaming").item())
 
 
-def _located(rows: pl.DataFrame, order: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` (with ``_row``, their row in the log) with their ``seq``, ``conn_id`` and ``conn_n``,
-    in replay order, ``_row`` dropped: two gathers, no join."""
-    seq_of_row = pl.Series("seq", np.zeros(order.height, dtype=np.uint32)).scatter(
-        order["_row"], np.arange(order.height, dtype=np.uint32))
-    placed = rows.with_columns(seq=seq_of_row.gather(rows["_row"])).sort("seq").drop("_row")
-    return placed.with_columns(order.select("conn_id", "conn_n")[placed["seq"]])
+def statement_order(query_log: pl.LazyFrame | pl.DataFrame) -> StatementOrder:
+    """The replay order of ``query_log``'s statements (:class:`StatementOrder`: one pass over the
+    log, a row per distinct second kept)."""
+    return StatementOrder(query_log)
 
 
-def _rows_of(order: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The rows of ``order`` of the connections ``pairs`` (``conn_id, conn_n``): first by the id
-    alone (one column tested against a set; a join on both keys of every statement costs
-    gigabytes), then on both keys among those rows."""
-    ids = pairs["conn_id"].unique().implode()
-    return order.filter(pl.col("conn_id").is_in(ids, nulls_equal=True)).join(
+def _rows_of(order: StatementOrder, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The statements (``_row, ts, conn_id, _order, seq, conn_n``, replay order) of the
+    connections ``pairs`` (``conn_id, conn_n``): every statement of their ids, then those of
+    the pairs."""
+    return order.statements_of_ids(pairs["conn_id"]).join(
         pairs, on=["conn_id", "conn_n"], how="semi", nulls_equal=True, maintain_order="left")
 
 
-def _placed(rows: pl.DataFrame, order: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` (with ``_row``, their row in the log) with their ``seq`` and ``conn_key``, in
-    replay order, ``_row`` dropped."""
-    placed = _located(rows, order).with_columns(conn_key=conn_key_expr())
-    return placed.drop("conn_n", *(["conn_id"] if "conn_id" not in rows.columns else []))
+def _placed(rows: pl.DataFrame, order: StatementOrder) -> pl.DataFrame:
+    """``rows`` (with ``_row``, ``conn_id`` and ``_order``) with their ``seq`` and ``conn_key``,
+    in replay order, ``_row``, ``_order`` and ``conn_n`` dropped."""
+    return order.locate(rows).with_columns(conn_key=conn_key_expr()).drop("_row", "_order", "conn_n")
 
 
 def _session_filter(platform: Platform) -> pl.Expr:
@@ -188,44 +270,43 @@ def connection_rows(base: pl.DataFrame, sids: pl.DataFrame, reads: pl.DataFrame,
                       "n_person_selects").sort("start", "conn_key")
 
 
-def connections(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, person_tabs: Iterable[str], *,
+def connections(order: StatementOrder, query_log: pl.LazyFrame | pl.DataFrame, person_tabs: Iterable[str], *,
                 platform: Platform, sessions: Iterable[str] = ()) -> tuple[pl.DataFrame, int]:
     """The connections that read a person table or one of ``sessions`` (session ids), and how many
     connections the log holds in all: ``(rows, count)``, ``rows`` as :func:`connection_rows` gives
     them (a connection that read a listed session after another one is among them too).
 
-    From ``order`` (:func:`statement_order`) and filtered passes over ``query_log``: the SELECTs
-    naming a person table, the statements naming a listed session, and the session reads of the
-    connections so found. In a busy shop nearly every connection reads its session and nothing
-    else: those are counted, never built."""
+    From ``order`` (:func:`statement_order` of ``query_log``) and filtered passes over the log:
+    the SELECTs naming a person table, the statements naming a listed session, every statement of
+    the connection ids so found (no text), and the session reads among them. In a busy shop
+    nearly every connection reads its session and nothing else: those are counted, never built."""
     pt = sorted(person_tabs)
     pair = ["conn_id", "conn_n"]
-    q = query_log.lazy().with_row_index("_row").select("_row", "command", "argument")
-    reads = (_located(person_select_rows(q, pt).collect(engine="streaming"), order) if pt
-             else pl.DataFrame(schema={"seq": pl.UInt32, "conn_id": pl.Int64, "conn_n": pl.Int32}))
+    q = order.log.select("_row", "conn_id", "_order", "command", "argument")
+    reads = (order.locate(person_select_rows(q, pt).collect(engine="streaming")) if pt
+             else pl.DataFrame(schema={"_row": pl.UInt32, "seq": pl.UInt32, "conn_id": pl.Int64, "conn_n": pl.Int32}))
     wanted = [(reads.filter(pl.any_horizontal([pl.col(f"_t_{t}") for t in pt])) if pt else reads).select(pair)]
     listed = sorted(set(sessions))
     if listed:
         naming = q.drop("command").filter(pl.col("argument").str.contains_any(listed))
-        found = _located(session_id_rows(naming, platform).collect(engine="streaming"), order)
+        found = order.locate(session_id_rows(naming, platform).collect(engine="streaming"))
         wanted.append(found.filter(pl.col("sid").is_in(listed)).select(pair))
     wanted = pl.concat(wanted).cast({"conn_id": pl.Int64, "conn_n": pl.Int32}).unique()
     # the statements of the connections found: their session reads, and their times
     theirs = _rows_of(order, wanted)
     of_theirs = q.drop("command").filter(pl.col("_row").is_in(theirs["_row"].implode()))
-    sid_rows = _located(session_id_rows(of_theirs, platform).collect(engine="streaming"), order).with_columns(
-        conn_key=conn_key_expr())
+    sid_rows = (session_id_rows(of_theirs, platform).drop("conn_id", "_order").collect(engine="streaming")
+                .join(theirs.select("_row", "seq", "conn_id", "conn_n"), on="_row")
+                .sort("seq").drop("_row").with_columns(conn_key=conn_key_expr()))
     reads = reads.with_columns(conn_key=conn_key_expr())
     base = (theirs.group_by(pair)
             .agg(pl.col("ts").min().alias("start"), pl.col("ts").max().alias("end"), pl.len().alias("n_statements"))
             .select(conn_key=conn_key_expr(), conn_id="conn_id", start="start", end="end", n_statements="n_statements"))
     # every connection but those opened before the log began starts with a Connect
-    opened = query_log.lazy().filter(pl.col("command") == "Connect").select(pl.len()).collect(engine="streaming").item()
-    already_open = order.select(pl.col("conn_id").filter(pl.col("conn_n") == 0).n_unique()).item()
-    return connection_rows(base, sid_rows, reads, pt), int(opened) + already_open
+    return connection_rows(base, sid_rows, reads, pt), order.opened + order.already_open()
 
 
-def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, conn_keys: Iterable[str],
+def statements_of(order: StatementOrder, query_log: pl.LazyFrame | pl.DataFrame, conn_keys: Iterable[str],
                   change_tables: Iterable[str]) -> pl.DataFrame:
     """The statements, text included, of the connections ``conn_keys``, and every logged data
     change (:data:`forensics.exposure.sql.CHANGE_KEYWORDS`) naming one of ``change_tables``, in replay order.
@@ -239,8 +320,7 @@ def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, c
                        conn_n=pl.col("field_1").cast(pl.Int32, strict=False)).drop_nulls()  # no such connection: none
     chosen = _rows_of(order, keys)["_row"]
     names = sorted({t.lower() for t in change_tables})
-    q = query_log.lazy()
-    columns = q.collect_schema().names()
+    columns = query_log.lazy().collect_schema().names()
     keep = pl.col("_row").is_in(chosen.implode())
     if names:  # cheap prefilters over the whole text (a change's first word, a table's name); the
         # exact test below, on the rows they keep
@@ -248,7 +328,7 @@ def statements_of(order: pl.DataFrame, query_log: pl.LazyFrame | pl.DataFrame, c
                        & pl.col("argument").str.contains(_CHANGE_START)
                        & pl.col("argument").str.contains_any(names, ascii_case_insensitive=True)).fill_null(False)
     # the log's text never whole; the rows kept hold their own text, not the pages they were read from
-    rows = detached(q.with_row_index("_row").filter(keep)).collect(engine="streaming")
+    rows = detached(order.log.filter(keep)).collect(engine="streaming")
     rows = rows.with_columns(keyword=keyword_expr())
     if names:
         rows = rows.filter(pl.col("_row").is_in(chosen.implode()) | data_change_expr(names).fill_null(False))

@@ -361,7 +361,7 @@ def viewed_records(
     if window_end is None and att.height:
         window_end = att["ts"].max()
 
-    order = statement_order(query_log) if query_log is not None else None  # every statement's place, no text
+    order = statement_order(query_log) if query_log is not None else None  # where statements stand, no text
     if order is None or order.height == 0:
         upper = viewed_upper_bound(tabs, pl.concat([display, hidden], how="vertical"), window_end=window_end,
                                    platform=platform)
@@ -384,8 +384,7 @@ def viewed_records(
     # read in full: the statements of the connections kept, and the logged changes to the
     # exported tables (the tables as of a moment)
     st = statements_of(order, query_log, conns["conn_key"].to_list(), change_tables=tabs)
-    log_start, log_end = order["ts"].min(), order["ts"].max()
-    del order  # a row per statement of the log: not needed past here
+    log_start, log_end = order.ts_min, order.ts_max
 
     # ---- attribution --------------------------------------------------------------------------
     tol = dt.timedelta(seconds=tolerance_s)

@@ -11,7 +11,7 @@ import pytest
 
 from forensics.exposure.asof import statement_table
 from forensics.exposure.sql import CHANGE_KEYWORDS
-from forensics.exposure.statements import conn_key_expr, connections, statement_order, statements_of
+from forensics.exposure.statements import StatementOrder, conn_key_expr, connections, statement_order, statements_of
 from forensics.exposure.viewed import connection_table
 from forensics.platforms.eccube2 import ECCUBE2
 from tests.exposure.world import CUST_LIST, QueryLog, jst
@@ -39,12 +39,11 @@ def _log() -> pl.LazyFrame:
     return pl.concat([first, second, untimed]).lazy()
 
 
-def _as_placed(order: pl.DataFrame, log: pl.LazyFrame) -> pl.DataFrame:
-    """``order`` with each statement's ``seq`` (its row in ``order``), ``conn_key`` and the log's
-    ``source`` and ``line_no`` of its row."""
-    rows = log.collect()[order["_row"]].select("source", "line_no")
-    return pl.concat([order.with_row_index("seq").with_columns(conn_key_expr().alias("conn_key")), rows],
-                     how="horizontal")
+def _as_placed(order: StatementOrder, log: pl.LazyFrame) -> pl.DataFrame:
+    """Every statement of ``log`` located by ``order``: ``seq``, ``ts``, ``conn_key``, and the
+    log's ``source`` and ``line_no`` of its row, in replay order."""
+    every = order.log.select("_row", "ts", "conn_id", "_order", "source", "line_no").collect()
+    return order.locate(every).with_columns(conn_key=conn_key_expr())
 
 
 def _cases():
@@ -114,3 +113,46 @@ def test_in_one_second_the_file_read_first_comes_first_whatever_its_name():
     assert placed.filter(pl.col("source") == "logs/mysql/general.log.1")["seq"].max() < \
         placed.filter(pl.col("source") == "logs/mysql/general.log")["seq"].min()
     assert statement_table(log)["source"].to_list() == placed["source"].to_list()
+
+
+def _clock_went_back() -> pl.LazyFrame:
+    """A log out of time order: the second file's clock went back a minute, so its statements
+    come before the first file's in replay order; ids 3 and 4 were open before the log began (no
+    Connect before their statements), and id 4 opens anew after a restart."""
+    ql = QueryLog()
+    ql.add(3, "2017-03-31 23:30:00", "Query", CUST_LIST)
+    ql.add(4, "2017-03-31 23:30:00", "Query", "SELECT 1")
+    ql.conn(5, "2017-03-31 23:30:01", "sid-a", [CUST_LIST])
+    ql.conn(4, "2017-03-31 23:30:02", "sid-b", [CUST_LIST])
+    first = ql.frame()
+    ql = QueryLog()
+    ql.conn(6, "2017-03-31 23:29:00", "sid-c", [CUST_LIST, "UPDATE dtb_customer SET point = 2 WHERE customer_id = 1"])
+    ql.add(3, "2017-03-31 23:30:01", "Query", "SELECT 2")  # the same second as id 5's, read later
+    second = ql.frame().with_columns(source=pl.lit("logs/mysql/general.log.1"))
+    return pl.concat([first, second]).lazy()
+
+
+def test_a_log_out_of_time_order_and_connections_open_before_it_began():
+    log = _clock_went_back()
+    order = statement_order(log)
+    assert not order.in_row_order and not order.seconds["contiguous"].all()
+    whole = statement_table(log)
+    assert _as_placed(order, log).select("seq", "line_no", "ts", "conn_key", "source").equals(
+        whole.select("seq", "line_no", "ts", "conn_key", "source"))
+    every = connection_table(whole, PERSONS, platform=ECCUBE2)
+    conns, count = connections(order, log, PERSONS, platform=ECCUBE2)
+    assert count == every.height == 5  # 3#0, 4#0 open before the log; 4#1, 5#1, 6#1 opened in it
+    assert conns.equals(every.filter(pl.col("n_person_selects") > 0))
+    assert {"3#0", "4#1"} <= set(conns["conn_key"].to_list())
+    part = statements_of(order, log, ["3#0"], change_tables=["dtb_customer"])
+    assert part.equals(whole.filter((pl.col("conn_key") == "3#0") | (pl.col("keyword") == "UPDATE")))
+    assert part["seq"].is_sorted()
+
+
+def test_a_log_in_time_order_places_each_statement_at_its_row():
+    log = _clock_went_back().filter(pl.col("source") == "logs/mysql/general.log")
+    order = statement_order(log)
+    assert order.in_row_order and order.height == 10 and order.opened == 2
+    placed = _as_placed(order, log)
+    assert placed["seq"].to_list() == list(range(10)) and placed["_row"].to_list() == list(range(10))
+    assert connections(order, log, PERSONS, platform=ECCUBE2)[1] == 4
