@@ -31,6 +31,7 @@ window in the tables those pages read), and the result says so.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 from forensics.detectors.near import near_expr
@@ -299,6 +301,107 @@ def _compatible(page: str | None, tables: list[str], ptabs: set[str], platform: 
     return want is None or bool(want & set(tables))
 
 
+#: The request a connection is attributed to, where one is chosen.
+_CHOSEN = {"req_source": pl.String, "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String,
+           "page": pl.String}
+
+
+def _window_counts(starts: np.ndarray, moments: np.ndarray, tol: int) -> np.ndarray:
+    """For each of ``starts``, how many of ``moments`` (sorted) lie within ``tol`` of it, both
+    ends included (Int64 microseconds)."""
+    return np.searchsorted(moments, starts + tol, side="right") - np.searchsorted(moments, starts - tol, side="left")
+
+
+def _attribute(conns: pl.DataFrame, att: pl.DataFrame, others: pl.DataFrame, *, attacker_sids: set[str],
+               known: set[str], tol: dt.timedelta, ptabs: set[str], platform: Platform) -> tuple[pl.DataFrame, list[dict]]:
+    """Each connection that read a person table attributed to a request, or not.
+
+    ``conns``: :func:`forensics.exposure.statements.connection_rows` rows; ``att``: the
+    attacker's requests (:func:`_prep_requests`); ``others``: ``ts, page`` of every other request
+    that may have opened one. A connection reading an attacker session is the attacker's
+    (``method`` sid), one reading another known session staff's; any other is told by the
+    requests within ``tol`` of its start whose page could have read its tables (``candidates``):
+    none is unattributed, only the attacker's is attacker, only others' is other, both is
+    ambiguous. The counts are taken per page over sorted times, so the other requests stay a
+    frame; only connections with an attacker's request to choose are looked at one by one, in
+    order (a request already chosen by an earlier connection is chosen again only when no other
+    fits).
+
+    Returns
+    -------
+    (DataFrame, list of dict)
+        ``conns`` with ``attribution``, ``method`` and ``candidates`` (Int64); and for each
+        connection given a request, ``conn_key`` and the request's ``req_source, req_line_no,
+        req_ts, client_ip, page`` and ``req_sid``, in ``conns`` order.
+    """
+    sid = pl.col("sid").fill_null("")
+    by_sid = sid.is_in(list(attacker_sids - {""}))
+    staff = ~by_sid & sid.is_in(list(known - {""}))
+    timed = ~by_sid & ~staff & pl.col("start").is_not_null()
+    flags = conns.select(by_sid=by_sid, staff=staff, timed=timed)
+    starts = conns["start"].dt.epoch("us").fill_null(0).to_numpy()
+    width = int(tol / dt.timedelta(microseconds=1))
+    n_att = np.zeros(conns.height, dtype=np.int64)
+    n_other = np.zeros(conns.height, dtype=np.int64)
+    table_sets = [tuple(t or ()) for t in conns["tables"].to_list()]
+    kinds = sorted(set(table_sets))
+    for counts, frame in ((n_att, att), (n_other, others)):
+        times = (frame.select("page", t=pl.col("ts").dt.epoch("us")).drop_nulls("t")
+                 .sort("page", "t", nulls_last=False))
+        every = times["t"].to_numpy()
+        at = 0
+        for page, n in times.group_by("page", maintain_order=True).len().iter_rows():
+            fits = {k: _compatible(page, list(k), ptabs, platform) for k in kinds}
+            mask = np.fromiter((fits[k] for k in table_sets), dtype=np.bool_, count=len(table_sets))
+            if mask.any():
+                counts[mask] += _window_counts(starts[mask], every[at:at + n], width)
+            at += n
+    timed_mask = flags["timed"].to_numpy()
+    n_att = np.where(timed_mask, n_att, 0)
+    n_other = np.where(timed_mask, n_other, 0)
+    attributed = conns.with_columns(
+        attribution=pl.when(flags["by_sid"]).then(pl.lit("attacker"))
+        .when(flags["staff"]).then(pl.lit("staff"))
+        .when(pl.Series(n_att + n_other) == 0).then(pl.lit("unattributed"))
+        .when(pl.Series(n_other) == 0).then(pl.lit("attacker"))
+        .when(pl.Series(n_att) == 0).then(pl.lit("other"))
+        .otherwise(pl.lit("ambiguous")),
+        method=pl.when(flags["by_sid"] | flags["staff"]).then(pl.lit("sid")).otherwise(pl.lit("time")),
+        candidates=pl.Series(n_att + n_other, dtype=pl.Int64),
+    )
+    # the attacker's request of each connection it may have opened, in order: a request chosen once
+    # is taken again only when no other fits
+    rows = att.sort("ts", maintain_order=True).to_dicts()
+    moments = [r["ts"] for r in rows]
+    att_by_sid: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["sid"]:
+            att_by_sid.setdefault(r["sid"], []).append(r)
+    used: set[tuple] = set()
+    chosen: list[dict] = []
+    pick = attributed.with_columns(_i=pl.int_range(pl.len())).filter(
+        flags["by_sid"] | pl.Series(n_att > 0)).select("_i", "conn_key", "start", "sid", "tables")
+    for i, key, start, sid_, tables in pick.iter_rows():
+        tabs_read = tables or []
+        if flags["by_sid"][i]:
+            near = [r for r in att_by_sid.get(sid_, []) if start is not None
+                    and abs(r["ts"] - start) <= max(tol, dt.timedelta(seconds=30))]
+            best = min(near, default=None, key=lambda r: (not _compatible(r["page"], tabs_read, ptabs, platform),
+                                                          (r["source"], r["line_no"]) in used,
+                                                          abs((r["ts"] - start).total_seconds())))
+        else:
+            lo, hi = bisect.bisect_left(moments, start - tol), bisect.bisect_right(moments, start + tol)
+            fits = [r for r in rows[lo:hi] if _compatible(r["page"], tabs_read, ptabs, platform)]
+            best = min(fits, default=None, key=lambda r: ((r["source"], r["line_no"]) in used,
+                                                           abs((r["ts"] - start).total_seconds())))
+        if best is not None:
+            used.add((best["source"], best["line_no"]))
+            chosen.append({"conn_key": key, "req_source": best["source"], "req_line_no": best["line_no"],
+                           "req_ts": best["ts"], "client_ip": best["client_ip"], "page": best["page"],
+                           "req_sid": best["sid"]})
+    return attributed, chosen
+
+
 def _ran_in_mode(statements: pl.DataFrame, conn_key: str, signature: str) -> bool:
     """Whether connection ``conn_key`` ran a statement of a page mode's own reads (``signature``,
     ``AdminPage.mode_signature``)."""
@@ -391,80 +494,22 @@ def viewed_records(
     starts = conns.filter((pl.col("n_person_selects") > 0) & pl.col("start").is_not_null()).select(
         pl.col("start").alias("_cs")).sort("_cs")
     # only requests near a connection that read person tables matter for time attribution: those
-    # seconds are read from the other requests (a filter their scan applies), then tested exactly
+    # seconds are read from the other requests (a filter their scan applies), then counted exactly
     oth = _prep_requests(_near(other_requests, starts["_cs"], tolerance_s), admin_dir, False, platform)
     if att.height and oth.height:
         oth = oth.join(att.select("source", "line_no"), on=["source", "line_no"], how="anti")
     # only requests to scripts can open a connection
     oth = oth.filter(pl.col("path").is_null() | pl.col("path").str.contains(r"(?i)(\.php$|/$)"))
-    if oth.height and starts.height:
-        # only requests near a connection that read person tables matter for time attribution
-        oth = (oth.sort("ts").join_asof(starts, left_on="ts", right_on="_cs", strategy="nearest",
-                                         tolerance=tol, check_sortedness=False)
-               .filter(pl.col("_cs").is_not_null()).drop("_cs"))
-    allreq = pl.concat([att, oth], how="vertical") if oth.height else att
-    req_rows = allreq.sort("ts").to_dicts()
-    req_ts = [r["ts"] for r in req_rows]
-    import bisect
-
-    att_by_sid: dict[str, list[dict]] = {}
-    for r in req_rows:
-        if r["attacker"] and r["sid"]:
-            att_by_sid.setdefault(r["sid"], []).append(r)
-    used: set[tuple] = set()
-    out_conn = []
-    for c in conns.filter(pl.col("n_person_selects") > 0).iter_rows(named=True):
-        rec = {**c, "attribution": None, "method": None, "req_source": None, "req_line_no": None,
-               "req_ts": None, "client_ip": None, "page": None, "candidates": 0, "req_sid": None}
-        tabs_read = c["tables"] or []
-        chosen = None
-        sid = c["sid"]
-        if sid and sid in attacker_sids:
-            rec["attribution"], rec["method"] = "attacker", "sid"
-            cands = att_by_sid.get(sid, [])
-            near = [r for r in cands if c["start"] is not None
-                    and abs(r["ts"] - c["start"]) <= max(tol, dt.timedelta(seconds=30))]
-            if near:
-                def _score(r):
-                    return (not _compatible(r["page"], tabs_read, ptabs, platform),
-                            (r["source"], r["line_no"]) in used,
-                            abs((r["ts"] - c["start"]).total_seconds()))
-                chosen = min(near, key=_score)
-        elif sid and sid in known:
-            rec["attribution"], rec["method"] = "staff", "sid"
-        elif c["start"] is None:  # untimed statements at the head of a 5.6 file: no time to match
-            rec["attribution"], rec["method"] = "unattributed", "time"
-        else:
-            lo = bisect.bisect_left(req_ts, c["start"] - tol)
-            hi = bisect.bisect_right(req_ts, c["start"] + tol)
-            cands = [r for r in req_rows[lo:hi] if _compatible(r["page"], tabs_read, ptabs, platform)]
-            rec["method"] = "time"
-            rec["candidates"] = len(cands)
-            kinds = {r["attacker"] for r in cands}
-            if not cands:
-                rec["attribution"] = "unattributed"
-            elif kinds == {True}:
-                rec["attribution"] = "attacker"
-            elif kinds == {False}:
-                rec["attribution"] = "other"
-            else:
-                rec["attribution"] = "ambiguous"
-            att_c = [r for r in cands if r["attacker"]]
-            if att_c:
-                chosen = min(att_c, key=lambda r: ((r["source"], r["line_no"]) in used,
-                                                   abs((r["ts"] - c["start"]).total_seconds())))
-        if chosen is not None:
-            used.add((chosen["source"], chosen["line_no"]))
-            rec.update(req_source=chosen["source"], req_line_no=chosen["line_no"], req_ts=chosen["ts"],
-                       client_ip=chosen["client_ip"], page=chosen["page"], req_sid=chosen["sid"])
-        out_conn.append(rec)
+    attributed, chosen = _attribute(conns.filter(pl.col("n_person_selects") > 0), att, oth.select("ts", "page"),
+                                    attacker_sids=attacker_sids, known=known, tol=tol, ptabs=ptabs, platform=platform)
+    del oth  # counted per page and second: the attribution keeps no row of the other requests
     # a request whose line hides its mode: the statements of its connection tell the mode when the
     # platform knows that mode's own reads (AdminPage.mode_signature); a request resolved either
     # way leaves the bound
     signatures = {p.name: p.mode_signature for p in platform.admin_pages if p.mode_signature}
     hidden_class = {(r["source"], r["line_no"]): r["page"] for r in hidden.iter_rows(named=True)}
     resolved: set[tuple] = set()
-    for rec in out_conn:
+    for rec in chosen:
         key = (rec["req_source"], rec["req_line_no"])
         sig = signatures.get(hidden_class.get(key, ""))
         if sig is None:
@@ -490,10 +535,10 @@ def viewed_records(
     if resolved:
         hidden = hidden.filter(~pl.struct("source", "line_no").is_in(
             pl.DataFrame(sorted(resolved), schema=["source", "line_no"], orient="row").to_struct().implode()))
-    extra = {"attribution": pl.String, "method": pl.String, "req_source": pl.String,
-             "req_line_no": pl.Int64, "req_ts": UTC, "client_ip": pl.String, "page": pl.String,
-             "candidates": pl.Int64, "req_sid": pl.String}
-    conn_df = pl.DataFrame(out_conn, schema={**conns.schema, **extra}).sort("start", "conn_key")
+    picked = pl.DataFrame(chosen, schema={"conn_key": pl.String, **_CHOSEN, "req_sid": pl.String})
+    conn_df = (attributed.join(picked, on="conn_key", how="left", maintain_order="left")
+               .select(*conns.columns, "attribution", "method", *_CHOSEN, "candidates", "req_sid")
+               .sort("start", "conn_key"))
 
     # tables as of each moment: only the tables the attributed SELECTs read
     sel_keys = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))["conn_key"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 import pytest
 
 from forensics.exposure.viewed import ADMIN_PAGES, person_key, viewed_records
+from forensics.platforms.eccube2 import ECCUBE2
 from forensics.platforms.routing import page_expr
+from forensics.schemas import UTC_TS as UTC
 from tests.exposure.world import CUST_EDIT, CUST_LIST, ORDER_LIST, TZ, QueryLog, customers, jst, orders, requests
 
 ATT_SID = "attackersid0001"
@@ -340,3 +344,42 @@ def test_a_page_whose_select_cannot_be_replayed_on_the_exports_bounds_the_count(
     res = run(no_pref, ql, att)
     assert res.replays["status"].to_list() == ["failed", "ok"]
     assert res.mode == "replay" and keys(res) == ["customer:1"]
+
+
+def _person_conns(rows: list[tuple[str, str, str | None, list[str]]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"conn_key": k, "conn_id": i, "start": jst(at), "end": jst(at), "sid": sid, "n_statements": 3,
+          "tables": tabs, "n_person_selects": 1} for i, (k, at, sid, tabs) in enumerate(rows)],
+        schema={"conn_key": pl.String, "conn_id": pl.Int64, "start": UTC, "end": UTC, "sid": pl.String,
+                "n_statements": pl.UInt32, "tables": pl.List(pl.String), "n_person_selects": pl.Int64})
+
+
+def test_time_attribution_counts_the_requests_whose_page_fits_within_the_tolerance():
+    from forensics.exposure.viewed import _attribute, _prep_requests
+
+    att = _prep_requests(requests([
+        {"ts": "2017-03-31 23:30:00", "page": "customer_list", "sid": "att", "line_no": 1},
+        {"ts": "2017-03-31 23:40:00", "page": "order_list", "sid": "att", "line_no": 2},
+        {"ts": "2017-03-31 23:50:01", "page": "customer_list", "sid": "att", "line_no": 3},
+    ]), "/admin/", True, ECCUBE2)
+    others = pl.DataFrame({"ts": [jst("2017-03-31 23:35:02"), jst("2017-03-31 23:50:00"), jst("2017-03-31 23:45:00")],
+                           "page": [None, "customer_edit", "order_list"]}, schema={"ts": UTC, "page": pl.String})
+    conns = _person_conns([
+        ("a#1", "2017-03-31 23:30:01", None, ["dtb_customer"]),  # the attacker's request alone, 1 s away
+        ("b#1", "2017-03-31 23:30:02", None, ["dtb_customer"]),  # the same request again: it fits no other
+        ("c#1", "2017-03-31 23:35:00", None, ["dtb_customer"]),  # a page-less request 2 s away: any table
+        ("d#1", "2017-03-31 23:40:00", None, ["dtb_customer"]),  # order_list shows no customer
+        ("e#1", "2017-03-31 23:50:00", None, ["dtb_customer"]),  # the attacker's and another's
+        ("f#1", "2017-03-31 23:45:03", None, ["dtb_order"]),  # 3 s: out of reach
+        ("g#1", "2017-03-31 23:59:00", "att", ["dtb_customer"]),  # the attacker's session, no request near
+        ("h#1", "2017-03-31 23:30:00", "staff", ["dtb_customer"]),  # a known session
+    ])
+    out, chosen = _attribute(conns, att, others, attacker_sids={"att"}, known={"att", "staff"},
+                             tol=timedelta(seconds=2), ptabs={"dtb_customer", "dtb_order"}, platform=ECCUBE2)
+    got = {r["conn_key"]: (r["attribution"], r["method"], r["candidates"]) for r in out.iter_rows(named=True)}
+    assert got == {
+        "a#1": ("attacker", "time", 1), "b#1": ("attacker", "time", 1), "c#1": ("other", "time", 1),
+        "d#1": ("unattributed", "time", 0), "e#1": ("ambiguous", "time", 2), "f#1": ("unattributed", "time", 0),
+        "g#1": ("attacker", "sid", 0), "h#1": ("staff", "sid", 0),
+    }
+    assert [(c["conn_key"], c["req_line_no"]) for c in chosen] == [("a#1", 1), ("b#1", 1), ("e#1", 3)]
