@@ -268,16 +268,24 @@ def person_key(customer_id: Any, email: Any) -> tuple[str | None, str | None, in
 
 def _near(requests: pl.DataFrame | pl.LazyFrame | None, moments: pl.Series, tolerance_s: float) -> pl.DataFrame | None:
     """The ``requests`` logged near one of ``moments`` (:func:`forensics.detectors.near.near_expr`:
-    a superset of those within ``tolerance_s``), read without collecting the rest."""
+    a superset of those within ``tolerance_s``), read without collecting the rest; only the
+    columns :func:`_prep_requests` reads."""
     if requests is None:
         return None
-    return requests.lazy().filter(near_expr(pl.col("ts"), moments, tolerance_s)).collect()
+    lf = requests.lazy()
+    names = lf.collect_schema().names()
+    return lf.select([c for c in _REQUEST_COLUMNS if c in names]).filter(
+        near_expr(pl.col("ts"), moments, tolerance_s)).collect()
+
+
+#: The columns of a request the attribution reads.
+_REQUEST_COLUMNS = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
+                    "method": pl.String, "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String,
+                    "mode": pl.String}
 
 
 def _prep_requests(frame: pl.DataFrame | None, admin_dir: str, attacker: bool, platform: Platform) -> pl.DataFrame:
-    cols = {"ts": UTC, "source": pl.String, "line_no": pl.Int64, "client_ip": pl.String,
-            "method": pl.String, "path": pl.String, "status": pl.Int64, "sid": pl.String, "page": pl.String,
-            "mode": pl.String}
+    cols = _REQUEST_COLUMNS
     if frame is None or frame.height == 0:
         return pl.DataFrame(schema={**cols, "attacker": pl.Boolean})
     f = frame
