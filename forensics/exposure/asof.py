@@ -33,7 +33,9 @@ import polars as pl
 
 from forensics.errors import ReplayError
 
-from forensics.exposure.sql import UNKNOWN, RewriteError, first_keyword, parse_change, to_duckdb
+from forensics.exposure.sql import (
+    UNKNOWN, RewriteError, first_keyword, norm_pk, parse_change, simple_insert_keys, to_duckdb,
+)
 from forensics.exposure.statements import conn_key_expr, data_change_expr, keyword_expr
 
 __all__ = [
@@ -200,7 +202,18 @@ class AsOfTables:
                 for table, pk, op in self._parsed(r, zone, probs):
                     touched.setdefault((table, pk), set()).update(op.values)
             present = {t: _export_keys(tabs[t], pk) for t, pk in self.pk_of.items() if t in tabs}
-            for r in cand.filter(pl.col("inserts")).iter_rows(named=True):
+            # an INSERT of a row the export holds that no later change touched needs only its key
+            # and moment: read at once over the simple ones, the tokenizer for the rest
+            inserts = simple_insert_keys(cand.filter(pl.col("inserts")), self.pk_of)
+            slow = []
+            for i, (seq, ts, source, line_no, table, text) in enumerate(
+                    inserts.select("seq", "ts", "source", "line_no", "_table", "_pk").iter_rows()):
+                pk = norm_pk(text) if text is not None else None
+                if pk is None or (pk, str(pk)) not in present.get(table, ()) or (table, pk) in touched:
+                    slow.append(i)
+                    continue
+                self.ops.setdefault(table, {}).setdefault(pk, []).append(_Op(seq, ts, "insert", {}, source, line_no))
+            for r in inserts[slow].iter_rows(named=True):
                 for table, pk, op in self._parsed(r, zone, probs):
                     if (pk, str(pk)) in present.get(table, ()):
                         kept = touched.get((table, pk), ())

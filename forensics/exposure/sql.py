@@ -13,7 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
+
+import polars as pl
 
 from forensics.errors import RewriteError, TooLong
 
@@ -312,7 +315,9 @@ def _where_pks(toks: list[Token], pk: str) -> list[Any] | None:
     return None
 
 
-def _norm_pk(v: Any) -> Any:
+def norm_pk(v: Any) -> Any:
+    """A primary-key value as the changes are keyed by: digits (a string of them, a whole float)
+    as an int, anything else as it is."""
     if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
         return int(v)
     if isinstance(v, float) and v.is_integer():
@@ -431,7 +436,7 @@ def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | No
             v = r.get(pk, UNKNOWN)
             if v is UNKNOWN or v is None:
                 ch.error = f"INSERT does not give {pk} as a literal (auto-increment?)"
-            ch.pks.append(_norm_pk(v) if v is not UNKNOWN else None)
+            ch.pks.append(norm_pk(v) if v is not UNKNOWN else None)
         return ch
 
     if op == "update":
@@ -465,5 +470,53 @@ def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | No
     if pks is None:
         ch.error = f"WHERE does not name rows by {pk}"
         return ch
-    ch.pks = [_norm_pk(v) for v in pks]
+    ch.pks = [norm_pk(v) for v in pks]
     return ch
+
+
+#: A single-row ``INSERT``/``REPLACE ... (columns) VALUES (...)`` whose column names are plain
+#: identifiers: the table, the column list and the values' text.
+_SIMPLE_INSERT = (
+    r"(?is)^\s*(?:INSERT|REPLACE)(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE))*(?:\s+INTO)?\s+"
+    r"(?:`?\w{1,64}`?\.)?`?(?P<_table>\w{1,64})`?\s*\((?P<_cols>[\s\w`,]+)\)\s*VALUES?\s*\((?P<_vals>.*)\)[\s;]*$"
+)
+#: A quoted string (either quote, backslash and doubled-quote escapes) of a VALUES list.
+_QUOTED_VALUE = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\""
+#: One value of a VALUES list: a quoted string, or text without a comma, quote or space at its ends.
+_VALUE = _QUOTED_VALUE + r"|[^,'\"\s](?:[^,'\"]*[^,'\"\s])?"
+
+
+def simple_insert_keys(statements: pl.DataFrame, pk_of: Mapping[str, str]) -> pl.DataFrame:
+    """The primary key each simple logged INSERT gives, read over all of them at once (no
+    tokenizer): ``statements`` (with ``argument``) with ``_table`` (lower case) and ``_pk`` (the
+    key's text: its digits, or the text inside its quotes), both null where the statement is not
+    a single-row INSERT into a table of ``pk_of`` with a column list naming its key, whose values
+    split into as many as its columns with no parenthesis outside quotes, and whose key is
+    digits or a quoted string without escapes. :func:`parse_change` reads the same key (with
+    :func:`norm_pk`) from every statement this reads one from; the others need it."""
+    pks = dict(pk_of)
+    m = statements.select(m=pl.col("argument").str.extract_groups(_SIMPLE_INSERT)).unnest("m")
+    cols = (m["_cols"].str.split(",").list.eval(pl.element().str.strip_chars(" \t\r\n`").str.to_lowercase())
+            .alias("_cols"))
+    vals = m["_vals"]
+    bare = vals.str.replace_all(_QUOTED_VALUE, "''")  # the values' text outside quotes
+    frame = pl.DataFrame({
+        "_table": m["_table"].str.to_lowercase(), "_cols": cols,
+        "_vals": vals.str.extract_all(_VALUE),
+        "_ok": (bare.str.count_matches(",") == cols.list.len() - 1) & ~bare.str.contains(r"[()]"),
+    })
+    frame = frame.with_columns(_ok=pl.col("_ok").fill_null(False) & (pl.col("_vals").list.len() == pl.col("_cols").list.len()))
+    out = pl.Series("_pk", [None] * frame.height, dtype=pl.String)
+    for table, pk in pks.items():
+        rows = frame.with_row_index("_i").filter(pl.col("_ok") & (pl.col("_table") == table))
+        if not rows.height:
+            continue
+        at = rows.select("_i", _at=pl.col("_cols").list.eval((pl.element() == pk).arg_max()).list.first(),
+                         _has=pl.col("_cols").list.contains(pk), _vals="_vals")
+        text = at.select("_i", _pk=pl.when("_has").then(pl.col("_vals").list.get(pl.col("_at"), null_on_oob=True)))
+        key = (pl.when(pl.col("_pk").str.contains(r"^\d+$")).then(pl.col("_pk"))
+               .when(pl.col("_pk").str.contains(r"^'[^'\\]*'$|^\"[^\"\\]*\"$")).then(pl.col("_pk").str.slice(1, pl.col("_pk").str.len_chars() - 2)))
+        text = text.with_columns(_pk=key)
+        out = out.scatter(text["_i"], text["_pk"])
+    found = out.is_not_null()
+    return statements.with_columns(_table=pl.when(found).then(frame["_table"]), _pk=out)

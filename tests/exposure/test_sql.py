@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from forensics.exposure.sql import UNKNOWN, RewriteError, first_keyword, parse_change, referenced_tables, to_duckdb
+from forensics.exposure.sql import (
+    UNKNOWN, RewriteError, first_keyword, norm_pk, parse_change, referenced_tables, simple_insert_keys, to_duckdb,
+)
 
 PK = {"dtb_customer": "customer_id", "dtb_order": "order_id"}
 NOW = dt.datetime(2017, 4, 2, 10, 0, 0)
@@ -58,3 +63,41 @@ def test_keywords_and_tables():
     assert first_keyword("  (SELECT 1)") == "SELECT"
     sql = "SELECT o.*, c.name01 FROM `dtb_order` o LEFT JOIN dtb_customer AS c ON c.customer_id = o.customer_id"
     assert referenced_tables(sql, {"dtb_order", "dtb_customer", "dtb_payment"}) == {"dtb_order", "dtb_customer"}
+
+
+_PKS = {"dtb_order": "order_id", "dtb_customer": "customer_id"}
+_VALUE_TEXT = st.one_of(
+    st.integers(0, 10**6).map(str),
+    st.sampled_from(["NULL", "CURRENT_TIMESTAMP", "NOW()", "CONCAT('a', 'b')", "-3", "1.5", "'a' 'b'", "0x41",
+                     "/* c */ 7", "'it''s'", "'a\\'b'", "'x,y'", "'(p)'", '"dq"', "'5'", "' 6 '", "''"]),
+    st.text(alphabet="ab ,'()\\\"", max_size=6).map(lambda t: "'" + t.replace("\\", "").replace("'", "") + "'"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(table=st.sampled_from(["dtb_order", "`dtb_order`", "eccube.dtb_order", "DTB_CUSTOMER", "dtb_other"]),
+       values=st.lists(_VALUE_TEXT, min_size=1, max_size=4), extra=st.booleans(),
+       tail=st.sampled_from(["", ";", " ON DUPLICATE KEY UPDATE status = 1", ", (9, 'z')"]),
+       head=st.sampled_from(["INSERT INTO", "insert into", "REPLACE INTO", "INSERT IGNORE", "/* x */ INSERT INTO"]))
+def test_simple_insert_keys_read_what_the_parser_reads(table, values, extra, tail, head):
+    pk = _PKS.get(table.strip("`").split(".")[-1].lower(), "order_id")
+    cols = [pk] + [f"c{i}" for i in range(len(values) - 1 + extra)]  # extra: one column more than values
+    sql = f"{head} {table} ({', '.join(cols)}) VALUES ({', '.join(values)}){tail}"
+    got = simple_insert_keys(pl.DataFrame({"argument": [sql]}), _PKS).row(0, named=True)
+    ch = parse_change(sql, _PKS)
+    if got["_pk"] is None:
+        return
+    # read at once only where the tokenizer reads the same single row and key without a problem
+    assert ch is not None and ch.error is None and len(ch.pks) == 1, sql
+    assert (got["_table"], norm_pk(got["_pk"])) == (ch.table, ch.pks[0]), sql
+
+
+def test_simple_insert_keys_read_a_shops_inserts():
+    sqls = ["INSERT INTO dtb_order (order_id, customer_id, order_name01, create_date) "
+            "VALUES (17, 3, '山田, 太郎', CURRENT_TIMESTAMP)",
+            "INSERT INTO `dtb_customer` (`customer_id`, `email`) VALUES ('42', 'a@example.com');",
+            "INSERT INTO dtb_order (customer_id) VALUES (3)",  # no key: auto-increment
+            "INSERT INTO dtb_order (order_id, note) VALUES (18, CONCAT('a', 'b'))"]
+    got = simple_insert_keys(pl.DataFrame({"argument": sqls}), _PKS)
+    assert got["_pk"].to_list() == ["17", "42", None, None]
+    assert got["_table"].to_list() == ["dtb_order", "dtb_customer", None, None]
