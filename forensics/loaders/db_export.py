@@ -46,6 +46,11 @@ from forensics.platforms.eccube2_csv import ADMIN_CSV_COLUMNS, ADMIN_CSV_OUTPUTS
 from forensics.schemas import REJECTS
 
 _INT = r"^(?:0|-?[1-9]\d{0,17})$"
+#: A byte the file's encoding could not decode (``surrogateescape`` keeps it as U+DC80 - U+DCFF).
+_UNDECODED = re.compile("[\udc80-\udcff]")
+#: Records gathered as Python rows before they become a frame's chunk: the rows' strings are
+#: several times the size of the columns they become.
+_CHUNK_ROWS = 20_000
 #: Columns kept as text even when every value looks like an integer (phone, postcode, codes, card data...).
 _TEXT_NAMES = r"(?i)(tel|fax|zip|postal|code|memo|card|password|secret|salt|name|kana|addr|mail|note|birth|token|sid)"
 _DATE_FORMATS = ["%Y-%m-%d %H:%M:%S%.f", "%Y/%m/%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"]
@@ -170,6 +175,17 @@ def _parse_dates(col: pl.Expr, timezone: str) -> pl.Expr:
     return local_to_utc(naive, timezone)
 
 
+#: A line as ``io.StringIO(text, newline="")`` gives it: up to and with its ``\r\n``, ``\r`` or ``\n``.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _lines(text: str) -> Iterable[str]:
+    """The lines of ``text`` one at a time, as the csv module reads a file opened with
+    ``newline=""`` (a copy of the whole text, as ``io.StringIO`` makes, takes four bytes a
+    character)."""
+    return (m.group(0) for m in _LINE.finditer(text))
+
+
 def read_db_export(path: str | Path, *, case_root: str | Path | None = None, encoding: str = "auto", timezone: str = "UTC") -> Loaded:
     """One export eagerly: ``records`` (``source``, ``line_no``, columns), ``rejects``, ``counts``."""
     return _read_db_export(Path(path), case_root=case_root, encoding=encoding, timezone=timezone)[0]
@@ -185,11 +201,13 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
         empty = pl.DataFrame(schema={"source": pl.String, "line_no": pl.Int64})
         return Loaded(empty, rej, pl.DataFrame([(source, 0, 1, 0)], schema=COUNTS, orient="row")), HeaderMatch(TABLE_DUMP, ())
     text, enc = _decode(raw.data, encoding)
+    tail_problem = raw.tail_problem
+    del raw  # the text holds it all now
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # no field limit below the file's own size
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    reader = csv.reader(_lines(text), strict=False)
     rejects: list[tuple] = []
-    if raw.tail_problem:
-        rejects.append((source, None, raw.tail_problem, ""))
+    if tail_problem:
+        rejects.append((source, None, tail_problem, ""))
     try:
         header = next(reader)
     except StopIteration:
@@ -197,7 +215,7 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
     except csv.Error as exc:
         header = []
         rejects.append((source, 1, f"unreadable CSV header: {exc}", ""))
-    bad_header = any("\udc80" <= ch <= "\udcff" for h in header for ch in h)
+    bad_header = any(_UNDECODED.search(h) for h in header)
     names = [
         h.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").strip() or f"column_{i + 1}"
         for i, h in enumerate(header)
@@ -209,8 +227,18 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
         if n in seen:
             names[i] = f"{n}_{i + 1}"
         seen[n] = i
+    schema = {"source": pl.String, "line_no": pl.Int64, **{n: pl.String for n in names}}
+    chunks: list[pl.DataFrame] = []
     rows: list[list[str]] = []
     line_nos: list[int] = []
+
+    def chunk() -> None:
+        chunks.append(pl.DataFrame(
+            {"source": [source] * len(rows), "line_no": line_nos, **{n: [r[i] for r in rows] for i, n in enumerate(names)}},
+            schema=schema))
+        rows.clear()
+        line_nos.clear()
+
     start = reader.line_num + 1
     while True:
         try:
@@ -225,20 +253,20 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
             start = reader.line_num + 1
             continue
         joined = ",".join(row)
-        if any("\udc80" <= ch <= "\udcff" for ch in joined):
+        if _UNDECODED.search(joined):
             rejects.append((source, start, f"bytes not valid {enc}", escape_py(joined.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))))
         elif len(row) != len(names):
             rejects.append((source, start, f"{len(row)} fields where the header has {len(names)}", escape_py(joined)))
         else:
             rows.append(row)
             line_nos.append(start)
+            if len(rows) >= _CHUNK_ROWS:
+                chunk()
         start = reader.line_num + 1
     if bad_header:
         rejects.append((source, 1, f"header not valid {enc}: invalid bytes in column names shown as \\xNN", ""))
-    frame = pl.DataFrame(
-        {"source": [source] * len(rows), "line_no": line_nos, **{n: [r[i] for r in rows] for i, n in enumerate(names)}},
-        schema={"source": pl.String, "line_no": pl.Int64, **{n: pl.String for n in names}},
-    )
+    chunk()
+    frame = pl.concat(chunks, rechunk=True)
     # a column by its place, never ``pl.col(name)``: a header names it, and "*" or "^...$" there
     # would select other columns
     at = {n: pl.nth(k) for k, n in enumerate(frame.columns)}
@@ -321,7 +349,7 @@ def header_matches(paths: Iterable[str | Path], *, encoding: str = "auto") -> di
             header = next(csv.reader(io.StringIO(text, newline=""), strict=False), [])
         except csv.Error:
             header = []
-        if any("\udc80" <= ch <= "\udcff" for h in header for ch in h):
+        if any(_UNDECODED.search(h) for h in header):
             out[p] = HeaderMatch(TABLE_DUMP, tuple(header))
             continue
         out[p] = recognise_header([h.strip() for h in header])

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from forensics.loaders.db_export import file_formats, read_db_export, read_db_exports, recognise_header, scan_db_exports
@@ -358,3 +360,26 @@ def test_header_names_that_polars_reads_as_patterns_or_provenance_are_columns_of
     assert loaded.records["*"].to_list() == [1, None]  # typed as integers, empty is null
     assert loaded.records["^a.*$"].to_list() == ["x", None]
     assert loaded.records["b_date"].to_list() == [dt.datetime(2017, 4, 1, 0, 0, tzinfo=UTC), None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='ab,"\r\n\udc80あ', max_size=40))
+def test_lines_split_as_a_file_opened_without_newline_translation(text):
+    from forensics.loaders.db_export import _lines
+
+    assert list(_lines(text)) == io.StringIO(text, newline="").readlines()
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    old = csv.reader(io.StringIO(text, newline=""), strict=False)
+    new = csv.reader(_lines(text), strict=False)
+    assert _records(old) == _records(new)
+
+
+def _records(reader) -> list:
+    out = []
+    while True:
+        try:
+            out.append(("row", next(reader), reader.line_num))
+        except StopIteration:
+            return out
+        except csv.Error as exc:
+            out.append(("error", str(exc), reader.line_num))
