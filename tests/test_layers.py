@@ -16,7 +16,7 @@ ROOT = Path(forensics.__file__).parent
 #: Lowest first. A module may import its own layer's modules and lower layers' modules only.
 LAYERS: list[tuple[str, ...]] = [
     ("schemas", "frames", "ipaddr", "platforms", "vocabulary", "errors", "rules"),  # data types and frames, addresses, shop software, the findings' words
-    ("filemap",),  # read-only mapped windows of a file
+    ("filemap", "newlines"),  # read-only mapped windows of a file; newlines counted in raw bytes
     ("evidence", "cards"),  # reading evidence bytes safely; card-number handling
     ("loaders",),  # raw evidence -> typed tables
     ("tablecache", "manifest", "engine"),  # the line logs parsed once (in this process or on a cluster)
