@@ -74,6 +74,13 @@ def conn_key_expr() -> pl.Expr:
     return pl.col("conn_id").cast(pl.String) + "#" + pl.col("conn_n").cast(pl.String)
 
 
+def _among(column: str, values: pl.Series) -> pl.Expr:
+    """True where ``column`` is one of ``values``; a null among them matches the null rows."""
+    distinct = values.unique()
+    test = pl.col(column).is_in(distinct.drop_nulls().implode())
+    return test | pl.col(column).is_null() if distinct.null_count() else test
+
+
 class StatementOrder:
     """Where each statement of a query log stands in replay order, found for the rows asked about
     without holding a row per statement (:func:`statement_order` builds it).
@@ -136,10 +143,7 @@ class StatementOrder:
         odd = placed.filter(~pl.col("contiguous"))["_order"].unique()
         within = pl.col("_row").cast(pl.Int64) - pl.col("lo")
         if odd.len():  # seconds whose rows are spread over the log: their rows read, ranked by row
-            test = pl.col("_order").is_in(odd.drop_nulls().implode())
-            if odd.null_count():
-                test = test | pl.col("_order").is_null()
-            ranks = (self.log.filter(test).select("_order", "_row").collect(engine="streaming")
+            ranks = (self.log.filter(_among("_order", odd)).select("_order", "_row").collect(engine="streaming")
                      .sort("_order", "_row", nulls_last=False)
                      .select("_row", _rank=pl.int_range(pl.len(), dtype=pl.Int64).over("_order")))
             placed = placed.join(ranks, on="_row", how="left", maintain_order="left")
@@ -148,11 +152,7 @@ class StatementOrder:
             "before", "lo", "contiguous", "_rank", strict=False)
 
     def _connection_numbers(self, rows: pl.DataFrame) -> pl.DataFrame:
-        ids = rows["conn_id"].unique()
-        test = pl.col("conn_id").is_in(ids.drop_nulls().implode())
-        if ids.null_count():
-            test = test | pl.col("conn_id").is_null()
-        connects = (self.log.filter((pl.col("command") == "Connect") & test)
+        connects = (self.log.filter((pl.col("command") == "Connect") & _among("conn_id", rows["conn_id"]))
                     .select("_row", "conn_id", "_order").collect(engine="streaming"))
         mine = rows.select("_row", "conn_id", "_order").unique("_row")
         every = pl.concat([connects.with_columns(_c=pl.lit(1, pl.Int32)),
@@ -164,10 +164,7 @@ class StatementOrder:
     def statements_of_ids(self, ids: pl.Series) -> pl.DataFrame:
         """Every statement of the connection ids ``ids``, without its text: ``_row, ts, conn_id,
         _order, seq, conn_n``, in replay order."""
-        test = pl.col("conn_id").is_in(ids.drop_nulls().unique().implode())
-        if ids.null_count():
-            test = test | pl.col("conn_id").is_null()
-        rows = self.log.filter(test).select("_row", "ts", "conn_id", "_order").collect(engine="streaming")
+        rows = self.log.filter(_among("conn_id", ids)).select("_row", "ts", "conn_id", "_order").collect(engine="streaming")
         return self.locate(rows)
 
     def already_open(self) -> int:

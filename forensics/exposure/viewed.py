@@ -378,8 +378,8 @@ def _attribute(conns: pl.DataFrame, att: pl.DataFrame, others: pl.DataFrame, *, 
         candidates=pl.Series(n_att + n_other, dtype=pl.Int64),
     )
     # the attacker's request of each connection it may have opened, in order: a request chosen once
-    # is taken again only when no other fits
-    rows = att.sort("ts", maintain_order=True).to_dicts()
+    # is taken again only when no other fits (a request of no known time opens nothing)
+    rows = att.drop_nulls("ts").sort("ts", maintain_order=True).to_dicts()
     moments = [r["ts"] for r in rows]
     att_by_sid: dict[str, list[dict]] = {}
     for r in rows:

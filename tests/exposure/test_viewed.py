@@ -383,3 +383,22 @@ def test_time_attribution_counts_the_requests_whose_page_fits_within_the_toleran
         "g#1": ("attacker", "sid", 0), "h#1": ("staff", "sid", 0),
     }
     assert [(c["conn_key"], c["req_line_no"]) for c in chosen] == [("a#1", 1), ("b#1", 1), ("e#1", 3)]
+
+
+def test_an_attacker_request_of_no_known_time_opens_no_connection():
+    from forensics.exposure.viewed import _attribute, _prep_requests
+
+    att = _prep_requests(requests([
+        {"ts": "2017-03-31 23:30:00", "page": "customer_list", "sid": "att", "line_no": 1},
+        {"ts": "2017-03-31 23:30:01", "page": "customer_list", "sid": "att", "line_no": 2},
+    ]), "/admin/", True, ECCUBE2)
+    att = att.with_columns(ts=pl.when(pl.col("line_no") == 2).then(pl.col("ts")))  # line 1's time unknown
+    conns = _person_conns([
+        ("a#1", "2017-03-31 23:30:01", None, ["dtb_customer"]),
+        ("b#1", "2017-03-31 23:30:01", "att", ["dtb_customer"]),
+    ])
+    others = pl.DataFrame(schema={"ts": UTC, "page": pl.String})
+    out, chosen = _attribute(conns, att, others, attacker_sids={"att"}, known={"att"},
+                             tol=timedelta(seconds=2), ptabs={"dtb_customer"}, platform=ECCUBE2)
+    assert out["attribution"].to_list() == ["attacker", "attacker"]
+    assert [(c["conn_key"], c["req_line_no"]) for c in chosen] == [("a#1", 2), ("b#1", 2)]
