@@ -251,8 +251,14 @@ def batch_counts(records: pl.DataFrame | None, rejects: pl.DataFrame) -> pl.Data
     parts = []
     if records is not None and records.height:
         rows = pl.col("_keep").sum() if "_keep" in records.columns else pl.len()
-        parts.append(records.group_by("source").agg(
-            records=pl.col("_lines").sum().cast(pl.Int64), rejected=pl.lit(0, pl.Int64), rows=rows.cast(pl.Int64)))
+        sums = dict(records=pl.col("_lines").sum().cast(pl.Int64), rejected=pl.lit(0, pl.Int64), rows=rows.cast(pl.Int64))
+        source = records.get_column("source")
+        first = source[0]
+        if first is not None and source.null_count() == 0 and (source == first).all():
+            # a batch of one file (the usual case): a comparison, not a hash of every row's source
+            parts.append(records.select(source=pl.lit(first, pl.String), **sums))
+        else:
+            parts.append(records.group_by("source").agg(**sums))
     if rejects.height:
         # a reject standing for many lines (a whole file no format reads) says how many in ``_lines``
         rejected = pl.col("_lines").sum() if "_lines" in rejects.columns else pl.len()
@@ -264,7 +270,8 @@ def batch_counts(records: pl.DataFrame | None, rejects: pl.DataFrame) -> pl.Data
 def finish_records(records: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
     if "_keep" in records.columns:
         records = records.filter(pl.col("_keep"))
-    return records.select(schema.names()).cast(schema)
+    records = records.select(schema.names())
+    return records if records.schema == schema else records.cast(schema)
 
 
 def tail_rejects(tail: pl.DataFrame, source: str) -> pl.DataFrame:
