@@ -344,12 +344,126 @@ def _change_target(sql: str) -> str | None:
 CHANGE_KEYWORDS = ("INSERT", "REPLACE", "UPDATE", "DELETE")
 
 
+# --- the shapes a shop's code writes, read without the tokenizer ---------------------------------
+# ``UPDATE t SET c = v, ... WHERE pk = v`` and ``INSERT INTO t (c, ...) VALUES (v, ...)`` with
+# plain identifiers and one literal per value are nearly every change a shop logs. They are read
+# piece by piece with the tokenizer's own token expressions, each piece matched where the last
+# ended; anything else (a comment, an expression, a second row, a modifier) leaves the statement
+# to the tokenizer, which reads every statement the same way.
+
+#: A literal value as one token (``NOW()`` as three): a quoted string, a number with an optional
+#: sign, or a word :func:`_literal` gives a value.
+_LITERAL_TEXT = (r"(?P<s>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")"
+                 r"|(?P<n>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+                 r"|(?P<w>NULL|TRUE|FALSE|" + "|".join(sorted(_NOW_WORDS)) + r")(?P<call>\s*\(\s*\))?")
+#: An identifier as the tokenizer reads one word or backtick name (no ``$``, no qualifier).
+_IDENT_TEXT = r"(?P<q>`?)(?P<id>[A-Za-z_][A-Za-z0-9_]*)(?P=q)"
+#: After a literal: not the start of more of the same token (``1e``, ``NOW_X``, ``'a''``).
+_END = r"(?![A-Za-z0-9_$.'\"`])"
+_SIMPLE_HEAD = re.compile(
+    r"\s*(?:(?P<update>UPDATE)|(?P<insert>INSERT|REPLACE)\s+INTO)\s+" + _IDENT_TEXT + r"\s*", re.I)
+_SIMPLE_SET = re.compile(r"SET\s+", re.I)
+_SIMPLE_ASSIGN = re.compile(_IDENT_TEXT + r"\s*=\s*(?:" + _LITERAL_TEXT + ")" + _END + r"\s*(?P<more>,\s*)?",
+                            re.I | re.S)
+_SIMPLE_WHERE = re.compile(r"WHERE\s+", re.I)
+_SIMPLE_END = re.compile(r"[\s;]*\Z")
+_SIMPLE_COLUMN = re.compile(_IDENT_TEXT + r"\s*(?P<more>,\s*)?")
+_SIMPLE_OPEN = re.compile(r"\(\s*")
+_SIMPLE_VALUES = re.compile(r"\)\s*VALUES?\s*\(\s*", re.I)
+_SIMPLE_VALUE = re.compile(r"(?:" + _LITERAL_TEXT + ")" + _END + r"\s*(?P<more>,\s*)?", re.I | re.S)
+#: Not a simple change: the tokenizer reads it.
+_NOT_SIMPLE: Any = object()
+
+
+def _literal_of(m: re.Match, now_local: dt.datetime | None) -> Any:
+    """The value :func:`_literal` gives the literal matched by :data:`_LITERAL_TEXT`."""
+    if m["s"] is not None:
+        return _unquote(m["s"])
+    if m["n"] is not None:
+        text = m["n"]
+        sign, text = (text[0], text[1:]) if text[0] in "+-" else ("", text)
+        v = float(text) if any(ch in text for ch in ".eE") else int(text)
+        return -v if sign == "-" else v
+    up = m["w"].upper()
+    if m["call"] is not None and up not in _NOW_WORDS:
+        return _NOT_SIMPLE  # NULL(): not a literal
+    if up == "NULL":
+        return None
+    if up in ("TRUE", "FALSE"):
+        return int(up == "TRUE")
+    return now_local if now_local is not None else UNKNOWN
+
+
+def _simple_list(pattern: re.Pattern, sql: str, pos: int, read) -> tuple[list, int] | None:
+    """Items of a comma-separated list matched one after the other from ``pos`` (``read(m)``
+    each): (items, end), or None when something else is there."""
+    items = []
+    while True:
+        m = pattern.match(sql, pos)
+        if m is None:
+            return None
+        items.append(read(m))
+        pos = m.end()
+        if m["more"] is None:
+            return items, pos
+
+
+def _simple_change(sql: str, pk_of: Mapping[str, str], now_local: dt.datetime | None) -> Change | None:
+    """:func:`parse_change` of a statement of the simple shapes, or :data:`_NOT_SIMPLE`. The whole
+    statement is read before its table is looked at: only then is it sure the tokenizer reads it
+    too (and gives None for a table not in ``pk_of``)."""
+    head = _SIMPLE_HEAD.match(sql)
+    if head is None:
+        return _NOT_SIMPLE
+    table = head["id"].lower()
+    pos = head.end()
+    if head["update"] is not None:
+        m = _SIMPLE_SET.match(sql, pos)
+        got = m and _simple_list(_SIMPLE_ASSIGN, sql, m.end(), lambda a: (a["id"].lower(), _literal_of(a, now_local)))
+        w = got and _SIMPLE_WHERE.match(sql, got[1])
+        key = w and _SIMPLE_ASSIGN.match(sql, w.end())
+        if not key or key["more"] is not None or not _SIMPLE_END.match(sql, key.end()):
+            return _NOT_SIMPLE
+        value = _literal_of(key, None)
+        if any(v is _NOT_SIMPLE for _, v in got[0]) or value is _NOT_SIMPLE:
+            return _NOT_SIMPLE
+        if table not in pk_of:
+            return None
+        if key["id"].lower() != pk_of[table] or value is None or value is UNKNOWN:
+            return _NOT_SIMPLE
+        return Change("update", table, pks=[norm_pk(value)], values=dict(got[0]))
+    m = _SIMPLE_OPEN.match(sql, pos)
+    cols = m and _simple_list(_SIMPLE_COLUMN, sql, m.end(), lambda c: c["id"].lower())
+    m = cols and _SIMPLE_VALUES.match(sql, cols[1])
+    vals = m and _simple_list(_SIMPLE_VALUE, sql, m.end(), lambda v: _literal_of(v, now_local))
+    if not vals or not sql.startswith(")", vals[1]) or not _SIMPLE_END.match(sql, vals[1] + 1):
+        return _NOT_SIMPLE
+    if len(cols[0]) != len(vals[0]) or any(v is _NOT_SIMPLE for v in vals[0]):
+        return _NOT_SIMPLE
+    if table not in pk_of:
+        return None
+    row = dict(zip(cols[0], vals[0], strict=True))
+    key = row.get(pk_of[table], UNKNOWN)
+    if key is UNKNOWN or key is None:
+        return _NOT_SIMPLE
+    return Change("insert", table, pks=[norm_pk(key)], rows=[row])
+
+
 def parse_change(sql: str, pk_of: dict[str, str], *, now_local: dt.datetime | None = None) -> Change | None:
     """Parse an INSERT / REPLACE / UPDATE / DELETE on a table of ``pk_of`` (table -> pk column).
 
     Returns None for statements that are not data changes or touch other tables; a
     :class:`Change` with ``error`` set when the change cannot be applied row by row.
     """
+    if len(sql) <= MAX_PARSED_CHARS:
+        simple = _simple_change(sql, pk_of, now_local)
+        if simple is not _NOT_SIMPLE:
+            return simple
+    return _tokenized_change(sql, pk_of, now_local=now_local)
+
+
+def _tokenized_change(sql: str, pk_of: Mapping[str, str], *, now_local: dt.datetime | None = None) -> Change | None:
+    """:func:`parse_change` by the tokenizer (every statement)."""
     try:
         toks = _sig(tokenize(sql))
     except RewriteError as e:

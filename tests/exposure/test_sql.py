@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forensics.exposure.sql import (
-    UNKNOWN, RewriteError, first_keyword, norm_pk, parse_change, referenced_tables, simple_insert_keys, to_duckdb,
+    UNKNOWN, RewriteError, _tokenized_change, first_keyword, norm_pk, parse_change, referenced_tables,
+    simple_insert_keys, to_duckdb,
 )
 
 PK = {"dtb_customer": "customer_id", "dtb_order": "order_id"}
@@ -90,6 +91,80 @@ def test_simple_insert_keys_read_what_the_parser_reads(table, values, extra, tai
     # read at once only where the tokenizer reads the same single row and key without a problem
     assert ch is not None and ch.error is None and len(ch.pks) == 1, sql
     assert (got["_table"], norm_pk(got["_pk"])) == (ch.table, ch.pks[0]), sql
+
+
+#: Literals as a shop's code writes them (quoted text with every escape, signed and decimal numbers,
+#: NULL, the clock words), and text that only looks like one.
+_LITERAL = st.one_of(
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: f"{f!r}".replace("inf", "1")),
+    st.text(alphabet="ab ,=;()\\'\"`\n#-/*é", max_size=8).map(
+        lambda t: "'" + t.replace("\\", "\\\\").replace("'", "\\'") + "'"),
+    st.text(alphabet="ab ,'\"", max_size=6).map(lambda t: '"' + t.replace('"', '""') + '"'),
+    st.sampled_from(["NULL", "null", "TRUE", "false", "NOW()", "now ( )", "CURRENT_TIMESTAMP", "LOCALTIMESTAMP", "+4",
+                     ".5", "5.", "1e5", "'a''b'", "'a\\nb'", "'WHERE x = 1'", "''"]),
+)
+_NOT_LITERAL = st.one_of(
+    st.sampled_from(["NULL()", "LOCALTIMESTAMPX", "CURRENT_TIMESTAMP(6)", "- 4", "--4", "1E+2x", "1.2.3", "X'41'", "0x41",
+                     "`c`", "c + 1", "(1)", "'unterminated", "'a' 'b'", "/* c */ 7", "CONCAT('a', 'b')"]),
+    st.text(alphabet="ab 1',=;()\\\"`-.\n", max_size=8),
+)
+def _mostly(valid, hostile):
+    """Nine draws in ten from ``valid``, the tenth from ``hostile``."""
+    return st.integers(0, 9).flatmap(lambda i: hostile if i == 9 else valid)
+
+
+_CHANGE_VALUE = _mostly(_LITERAL, _NOT_LITERAL)
+_NAME = _mostly(st.sampled_from(["status", "`status`", "Status", "order_id", "customer_id", "`order_id`", "c", "note"]),
+                st.sampled_from(["a$b", "t.c", "`a b`", "1c", "c d", ""]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(table=_mostly(st.sampled_from(["dtb_order", "`dtb_order`", "DTB_CUSTOMER", "dtb_session"]),
+                     st.sampled_from(["eccube.dtb_order", "`dtb_order", "dtb_order$", "dtb_order x"])),
+       sets=st.lists(st.tuples(_NAME, _CHANGE_VALUE), min_size=1, max_size=3),
+       key=st.tuples(_mostly(st.sampled_from(["order_id", "customer_id", "`ORDER_ID`"]),
+                             st.sampled_from(["status", "order_id = 1 AND x", "x = 2 AND order_id"])), _CHANGE_VALUE),
+       space=st.sampled_from([" ", "  ", "\n", "\t", ""]),
+       head=_mostly(st.sampled_from(["UPDATE", "update", " UPDATE"]),
+                    st.sampled_from(["UPDATE LOW_PRIORITY", "/* c */ UPDATE", "UPDATEx"])),
+       tail=_mostly(st.sampled_from(["", ";", " ; ;"]), st.sampled_from([" LIMIT 1", " -- c", "#c", " ORDER BY x", ","])))
+def test_simple_updates_read_as_the_tokenizer_reads_them(table, sets, key, space, head, tail):
+    sql = (f"{head} {table} SET{space}{(',' + space).join(f'{c}{space}={space}{v}' for c, v in sets)}"
+           f"{space}WHERE {key[0]} = {key[1]}{tail}")
+    assert parse_change(sql, _PKS, now_local=NOW) == _tokenized_change(sql, _PKS, now_local=NOW), sql
+    assert parse_change(sql, _PKS) == _tokenized_change(sql, _PKS), sql
+
+
+@settings(max_examples=500, deadline=None)
+@given(table=_mostly(st.sampled_from(["dtb_order", "`dtb_customer`", "dtb_session"]), st.sampled_from(["eccube.dtb_order"])),
+       rows=st.lists(st.tuples(_NAME, _CHANGE_VALUE), min_size=1, max_size=4), key=_CHANGE_VALUE,
+       space=st.sampled_from([" ", "", "\n"]),
+       extra=_mostly(st.just(""), st.sampled_from([", c", ", 1", ","])),
+       head=_mostly(st.sampled_from(["INSERT INTO", "insert into", "REPLACE INTO"]),
+                    st.sampled_from(["INSERT", "INSERT IGNORE INTO", "/* c */ INSERT INTO"])),
+       tail=_mostly(st.sampled_from(["", ";"]), st.sampled_from([", (9, 'z')", " ON DUPLICATE KEY UPDATE status = 1", " #"])),
+       values_word=_mostly(st.sampled_from(["VALUES", "VALUE", "values"]), st.sampled_from(["VALUESX", "SELECT"])))
+def test_simple_inserts_read_as_the_tokenizer_reads_them(table, rows, key, space, head, tail, values_word, extra):
+    pk = "customer_id" if "customer" in table else "order_id"
+    cols = [pk] + [c for c, _ in rows]
+    values = [key] + [v for _, v in rows]
+    sql = (f"{head} {table}{space}({space}{(',' + space).join(cols)}{space}){space}{values_word}{space}"
+           f"({space}{(',' + space).join(values)}{extra}{space}){tail}")
+    assert parse_change(sql, _PKS, now_local=NOW) == _tokenized_change(sql, _PKS, now_local=NOW), sql
+
+
+def test_a_shops_changes_are_read_without_the_tokenizer():
+    from forensics.exposure.sql import _NOT_SIMPLE, _simple_change
+
+    shop = ["UPDATE dtb_order SET status = 1, update_date = '2017-03-19 03:20:33' WHERE order_id = 86860",
+            "UPDATE dtb_customer SET tel02 = '9597', point = -3, update_date = NOW() WHERE customer_id = '24458';",
+            "INSERT INTO dtb_order (order_id, customer_id, order_name01, create_date) "
+            "VALUES (17, 3, '山田, 太郎', CURRENT_TIMESTAMP)"]
+    for sql in shop:
+        assert _simple_change(sql, _PKS, NOW) is not _NOT_SIMPLE, sql
+        assert _simple_change(sql, _PKS, NOW) == _tokenized_change(sql, _PKS, now_local=NOW)
+    assert _simple_change("UPDATE dtb_customer SET point = point + 1 WHERE customer_id = 1", _PKS, NOW) is _NOT_SIMPLE
 
 
 def test_simple_insert_keys_read_a_shops_inserts():
