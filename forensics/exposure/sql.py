@@ -607,7 +607,20 @@ def simple_insert_keys(statements: pl.DataFrame, pk_of: Mapping[str, str]) -> pl
     a single-row INSERT into a table of ``pk_of`` with a column list naming its key, whose values
     split into as many as its columns with no parenthesis outside quotes, and whose key is
     digits or a quoted string without escapes. :func:`parse_change` reads the same key (with
-    :func:`norm_pk`) from every statement this reads one from; the others need it."""
+    :func:`norm_pk`) from every statement this reads one from; the others need it. Read in
+    slices of :data:`INSERT_SLICE_ROWS` statements: the values are split into lists, a slice at a
+    time."""
+    if statements.height > INSERT_SLICE_ROWS:
+        return pl.concat([_simple_insert_keys(statements.slice(at, INSERT_SLICE_ROWS), pk_of)
+                          for at in range(0, statements.height, INSERT_SLICE_ROWS)])
+    return _simple_insert_keys(statements, pk_of)
+
+
+#: Logged INSERTs whose values are split at once by :func:`simple_insert_keys`.
+INSERT_SLICE_ROWS = 50_000
+
+
+def _simple_insert_keys(statements: pl.DataFrame, pk_of: Mapping[str, str]) -> pl.DataFrame:
     pks = dict(pk_of)
     m = statements.select(m=pl.col("argument").str.extract_groups(_SIMPLE_INSERT)).unnest("m")
     cols = (m["_cols"].str.split(",").list.eval(pl.element().str.strip_chars(" \t\r\n`").str.to_lowercase())

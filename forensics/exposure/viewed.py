@@ -492,9 +492,6 @@ def viewed_records(
     conns, n_connections = connections(order, query_log, ptabs, platform=platform, sessions=hidden_sids)
     quiet_connections = n_connections - conns.filter(pl.col("n_person_selects") > 0).height
     conns = conns.filter((pl.col("n_person_selects") > 0) | pl.col("sid").is_in(hidden_sids))
-    # read in full: the statements of the connections kept, and the logged changes to the
-    # exported tables (the tables as of a moment)
-    st = statements_of(order, query_log, conns["conn_key"].to_list(), change_tables=tabs)
     log_start, log_end = order.ts_min, order.ts_max
 
     # ---- attribution --------------------------------------------------------------------------
@@ -511,6 +508,9 @@ def viewed_records(
     attributed, chosen = _attribute(conns.filter(pl.col("n_person_selects") > 0), att, oth.select("ts", "page"),
                                     attacker_sids=attacker_sids, known=known, tol=tol, ptabs=ptabs, platform=platform)
     del oth  # counted per page and second: the attribution keeps no row of the other requests
+    # read in full, once the other requests are gone: the statements of the connections kept, and
+    # the logged changes to the exported tables (the tables as of a moment)
+    st = statements_of(order, query_log, conns["conn_key"].to_list(), change_tables=tabs)
     # a request whose line hides its mode: the statements of its connection tell the mode when the
     # platform knows that mode's own reads (AdminPage.mode_signature); a request resolved either
     # way leaves the bound
@@ -557,6 +557,8 @@ def viewed_records(
             needed |= reads
     asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz, log_start=log_start)
     asof.tables = tabs  # lookups (order -> orderer) may use any export; changes are parsed for `needed`
+    # from here on only the kept connections' own statements are read: the other changes' text goes
+    st = st.filter(pl.col("conn_key").is_in(conns["conn_key"].implode()))
 
     # ---- replay -------------------------------------------------------------------------------
     sel = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))

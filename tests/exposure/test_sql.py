@@ -176,3 +176,15 @@ def test_simple_insert_keys_read_a_shops_inserts():
     got = simple_insert_keys(pl.DataFrame({"argument": sqls}), _PKS)
     assert got["_pk"].to_list() == ["17", "42", None, None]
     assert got["_table"].to_list() == ["dtb_order", "dtb_customer", None, None]
+
+
+def test_simple_insert_keys_read_in_slices_as_at_once(monkeypatch):
+    import forensics.exposure.sql as sql
+
+    statements = pl.DataFrame({"argument": [f"INSERT INTO dtb_order (order_id, note) VALUES ({i}, 'n{i}')" if i % 3
+                                            else f"INSERT INTO dtb_customer (email) VALUES ('{i}')" for i in range(11)],
+                               "seq": list(range(11))})
+    whole = simple_insert_keys(statements, _PKS)
+    monkeypatch.setattr(sql, "INSERT_SLICE_ROWS", 4)
+    sliced = simple_insert_keys(statements, _PKS)
+    assert sliced.equals(whole) and whole["_pk"].null_count() == 4
