@@ -200,8 +200,48 @@ def _assemble(body: str, tokens: re.Pattern, read) -> tuple[str, tuple[str, ...]
             # after it, so the parse stays decided by the next character
             stop = re.escape(after.text[0])
             pieces[k] = Field(piece.name, rf'[^"\\{stop}]*(?:\\.[^"\\{stop}]*)*', True)
-    regex = "".join(re.escape(p.text) if isinstance(p, Literal) else f"(?P<{p.name}>{p.value})" for p in pieces)
+    regex = "".join(_piece_regex(p) for p in pieces)
     return "^" + regex + "(?P<rest>.*)$", tuple(names), tuple(pieces)
+
+
+def quoted_sections(fmt: AccessFormat) -> tuple[str, dict[str, str]] | None:
+    """``fmt.regex`` in two steps, for a format with several fields inside one pair of quotes
+    (``"%m %U%q %H"``): an outer regex where each such pair's text is one group (``_q0``,
+    ``_q1``, ...: :data:`QUOTED`), and for each the anchored regex of its fields, or None when the
+    format has no such pair.
+
+    Splitting a quoted text into its fields needs a backtracking engine's choices; done over the
+    whole line that holds every group of the line back, done over the quoted text alone it is
+    fast. They read the same: every field inside the quotes stops at an unescaped ``"``, so the
+    pair's text ends at its first one either way, and the choices inside it are the same
+    (literals inside the quotes with a backslash, which could pair differently, are not split)."""
+    pieces = list(fmt.pieces)
+    out: list[str] = []
+    inner: dict[str, str] = {}
+    k = 0
+    while k < len(pieces):
+        piece = pieces[k]
+        if isinstance(piece, Field) and piece.quoted:
+            end = k
+            while end < len(pieces) and (isinstance(pieces[end], Field) and pieces[end].quoted
+                                         or isinstance(pieces[end], Literal) and not pieces[end].text.startswith('"')):
+                end += 1
+            run = pieces[k:end]
+            closed = end < len(pieces)  # by a literal that starts with the closing quote
+            if closed and sum(isinstance(p, Field) for p in run) > 1 and not any(
+                    isinstance(p, Literal) and ("\\" in p.text or '"' in p.text) for p in run):
+                name = f"_q{len(inner)}"
+                inner[name] = "^" + "".join(_piece_regex(p) for p in run) + "$"
+                out.append(f"(?P<{name}>{QUOTED})")
+                k = end
+                continue
+        out.append(_piece_regex(piece))
+        k += 1
+    return ("^" + "".join(out) + "(?P<rest>.*)$", inner) if inner else None
+
+
+def _piece_regex(p: Literal | Field) -> str:
+    return re.escape(p.text) if isinstance(p, Literal) else f"(?P<{p.name}>{p.value})"
 
 
 def _nginx_token(m: re.Match) -> tuple[str, str]:

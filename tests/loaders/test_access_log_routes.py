@@ -260,3 +260,41 @@ def test_batch_of_parts_from_two_files_with_a_bad_block():
     assert rec.height + rej.height == 651
     assert {"source": "f2", "line_no": 201, "reason": "invalid UTF-8 (bytes shown as \\xNN)"} in \
         rej.select("source", "line_no", "reason").to_dicts()
+
+
+_SPLIT_FORMATS = [
+    '%h %l %u %t "%m %U%q %H" %>s %b "%{Referer}i" "%{User-Agent}i"',
+    '%h %t "%m %U %H" "%{User-Agent}i %{X-Forwarded-For}i" %>s',
+    '%h %l %u %t "%r" %>s %b "%{Referer}i | %{User-Agent}i"',
+]
+
+
+@pytest.mark.parametrize("definition", _SPLIT_FORMATS)
+def test_quoted_texts_split_on_their_own_read_as_the_whole_regex(definition):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from forensics.loaders.logformat import compile_format, quoted_sections
+
+    fmt = compile_format(definition)
+    assert quoted_sections(fmt) is not None
+    text = st.text(alphabet='ab /?=" \\|-x1', max_size=14)
+    head = st.sampled_from(['1.2.3.4 - - [31/Mar/2017:23:28:01 +0900] "', '1.2.3.4 [31/Mar/2017:23:28:01 +0900] "', "x "])
+    tail = st.sampled_from(['" 200 5 "-" "UA"', '" 200', '" "a | b"', '"', "", '" 200 - "r" "u" extra'])
+
+    @settings(max_examples=300, deadline=None)
+    @given(lines=st.lists(st.builds(lambda h, t, u, v: h + t + u + v, head, text, st.sampled_from(["", '" "', " "]), tail),
+                          min_size=1, max_size=8))
+    def check(lines):
+        frame = pl.DataFrame({"line": lines})
+        whole = frame.select(m=pl.col("line").str.extract_groups(fmt.regex)).unnest("m")
+        assert al._groups(frame, fmt).equals(whole.with_columns(al._clock(whole))), lines
+
+    check()
+
+
+def test_a_format_whose_quoted_fields_are_one_each_is_read_whole():
+    from forensics.loaders.logformat import compile_format, quoted_sections
+
+    assert quoted_sections(COMBINED) is None
+    assert quoted_sections(compile_format('%h "%m %U')) is None  # no closing quote: not split
