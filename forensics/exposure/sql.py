@@ -373,6 +373,15 @@ _SIMPLE_VALUES = re.compile(r"\)\s*VALUES?\s*\(\s*", re.I)
 _SIMPLE_VALUE = re.compile(r"(?:" + _LITERAL_TEXT + ")" + _END + r"\s*(?P<more>,\s*)?", re.I | re.S)
 #: Not a simple change: the tokenizer reads it.
 _NOT_SIMPLE: Any = object()
+#: Words the tokenizer's reading of a change looks for (where its SET list or WHERE ends, the
+#: modifiers it skips before a table): a plain identifier spelled so is left to it.
+_SIMPLE_RESERVED = frozenset({"WHERE", "ORDER", "LIMIT", "AND", "OR", "SET", "VALUES", "VALUE", "ON", "DUPLICATE",
+                              "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "IGNORE", "INTO", "FROM", "QUICK"})
+
+
+def _reserved(m: re.Match) -> bool:
+    """Whether the identifier ``m`` matched is a plain word the tokenizer's reading treats as a keyword."""
+    return not m["q"] and m["id"].upper() in _SIMPLE_RESERVED
 
 
 def _literal_of(m: re.Match, now_local: dt.datetime | None) -> Any:
@@ -413,18 +422,19 @@ def _simple_change(sql: str, pk_of: Mapping[str, str], now_local: dt.datetime | 
     statement is read before its table is looked at: only then is it sure the tokenizer reads it
     too (and gives None for a table not in ``pk_of``)."""
     head = _SIMPLE_HEAD.match(sql)
-    if head is None:
+    if head is None or _reserved(head):
         return _NOT_SIMPLE
     table = head["id"].lower()
     pos = head.end()
     if head["update"] is not None:
         m = _SIMPLE_SET.match(sql, pos)
-        got = m and _simple_list(_SIMPLE_ASSIGN, sql, m.end(), lambda a: (a["id"].lower(), _literal_of(a, now_local)))
+        got = m and _simple_list(_SIMPLE_ASSIGN, sql, m.end(),
+                                 lambda a: (a["id"].lower(), _NOT_SIMPLE if _reserved(a) else _literal_of(a, now_local)))
         w = got and _SIMPLE_WHERE.match(sql, got[1])
         key = w and _SIMPLE_ASSIGN.match(sql, w.end())
         if not key or key["more"] is not None or not _SIMPLE_END.match(sql, key.end()):
             return _NOT_SIMPLE
-        value = _literal_of(key, None)
+        value = _NOT_SIMPLE if _reserved(key) else _literal_of(key, None)
         if any(v is _NOT_SIMPLE for _, v in got[0]) or value is _NOT_SIMPLE:
             return _NOT_SIMPLE
         if table not in pk_of:
@@ -433,12 +443,12 @@ def _simple_change(sql: str, pk_of: Mapping[str, str], now_local: dt.datetime | 
             return _NOT_SIMPLE
         return Change("update", table, pks=[norm_pk(value)], values=dict(got[0]))
     m = _SIMPLE_OPEN.match(sql, pos)
-    cols = m and _simple_list(_SIMPLE_COLUMN, sql, m.end(), lambda c: c["id"].lower())
+    cols = m and _simple_list(_SIMPLE_COLUMN, sql, m.end(), lambda c: None if _reserved(c) else c["id"].lower())
     m = cols and _SIMPLE_VALUES.match(sql, cols[1])
     vals = m and _simple_list(_SIMPLE_VALUE, sql, m.end(), lambda v: _literal_of(v, now_local))
     if not vals or not sql.startswith(")", vals[1]) or not _SIMPLE_END.match(sql, vals[1] + 1):
         return _NOT_SIMPLE
-    if len(cols[0]) != len(vals[0]) or any(v is _NOT_SIMPLE for v in vals[0]):
+    if len(cols[0]) != len(vals[0]) or None in cols[0] or any(v is _NOT_SIMPLE for v in vals[0]):
         return _NOT_SIMPLE
     if table not in pk_of:
         return None
