@@ -227,7 +227,9 @@ def quoted_sections(fmt: AccessFormat) -> tuple[str, dict[str, str]] | None:
                                          or isinstance(pieces[end], Literal) and not pieces[end].text.startswith('"')):
                 end += 1
             run = pieces[k:end]
-            closed = end < len(pieces)  # by a literal that starts with the closing quote
+            # closed by a literal that starts with the closing quote (not by a field the quotes
+            # do not hold, such as a bracketed time)
+            closed = end < len(pieces) and isinstance(pieces[end], Literal)
             if closed and sum(isinstance(p, Field) for p in run) > 1 and not any(
                     isinstance(p, Literal) and ("\\" in p.text or '"' in p.text) for p in run):
                 name = f"_q{len(inner)}"

@@ -293,8 +293,9 @@ def test_quoted_texts_split_on_their_own_read_as_the_whole_regex(definition):
     check()
 
 
-def test_a_format_whose_quoted_fields_are_one_each_is_read_whole():
+def test_quotes_that_cannot_split_on_their_own_leave_the_line_to_the_whole_regex():
     from forensics.loaders.logformat import compile_format, quoted_sections
 
     assert quoted_sections(COMBINED) is None
     assert quoted_sections(compile_format('%h "%m %U')) is None  # no closing quote: not split
+    assert quoted_sections(compile_format('%h "%m %U %t" %s')) is None  # a bracketed time inside the quotes
