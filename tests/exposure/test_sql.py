@@ -109,6 +109,8 @@ _NOT_LITERAL = st.one_of(
                      "`c`", "c + 1", "(1)", "'unterminated", "'a' 'b'", "/* c */ 7", "CONCAT('a', 'b')"]),
     st.text(alphabet="ab 1',=;()\\\"`-.\n", max_size=8),
 )
+
+
 def _mostly(valid, hostile):
     """Nine draws in ten from ``valid``, the tenth from ``hostile``."""
     return st.integers(0, 9).flatmap(lambda i: hostile if i == 9 else valid)
