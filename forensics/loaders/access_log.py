@@ -262,8 +262,7 @@ def _groups(lines: pl.DataFrame, fmt: AccessFormat) -> pl.DataFrame:
         # every field of a section takes part in its match: its first one is null only when the
         # quoted text does not split, and then the line is no match, as the whole regex has it
         split = pl.all_horizontal(pl.col(part.columns[0]).is_not_null() for part in parts)
-        names = [p.name for p in fmt.pieces if isinstance(p, Field)] + ["rest"]
-        groups = groups.select(pl.when(split).then(pl.col(c)).alias(c) for c in names)
+        groups = groups.select(pl.when(split).then(pl.col(c)).alias(c) for c in (*fmt.fields, "rest"))
     return groups.with_columns(_clock(groups))
 
 

@@ -30,7 +30,6 @@ typing is vectorised.
 from __future__ import annotations
 
 import csv
-import io
 import re
 import unicodedata
 from collections import Counter
@@ -346,7 +345,7 @@ def header_matches(paths: Iterable[str | Path], *, encoding: str = "auto") -> di
             head = head[: head.rindex(b"\n") + 1]
         text, _enc = _decode(head, encoding)
         try:
-            header = next(csv.reader(io.StringIO(text, newline=""), strict=False), [])
+            header = next(csv.reader(_lines(text), strict=False), [])
         except csv.Error:
             header = []
         if any(_UNDECODED.search(h) for h in header):
