@@ -351,6 +351,8 @@ class Case:
         for note in self.warnings:
             warnings.warn(note, CaseWarning, stacklevel=3)
         self._loaded: dict[str, Any] = {}
+        #: rejects and counts of evidence counted by :meth:`count_records` without keeping its table
+        self._accounted: dict[str, Loaded] = {}
         #: runs the table cache's units of parsing (None: side by side on this machine)
         self.engine = None
         self._table_cache: Path | None = None
@@ -508,6 +510,7 @@ class Case:
         self._cache_mode = "dir"
         for key in CACHED_KEYS:
             self._loaded.pop(key, None)
+            self._accounted.pop(key, None)
 
     @property
     def table_cache(self) -> Path | None:
@@ -663,15 +666,22 @@ class Case:
         if evidence is not None and evidence not in EVIDENCE_KEYS:
             raise KeyError(f"unknown evidence key {evidence!r} (one of: {', '.join(EVIDENCE_KEYS)})")
         return pl.defer(
-            lambda: pl.concat([self.loaded(k).rejects.cast(schemas.REJECTS) for k in keys]),
+            lambda: pl.concat([self._accounts(k).rejects.cast(schemas.REJECTS) for k in keys]),
             schema=schemas.REJECTS,
         )
+
+    def _accounts(self, key: str) -> Loaded:
+        """Rejects and counts of one key: of its loaded table when there is one, else those
+        :meth:`count_records` kept when it dropped the table, else loaded (and kept)."""
+        if key not in self._loaded and key in self._accounted:
+            return self._accounted[key]
+        return self.loaded(key)
 
     def record_counts(self) -> pl.DataFrame:
         """Per input file: ``source``, ``records``, ``rejected`` (``records + rejected`` = lines in
         the file; data rows for the DB CSVs; files for server/), plus ``rows`` (table rows) and
         ``evidence`` (the case.yml key)."""
-        parts = [self.loaded(k).counts.with_columns(evidence=pl.lit(k)) for k in EVIDENCE_KEYS]
+        parts = [self._accounts(k).counts.with_columns(evidence=pl.lit(k)) for k in EVIDENCE_KEYS]
         return pl.concat(parts).cast({**COUNTS, "evidence": pl.String})
 
     def count_records(self) -> pl.DataFrame:
@@ -692,9 +702,11 @@ class Case:
                 counts = merge_counts(batches, [rel_source(p, self.root) for p in in_time_order(source.files)])
             else:
                 cached = k in self._loaded
-                counts = self.loaded(k).counts
-                if not cached:
-                    self._loaded.pop(k, None)
+                res = self._accounts(k)
+                counts = res.counts
+                if not cached and k in self._loaded:  # its rejects and counts stay, its table goes
+                    self._accounted[k] = Loaded(pl.DataFrame(), res.rejects, res.counts)
+                    self._loaded.pop(k)
             parts.append(counts.with_columns(evidence=pl.lit(k)))
         return pl.concat(parts).cast({**COUNTS, "evidence": pl.String})
 

@@ -137,8 +137,9 @@ class Run:
                                           "format": pl.String}).sort("path")
 
     def record_accounting(self) -> pl.DataFrame:
-        """Per evidence file ``source, records, rejected`` (records + rejected = what the file holds)."""
-        return self.ws.table("record_counts", self.case.record_counts)
+        """Per evidence file ``source, records, rejected`` (records + rejected = what the file holds).
+        Counted without keeping the tables the intake does not read (the database exports)."""
+        return self.ws.table("record_counts", self.case.count_records)
 
     def rejects(self) -> pl.DataFrame:
         """Every rejected record: ``source, line_no, reason, excerpt`` (excerpts escaped)."""

@@ -121,6 +121,33 @@ def test_db_folder_takes_admin_csv_downloads_by_their_header(case_dir):
     assert rej["reason"].str.contains("not valid utf-8").all()
 
 
+def test_counting_records_drops_the_tables_it_read_and_keeps_their_rejects(case_dir, monkeypatch):
+    import dataclasses
+
+    from forensics.loaders import registry
+
+    (case_dir / "db/order_170410_130733.csv").write_bytes(
+        "注文番号,会員ID,お名前(姓),注文日時\r\n1001,7,東商,2017-04-08 21:20:05\r\n".encode("cp932"))
+    reads = []
+    kind = registry.EVIDENCE["db"]
+    monkeypatch.setitem(registry.EVIDENCE, "db", dataclasses.replace(
+        kind, read=lambda source: reads.append(1) or kind.read(source)))
+    expected = open_case(case_dir / "case.yml")
+    expected_rejects, expected_counts = expected.rejects("db").collect(), expected.record_counts()
+    assert len(reads) == 1 and expected_rejects.height > 0  # the cp932 download under a utf-8 case
+
+    case = open_case(case_dir / "case.yml")
+    assert case.count_records().equals(expected_counts)
+    assert len(reads) == 2
+    # rejects and counts come from the count; the table was not kept: the next use reads it again
+    assert case.rejects("db").collect().equals(expected_rejects) and case.record_counts().equals(expected_counts)
+    assert len(reads) == 2
+    assert case.db_table("dtb_customer").collect().height == 1 and len(reads) == 3
+    # once loaded, the loaded table's own accounting is used and the table stays
+    assert case.count_records().equals(expected_counts) and case.db_table("dtb_customer") is not None
+    assert len(reads) == 3
+
+
 def test_absent_evidence_gives_empty_frames(tmp_path):
     (tmp_path / "case.yml").write_text("id: empty\ntimezone: UTC\n")
     case = open_case(tmp_path / "case.yml")
