@@ -287,13 +287,18 @@ class AsOfTables:
             base = base.filter(pl.col("create_date").is_null() | (pl.col("create_date") <= ts))
         if not affected:
             return base, flags
-        end_rows = {}
-        if df.height:
-            sub = df.filter(key_txt.is_in(aff_txt).fill_null(False))
-            end_rows = {_norm_key(r[pk]): r for r in sub.iter_rows(named=True)}
+        # the export's rows of the affected keys stay a frame: each is patched column by column
+        # with the values the changes before the moment set, so no row is copied into Python
+        sub = df.filter(key_txt.is_in(aff_txt).fill_null(False)) if df.height else df.clear()
+        end_row = {_norm_key(k): i for i, k in enumerate(sub.get_column(pk).to_list())}  # last row wins
+        end_create = sub.get_column("create_date").to_list() if has_create else None
         schema = df.schema
-        rebuilt: list[dict[str, Any]] = []
-        for key in affected:
+        picked: list[int] = []  # row of ``sub``, in the order of ``affected``
+        patches: list[dict[str, Any]] = []
+        order: list[int] = []
+        rebuilt: list[dict[str, Any]] = []  # rows absent from the export
+        rebuilt_order: list[int] = []
+        for i, key in enumerate(affected):
             ops = self.ops[table][key]
             before = [o for o in ops if o.seq < seq]
             after = [o for o in ops if o.seq >= seq]
@@ -315,16 +320,16 @@ class AsOfTables:
                 continue
             why: list[str] = []
             rebuilt_from = None
-            row = end_rows.get(key)
-            if row is None:
+            at_row = end_row.get(key)
+            row = None  # the whole row, for a row absent from the export
+            if at_row is None:
                 ins = [o for o in before if o.op == "insert"]
+                row = {c: None for c in schema.names()}
                 if not ins:
                     why.append("row deleted later and absent from the export: values unknown")
-                    row = {c: None for c in schema.names()}
                     row[pk] = key
                 else:
                     why.append("row absent from the export: rebuilt from its logged INSERT")
-                    row = {c: None for c in schema.names()}
                     row.update({"source": ins[-1].source, "line_no": ins[-1].line_no})
                     for c, v in ins[-1].values.items():
                         if c in schema:
@@ -332,43 +337,63 @@ class AsOfTables:
                             if not ok:
                                 why.append(f"{c}: logged value not a literal")
                     rebuilt_from = ins[-1].seq
+                created = row.get("create_date")
             else:
-                row = dict(row)
-            if not logged_insert and has_create and row.get("create_date") is not None and row["create_date"] > ts:
+                created = end_create[at_row] if end_create is not None else None
+            if not logged_insert and has_create and created is not None and created > ts:
                 continue
             touched = {c for o in after for c in (o.values if o.op != "insert" else {})}
             if rebuilt_from is not None:
                 touched |= {c for o in before if o.seq > rebuilt_from for c in o.values}
             touched &= set(schema.names())
+            patch: dict[str, Any] = {}
             for c in sorted(touched):
                 known = [o for o in ops if o.seq < seq and c in o.values]
                 if known:
                     v, ok = _cast(known[-1].values[c], schema[c], zone)
-                    row[c] = v
+                    patch[c] = v
                     if not ok:
                         why.append(f"{c}: value set by line {known[-1].line_no} not a literal")
                     continue
                 later = next(o for o in after if c in o.values)
                 new, _ = _cast(later.values[c], schema[c], zone)
                 if c.endswith(("_flg", "_flag")) and new not in (None, 0, "0"):
-                    row[c] = 0 if schema[c].is_integer() else "0"
+                    patch[c] = 0 if schema[c].is_integer() else "0"
                     why.append(f"{c}: before {later.source}:{later.line_no} assumed 0")
-                elif c == "update_date" and "create_date" in row:
-                    lo = row.get("create_date")
+                elif c == "update_date" and "create_date" in schema:
+                    lo = patch.get("create_date", created)
                     hi = min(ts, self.log_start) if self.log_start is not None else ts
                     if estimate == "high" and (lo is None or hi >= lo):
-                        row[c] = hi
+                        patch[c] = hi
                     else:
-                        row[c] = lo
+                        patch[c] = lo
                     why.append(f"update_date: before {later.source}:{later.line_no} unknown "
                                f"(between create_date and the log start)")
                 else:
                     why.append(f"{c}: before {later.source}:{later.line_no} unknown, end value used")
             if why:
                 flags[key] = why
-            rebuilt.append(row)
+            if row is None:
+                picked.append(at_row)
+                patches.append(patch)
+                order.append(i)
+            else:
+                row.update(patch)
+                rebuilt.append(row)
+                rebuilt_order.append(i)
+        parts = []
+        if picked:
+            kept = sub[picked]
+            for c in sorted({c for p in patches for c in p}):
+                has = pl.Series([c in p for p in patches], dtype=pl.Boolean)
+                value = pl.Series([p.get(c) for p in patches], dtype=schema[c], strict=False)
+                kept = kept.with_columns(pl.when(has).then(value).otherwise(pl.col(c)).alias(c))
+            parts.append(kept.with_columns(_order=pl.Series(order, dtype=pl.Int64)))
         if rebuilt:
-            extra = pl.DataFrame(rebuilt, schema=schema, strict=False, infer_schema_length=None)
+            parts.append(pl.DataFrame(rebuilt, schema=schema, strict=False, infer_schema_length=None)
+                         .with_columns(_order=pl.Series(rebuilt_order, dtype=pl.Int64)))
+        if parts:
+            extra = pl.concat(parts, how="vertical").sort("_order").drop("_order")
             base = pl.concat([base, extra], how="vertical")
         return base, flags
 

@@ -88,6 +88,31 @@ def test_an_insert_of_a_row_missing_from_the_export_keeps_every_value():
     assert "rebuilt" in flags[8][0]
 
 
+def test_each_row_takes_its_own_values_and_a_logged_null_is_a_value():
+    tab = customers([{"customer_id": i, "update_date": "2017-04-03 00:00:00"} for i in (1, 2, 3)]).with_columns(
+        name01=pl.lit("end"))
+    ql = (QueryLog()
+          .conn(1, "2017-04-01 00:00:00", None, [
+              "UPDATE dtb_customer SET name01 = 'mid' WHERE customer_id = 1",
+              "UPDATE dtb_customer SET name01 = NULL, del_flg = 0 WHERE customer_id = 2",
+              "INSERT INTO dtb_customer (customer_id, name01, del_flg, create_date) "
+              "VALUES (4, 'gone', 0, '2017-04-01 00:00:00')"])
+          .conn(2, "2017-04-02 00:00:00", None, ["SELECT 'probe'"])
+          .conn(3, "2017-04-03 00:00:00", None, [
+              "UPDATE dtb_customer SET name01 = 'end' WHERE customer_id = 1",
+              "UPDATE dtb_customer SET name01 = 'end', del_flg = 1 WHERE customer_id = 2",
+              "UPDATE dtb_customer SET del_flg = 1 WHERE customer_id = 3",
+              "DELETE FROM dtb_customer WHERE customer_id = 4"]))
+    asof, st = build(ql, tab)
+    df, flags = asof.at("dtb_customer", *seq_of(st, "'probe'"))
+    got = {r["customer_id"]: (r["name01"], r["del_flg"]) for r in df.iter_rows(named=True)}
+    # 1: its own earlier value; 2: the NULL it was set to; 3: a flag set later, 0 before;
+    # 4: deleted later, rebuilt from its INSERT
+    assert got == {1: ("mid", 0), 2: (None, 0), 3: ("end", 0), 4: ("gone", 0)}
+    assert df.height == 4 and df.schema == tab.schema
+    assert set(flags) == {3, 4} and "assumed 0" in flags[3][0] and "rebuilt" in flags[4][0]
+
+
 def test_problems_are_in_log_order_whatever_the_kind_of_change():
     ql = (QueryLog()
           .conn(1, "2017-04-01 00:00:00", None, ["INSERT INTO dtb_customer SELECT * FROM dtb_customer"])
