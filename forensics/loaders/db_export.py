@@ -280,6 +280,11 @@ def _read_db_export(path: Path, *, case_root: str | Path | None, encoding: str, 
             and frame[n].alias("v").drop_nulls().str.contains(_INT).all()]  # (a Series' methods select it by name)
     if ints:
         frame = frame.with_columns(at[n].cast(pl.Int64) for n in ints)
+    # a column no row fills (common: a shop leaves most optional columns empty) as a column of
+    # nulls, which holds no per-row text slot (16 bytes a row otherwise)
+    empty = [n for n in names if frame[n].dtype == pl.String and frame[n].null_count() == frame.height]
+    if empty:
+        frame = frame.with_columns(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(n) for n in empty)
     if match.csv_id is not None:  # what the download's page selected by, though no label writes it
         implied = [(c, v) for c, v in ADMIN_CSV_OUTPUTS[match.csv_id].implied if c not in frame.columns]
         frame = frame.with_columns(pl.lit(v, pl.Int64).alias(c) for c, v in implied) if implied else frame

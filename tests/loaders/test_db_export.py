@@ -51,6 +51,16 @@ def test_multiline_field_and_line_numbers(write):
     assert loaded.records["note"][0] == "line one\nline two"
 
 
+def test_a_column_no_row_fills_is_a_text_column_of_nulls(write):
+    text = "order_id,fax01,note,update_date\n1,,,\n2,,x,\n3,,,\n"
+    df = read_db_export(write("dtb_order.csv", text), encoding="utf-8").records
+    assert df.schema["fax01"] == pl.String and df["fax01"].to_list() == [None, None, None]
+    assert df["note"].to_list() == [None, "x", None]
+    assert df.schema["update_date"] == pl.Datetime("us", "UTC") and df["update_date"].null_count() == 3
+    # filters and joins see it as any other column of nulls
+    assert df.filter(pl.col("fax01").is_null()).height == 3 and df.filter(pl.col("note") == "x")["fax01"].to_list() == [None]
+
+
 @pytest.mark.parametrize(
     "bad, reason",
     [
