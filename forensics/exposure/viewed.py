@@ -508,9 +508,9 @@ def viewed_records(
     attributed, chosen = _attribute(conns.filter(pl.col("n_person_selects") > 0), att, oth.select("ts", "page"),
                                     attacker_sids=attacker_sids, known=known, tol=tol, ptabs=ptabs, platform=platform)
     del oth  # counted per page and second: the attribution keeps no row of the other requests
-    # read in full, once the other requests are gone: the statements of the connections kept, and
-    # the logged changes to the exported tables (the tables as of a moment)
-    st = statements_of(order, query_log, conns["conn_key"].to_list(), change_tables=tabs)
+    # read in full, once the other requests are gone: the statements of the connections kept
+    # (the logged changes, of the tables the replay reads, are read once those are known)
+    st = statements_of(order, query_log, conns["conn_key"].to_list(), change_tables=())
     # a request whose line hides its mode: the statements of its connection tell the mode when the
     # platform knows that mode's own reads (AdminPage.mode_signature); a request resolved either
     # way leaves the bound
@@ -555,10 +555,11 @@ def viewed_records(
         reads = referenced_tables(arg, set(tabs)) & set(tabs)
         if reads & ptabs:  # only SELECTs that read person tables are replayed
             needed |= reads
-    asof = AsOfTables.build({t: tabs[t] for t in needed}, st, tz, log_start=log_start)
+    # every logged change to those tables, whichever connection made it
+    changes = statements_of(order, query_log, (), change_tables=needed) if needed else None
+    asof = AsOfTables.build({t: tabs[t] for t in needed}, changes, tz, log_start=log_start)
+    del changes  # parsed into the as-of tables' changes
     asof.tables = tabs  # lookups (order -> orderer) may use any export; changes are parsed for `needed`
-    # from here on only the kept connections' own statements are read: the other changes' text goes
-    st = st.filter(pl.col("conn_key").is_in(conns["conn_key"].implode()))
 
     # ---- replay -------------------------------------------------------------------------------
     sel = conn_df.filter(pl.col("attribution").is_in(["attacker", "ambiguous"]))
